@@ -1,0 +1,1 @@
+"""HTTP surface: the public REST API, provider webhooks and media WebSockets."""

@@ -1,0 +1,59 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from voxline import __version__
+from voxline.api.errors import install_error_handlers
+from voxline.api.middleware import RequestContextMiddleware
+from voxline.api.routes import agents, calls, recordings, telephony, voices
+from voxline.config import Settings
+from voxline.services.rate_limit import create_rate_limiter
+from voxline.storage.db import Database, create_database
+
+API_PREFIX = "/api/public/v1"
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    """Build the ASGI app. A ``db`` passed in is shared and left open; otherwise the app
+    opens one from ``settings`` and closes it at shutdown."""
+    owns_db = db is None
+    database = db or create_database(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_db:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Voxline API",
+        version=__version__,
+        summary="Phone calls handled by AI voice agents (Truedy public API v1 compatible).",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.rate_limiter = create_rate_limiter(database, settings.rate_limit_per_minute)
+
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    public = APIRouter(prefix=API_PREFIX)
+    for module in (agents, voices, telephony, calls):
+        public.include_router(module.router)
+    app.include_router(public)
+    app.include_router(recordings.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,7 @@
+"""Routes for calls."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["calls"])

@@ -1,0 +1,7 @@
+"""Routes for recordings."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["recordings"])

@@ -1,0 +1,115 @@
+"""Settings: the only place that reads the environment.
+
+Every setting is a ``VOXLINE_*`` environment variable (or a line in a ``.env`` file in the
+working directory). ``load_settings()`` reads them once; apps, engines and the CLI receive the
+resulting :class:`Settings` object instead of reading the environment themselves.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of one Voxline process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOXLINE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Recordings, secret key, SQLite file")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default is a SQLite file in the data dir",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str | None = Field(
+        default=None, description="Base URL providers use to reach this deployment"
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Key for credential encryption and URL signing; generated if unset",
+    )
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+
+    rate_limit_per_minute: int = Field(default=100, ge=0, description="0 disables the limit")
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    default_concurrency_limit: int = Field(default=10, ge=1)
+    recording_url_ttl_seconds: int = Field(default=3600, ge=1)
+
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+
+    price_platform_per_minute: Decimal = Field(default=Decimal("0.05"), ge=0)
+    price_telephony_per_minute: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "sandbox": Decimal("0"),
+            "twilio": Decimal("0.014"),
+            "telnyx": Decimal("0.010"),
+            "plivo": Decimal("0.012"),
+        }
+    )
+    min_call_credit: Decimal | None = Field(
+        default=None,
+        description="Balance needed to create a call; default is the price of one minute",
+    )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to ``<data_dir>/voxline.db`` on SQLite."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'voxline.db').resolve()}"
+
+    @cached_property
+    def base_url(self) -> str:
+        """Where this deployment is reached from outside."""
+        return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    @cached_property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret key, or one kept in ``<data_dir>/secret.key`` (made on first use)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        # O_EXCL makes concurrent first starts agree on one key.
+        try:
+            with path.open("x") as handle:
+                handle.write(key)
+            path.chmod(0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        return key
+
+    def minimum_call_credit(self) -> Decimal:
+        """Balance an organization needs before it may create a call."""
+        if self.min_call_credit is not None:
+            return self.min_call_credit
+        telephony = max(self.price_telephony_per_minute.values(), default=Decimal(0))
+        return self.price_platform_per_minute + telephony
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; keyword overrides win (used by tests and the CLI)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

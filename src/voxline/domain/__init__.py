@@ -1,0 +1,1 @@
+"""Pure rules of Voxline: no I/O, no framework imports."""

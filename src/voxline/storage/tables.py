@@ -1,0 +1,241 @@
+"""The schema: one SQLAlchemy Core table per stored concept.
+
+Ids are UUID strings. Money is whole micro-dollars (see ``domain.money``). Timestamps are
+UTC. Indexes follow the list filters of the API (organization first, newest first).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from voxline.storage.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(36)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("credit_balance_micros", BigInteger, nullable=False, default=0),
+    Column("concurrency_limit", Integer, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(200), nullable=True),
+    Column("prefix", String(32), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Index(None, "organization_id"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("system_prompt", Text, nullable=False),
+    Column("greeting", Text, nullable=True),
+    Column("model", String(200), nullable=False),
+    Column("voice_id", String(100), nullable=True),
+    Column("temperature", Float, nullable=False),
+    Column("language_hint", String(35), nullable=True),
+    Column("recording_enabled", Boolean, nullable=False),
+    Column("join_timeout_seconds", Float, nullable=False),
+    Column("max_duration_seconds", Float, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id", "created_at"),
+    Index(None, "organization_id", "status", "created_at"),
+)
+
+telephony_credentials = Table(
+    "telephony_credentials",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("provider_type", String(20), nullable=False),
+    Column("friendly_name", String(200), nullable=True),
+    # Non-secret identifiers (e.g. Twilio account SID) kept readable for display and routing.
+    Column("public_fields", JSON, nullable=False),
+    # Fernet token of the JSON object of secret fields.
+    Column("secrets_encrypted", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id"),
+)
+
+phone_numbers = Table(
+    "phone_numbers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    # A number routes inbound calls to exactly one organization, so it is unique overall.
+    Column("phone_number", String(16), nullable=False, unique=True),
+    Column("provider_type", String(20), nullable=False),
+    Column(
+        "credential_id",
+        ID,
+        ForeignKey("telephony_credentials.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("provider_number_id", String(100), nullable=True),
+    Column("friendly_name", String(200), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("is_managed", Boolean, nullable=False),
+    Column("inbound_agent_id", ID, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    Column("outbound_agent_id", ID, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id", "created_at"),
+    Index(None, "inbound_agent_id"),
+    Index(None, "outbound_agent_id"),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    # Kept after the agent is deleted, for history; not a foreign key for that reason.
+    Column("agent_id", ID, nullable=False),
+    Column("direction", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("phone_number", String(16), nullable=False),
+    Column("from_number", String(16), nullable=True),
+    Column("phone_number_id", ID, nullable=True),
+    Column("provider_type", String(20), nullable=True),
+    Column("provider_call_id", String(100), nullable=True),
+    Column("variables", JSON, nullable=False),
+    # Effective settings: the agent's defaults merged with the per-call overrides.
+    Column("settings", JSON, nullable=False),
+    Column("context", JSON, nullable=False),
+    Column("end_reason", String(30), nullable=True),
+    Column("answered_by", String(10), nullable=True),
+    Column("summary", Text, nullable=True),
+    Column("recording_path", String(500), nullable=True),
+    Column("provider_recording_url", Text, nullable=True),
+    Column("metrics", JSON, nullable=True),
+    Column("cost_micros", BigInteger, nullable=True),
+    Column("duration_seconds", Integer, nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    # Engine bookkeeping: when the call may be placed, when its current state times out,
+    # who holds it and until when, and whether the finalizer has run.
+    Column("not_before", UTCDateTime, nullable=True),
+    Column("deadline_at", UTCDateTime, nullable=True),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("placement_state", String(20), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("finalized_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id", "created_at", "id"),
+    Index(None, "organization_id", "status", "created_at"),
+    Index(None, "organization_id", "agent_id", "created_at"),
+    Index(None, "organization_id", "direction", "created_at"),
+    Index(None, "status", "not_before"),
+    Index(None, "status", "deadline_at"),
+    Index(None, "provider_type", "provider_call_id"),
+)
+
+transcript_turns = Table(
+    "transcript_turns",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("speaker", String(10), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("call_id", "seq"),
+)
+
+credit_ledger = Table(
+    "credit_ledger",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("kind", String(20), nullable=False),
+    Column("amount_micros", BigInteger, nullable=False),
+    Column("balance_after_micros", BigInteger, nullable=False),
+    # One debit per call at most: the unique key makes a second finalization fail loudly.
+    Column("call_id", ID, nullable=True, unique=True),
+    Column("note", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id", "created_at"),
+)
+
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("endpoint", String(100), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response_body", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    UniqueConstraint("organization_id", "endpoint", "key"),
+    Index(None, "expires_at"),
+)
+
+rate_limit_windows = Table(
+    "rate_limit_windows",
+    metadata,
+    Column("organization_id", ID, primary_key=True),
+    Column("window_start", UTCDateTime, primary_key=True),
+    Column("count", Integer, nullable=False),
+)

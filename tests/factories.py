@@ -1,0 +1,96 @@
+"""Test data: tenants, and agent and number rows written directly to the database."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from voxline.services import billing, keys, orgs
+from voxline.storage.db import Database
+from voxline.storage.types import utcnow
+
+@dataclass
+class Tenant:
+    """An organization with an API key, as a client of the API sees it."""
+
+    org_id: str
+    key_id: str
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+async def make_tenant(db: Database, name: str = "Acme", credit: str = "10") -> Tenant:
+    org = await orgs.create_org(db, name)
+    issued = await keys.create_key(db, org.id)
+    if Decimal(credit):
+        await billing.set_balance(db, org.id, Decimal(credit))
+    return Tenant(org.id, issued.key.id, issued.secret)
+
+
+async def insert_agent(db: Database, org_id: str, **fields: object) -> str:
+    """An agent row written directly, for tests of other resources."""
+    from voxline.storage.tables import agents
+
+    agent_id = str(uuid.uuid4())
+    now = utcnow()
+    values: dict[str, object] = {
+        "id": agent_id,
+        "organization_id": org_id,
+        "name": "Test agent",
+        "description": None,
+        "system_prompt": "You are a helpful assistant for {{company}}.",
+        "greeting": "Hello {{first_name}}, this is Ava.",
+        "model": "scripted",
+        "voice_id": None,
+        "temperature": 0.3,
+        "language_hint": "en-US",
+        "recording_enabled": True,
+        "join_timeout_seconds": 30.0,
+        "max_duration_seconds": 3600.0,
+        "status": "active",
+        "created_at": now,
+        "updated_at": now,
+    }
+    values.update(fields)
+    async with db.write() as conn:
+        await conn.execute(agents.insert().values(**values))
+    return agent_id
+
+
+async def insert_number(
+    db: Database,
+    org_id: str,
+    phone_number: str,
+    *,
+    inbound_agent_id: str | None = None,
+    outbound_agent_id: str | None = None,
+    provider_type: str = "sandbox",
+) -> str:
+    """A phone number row written directly, for tests of other resources."""
+    from voxline.storage.tables import phone_numbers
+
+    number_id = str(uuid.uuid4())
+    now = utcnow()
+    async with db.write() as conn:
+        await conn.execute(
+            phone_numbers.insert().values(
+                id=number_id,
+                organization_id=org_id,
+                phone_number=phone_number,
+                provider_type=provider_type,
+                credential_id=None,
+                provider_number_id=None,
+                friendly_name=None,
+                status="active",
+                is_managed=provider_type == "sandbox",
+                inbound_agent_id=inbound_agent_id,
+                outbound_agent_id=outbound_agent_id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return number_id
