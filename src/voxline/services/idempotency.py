@@ -69,6 +69,9 @@ async def execute(
         & (idempotency_records.c.endpoint == endpoint)
         & (idempotency_records.c.key == key)
     )
+    class _Duplicate(Exception):
+        pass
+
     try:
         async with db.write() as conn:
             now = utcnow()
@@ -77,17 +80,20 @@ async def execute(
                     where & (idempotency_records.c.expires_at <= now)
                 )
             )
-            await conn.execute(
-                idempotency_records.insert().values(
-                    id=str(uuid.uuid4()),
-                    organization_id=org_id,
-                    endpoint=endpoint,
-                    key=key,
-                    request_hash=digest,
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=ttl_seconds),
+            try:
+                await conn.execute(
+                    idempotency_records.insert().values(
+                        id=str(uuid.uuid4()),
+                        organization_id=org_id,
+                        endpoint=endpoint,
+                        key=key,
+                        request_hash=digest,
+                        created_at=now,
+                        expires_at=now + timedelta(seconds=ttl_seconds),
+                    )
                 )
-            )
+            except IntegrityError as exc:
+                raise _Duplicate from exc
             status, body = await action(conn)
             await conn.execute(
                 idempotency_records.update()
@@ -95,7 +101,7 @@ async def execute(
                 .values(status_code=status, response_body=body)
             )
         return Outcome(status, body, replayed=False)
-    except IntegrityError:
+    except _Duplicate:
         pass
     async with db.read() as conn:
         row = (
