@@ -18,9 +18,15 @@ from voxline.storage.db import Database, create_database
 API_PREFIX = "/api/public/v1"
 
 
-def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    """Build the ASGI app. A ``db`` passed in is shared and left open; otherwise the app
-    opens one from ``settings`` and closes it at shutdown."""
+def create_app(
+    settings: Settings, db: Database | None = None, *, run_engine: bool = False
+) -> FastAPI:
+    """Build the ASGI app.
+
+    A ``db`` passed in is shared and left open; otherwise the app opens one from ``settings``
+    and closes it at shutdown. ``run_engine`` asks for the call engine to run inside this
+    process (``voxline serve``); API-only nodes (``--no-engine``) leave it to workers.
+    """
     owns_db = db is None
     database = db or create_database(settings.resolved_database_url)
 
@@ -41,6 +47,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.run_engine = run_engine
     app.state.rate_limiter = create_rate_limiter(database, settings.rate_limit_per_minute)
 
     install_error_handlers(app)

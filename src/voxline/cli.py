@@ -1,0 +1,203 @@
+"""The ``voxline`` command line: serve, migrate, and manage organizations, keys and credits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from voxline.config import Settings, load_settings
+from voxline.errors import VoxlineError
+from voxline.logging import configure_logging
+from voxline.storage import migrate
+from voxline.storage.db import Database
+
+app = typer.Typer(help="Voxline: phone calls handled by AI voice agents.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+orgs_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+credits_app = typer.Typer(help="Credit balances.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(keys_app, name="keys")
+app.add_typer(credits_app, name="credits")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = None) -> T:
+    """Run ``work`` against the configured database, turning Voxline errors into exit code 1."""
+    settings = settings or _settings()
+
+    async def main() -> T:
+        db = Database(settings.resolved_database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except VoxlineError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise typer.BadParameter(f"not a number: {text!r}") from None
+    if not value.is_finite():
+        raise typer.BadParameter("must be a finite number")
+    return value
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
+    no_engine: Annotated[
+        bool, typer.Option("--no-engine", help="Serve the API only; run `voxline worker` apart")
+    ] = False,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Upgrade the schema before serving")
+    ] = True,
+) -> None:
+    """Serve the API (and, by default, the call engine) until interrupted."""
+    import uvicorn
+
+    from voxline.api.app import create_app
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level, settings.log_format)
+    if migrate_first:
+        migrate.upgrade(settings.resolved_database_url)
+    application = create_app(settings, run_engine=not no_engine)
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Create or upgrade the schema (SQLite or PostgreSQL, from VOXLINE_DATABASE_URL)."""
+    settings = _settings()
+    migrate.upgrade(settings.resolved_database_url, revision)
+    out.print(f"database at revision {revision}")
+
+
+@orgs_app.command("create")
+def orgs_create(name: str) -> None:
+    """Create an organization and print its id."""
+    from voxline.services import orgs
+
+    org = _run(lambda db: orgs.create_org(db, name))
+    out.print(org.id)
+
+
+@orgs_app.command("set-concurrency")
+def orgs_set_concurrency(
+    org_id: str,
+    limit: Annotated[int, typer.Argument(min=1, help="Simultaneous calls allowed")],
+) -> None:
+    """Set how many calls an organization may have live at once."""
+    from voxline.services import orgs
+
+    org = _run(lambda db: orgs.set_concurrency_limit(db, org_id, limit))
+    out.print(f"{org.id}: concurrency limit {org.concurrency_limit}")
+
+
+@keys_app.command("create")
+def keys_create(
+    org: Annotated[str, typer.Option("--org", help="Organization id")],
+    name: Annotated[str | None, typer.Option(help="A label for the key")] = None,
+) -> None:
+    """Create an API key. The key is printed once and cannot be shown again."""
+    from voxline.services import keys
+
+    issued = _run(lambda db: keys.create_key(db, org, name))
+    err.print(f"key id {issued.key.id} (store the key now: it is not shown again)")
+    out.print(issued.secret, soft_wrap=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke an API key; requests with it answer 401 from now on."""
+    from voxline.services import keys
+
+    key = _run(lambda db: keys.revoke_key(db, key_id))
+    out.print(f"revoked {key.id} ({key.prefix}…)")
+
+
+@credits_app.command("set")
+def credits_set(org_id: str, amount: str) -> None:
+    """Set an organization's balance in USD."""
+    from voxline.services import billing
+
+    value = _amount(amount)
+    balance = _run(lambda db: billing.set_balance(db, org_id, value))
+    out.print(f"{org_id}: balance ${balance}")
+
+
+@credits_app.command("add")
+def credits_add(org_id: str, amount: str) -> None:
+    """Add USD credit to an organization's balance."""
+    from voxline.services import billing
+
+    value = _amount(amount)
+    balance = _run(lambda db: billing.add_credit(db, org_id, value))
+    out.print(f"{org_id}: balance ${balance}")
+
+
+@app.command()
+def bootstrap(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout")] = False,
+    print_curl: Annotated[
+        bool, typer.Option("--print-curl", help="Also print a curl that places a first call")
+    ] = False,
+) -> None:
+    """Create (once) a demo organization with $10, an API key, and a sandbox number assigned
+    to a demo agent; print them. Running it again prints the same demo."""
+    from voxline.services.bootstrap import bootstrap as run_bootstrap
+    from voxline.services.bootstrap import first_call_curl
+
+    settings = _settings()
+    migrate.upgrade(settings.resolved_database_url)
+    demo = _run(lambda db: run_bootstrap(db, settings), settings)
+    if as_json:
+        sys.stdout.write(json.dumps(demo.as_dict()) + "\n")
+        return
+    out.print("[bold]Voxline demo[/bold]")
+    out.print(f"  organization  {demo.org_id}")
+    out.print(f"  API key       {demo.api_key}", soft_wrap=True)
+    out.print(f"  agent         {demo.agent_id}")
+    out.print(f"  phone number  {demo.phone_number} (sandbox, inbound and outbound)")
+    if print_curl:
+        out.print("\nPlace a first call (the sandbox callee answers and talks):\n")
+        sys.stdout.write(first_call_curl(settings, demo) + "\n\n")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
