@@ -136,5 +136,3 @@ async def tenant(db: Database) -> Tenant:
 @pytest.fixture
 async def other_tenant(db: Database) -> Tenant:
     return await make_tenant(db, "Globex")
-
-

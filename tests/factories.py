@@ -10,6 +10,7 @@ from voxline.services import billing, keys, orgs
 from voxline.storage.db import Database
 from voxline.storage.types import utcnow
 
+
 @dataclass
 class Tenant:
     """An organization with an API key, as a client of the API sees it."""
@@ -94,3 +95,66 @@ async def insert_number(
             )
         )
     return number_id
+
+
+async def insert_call(
+    db: Database,
+    org_id: str,
+    agent_id: str,
+    *,
+    status: str = "completed",
+    direction: str = "outbound",
+    phone_number: str = "+14155550100",
+    settings: dict[str, object] | None = None,
+    **fields: object,
+) -> str:
+    """A call row written directly (e.g. an ended call), for tests of reads and deletes."""
+    from voxline.storage.tables import calls
+
+    call_id = str(uuid.uuid4())
+    now = utcnow()
+    values: dict[str, object] = {
+        "id": call_id,
+        "organization_id": org_id,
+        "agent_id": agent_id,
+        "direction": direction,
+        "status": status,
+        "phone_number": phone_number,
+        "from_number": "+14155550199",
+        "variables": {},
+        "settings": {
+            "recording_enabled": True,
+            "transcription_enabled": True,
+            "greeting": None,
+            "max_duration_seconds": 3600.0,
+            "join_timeout_seconds": 30.0,
+            **(settings or {}),
+        },
+        "context": {},
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    values.update(fields)
+    async with db.write() as conn:
+        await conn.execute(calls.insert().values(**values))
+    return call_id
+
+
+async def insert_turn(
+    db: Database, call_id: str, seq: int, speaker: str, text: str, timestamp: float
+) -> None:
+    """One transcript turn written directly."""
+    from voxline.storage.tables import transcript_turns
+
+    async with db.write() as conn:
+        await conn.execute(
+            transcript_turns.insert().values(
+                call_id=call_id,
+                seq=seq,
+                speaker=speaker,
+                text=text,
+                timestamp=timestamp,
+                created_at=utcnow(),
+            )
+        )

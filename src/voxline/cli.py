@@ -100,6 +100,35 @@ def serve(
     )
 
 
+@app.command()
+def worker() -> None:
+    """Run the call engine alone (dispatcher, timers, finalizer) until SIGTERM or Ctrl-C.
+
+    Run several on PostgreSQL next to `voxline serve --no-engine` API nodes. On SQLite, run
+    exactly one engine in total.
+    """
+    import signal
+
+    from voxline.engine.runner import Engine
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    migrate.upgrade(settings.resolved_database_url)
+
+    async def main() -> None:
+        db = Database(settings.resolved_database_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await Engine(db, settings).run(stop)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Create or upgrade the schema (SQLite or PostgreSQL, from VOXLINE_DATABASE_URL)."""

@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     default_concurrency_limit: int = Field(default=10, ge=1)
     recording_url_ttl_seconds: int = Field(default=3600, ge=1)
 
+    sandbox_time_scale: float = Field(
+        default=1.0, gt=0, le=10, description="Multiplies every sandbox delay (0.05 = 20x faster)"
+    )
+    silence_timeout_seconds: float = Field(default=6.0, gt=0)
+    engine_poll_seconds: float = Field(default=1.0, gt=0)
+    engine_lease_seconds: float = Field(default=30.0, ge=2)
+    engine_drain_seconds: float = Field(default=30.0, ge=0)
+    placement_timeout_seconds: float = Field(default=15.0, gt=0)
+    placement_max_attempts: int = Field(default=4, ge=1)
+    placement_backoff_seconds: float = Field(default=2.0, ge=0)
+
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str | None = None

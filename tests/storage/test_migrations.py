@@ -31,7 +31,8 @@ async def _schema(url: str) -> dict[str, dict[str, object]]:
                             if i["name"] and i["name"].startswith("ix_")
                         ),
                         "unique": sorted(
-                            tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)
+                            tuple(u["column_names"])
+                            for u in inspector.get_unique_constraints(table)
                         ),
                     }
                     for table in inspector.get_table_names()

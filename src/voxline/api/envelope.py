@@ -85,8 +85,13 @@ _ERROR_DESCRIPTIONS = {
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for the given error statuses (401, 429, 500 always)."""
-    wanted = sorted({*statuses, 401, 429, 500})
+    """OpenAPI ``responses`` entries for the given error statuses.
+
+    401, 422, 429 and 500 are always listed: every route authenticates, validates its path
+    and query, is rate limited and may fail unexpectedly. Listing 422 also keeps FastAPI
+    from documenting its own validation-error shape, which Voxline never sends.
+    """
+    wanted = sorted({*statuses, 401, 422, 429, 500})
     return {
         status: {"model": ErrorEnvelope, "description": _ERROR_DESCRIPTIONS[status]}
         for status in wanted

@@ -60,3 +60,58 @@ class AnsweredBy(StrEnum):
 PLATFORM_CONTEXT_KEYS = frozenset(
     {"last_error", "provider_cause", "provider_code", "dtmf", "provider_status"}
 )
+
+
+class CallEvent(StrEnum):
+    """Something that happened to a call, from a provider, a timer or the conversation."""
+
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    MACHINE_DETECTED = "machine_detected"
+    HANGUP = "hangup"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+    JOIN_TIMEOUT = "join_timeout"
+    MAX_DURATION = "max_duration"
+
+
+_PRE_ANSWER = (CallStatus.QUEUED, CallStatus.RINGING)
+
+# The one table that decides what may follow what. Anything absent is ignored: a late,
+# repeated or out-of-order event never moves a call backwards, and a terminal status is final.
+TRANSITIONS: dict[tuple[CallStatus, CallEvent], CallStatus] = {
+    (CallStatus.QUEUED, CallEvent.RINGING): CallStatus.RINGING,
+    **{(s, CallEvent.ANSWERED): CallStatus.IN_PROGRESS for s in _PRE_ANSWER},
+    **{(s, CallEvent.MACHINE_DETECTED): CallStatus.VOICEMAIL for s in _PRE_ANSWER},
+    (CallStatus.IN_PROGRESS, CallEvent.MACHINE_DETECTED): CallStatus.VOICEMAIL,
+    **{(s, CallEvent.BUSY): CallStatus.BUSY for s in _PRE_ANSWER},
+    **{(s, CallEvent.NO_ANSWER): CallStatus.NO_ANSWER for s in _PRE_ANSWER},
+    **{(s, CallEvent.JOIN_TIMEOUT): CallStatus.NO_ANSWER for s in _PRE_ANSWER},
+    **{(s, CallEvent.FAILED): CallStatus.FAILED for s in _PRE_ANSWER},
+    # A hang-up before anyone answered means nobody picked up.
+    **{(s, CallEvent.HANGUP): CallStatus.NO_ANSWER for s in _PRE_ANSWER},
+    (CallStatus.IN_PROGRESS, CallEvent.HANGUP): CallStatus.COMPLETED,
+    (CallStatus.IN_PROGRESS, CallEvent.FAILED): CallStatus.COMPLETED,
+    (CallStatus.IN_PROGRESS, CallEvent.MAX_DURATION): CallStatus.COMPLETED,
+}
+
+_DEFAULT_END_REASONS: dict[CallEvent, EndReason] = {
+    CallEvent.MACHINE_DETECTED: EndReason.VOICEMAIL,
+    CallEvent.BUSY: EndReason.BUSY,
+    CallEvent.NO_ANSWER: EndReason.NO_ANSWER,
+    CallEvent.JOIN_TIMEOUT: EndReason.JOIN_TIMEOUT,
+    CallEvent.FAILED: EndReason.PROVIDER_ERROR,
+    CallEvent.HANGUP: EndReason.CONTACT_HANGUP,
+    CallEvent.MAX_DURATION: EndReason.MAX_DURATION,
+}
+
+
+def next_status(current: CallStatus, event: CallEvent) -> CallStatus | None:
+    """The status ``event`` leads to from ``current``, or None when it changes nothing."""
+    return TRANSITIONS.get((current, event))
+
+
+def default_end_reason(event: CallEvent) -> EndReason | None:
+    """The end reason an event implies when its source gives none."""
+    return _DEFAULT_END_REASONS.get(event)

@@ -1,0 +1,1 @@
+"""The call engine: background loops that place calls, enforce timers and finalize them."""

@@ -1,0 +1,177 @@
+"""The dispatcher: places queued calls through their provider, at most once each.
+
+Retryable provider failures (timeouts, 5xx, 408, 429) put the call back in the queue with an
+exponential backoff until ``placement_max_attempts``; other failures end it ``failed`` with
+``context.last_error``. A placement whose outcome is unknown (the request timed out) is asked
+of the provider; if it cannot say, the call ends ``failed`` with ``placement_unknown`` rather
+than risk dialing a person twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+
+from voxline.config import Settings
+from voxline.domain.calls import CallEvent, EndReason
+from voxline.engine.claims import ClaimedCall, claim_due_calls, mark_placed, release_for_retry
+from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups
+from voxline.errors import ProviderError, VoxlineError
+from voxline.logging import get_logger
+from voxline.services.call_events import apply_event
+from voxline.services.credentials import credential_for_number
+from voxline.storage.db import Database
+from voxline.storage.types import utcnow
+from voxline.telephony.base import PlacementRequest, PlacementState, ProviderEvent
+from voxline.telephony.registry import ProviderRegistry
+
+log = get_logger("engine.dispatcher")
+
+BATCH = 50
+
+PlacedHook = Callable[[str], Awaitable[None]]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        registry: ProviderRegistry,
+        wakeups: Wakeups,
+        worker_id: str,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.registry = registry
+        self.wakeups = wakeups
+        self.worker_id = worker_id
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                claimed = await self._claim()
+                if claimed:
+                    async with asyncio.TaskGroup() as group:
+                        for call in claimed:
+                            group.create_task(self.place(call))
+                if len(claimed) >= BATCH:
+                    continue
+            except Exception:
+                log.exception("dispatch round failed")
+            await self.wakeups.wait(DISPATCH, self.settings.engine_poll_seconds)
+
+    async def _claim(self, only_call_id: str | None = None) -> list[ClaimedCall]:
+        return await claim_due_calls(
+            self.db,
+            worker_id=self.worker_id,
+            lease_seconds=self.settings.engine_lease_seconds,
+            default_limit=self.settings.default_concurrency_limit,
+            batch=BATCH,
+            only_call_id=only_call_id,
+        )
+
+    async def place_now(self, call_id: str) -> ProviderError | None:
+        """Place one just-created call while its request is served (if a slot is free).
+
+        Returns the provider's error when it refused the call for good.
+        """
+        claimed = await self._claim(only_call_id=call_id)
+        if not claimed:
+            self.wakeups.wake(DISPATCH)
+            return None
+        return await self.place(claimed[0])
+
+    async def place(self, call: ClaimedCall) -> ProviderError | None:
+        """Dial one claimed call; returns the final provider error if it failed for good."""
+        try:
+            request = await self._request(call)
+            provider = self.registry.get(call.provider_type)
+        except ProviderError as exc:
+            await self._fail(call, exc)
+            return exc
+        except VoxlineError as exc:
+            error = ProviderError(exc.message, provider=call.provider_type, retryable=False)
+            await self._fail(call, error)
+            return error
+        try:
+            provider_call_id = await asyncio.wait_for(
+                provider.place_call(request), self.settings.placement_timeout_seconds
+            )
+        except TimeoutError:
+            return await self._unknown_outcome(call, provider)
+        except ProviderError as exc:
+            if exc.retryable and call.attempts < self.settings.placement_max_attempts:
+                delay = self.settings.placement_backoff_seconds * 2 ** (call.attempts - 1)
+                await release_for_retry(self.db, call.id, delay, exc.message)
+                log.info(
+                    "placement will be retried",
+                    extra={"call_id": call.id, "attempt": call.attempts, "delay": delay},
+                )
+                return None
+            await self._fail(call, exc)
+            return exc
+        scale = self.settings.sandbox_time_scale if call.provider_type == "sandbox" else 1.0
+        await mark_placed(
+            self.db, call, provider_call_id, self.settings.engine_lease_seconds, scale
+        )
+        log.info("call placed", extra={"call_id": call.id, "provider": call.provider_type})
+        return None
+
+    async def _request(self, call: ClaimedCall) -> PlacementRequest:
+        credentials = None
+        if call.provider_type != "sandbox" and call.phone_number_id:
+            number = await credential_for_number(self.db, self.settings, call.phone_number_id)
+            credentials = number.credentials
+        return PlacementRequest(
+            call_id=call.id,
+            org_id=call.org_id,
+            agent_id=call.agent_id,
+            to_number=call.to_number,
+            from_number=call.from_number,
+            provider_type=call.provider_type,
+            join_timeout_seconds=call.settings.join_timeout_seconds,
+            credentials=credentials,
+        )
+
+    async def _unknown_outcome(self, call: ClaimedCall, provider: object) -> ProviderError | None:
+        state = PlacementState.UNKNOWN
+        with suppress(Exception):
+            state = await provider.placement_state(call.id)  # type: ignore[attr-defined]
+        if state is PlacementState.NOT_PLACED and call.attempts < self.settings.placement_max_attempts:
+            await release_for_retry(
+                self.db, call.id, self.settings.placement_backoff_seconds, "provider timed out"
+            )
+            return None
+        error = ProviderError(
+            "The provider did not confirm the placement in time; the call was not retried",
+            provider=call.provider_type,
+            retryable=False,
+        )
+        await self._finish(call.id, error, EndReason.PLACEMENT_UNKNOWN)
+        return error
+
+    async def _fail(self, call: ClaimedCall, error: ProviderError) -> None:
+        log.info(
+            "placement failed",
+            extra={"call_id": call.id, "provider": call.provider_type, "code": error.provider_code},
+        )
+        await self._finish(call.id, error, EndReason.PROVIDER_ERROR)
+
+    async def _finish(self, call_id: str, error: ProviderError, reason: EndReason) -> None:
+        details: dict[str, object] = {"message": error.message}
+        if error.provider_code:
+            details["provider_code"] = error.provider_code
+        await apply_event(
+            self.db,
+            ProviderEvent(
+                call_id=call_id,
+                event=CallEvent.FAILED,
+                at=utcnow(),
+                end_reason=reason,
+                cause=error.provider_code or "placement_failed",
+                details=details,
+            ),
+        )
+        self.wakeups.wake(FINALIZE)

@@ -1,0 +1,106 @@
+"""The finalizer: after a call ends, its duration, cost, one ledger debit and a summary.
+
+Finalization happens once per call: ``finalized_at`` is claimed by a conditional update in
+the same transaction as the ledger debit, and the ledger's unique ``call_id`` refuses a
+second debit even if two finalizers raced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from voxline.config import Settings
+from voxline.domain.calls import TERMINAL_STATUSES, CallStatus
+from voxline.domain.money import to_micros
+from voxline.domain.pricing import PriceTable, billed_seconds
+from voxline.domain.summary import extractive_summary
+from voxline.engine.wakeup import FINALIZE, Wakeups
+from voxline.logging import get_logger
+from voxline.services import billing
+from voxline.services.transcripts import load_turns
+from voxline.storage.db import Database
+from voxline.storage.tables import calls
+from voxline.storage.types import utcnow
+
+log = get_logger("engine.finalizer")
+
+_TERMINAL = [s.value for s in TERMINAL_STATUSES]
+
+
+def connected_seconds(started_at: datetime | None, ended_at: datetime | None) -> float:
+    if started_at is None or ended_at is None:
+        return 0.0
+    return max(0.0, (ended_at - started_at).total_seconds())
+
+
+class Finalizer:
+    def __init__(self, db: Database, settings: Settings, wakeups: Wakeups) -> None:
+        self.db = db
+        self.wakeups = wakeups
+        self.prices = PriceTable(
+            settings.price_platform_per_minute, settings.price_telephony_per_minute
+        )
+        self.poll = settings.engine_poll_seconds
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                while await self.finalize_due() > 0 and not stop.is_set():
+                    pass
+            except Exception:
+                log.exception("finalizer round failed")
+            await self.wakeups.wait(FINALIZE, self.poll)
+
+    async def finalize_due(self, limit: int = 50) -> int:
+        async with self.db.read() as conn:
+            ids = (
+                await conn.execute(
+                    sa.select(calls.c.id)
+                    .where(calls.c.status.in_(_TERMINAL), calls.c.finalized_at.is_(None))
+                    .order_by(calls.c.ended_at)
+                    .limit(limit)
+                )
+            ).scalars().all()
+        done = 0
+        for call_id in ids:
+            done += await self.finalize(call_id)
+        return done
+
+    async def finalize(self, call_id: str) -> int:
+        """Finalize one ended call; 0 if it was already done (or is not ended)."""
+        turns = await load_turns(self.db, call_id)
+        async with self.db.write() as conn:
+            row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).first()
+            if row is None or row.finalized_at is not None or row.status not in _TERMINAL:
+                return 0
+            seconds = connected_seconds(row.started_at, row.ended_at)
+            billed = billed_seconds(seconds)
+            cost = self.prices.cost(billed, row.provider_type)
+            duration = round(seconds) if row.started_at else 0
+            summary = row.summary or extractive_summary(
+                CallStatus(row.status), row.end_reason, duration, turns
+            )
+            claimed = await conn.execute(
+                calls.update()
+                .where(calls.c.id == call_id, calls.c.finalized_at.is_(None))
+                .values(
+                    finalized_at=utcnow(),
+                    duration_seconds=duration,
+                    cost_micros=to_micros(cost),
+                    summary=summary,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=utcnow(),
+                )
+            )
+            if claimed.rowcount != 1:
+                return 0
+            await billing.debit_call(conn, row.organization_id, call_id, cost)
+        log.info("call finalized", extra={"call_id": call_id, "status": row.status})
+        return 1
+
+    def wake(self) -> None:
+        self.wakeups.wake(FINALIZE)

@@ -1,0 +1,142 @@
+"""The engine: dispatcher, timers, finalizer and the live calls this process hosts.
+
+``voxline serve`` runs it inside the API process; ``voxline worker`` runs it alone. On
+SQLite exactly one engine may run (the single-node mode); on PostgreSQL any number of
+workers cooperate through row locks and leases.
+
+Stopping is graceful: no new calls are claimed, live calls get ``engine_drain_seconds`` to
+end on their own, the rest are hung up, and ended calls are finalized before exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+
+from voxline.config import Settings
+from voxline.domain.templates import render
+from voxline.engine.claims import renew_leases
+from voxline.engine.dispatcher import Dispatcher
+from voxline.engine.finalizer import Finalizer
+from voxline.engine.timers import Timers
+from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups, listen, notify
+from voxline.errors import ProviderError
+from voxline.logging import get_logger
+from voxline.services.call_events import apply_event
+from voxline.services.call_sessions import load_session_profile
+from voxline.services.transcripts import CallTranscript
+from voxline.storage.db import Database
+from voxline.telephony.base import ProviderEvent
+from voxline.telephony.registry import ProviderRegistry
+from voxline.telephony.sandbox.carrier import SandboxCarrier
+from voxline.telephony.sandbox.line import TextLine
+from voxline.voice.brain.base import AgentProfile
+from voxline.voice.brain.scripted import ScriptedBrain
+from voxline.voice.text_session import converse
+
+log = get_logger("engine")
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Engine:
+    def __init__(self, db: Database, settings: Settings, worker_id: str | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.worker_id = worker_id or new_worker_id()
+        self.wakeups = Wakeups()
+        self.sandbox = SandboxCarrier(
+            events=self.on_provider_event,
+            on_answer=self._converse,
+            time_scale=settings.sandbox_time_scale,
+            placements_log=settings.data_dir / "sandbox" / "placements.log",
+        )
+        self.registry = ProviderRegistry({"sandbox": self.sandbox})
+        self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
+        self.timers = Timers(db, settings, self.registry, self.wakeups)
+        self.finalizer = Finalizer(db, settings, self.wakeups)
+        self._hosted: set[str] = set()
+
+    async def on_provider_event(self, event: ProviderEvent) -> None:
+        """Apply a provider's report to its call (sandbox now; webhooks call this too)."""
+        status = await apply_event(self.db, event, self.settings.sandbox_time_scale)
+        if status is not None and status.is_terminal:
+            self.wakeups.wake(FINALIZE)
+
+    async def place_now(self, call_id: str) -> ProviderError | None:
+        return await self.dispatcher.place_now(call_id)
+
+    def wake(self) -> None:
+        self.wakeups.wake(DISPATCH)
+
+    async def _converse(self, call_id: str, line: TextLine) -> None:
+        session = await load_session_profile(self.db, call_id)
+        if session is None:
+            return
+        variables = session.variables
+        profile = AgentProfile(
+            system_prompt=render(session.system_prompt, variables),
+            greeting=session.greeting,
+            temperature=session.temperature,
+            model=session.model,
+            variables=variables,
+        )
+        transcript = CallTranscript(self.db, call_id, enabled=session.transcription_enabled)
+        self._hosted.add(call_id)
+        try:
+            await converse(
+                ScriptedBrain(profile),
+                line,
+                transcript,
+                silence_timeout=self.settings.silence_timeout_seconds * self.settings.sandbox_time_scale,
+            )
+        finally:
+            self._hosted.discard(call_id)
+
+    async def _renew_leases(self, halt: asyncio.Event) -> None:
+        interval = self.settings.engine_lease_seconds / 3
+        while not halt.is_set():
+            try:
+                await renew_leases(
+                    self.db, self.worker_id, sorted(self._hosted), self.settings.engine_lease_seconds
+                )
+            except Exception:
+                log.exception("lease renewal failed")
+            try:
+                await asyncio.wait_for(halt.wait(), interval)
+            except TimeoutError:
+                pass
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then drain and return."""
+        halt = asyncio.Event()
+        log.info("engine started", extra={"worker_id": self.worker_id})
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.dispatcher.run(stop))
+            group.create_task(self.timers.run(halt))
+            group.create_task(self.finalizer.run(halt))
+            group.create_task(self._renew_leases(halt))
+            group.create_task(listen(self.db, self.wakeups, halt))
+            await stop.wait()
+            await self._drain()
+            await self.sandbox.aclose()
+            await self.finalizer.finalize_due()
+            halt.set()
+        log.info("engine stopped", extra={"worker_id": self.worker_id})
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.engine_drain_seconds
+        while self.sandbox.live_calls and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        if self.sandbox.live_calls:
+            log.warning("hanging up live calls at shutdown", extra={"count": self.sandbox.live_calls})
+
+
+async def notify_dispatch(db: Database) -> None:
+    """Wake the workers of a PostgreSQL deployment (from an API-only node)."""
+    await notify(db, DISPATCH)

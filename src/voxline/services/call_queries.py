@@ -1,0 +1,203 @@
+"""Reading calls: the list with its filters, one call, its recording and its transcript.
+
+Every query is scoped to the caller's organization: another organization's call, like an
+unknown or malformed id, is not found. The recording file route is the one exception: its
+signed URL is the authorization, so it looks the call up by id alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from voxline.config import Settings
+from voxline.crypto import UrlSigner
+from voxline.domain.calls import STATUS_ALIASES, CallDirection, CallStatus
+from voxline.errors import Forbidden, NotFound, ValidationFailed
+from voxline.services.call_records import (
+    Call,
+    CallSettings,
+    RecordingLinks,
+    parse_call_id,
+    recording_file,
+    select_call,
+    to_call,
+)
+from voxline.storage.db import Database
+from voxline.storage.tables import calls, transcript_turns
+
+STATUS_FILTER_VALUES = (*(s.value for s in CallStatus), *STATUS_ALIASES)
+
+
+def parse_status(text: str) -> CallStatus:
+    """A status filter: a canonical status or one of its aliases (``in-progress``, ``ended``)."""
+    if text in STATUS_ALIASES:
+        return STATUS_ALIASES[text]
+    try:
+        return CallStatus(text)
+    except ValueError:
+        raise ValidationFailed.field(
+            "status", f"must be one of {', '.join(STATUS_FILTER_VALUES)}"
+        ) from None
+
+
+def _as_utc(value: datetime | None, field_name: str) -> datetime | None:
+    """A filter instant in UTC; a naive value is taken as UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed.field(field_name, "is out of range") from None
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilters:
+    """List filters; ``created_after`` and ``created_before`` are exclusive bounds."""
+
+    status: CallStatus | None = None
+    direction: CallDirection | None = None
+    agent_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+async def list_calls(
+    db: Database,
+    settings: Settings,
+    org_id: str,
+    filters: CallFilters,
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[Call], int]:
+    """One page of the organization's calls, newest first, and the total that match."""
+    conditions = [calls.c.organization_id == org_id]
+    if filters.status is not None:
+        conditions.append(calls.c.status == filters.status.value)
+    if filters.direction is not None:
+        conditions.append(calls.c.direction == filters.direction.value)
+    if filters.agent_id is not None:
+        conditions.append(calls.c.agent_id == filters.agent_id)
+    after = _as_utc(filters.created_after, "created_after")
+    if after is not None:
+        conditions.append(calls.c.created_at > after)
+    before = _as_utc(filters.created_before, "created_before")
+    if before is not None:
+        conditions.append(calls.c.created_at < before)
+    where = sa.and_(*conditions)
+    async with db.read() as conn:
+        total = (
+            await conn.execute(sa.select(sa.func.count()).select_from(calls).where(where))
+        ).scalar_one()
+        rows = (
+            await conn.execute(
+                sa.select(calls)
+                .where(where)
+                .order_by(calls.c.created_at.desc(), calls.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+    links = RecordingLinks(settings)
+    return [to_call(row._mapping, links) for row in rows], int(total)
+
+
+async def get_call(db: Database, settings: Settings, org_id: str, call_id: str) -> Call:
+    async with db.read() as conn:
+        row = await select_call(conn, org_id, call_id)
+    if row is None:
+        raise NotFound.resource("Call", call_id)
+    return to_call(row, RecordingLinks(settings))
+
+
+async def get_recording_url(db: Database, settings: Settings, org_id: str, call_id: str) -> str:
+    """The call's recording URL; 404 when recording is disabled or nothing exists yet."""
+    call = await get_call(db, settings, org_id, call_id)
+    if call.recording_url is None:
+        raise NotFound("Recording not found", {"call_id": call.id})
+    return call.recording_url
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptTurn:
+    speaker: str
+    text: str
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    call_id: str
+    turns: list[TranscriptTurn]
+    summary: str | None
+
+
+async def get_transcript(db: Database, org_id: str, call_id: str) -> Transcript:
+    """The call's turns in order; 404 when transcription is disabled or no turn exists yet."""
+    async with db.read() as conn:
+        row = await select_call(conn, org_id, call_id)
+        if row is None:
+            raise NotFound.resource("Call", call_id)
+        turns = (
+            await conn.execute(
+                sa.select(
+                    transcript_turns.c.speaker,
+                    transcript_turns.c.text,
+                    transcript_turns.c.timestamp,
+                )
+                .where(transcript_turns.c.call_id == row["id"])
+                .order_by(transcript_turns.c.seq)
+            )
+        ).all()
+    enabled = CallSettings.from_json(row["settings"] or {}).transcription_enabled
+    if not enabled or not turns:
+        raise NotFound("Transcript not found", {"call_id": row["id"]})
+    return Transcript(
+        call_id=row["id"],
+        turns=[TranscriptTurn(t.speaker, t.text, float(t.timestamp)) for t in turns],
+        summary=row["summary"],
+    )
+
+
+async def signed_recording_file(
+    db: Database,
+    settings: Settings,
+    call_id: str,
+    *,
+    expires: str | None,
+    signature: str | None,
+) -> Path:
+    """The recording file behind a signed URL: 403 when the signature is missing, wrong or
+    expired; 404 when the call, its recording or the file is gone."""
+    try:
+        expires_at = int(expires) if expires is not None else None
+    except ValueError:
+        expires_at = None
+    signer = UrlSigner(settings.resolved_secret_key())
+    if (
+        expires_at is None
+        or not signature
+        or not signer.verify(RecordingLinks.path_for(call_id), expires_at, signature)
+    ):
+        raise Forbidden("The recording link is invalid or has expired")
+    canonical = parse_call_id(call_id)
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(calls.c.settings, calls.c.recording_path).where(calls.c.id == canonical)
+            )
+        ).first()
+    if row is None or not row.recording_path:
+        raise NotFound("Recording not found")
+    if not CallSettings.from_json(row.settings or {}).recording_enabled:
+        raise NotFound("Recording not found")
+    path = recording_file(settings, row.recording_path)
+    if path is None or not path.is_file():
+        raise NotFound("Recording not found")
+    return path

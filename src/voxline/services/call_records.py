@@ -1,0 +1,174 @@
+"""The call record: what a call row means to the rest of Voxline.
+
+Rows of ``calls`` become :class:`Call` values here, and only here, so the API, the use cases in
+:mod:`voxline.services.calls` and the queries in :mod:`voxline.services.call_queries` agree on
+the effective settings, the recording URL and which ids exist for an organization.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from voxline.config import Settings
+from voxline.crypto import UrlSigner
+from voxline.domain.calls import CallDirection, CallStatus
+from voxline.domain.money import from_micros
+from voxline.logging import get_logger
+from voxline.storage.tables import calls
+
+log = get_logger("services.call_records")
+
+
+@dataclass(frozen=True, slots=True)
+class CallSettings:
+    """The settings a call runs with: the agent's defaults merged with per-call overrides."""
+
+    recording_enabled: bool
+    transcription_enabled: bool
+    greeting: str | None
+    max_duration_seconds: float
+    join_timeout_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CallSettings:
+        return cls(
+            recording_enabled=bool(data.get("recording_enabled", True)),
+            transcription_enabled=bool(data.get("transcription_enabled", True)),
+            greeting=data.get("greeting"),
+            max_duration_seconds=float(data.get("max_duration_seconds", 3600)),
+            join_timeout_seconds=float(data.get("join_timeout_seconds", 30)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call as the API shows it; ``recording_url`` is already signed when Voxline serves it."""
+
+    id: str
+    agent_id: str
+    direction: CallDirection
+    status: CallStatus
+    phone_number: str
+    from_number: str | None
+    variables: dict[str, str]
+    context: dict[str, Any]
+    settings: CallSettings
+    end_reason: str | None
+    answered_by: str | None
+    summary: str | None
+    recording_url: str | None
+    metrics: dict[str, Any] | None
+    cost_usd: Decimal | None
+    duration_seconds: int | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RecordingLinks:
+    """Builds the recording URL of a call: a signed Voxline URL for a local file, else the
+    provider's cached URL; none when recording is disabled in the effective settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._signer: UrlSigner | None = None
+
+    @staticmethod
+    def path_for(call_id: str) -> str:
+        return f"/recordings/{call_id}.wav"
+
+    def url(self, row: sa.RowMapping) -> str | None:
+        if not CallSettings.from_json(row["settings"] or {}).recording_enabled:
+            return None
+        if row["recording_path"]:
+            if self._signer is None:
+                self._signer = UrlSigner(self._settings.resolved_secret_key())
+            signed = self._signer.sign(
+                self.path_for(row["id"]), self._settings.recording_url_ttl_seconds
+            )
+            return f"{self._settings.base_url}{signed}"
+        url: str | None = row["provider_recording_url"]
+        return url
+
+
+def to_call(row: sa.RowMapping, links: RecordingLinks) -> Call:
+    cost = row["cost_micros"]
+    return Call(
+        id=row["id"],
+        agent_id=row["agent_id"],
+        direction=CallDirection(row["direction"]),
+        status=CallStatus(row["status"]),
+        phone_number=row["phone_number"],
+        from_number=row["from_number"],
+        variables=dict(row["variables"] or {}),
+        context=dict(row["context"] or {}),
+        settings=CallSettings.from_json(row["settings"] or {}),
+        end_reason=row["end_reason"],
+        answered_by=row["answered_by"],
+        summary=row["summary"],
+        recording_url=links.url(row),
+        metrics=row["metrics"],
+        cost_usd=from_micros(cost) if cost is not None else None,
+        duration_seconds=row["duration_seconds"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def parse_call_id(text: str) -> str | None:
+    """The canonical form of a call id, or ``None`` when ``text`` is no UUID (hence unknown)."""
+    try:
+        return str(uuid.UUID(text))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+async def select_call(
+    conn: AsyncConnection, org_id: str, call_id: str, *, for_update: bool = False
+) -> sa.RowMapping | None:
+    """The organization's call row, or ``None``; ``for_update`` locks it on PostgreSQL."""
+    canonical = parse_call_id(call_id)
+    if canonical is None:
+        return None
+    query = sa.select(calls).where(calls.c.id == canonical, calls.c.organization_id == org_id)
+    if for_update and conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return row._mapping if row is not None else None
+
+
+def recording_file(settings: Settings, relative: str) -> Path | None:
+    """The absolute path of a stored recording, or ``None`` if it points outside the
+    recordings directory (a stored path never escapes it, whatever wrote it)."""
+    root = settings.recordings_dir.resolve()
+    path = (root / relative).resolve()
+    return path if path.is_relative_to(root) else None
+
+
+def remove_recording(settings: Settings, call_id: str, relative: str | None) -> None:
+    """Delete a recording file after its call row is gone; a failure is logged, not raised,
+    because the row (the source of truth) is already deleted."""
+    if not relative:
+        return
+    path = recording_file(settings, relative)
+    if path is None:
+        return
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("recording file not removed", extra={"call_id": call_id, "error": str(exc)})

@@ -1,0 +1,211 @@
+"""Telephony credentials: provider accounts an organization's numbers use.
+
+Secret fields are sealed with the deployment's :class:`~voxline.crypto.SecretBox` before they
+reach the database and are opened only by :func:`credential_for_number`, for the telephony
+adapters. Nothing here returns a secret to a client or writes one to a log.
+
+An organization keeps one credential per provider and account identifier (Twilio
+``account_sid``, Plivo ``auth_id``, Telnyx ``connection_id``; see
+:mod:`voxline.telephony.credentials`). Importing another number of the same account reuses
+that credential and replaces its secrets, which is how a rotated token is taken up. The match
+is made in Python over the organization's few credentials of that provider, because
+``public_fields`` is JSON and compares differently on each backend.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from voxline.config import Settings
+from voxline.crypto import SecretBox
+from voxline.errors import NotFound, ValidationFailed
+from voxline.storage.db import Database
+from voxline.storage.tables import phone_numbers, telephony_credentials
+from voxline.storage.types import utcnow
+from voxline.telephony.credentials import (
+    IDENTIFIER_FIELD,
+    CredentialInput,
+    ProviderCredentials,
+    ProviderType,
+    SandboxCredentials,
+    load_credentials,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCredential:
+    """A credential as clients may see it: no secrets."""
+
+    id: str
+    provider_type: ProviderType
+    friendly_name: str | None
+    account_identifier: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NumberCredential:
+    """What an adapter needs to act for one number: its provider and opened credentials."""
+
+    number_id: str
+    organization_id: str
+    phone_number: str
+    provider_type: ProviderType
+    credential_id: str | None
+    credentials: ProviderCredentials
+
+
+def _account_identifier(provider_type: ProviderType, public: dict[str, Any]) -> str | None:
+    name = IDENTIFIER_FIELD[provider_type]
+    value = public.get(name) if name else None
+    return str(value) if value is not None else None
+
+
+def _stored(row: sa.Row[Any]) -> StoredCredential:
+    m = row._mapping
+    provider_type = ProviderType(m["provider_type"])
+    return StoredCredential(
+        id=m["id"],
+        provider_type=provider_type,
+        friendly_name=m["friendly_name"],
+        account_identifier=_account_identifier(provider_type, dict(m["public_fields"])),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+async def save_credential(
+    conn: AsyncConnection, settings: Settings, org_id: str, given: CredentialInput
+) -> str | None:
+    """Store ``given`` for the organization inside the caller's transaction; return its id.
+
+    Reuses the organization's credential of the same provider and account identifier,
+    replacing its secrets and updating its public fields; otherwise creates one. The sandbox
+    needs no credential: returns ``None`` and stores nothing.
+    """
+    if given.provider_type is ProviderType.SANDBOX:
+        return None
+    sealed = SecretBox(settings.resolved_secret_key()).seal(given.secrets)
+    now = utcnow()
+    rows = (
+        await conn.execute(
+            sa.select(telephony_credentials)
+            .where(
+                (telephony_credentials.c.organization_id == org_id)
+                & (telephony_credentials.c.provider_type == given.provider_type.value)
+            )
+            .order_by(telephony_credentials.c.created_at, telephony_credentials.c.id)
+        )
+    ).all()
+    for row in rows:
+        public = dict(row._mapping["public_fields"])
+        if _account_identifier(given.provider_type, public) == given.account_identifier:
+            await conn.execute(
+                telephony_credentials.update()
+                .where(telephony_credentials.c.id == row._mapping["id"])
+                .values(
+                    public_fields={**public, **given.public},
+                    secrets_encrypted=sealed,
+                    updated_at=now,
+                )
+            )
+            return str(row._mapping["id"])
+    credential_id = str(uuid.uuid4())
+    await conn.execute(
+        telephony_credentials.insert().values(
+            id=credential_id,
+            organization_id=org_id,
+            provider_type=given.provider_type.value,
+            friendly_name=f"{given.provider_type.label} account",
+            public_fields=given.public,
+            secrets_encrypted=sealed,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return credential_id
+
+
+async def list_credentials(
+    db: Database, org_id: str, *, limit: int = 50, offset: int = 0
+) -> tuple[list[StoredCredential], int]:
+    """The organization's credentials, newest first, and how many there are in all."""
+    where = telephony_credentials.c.organization_id == org_id
+    async with db.read() as conn:
+        total = (
+            await conn.execute(
+                sa.select(sa.func.count()).select_from(telephony_credentials).where(where)
+            )
+        ).scalar_one()
+        rows = (
+            await conn.execute(
+                sa.select(telephony_credentials)
+                .where(where)
+                .order_by(
+                    telephony_credentials.c.created_at.desc(), telephony_credentials.c.id.desc()
+                )
+                .limit(limit)
+                .offset(offset)
+            )
+        ).all()
+    return [_stored(row) for row in rows], int(total)
+
+
+async def credential_for_number(
+    db: Database, settings: Settings, number_id: str
+) -> NumberCredential:
+    """The provider and opened credentials of a number, whichever organization owns it.
+
+    For the telephony adapters, never for API responses. Raises :class:`NotFound` for an
+    unknown number, and :class:`ValidationFailed` when a provider number has lost its
+    credential (the provider is then not configured for it).
+    """
+    query = (
+        sa.select(
+            phone_numbers.c.id,
+            phone_numbers.c.organization_id,
+            phone_numbers.c.phone_number,
+            phone_numbers.c.provider_type,
+            phone_numbers.c.credential_id,
+            telephony_credentials.c.public_fields,
+            telephony_credentials.c.secrets_encrypted,
+        )
+        .select_from(
+            phone_numbers.outerjoin(
+                telephony_credentials,
+                telephony_credentials.c.id == phone_numbers.c.credential_id,
+            )
+        )
+        .where(phone_numbers.c.id == number_id)
+    )
+    async with db.read() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        raise NotFound.resource("Phone number", number_id)
+    m = row._mapping
+    provider_type = ProviderType(m["provider_type"])
+    credentials: ProviderCredentials
+    if provider_type is ProviderType.SANDBOX:
+        credentials = SandboxCredentials()
+    elif m["secrets_encrypted"] is None:
+        raise ValidationFailed.field(
+            "credential_id", f"provider {provider_type.value} is not configured for this number"
+        )
+    else:
+        secrets = SecretBox(settings.resolved_secret_key()).open(m["secrets_encrypted"])
+        credentials = load_credentials(provider_type, dict(m["public_fields"]), secrets)
+    return NumberCredential(
+        number_id=m["id"],
+        organization_id=m["organization_id"],
+        phone_number=m["phone_number"],
+        provider_type=provider_type,
+        credential_id=m["credential_id"],
+        credentials=credentials,
+    )

@@ -1,0 +1,1 @@
+"""Telephony providers: credential shapes, the sandbox carrier and (later) the provider adapters."""

@@ -1,0 +1,59 @@
+"""The simulated callee's side of a connected sandbox call."""
+
+from __future__ import annotations
+
+import asyncio
+
+from voxline.telephony.sandbox.line import LineClosed, TextLine
+from voxline.telephony.sandbox.personas import Behaviour, Persona
+
+THINKING_SECONDS = 0.5
+FAREWELL_WAIT_SECONDS = 8.0
+BARGE_IN_MIN_WORDS = 6
+
+
+async def play_callee(persona: Persona, line: TextLine) -> None:
+    """Act out ``persona`` until it hangs up or the line closes."""
+    try:
+        if persona.behaviour is Behaviour.HANGS_UP:
+            await line.pause(0.5)
+            line.hangup("contact")
+        elif persona.behaviour is Behaviour.SILENT:
+            await line.wait_closed()
+        elif persona.behaviour is Behaviour.FILIBUSTER:
+            await _filibuster(persona, line)
+        else:
+            await _converse(persona, line)
+    except LineClosed:
+        return
+
+
+async def _converse(persona: Persona, line: TextLine) -> None:
+    for reply in persona.lines:
+        utterance = await line.next_agent_utterance()
+        long_enough = len(utterance.text.split()) >= BARGE_IN_MIN_WORDS
+        if persona.barge_in_at is not None and long_enough:
+            await line.pause(utterance.seconds * persona.barge_in_at / line.time_scale)
+            line.interrupt()
+        else:
+            await utterance.finished
+            await line.pause(THINKING_SECONDS)
+        await line.speak(reply)
+    # Said goodbye: let the agent answer, then hang up if it has not.
+    try:
+        utterance = await asyncio.wait_for(
+            line.next_agent_utterance(), FAREWELL_WAIT_SECONDS * line.time_scale
+        )
+        await utterance.finished
+    except TimeoutError:
+        pass
+    await line.pause(THINKING_SECONDS)
+    line.hangup("contact")
+
+
+async def _filibuster(persona: Persona, line: TextLine) -> None:
+    index = 0
+    while True:
+        await line.speak(persona.lines[index % len(persona.lines)])
+        await line.pause(0.3)
+        index += 1

@@ -1,0 +1,132 @@
+"""A live text-mode phone line between the agent and a simulated callee.
+
+The agent side ``say``s and ``listen``s; the callee side hears each agent utterance as it
+starts (so it can talk over it) and ``speak``s back. Saying something takes as long as
+speaking it would (scaled), and an utterance cut short by the callee is reported with only
+the words that were actually said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+
+from voxline.telephony.sandbox.personas import speaking_seconds
+from voxline.voice.channel import Heard, LineClosed, Spoken
+
+__all__ = ["AgentUtterance", "LineClosed", "TextLine"]
+
+@dataclass
+class AgentUtterance:
+    """An agent utterance as the callee perceives it: heard from its start."""
+
+    text: str
+    seconds: float
+    finished: asyncio.Future[Spoken] = field(repr=False)
+
+
+class TextLine:
+    def __init__(self, time_scale: float) -> None:
+        self.time_scale = time_scale
+        self.closed_by: str | None = None
+        self._closed = asyncio.Event()
+        self._to_agent: asyncio.Queue[Heard] = asyncio.Queue()
+        self._to_contact: asyncio.Queue[AgentUtterance] = asyncio.Queue()
+        self._interrupt = asyncio.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def hangup(self, by: str) -> None:
+        """Close the line; the first side to hang up is remembered."""
+        if not self._closed.is_set():
+            self.closed_by = by
+            self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def _sleep_or_close(self, seconds: float, also: asyncio.Event | None = None) -> bool:
+        """Sleep; True when cut short by hang-up (or ``also``)."""
+        waiters = [asyncio.ensure_future(self._closed.wait())]
+        if also is not None:
+            waiters.append(asyncio.ensure_future(also.wait()))
+        done, pending = await asyncio.wait(
+            waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in pending:
+            task.cancel()
+        return bool(done)
+
+    # The agent's side.
+
+    async def say(self, text: str) -> Spoken:
+        """Speak ``text`` to the callee; returns what was said before any interruption."""
+        if self.closed:
+            raise LineClosed
+        seconds = speaking_seconds(text) * self.time_scale
+        loop = asyncio.get_running_loop()
+        utterance = AgentUtterance(text, seconds, loop.create_future())
+        self._interrupt.clear()
+        started = loop.time()
+        self._to_contact.put_nowait(utterance)
+        cut = await self._sleep_or_close(seconds, self._interrupt)
+        if cut:
+            elapsed = loop.time() - started
+            words = text.split()
+            kept = math.floor(len(words) * min(1.0, elapsed / seconds)) if seconds else 0
+            spoken = Spoken(" ".join(words[:kept]), interrupted=True)
+        else:
+            spoken = Spoken(text, interrupted=False)
+        if not utterance.finished.done():
+            utterance.finished.set_result(spoken)
+        if self.closed and not spoken.text:
+            raise LineClosed
+        return spoken
+
+    async def listen(self, timeout: float) -> Heard | None:
+        """The callee's next utterance; None after ``timeout`` seconds of silence."""
+        if not self._to_agent.empty():
+            return self._to_agent.get_nowait()
+        if self.closed:
+            raise LineClosed
+        getter = asyncio.ensure_future(self._to_agent.get())
+        closer = asyncio.ensure_future(self._closed.wait())
+        done, _ = await asyncio.wait({getter, closer}, timeout=timeout, return_when="FIRST_COMPLETED")
+        closer.cancel()
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        if self.closed:
+            raise LineClosed
+        return None
+
+    # The callee's side.
+
+    async def next_agent_utterance(self) -> AgentUtterance:
+        """Wait for the agent to start saying something."""
+        getter = asyncio.ensure_future(self._to_contact.get())
+        closer = asyncio.ensure_future(self._closed.wait())
+        done, _ = await asyncio.wait({getter, closer}, return_when="FIRST_COMPLETED")
+        closer.cancel()
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        raise LineClosed
+
+    def interrupt(self) -> None:
+        """Talk over the agent: its current utterance stops where it is."""
+        self._interrupt.set()
+
+    async def speak(self, text: str) -> None:
+        """Say ``text`` (it reaches the agent once fully spoken)."""
+        started = asyncio.get_running_loop().time()
+        if await self._sleep_or_close(speaking_seconds(text) * self.time_scale):
+            raise LineClosed
+        self._to_agent.put_nowait(Heard(text, started))
+
+    async def pause(self, seconds: float) -> None:
+        if await self._sleep_or_close(seconds * self.time_scale):
+            raise LineClosed

@@ -1,0 +1,1 @@
+"""Brains: what the agent says next, given the conversation so far."""

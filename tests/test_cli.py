@@ -1,0 +1,96 @@
+"""The ``voxline`` command line, run as a user runs it (a real process per command)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from voxline.domain.api_keys import looks_like_key
+from voxline.services import billing, keys
+from voxline.storage.db import Database
+
+VOXLINE = [sys.executable, "-m", "voxline"]
+
+
+def run_cli(
+    env: dict[str, str], *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*VOXLINE, *args], env=env, capture_output=True, text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"voxline {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXLINE_")}
+    env["VOXLINE_DATA_DIR"] = str(tmp_path / "data")
+    env["VOXLINE_LOG_FORMAT"] = "console"
+    run_cli(env, "db", "upgrade")
+    return env
+
+
+def _db(env: dict[str, str]) -> Database:
+    return Database(f"sqlite+aiosqlite:///{Path(env['VOXLINE_DATA_DIR']).resolve()}/voxline.db")
+
+
+async def test_orgs_keys_and_credits_commands(cli_env: dict[str, str]) -> None:
+    org_id = run_cli(cli_env, "orgs", "create", "Acme").stdout.strip()
+    created = run_cli(cli_env, "keys", "create", "--org", org_id)
+    secret = created.stdout.strip()
+    assert looks_like_key(secret)
+    key_id = created.stderr.split("key id ")[1].split()[0]
+
+    run_cli(cli_env, "credits", "set", org_id, "5")
+    assert "15" in run_cli(cli_env, "credits", "add", org_id, "10.00").stdout
+
+    db = _db(cli_env)
+    try:
+        assert (await keys.authenticate_key(db, secret)).org_id == org_id
+        async with db.read() as conn:
+            assert await billing.balance(conn, org_id) == Decimal("15")
+        entries = await billing.ledger(db, org_id)
+        assert [e.kind for e in entries] == ["grant", "set"]
+
+        run_cli(cli_env, "keys", "revoke", key_id)
+        with pytest.raises(Exception, match="Invalid or missing API key"):
+            await keys.authenticate_key(db, secret)
+    finally:
+        await db.dispose()
+
+
+def test_credits_reject_bad_amounts_and_unknown_orgs(cli_env: dict[str, str]) -> None:
+    org_id = run_cli(cli_env, "orgs", "create", "Acme").stdout.strip()
+    assert run_cli(cli_env, "credits", "set", org_id, "ten", check=False).returncode != 0
+    negative = run_cli(cli_env, "credits", "set", "--", org_id, "-1", check=False)
+    assert negative.returncode == 1
+    assert "must not be negative" in negative.stderr
+    unknown = run_cli(cli_env, "credits", "add", "nope", "1", check=False)
+    assert unknown.returncode == 1
+    assert "not found" in unknown.stderr
+
+
+def test_keys_create_for_unknown_org_fails(cli_env: dict[str, str]) -> None:
+    result = run_cli(cli_env, "keys", "create", "--org", "missing", check=False)
+    assert result.returncode == 1
+    assert "not found" in result.stderr
+
+
+def test_concurrency_limit_is_set_per_organization(cli_env: dict[str, str]) -> None:
+    org_id = run_cli(cli_env, "orgs", "create", "Acme").stdout.strip()
+    assert "limit 3" in run_cli(cli_env, "orgs", "set-concurrency", org_id, "3").stdout
+    assert run_cli(cli_env, "orgs", "set-concurrency", org_id, "0", check=False).returncode != 0
+
+
+def test_bootstrap_json_is_idempotent(cli_env: dict[str, str]) -> None:
+    first = json.loads(run_cli(cli_env, "bootstrap", "--json").stdout)
+    second = json.loads(run_cli(cli_env, "bootstrap", "--json").stdout)
+    assert set(first) == {"api_key", "org_id", "agent_id", "phone_number"}
+    assert first == second
+    assert looks_like_key(first["api_key"])
