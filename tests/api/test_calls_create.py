@@ -13,6 +13,7 @@ from tests.conftest import API
 from tests.factories import Tenant, insert_agent, insert_number
 from voxline.api.app import create_app
 from voxline.config import Settings
+from voxline.errors import ProviderError
 from voxline.services import billing
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
@@ -362,3 +363,26 @@ async def test_the_engine_is_woken_once_per_created_call(
 
     assert first.status_code == again.status_code == 201
     assert woken == [first.json()["data"]["id"]]
+
+
+async def test_a_provider_refusal_during_the_request_is_a_provider_error(
+    db: Database, settings: Settings, tenant: Tenant, agent_id: str
+) -> None:
+    app = create_app(settings, db=db)
+
+    async def refuse(call_id: str) -> ProviderError:
+        return ProviderError("number not reachable", provider="sandbox", retryable=False)
+
+    app.state.call_created = refuse
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
+        response = await http.post(
+            f"{API}/calls", json={"agent_id": agent_id, "phone_number": TO}, headers=tenant.headers
+        )
+
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["code"] == "provider_error"
+    assert error["details"]["provider"] == "sandbox"
+    [row] = await call_rows(db)
+    assert error["details"]["call_id"] == row.id

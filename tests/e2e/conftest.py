@@ -67,6 +67,7 @@ def live_server(
         VOXLINE_RATE_LIMIT_PER_MINUTE="0",
         VOXLINE_LOG_FORMAT="console",
         VOXLINE_LOG_LEVEL="WARNING",
+        VOXLINE_SANDBOX_TIME_SCALE="0.05",
     )
     db_name = None
     if request.param == "postgres":

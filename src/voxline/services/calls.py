@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxline.config import Settings
+from voxline.domain.agents import AgentStatus
 from voxline.domain.calls import PLATFORM_CONTEXT_KEYS, CallDirection, CallStatus
 from voxline.domain.durations import (
     JOIN_TIMEOUT_BOUNDS,
@@ -48,7 +49,6 @@ from voxline.storage.tables import agents, calls, phone_numbers, transcript_turn
 from voxline.storage.types import utcnow
 
 IDEMPOTENCY_ENDPOINT = "POST /calls"
-ACTIVE_AGENT_STATUS = "active"
 
 _T = TypeVar("_T")
 
@@ -225,7 +225,7 @@ async def _active_agent(conn: AsyncConnection, org_id: str, agent_id: str) -> sa
     ).first()
     if row is None:
         raise _agent_not_found(agent_id)
-    if row.status != ACTIVE_AGENT_STATUS:
+    if row.status != AgentStatus.ACTIVE:
         raise ValidationFailed(
             "The agent is not active",
             {"field": "agent_id", "reason": "agent_not_active", "agent_status": row.status},

@@ -23,6 +23,7 @@ from voxline.api.schemas.calls import (
     TranscriptOut,
 )
 from voxline.domain.calls import CallDirection
+from voxline.errors import ProviderError
 from voxline.services import call_queries, calls
 from voxline.services.idempotency import MAX_KEY_LENGTH
 
@@ -69,7 +70,7 @@ async def list_calls(
     "/calls",
     status_code=201,
     response_model=Envelope[CallOut],
-    responses=error_responses(400, 402, 404, 409, 422),
+    responses=error_responses(400, 402, 404, 409, 422, 502),
     summary="Create an outbound call",
 )
 async def create_call(
@@ -105,13 +106,19 @@ async def create_call(
 
 
 async def _notify_created(request: Request, call_id: str) -> None:
-    """Wake the engine (it registers ``app.state.call_created``) once the row is committed."""
+    """Hand the committed call to the engine (``app.state.call_created``). When it placed the
+    call at once and the provider refused it for good, the call is already ``failed`` and the
+    request answers 502 with that error and ``details.call_id``."""
     waker = getattr(request.app.state, "call_created", None)
     if waker is None:
         return
     result: Any = waker(call_id)
     if inspect.isawaitable(result):
-        await result
+        result = await result
+    if isinstance(result, ProviderError):
+        # The call exists (failed, with context.last_error); tell the client which one.
+        result.details["call_id"] = call_id
+        raise result
 
 
 @router.post(

@@ -17,7 +17,6 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from voxline.domain.calls import CallDirection, CallStatus
 from voxline.domain.durations import format_duration
@@ -138,20 +137,32 @@ class CallSettingsPatch(BaseModel):
     transcription_enabled: StrictBool | None = None
 
 
+def _update_schema(schema: dict[str, Any]) -> None:
+    # At least one field; each may be omitted but is never null.
+    schema["minProperties"] = 1
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+        options = prop.pop("anyOf", None)
+        if options:
+            prop.update(next(o for o in options if o.get("type") != "null"))
+
+
 class CallUpdate(BaseModel):
     """At least one of the two fields; only the fields given change."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=lambda schema, _: _update_schema(schema)
+    )
 
-    context: dict[str, Any] | SkipJsonSchema[None] = Field(
+    context: dict[str, Any] | None = Field(
         default=None, description="Shallow-merged into the call's context"
     )
-    call_settings: CallSettingsPatch | SkipJsonSchema[None] = None
+    call_settings: CallSettingsPatch | None = None
 
     @field_validator("context", "call_settings", mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
-        # Omitted means "keep"; an explicit null means nothing, so it is refused.
+        # Omitted means "keep"; an explicit null would mean nothing, so it is refused.
         if value is None:
             raise ValueError("must be an object when given")
         return value

@@ -1,0 +1,225 @@
+"""Concurrency limits, fairness, retries and volume, through the running engine."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from tests.engine.conftest import Phone, money
+from tests.factories import insert_agent, insert_number, make_tenant
+from voxline.config import Settings
+from voxline.domain.calls import CallStatus
+from voxline.engine.claims import claim_due_calls
+from voxline.engine.dispatcher import Dispatcher
+from voxline.engine.runner import Engine
+from voxline.engine.wakeup import Wakeups
+from voxline.errors import ProviderError
+from voxline.services import billing, orgs
+from voxline.storage.db import Database
+from voxline.storage.tables import calls, credit_ledger
+from voxline.telephony.base import PlacementRequest, PlacementState
+from voxline.telephony.registry import ProviderRegistry
+
+
+async def live_count(db: Database, org_id: str) -> int:
+    async with db.read() as conn:
+        return int(
+            (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(calls)
+                    .where(
+                        calls.c.organization_id == org_id,
+                        calls.c.status.in_(["ringing", "in_progress"]),
+                    )
+                )
+            ).scalar_one()
+        )
+
+
+async def test_excess_calls_wait_for_a_free_slot(phone: Phone, db: Database) -> None:
+    await orgs.set_concurrency_limit(db, phone.tenant.org_id, 2)
+    ids = [(await phone.call("+14155550100")).json()["data"]["id"] for _ in range(6)]
+    peak = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:
+        peak = max(peak, await live_count(db, phone.tenant.org_id))
+        states = [(await phone.get(i))["summary"] for i in ids]
+        if all(s is not None for s in states):
+            break
+        assert loop.time() < deadline
+        await asyncio.sleep(0.02)
+    assert peak == 2
+    finished = [await phone.get(i) for i in ids]
+    assert {c["status"] for c in finished} == {"completed"}
+    started = [str(c["started_at"]) for c in finished]
+    # First in, first out within the organization.
+    assert started[:2] < started[2:4] or max(started[:2]) <= min(started[4:])
+
+
+async def test_claims_are_fair_across_organizations(db: Database, settings: Settings) -> None:
+    tenants = []
+    for name in ("Big", "Small"):
+        tenant = await make_tenant(db, name)
+        agent = await insert_agent(db, tenant.org_id)
+        number = f"+1415555{1000 + len(tenants)}"
+        await insert_number(db, tenant.org_id, number, outbound_agent_id=agent)
+        tenants.append((tenant, agent, number))
+    from voxline.storage.types import utcnow
+    import uuid
+
+    async with db.write() as conn:
+        for index, (tenant, agent, number) in enumerate(tenants):
+            for _ in range(40 if index == 0 else 3):
+                now = utcnow()
+                await conn.execute(
+                    calls.insert().values(
+                        id=str(uuid.uuid4()), organization_id=tenant.org_id, agent_id=agent,
+                        direction="outbound", status="queued", phone_number="+14155550100",
+                        from_number=number, provider_type="sandbox", variables={},
+                        settings={}, context={}, attempts=0, not_before=now,
+                        created_at=now, updated_at=now,
+                    )
+                )
+    claimed = await claim_due_calls(
+        db, worker_id="w", lease_seconds=30, default_limit=100, batch=10
+    )
+    by_org: dict[str, int] = {}
+    for call in claimed:
+        by_org[call.org_id] = by_org.get(call.org_id, 0) + 1
+    assert by_org[tenants[1][0].org_id] == 3
+    assert by_org[tenants[0][0].org_id] == 5
+
+
+@dataclass
+class FlakyProvider:
+    """Fails with the given errors, in order, then places the call."""
+
+    errors: list[ProviderError]
+    name: str = "sandbox"
+    attempts: list[str] = field(default_factory=list)
+
+    async def place_call(self, request: PlacementRequest) -> str:
+        self.attempts.append(request.call_id)
+        if self.errors:
+            raise self.errors.pop(0)
+        return "PROV-1"
+
+    async def hangup(self, provider_call_id: str) -> None:
+        return None
+
+    async def placement_state(self, call_id: str) -> PlacementState:
+        return PlacementState.UNKNOWN
+
+
+async def _queued_call(db: Database) -> str:
+    tenant = await make_tenant(db, "Retry")
+    agent = await insert_agent(db, tenant.org_id)
+    import uuid
+
+    from voxline.storage.types import utcnow
+
+    call_id = str(uuid.uuid4())
+    now = utcnow()
+    async with db.write() as conn:
+        await conn.execute(
+            calls.insert().values(
+                id=call_id, organization_id=tenant.org_id, agent_id=agent, direction="outbound",
+                status="queued", phone_number="+14155550100", from_number="+14155551000",
+                provider_type="sandbox", variables={}, settings={}, context={}, attempts=0,
+                not_before=now, created_at=now, updated_at=now,
+            )
+        )
+    return call_id
+
+
+async def _call_row(db: Database, call_id: str) -> sa.Row[object]:
+    async with db.read() as conn:
+        row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).first()
+    assert row is not None
+    return row
+
+
+@pytest.mark.parametrize("retryable", [True, False])
+async def test_provider_errors_are_retried_only_when_retryable(
+    db: Database, settings: Settings, retryable: bool
+) -> None:
+    settings = settings.model_copy(update={"placement_backoff_seconds": 0.0})
+    call_id = await _queued_call(db)
+    error = ProviderError("upstream 503", provider="sandbox", retryable=retryable, http_status=503)
+    provider = FlakyProvider([error, error])
+    dispatcher = Dispatcher(db, settings, ProviderRegistry({"sandbox": provider}), Wakeups(), "w1")
+    for _ in range(3):
+        for claimed in await dispatcher._claim():
+            await dispatcher.place(claimed)
+    row = await _call_row(db, call_id)
+    if retryable:
+        assert provider.attempts == [call_id] * 3
+        assert row.placement_state == "placed"
+        assert row.provider_call_id == "PROV-1"
+    else:
+        assert provider.attempts == [call_id]
+        assert row.status == CallStatus.FAILED
+        assert row.context["last_error"] == "upstream 503"
+        assert row.end_reason == "provider_error"
+
+
+async def test_retryable_errors_give_up_after_the_last_attempt(db: Database, settings: Settings) -> None:
+    settings = settings.model_copy(
+        update={"placement_backoff_seconds": 0.0, "placement_max_attempts": 2}
+    )
+    call_id = await _queued_call(db)
+    errors = [ProviderError("timeout", provider="sandbox", retryable=True) for _ in range(5)]
+    provider = FlakyProvider(errors)
+    dispatcher = Dispatcher(db, settings, ProviderRegistry({"sandbox": provider}), Wakeups(), "w1")
+    for _ in range(4):
+        for claimed in await dispatcher._claim():
+            await dispatcher.place(claimed)
+    row = await _call_row(db, call_id)
+    assert len(provider.attempts) == 2
+    assert row.status == CallStatus.FAILED
+
+
+async def test_two_hundred_concurrent_calls_finish_with_correct_records(
+    db: Database, engine: Engine, phone: Phone
+) -> None:
+    await orgs.set_concurrency_limit(db, phone.tenant.org_id, 200)
+    await billing.set_balance(db, phone.tenant.org_id, Decimal("100"))
+    # A generous join timeout: under this load a scaled 30 s (0.6 s) is shorter than the
+    # queue of database writes in front of an answer event.
+    created = await asyncio.gather(
+        *(phone.call("+14155550100", call_settings={"join_timeout": "300s"}) for _ in range(200))
+    )
+    assert {r.status_code for r in created} == {201}
+    ids = [r.json()["data"]["id"] for r in created]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 240
+    while True:
+        async with db.read() as conn:
+            unfinished = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(calls)
+                    .where(calls.c.id.in_(ids), calls.c.finalized_at.is_(None))
+                )
+            ).scalar_one()
+        if unfinished == 0:
+            break
+        assert loop.time() < deadline, f"{unfinished} calls unfinished"
+        await asyncio.sleep(0.25)
+    async with db.read() as conn:
+        rows = (await conn.execute(sa.select(calls).where(calls.c.id.in_(ids)))).all()
+        ledger = (
+            await conn.execute(sa.select(credit_ledger).where(credit_ledger.c.call_id.in_(ids)))
+        ).all()
+        balance = await billing.balance(conn, phone.tenant.org_id)
+    assert {r.status for r in rows} == {"completed"}
+    assert all(r.summary and r.duration_seconds is not None for r in rows)
+    assert len(ledger) == 200
+    spent = sum((money(r.cost_micros) / 1_000_000 for r in rows), Decimal(0))
+    assert Decimal(100) - balance == spent
