@@ -24,12 +24,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.factories import Tenant, make_tenant
 from voxline.api.app import create_app
 from voxline.config import Settings, load_settings
 from voxline.storage import migrate
 from voxline.storage.db import Database
 from voxline.storage.tables import metadata
-from tests.factories import Tenant, make_tenant
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "VOXLINE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

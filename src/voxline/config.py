@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         return self.data_dir / "recordings"
 
     def resolved_secret_key(self) -> str:
-        """The configured secret key, or one kept in ``<data_dir>/secret.key`` (made on first use)."""
+        """The configured secret key, else the one in ``<data_dir>/secret.key`` (made once)."""
         if self.secret_key:
             return self.secret_key
         path = self.data_dir / "secret.key"

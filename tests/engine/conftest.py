@@ -69,10 +69,10 @@ class Phone:
         data: dict[str, object] = response.json()["data"]
         return data
 
-    async def wait_finished(self, call_id: str, timeout: float = 30) -> dict[str, object]:
+    async def wait_finished(self, call_id: str, within: float = 30) -> dict[str, object]:
         """Poll until the call has ended and been finalized (it then has a summary)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         seen: list[object] = []
         while True:
             call = await self.get(call_id)

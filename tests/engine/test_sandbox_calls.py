@@ -22,7 +22,9 @@ async def transcript(phone: Phone, call_id: str) -> list[dict[str, object]]:
     return turns
 
 
-async def test_talker_completes_with_transcript_summary_and_cost(phone: Phone, db: Database) -> None:
+async def test_talker_completes_with_transcript_summary_and_cost(
+    phone: Phone, db: Database
+) -> None:
     created = await phone.call(
         "+14155550100",
         variables={"first_name": "Jane", "company": "Sunny Co", "appointment_time": "2pm Thursday"},
@@ -38,7 +40,11 @@ async def test_talker_completes_with_transcript_summary_and_cost(phone: Phone, d
     assert isinstance(call["duration_seconds"], int)
     assert "in_progress" in call["_seen"] or call["_seen"][0] == "completed"  # type: ignore[operator]
     turns = await transcript(phone, call_id)
-    assert turns[0] == {"speaker": "agent", "text": "Hi Jane, this is Ava.", "timestamp": turns[0]["timestamp"]}
+    assert turns[0] == {
+        "speaker": "agent",
+        "text": "Hi Jane, this is Ava.",
+        "timestamp": turns[0]["timestamp"],
+    }
     agent_lines = [t["text"] for t in turns if t["speaker"] == "agent"]
     assert "I'm calling about your free solar consultation, Jane." in agent_lines
     assert "Would 2pm Thursday work for a short visit?" in agent_lines
@@ -115,7 +121,9 @@ async def test_silent_callee(phone: Phone) -> None:
 
 
 async def test_interrupter_cuts_agent_turns(phone: Phone) -> None:
-    call_id = (await phone.call("+14155550108", variables={"first_name": "Jane"})).json()["data"]["id"]
+    call_id = (await phone.call("+14155550108", variables={"first_name": "Jane"})).json()["data"][
+        "id"
+    ]
     call = await phone.wait_finished(call_id)
     assert call["status"] == "completed"
     turns = await transcript(phone, call_id)

@@ -70,8 +70,9 @@ async def test_claims_are_fair_across_organizations(db: Database, settings: Sett
         number = f"+1415555{1000 + len(tenants)}"
         await insert_number(db, tenant.org_id, number, outbound_agent_id=agent)
         tenants.append((tenant, agent, number))
-    from voxline.storage.types import utcnow
     import uuid
+
+    from voxline.storage.types import utcnow
 
     async with db.write() as conn:
         for index, (tenant, agent, number) in enumerate(tenants):
@@ -79,11 +80,21 @@ async def test_claims_are_fair_across_organizations(db: Database, settings: Sett
                 now = utcnow()
                 await conn.execute(
                     calls.insert().values(
-                        id=str(uuid.uuid4()), organization_id=tenant.org_id, agent_id=agent,
-                        direction="outbound", status="queued", phone_number="+14155550100",
-                        from_number=number, provider_type="sandbox", variables={},
-                        settings={}, context={}, attempts=0, not_before=now,
-                        created_at=now, updated_at=now,
+                        id=str(uuid.uuid4()),
+                        organization_id=tenant.org_id,
+                        agent_id=agent,
+                        direction="outbound",
+                        status="queued",
+                        phone_number="+14155550100",
+                        from_number=number,
+                        provider_type="sandbox",
+                        variables={},
+                        settings={},
+                        context={},
+                        attempts=0,
+                        not_before=now,
+                        created_at=now,
+                        updated_at=now,
                     )
                 )
     claimed = await claim_due_calls(
@@ -129,10 +140,21 @@ async def _queued_call(db: Database) -> str:
     async with db.write() as conn:
         await conn.execute(
             calls.insert().values(
-                id=call_id, organization_id=tenant.org_id, agent_id=agent, direction="outbound",
-                status="queued", phone_number="+14155550100", from_number="+14155551000",
-                provider_type="sandbox", variables={}, settings={}, context={}, attempts=0,
-                not_before=now, created_at=now, updated_at=now,
+                id=call_id,
+                organization_id=tenant.org_id,
+                agent_id=agent,
+                direction="outbound",
+                status="queued",
+                phone_number="+14155550100",
+                from_number="+14155551000",
+                provider_type="sandbox",
+                variables={},
+                settings={},
+                context={},
+                attempts=0,
+                not_before=now,
+                created_at=now,
+                updated_at=now,
             )
         )
     return call_id
@@ -169,7 +191,9 @@ async def test_provider_errors_are_retried_only_when_retryable(
         assert row.end_reason == "provider_error"
 
 
-async def test_retryable_errors_give_up_after_the_last_attempt(db: Database, settings: Settings) -> None:
+async def test_retryable_errors_give_up_after_the_last_attempt(
+    db: Database, settings: Settings
+) -> None:
     settings = settings.model_copy(
         update={"placement_backoff_seconds": 0.0, "placement_max_attempts": 2}
     )

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import API, POSTGRES_ADMIN_URL, _admin_execute
 from tests.e2e.conftest import _free_port
 from tests.factories import insert_agent, insert_number, make_tenant
-from voxline.services import billing, orgs
+from voxline.services import orgs
 from voxline.storage import migrate
 from voxline.storage.db import Database
 from voxline.storage.tables import calls, credit_ledger
@@ -87,8 +87,11 @@ async def _post_burst(base: str, api_key: str, agent_id: str) -> list[str]:
             async with semaphore:
                 response = await http.post(
                     f"{API}/calls",
-                    json={"agent_id": agent_id, "phone_number": to,
-                          "call_settings": {"join_timeout": "120s"}},
+                    json={
+                        "agent_id": agent_id,
+                        "phone_number": to,
+                        "call_settings": {"join_timeout": "120s"},
+                    },
                 )
             assert response.status_code == 201, response.text
             return str(response.json()["data"]["id"])

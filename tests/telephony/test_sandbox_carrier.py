@@ -42,7 +42,9 @@ class Recorder:
 
 def profile() -> AgentProfile:
     return AgentProfile(
-        system_prompt="You sell solar panels.\n- Would you like a free quote for solar panels at your home?",
+        system_prompt=(
+            "You sell solar panels.\n- Would you like a free quote for solar panels at your home?"
+        ),
         greeting="Hi {{first_name}}, this is Ava from Sunny Co.",
         temperature=0.3,
         model="scripted",
@@ -74,11 +76,11 @@ def request(to: str, call_id: str = "call-1") -> PlacementRequest:
     )
 
 
-async def place_and_wait(to: str, timeout: float = 10) -> Recorder:
+async def place_and_wait(to: str, wait_seconds: float = 10) -> Recorder:
     recorder = Recorder()
     carrier = make_carrier(recorder)
     await carrier.place_call(request(to))
-    await asyncio.wait_for(recorder.done.wait(), timeout)
+    await asyncio.wait_for(recorder.done.wait(), wait_seconds)
     await carrier.aclose()
     return recorder
 

@@ -55,9 +55,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     first = items[0] if items else {"field": "body", "reason": "invalid"}
     message = f"Invalid {first['field']}: {first['reason']}"
-    return error_response(
-        request, 422, "validation_error", message, {**first, "errors": items}
-    )
+    return error_response(request, 422, "validation_error", message, {**first, "errors": items})
 
 
 _HTTP_CODES = {
@@ -74,7 +72,9 @@ _HTTP_CODES = {
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error")
+    code = _HTTP_CODES.get(
+        exc.status_code, "bad_request" if exc.status_code < 500 else "internal_error"
+    )
     message = "Route not found" if exc.status_code == 404 else str(exc.detail)
     response = error_response(request, exc.status_code, code, message)
     if exc.headers:

@@ -14,7 +14,7 @@ _MICRO = Decimal("0.000001")
 
 def to_micros(amount: Decimal) -> int:
     """Whole micro-dollars in ``amount`` (banker's rounding below one micro-dollar)."""
-    return int((amount.quantize(_MICRO, rounding=ROUND_HALF_EVEN) * MICROS_PER_USD))
+    return int(amount.quantize(_MICRO, rounding=ROUND_HALF_EVEN) * MICROS_PER_USD)
 
 
 def from_micros(micros: int) -> Decimal:

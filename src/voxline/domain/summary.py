@@ -45,7 +45,8 @@ def extractive_summary(
 ) -> str:
     """A few plain sentences about what happened on the call."""
     sentence = _OUTCOMES.get(status, f"The call ended with status {status}")
-    reason = _REASONS.get(_end_reason(end_reason))
+    known = _end_reason(end_reason)
+    reason = _REASONS.get(known) if known else None
     if reason:
         sentence += f"; {reason}"
     parts = [sentence + "."]

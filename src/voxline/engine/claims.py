@@ -212,7 +212,9 @@ async def release_for_retry(db: Database, call_id: str, delay_seconds: float, er
         )
 
 
-async def renew_leases(db: Database, worker_id: str, call_ids: list[str], lease_seconds: float) -> None:
+async def renew_leases(
+    db: Database, worker_id: str, call_ids: list[str], lease_seconds: float
+) -> None:
     """Keep the leases of the calls this worker hosts from expiring."""
     if not call_ids:
         return
@@ -242,7 +244,9 @@ async def expired_leases(db: Database, limit: int = 100) -> list[ExpiredLease]:
     async with db.read() as conn:
         rows = (
             await conn.execute(
-                sa.select(calls.c.id, calls.c.status, calls.c.placement_state, calls.c.provider_type)
+                sa.select(
+                    calls.c.id, calls.c.status, calls.c.placement_state, calls.c.provider_type
+                )
                 .where(
                     calls.c.status.in_(_ACTIVE),
                     calls.c.placement_state.is_not(None),
@@ -251,7 +255,9 @@ async def expired_leases(db: Database, limit: int = 100) -> list[ExpiredLease]:
                 .limit(limit)
             )
         ).all()
-    return [ExpiredLease(r.id, CallStatus(r.status), r.placement_state, r.provider_type) for r in rows]
+    return [
+        ExpiredLease(r.id, CallStatus(r.status), r.placement_state, r.provider_type) for r in rows
+    ]
 
 
 async def requeue_unplaced(db: Database, call_id: str) -> bool:

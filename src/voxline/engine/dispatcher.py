@@ -139,7 +139,10 @@ class Dispatcher:
         state = PlacementState.UNKNOWN
         with suppress(Exception):
             state = await provider.placement_state(call.id)  # type: ignore[attr-defined]
-        if state is PlacementState.NOT_PLACED and call.attempts < self.settings.placement_max_attempts:
+        if (
+            state is PlacementState.NOT_PLACED
+            and call.attempts < self.settings.placement_max_attempts
+        ):
             await release_for_retry(
                 self.db, call.id, self.settings.placement_backoff_seconds, "provider timed out"
             )

@@ -57,13 +57,17 @@ class Finalizer:
     async def finalize_due(self, limit: int = 50) -> int:
         async with self.db.read() as conn:
             ids = (
-                await conn.execute(
-                    sa.select(calls.c.id)
-                    .where(calls.c.status.in_(_TERMINAL), calls.c.finalized_at.is_(None))
-                    .order_by(calls.c.ended_at)
-                    .limit(limit)
+                (
+                    await conn.execute(
+                        sa.select(calls.c.id)
+                        .where(calls.c.status.in_(_TERMINAL), calls.c.finalized_at.is_(None))
+                        .order_by(calls.c.ended_at)
+                        .limit(limit)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         done = 0
         for call_id in ids:
             done += await self.finalize(call_id)

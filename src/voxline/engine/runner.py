@@ -11,6 +11,7 @@ end on their own, the rest are hung up, and ended calls are finalized before exi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -92,7 +93,8 @@ class Engine:
                 ScriptedBrain(profile),
                 line,
                 transcript,
-                silence_timeout=self.settings.silence_timeout_seconds * self.settings.sandbox_time_scale,
+                silence_timeout=self.settings.silence_timeout_seconds
+                * self.settings.sandbox_time_scale,
             )
         finally:
             self._hosted.discard(call_id)
@@ -102,14 +104,15 @@ class Engine:
         while not halt.is_set():
             try:
                 await renew_leases(
-                    self.db, self.worker_id, sorted(self._hosted), self.settings.engine_lease_seconds
+                    self.db,
+                    self.worker_id,
+                    sorted(self._hosted),
+                    self.settings.engine_lease_seconds,
                 )
             except Exception:
                 log.exception("lease renewal failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(halt.wait(), interval)
-            except TimeoutError:
-                pass
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then drain and return."""
@@ -131,10 +134,12 @@ class Engine:
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.engine_drain_seconds
-        while self.sandbox.live_calls and loop.time() < deadline:
+        while self.sandbox.live_calls and loop.time() < deadline:  # noqa: ASYNC110 - polls a count
             await asyncio.sleep(0.1)
         if self.sandbox.live_calls:
-            log.warning("hanging up live calls at shutdown", extra={"count": self.sandbox.live_calls})
+            log.warning(
+                "hanging up live calls at shutdown", extra={"count": self.sandbox.live_calls}
+            )
 
 
 async def notify_dispatch(db: Database) -> None:

@@ -15,6 +15,7 @@ worker stopped cannot continue (its conversation lived in that process) and ends
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,16 +55,16 @@ class Timers:
                 await self.recover_expired_leases()
             except Exception:
                 log.exception("timer round failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
-            except TimeoutError:
-                pass
 
     async def expire_deadlines(self) -> int:
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(calls.c.id, calls.c.status, calls.c.provider_type, calls.c.provider_call_id)
+                    sa.select(
+                        calls.c.id, calls.c.status, calls.c.provider_type, calls.c.provider_call_id
+                    )
                     .where(calls.c.status.in_(_TIMED), calls.c.deadline_at <= utcnow())
                     .limit(200)
                 )
@@ -85,9 +86,7 @@ class Timers:
         try:
             await self.registry.get(row.provider_type).hangup(row.provider_call_id)
         except ProviderError as exc:
-            log.warning(
-                "hang-up failed", extra={"call_id": row.id, "code": exc.provider_code}
-            )
+            log.warning("hang-up failed", extra={"call_id": row.id, "code": exc.provider_code})
 
     async def recover_expired_leases(self) -> int:
         expired = await expired_leases(self.db)
@@ -95,7 +94,9 @@ class Timers:
             if call.placement_state == Placement.DIALING and call.status is CallStatus.QUEUED:
                 await self._recover_placement(call.id, call.provider_type or "sandbox")
             elif call.provider_type == "sandbox":
-                await self._end(call.id, EndReason.PROVIDER_ERROR, "the worker hosting this call stopped")
+                await self._end(
+                    call.id, EndReason.PROVIDER_ERROR, "the worker hosting this call stopped"
+                )
         return len(expired)
 
     async def _recover_placement(self, call_id: str, provider_type: str) -> None:
@@ -107,7 +108,9 @@ class Timers:
                 state = PlacementState.UNKNOWN
         if state is PlacementState.NOT_PLACED:
             if await requeue_unplaced(self.db, call_id):
-                log.info("unplaced call requeued after its worker stopped", extra={"call_id": call_id})
+                log.info(
+                    "unplaced call requeued after its worker stopped", extra={"call_id": call_id}
+                )
                 self.wakeups.wake(DISPATCH)
             return
         await self._end(
@@ -130,5 +133,7 @@ class Timers:
             ),
         )
         if changed is not None:
-            log.warning("call ended by recovery", extra={"call_id": call_id, "reason": reason.value})
+            log.warning(
+                "call ended by recovery", extra={"call_id": call_id, "reason": reason.value}
+            )
             self.wakeups.wake(FINALIZE)

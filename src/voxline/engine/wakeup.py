@@ -25,15 +25,19 @@ FINALIZE = "finalize"
 
 class Wakeups:
     def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {DISPATCH: asyncio.Event(), FINALIZE: asyncio.Event()}
+        self._events: dict[str, asyncio.Event] = {
+            DISPATCH: asyncio.Event(),
+            FINALIZE: asyncio.Event(),
+        }
 
     def wake(self, topic: str) -> None:
         self._events[topic].set()
 
-    async def wait(self, topic: str, timeout: float) -> None:
+    async def wait(self, topic: str, seconds: float) -> None:
+        """Until ``topic`` is woken or ``seconds`` pass."""
         event = self._events[topic]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), seconds)
         event.clear()
 
 
@@ -42,7 +46,9 @@ async def notify(db: Database, topic: str) -> None:
     if db.is_sqlite:
         return
     async with db.write() as conn:
-        await conn.execute(sa.text("SELECT pg_notify(:channel, :topic)"), {"channel": CHANNEL, "topic": topic})
+        await conn.execute(
+            sa.text("SELECT pg_notify(:channel, :topic)"), {"channel": CHANNEL, "topic": topic}
+        )
 
 
 async def listen(db: Database, wakeups: Wakeups, stop: asyncio.Event) -> None:

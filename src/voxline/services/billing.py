@@ -83,9 +83,7 @@ async def add_credit(db: Database, org_id: str, amount: Decimal) -> Decimal:
 async def debit_call(conn: AsyncConnection, org_id: str, call_id: str, cost: Decimal) -> Decimal:
     """Charge one call, in the finalizer's transaction; the ledger's unique call_id makes a
     second charge for the same call fail."""
-    return await _apply(
-        conn, org_id, kind="call", delta_micros=-to_micros(cost), call_id=call_id
-    )
+    return await _apply(conn, org_id, kind="call", delta_micros=-to_micros(cost), call_id=call_id)
 
 
 async def balance(conn: AsyncConnection, org_id: str) -> Decimal:

@@ -69,6 +69,7 @@ async def execute(
         & (idempotency_records.c.endpoint == endpoint)
         & (idempotency_records.c.key == key)
     )
+
     class _Duplicate(Exception):
         pass
 

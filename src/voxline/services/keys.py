@@ -75,9 +75,7 @@ async def authenticate_key(db: Database, presented: str) -> ApiKey:
         raise Unauthorized("Invalid or missing API key")
     digest = hash_key(presented)
     async with db.read() as conn:
-        row = (
-            await conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == digest))
-        ).first()
+        row = (await conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == digest))).first()
     if row is None or not hashes_match(row.key_hash, digest) or row.revoked_at is not None:
         raise Unauthorized("Invalid or missing API key")
     return ApiKey(row.id, row.organization_id, row.prefix, row.name, row.created_at, None)

@@ -58,9 +58,7 @@ async def create_org(db: Database, name: str) -> Organization:
 
 
 async def load_org(conn: AsyncConnection, org_id: str) -> Organization:
-    row = (
-        await conn.execute(sa.select(organizations).where(organizations.c.id == org_id))
-    ).first()
+    row = (await conn.execute(sa.select(organizations).where(organizations.c.id == org_id))).first()
     if row is None:
         raise NotFound.resource("Organization", org_id)
     return _from_row(row)

@@ -40,7 +40,11 @@ async def load_turns(db: Database, call_id: str) -> list[Turn]:
     async with db.read() as conn:
         rows = (
             await conn.execute(
-                sa.select(transcript_turns.c.speaker, transcript_turns.c.text, transcript_turns.c.timestamp)
+                sa.select(
+                    transcript_turns.c.speaker,
+                    transcript_turns.c.text,
+                    transcript_turns.c.timestamp,
+                )
                 .where(transcript_turns.c.call_id == call_id)
                 .order_by(transcript_turns.c.seq)
             )

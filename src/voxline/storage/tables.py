@@ -187,7 +187,9 @@ calls = Table(
 transcript_turns = Table(
     "transcript_turns",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("speaker", String(10), nullable=False),
@@ -200,7 +202,9 @@ transcript_turns = Table(
 credit_ledger = Table(
     "credit_ledger",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column(
         "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
     ),

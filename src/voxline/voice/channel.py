@@ -30,8 +30,8 @@ class AgentLine(Protocol):
     async def say(self, text: str) -> Spoken:
         """Speak to the contact; raises :class:`LineClosed` once hung up."""
 
-    async def listen(self, timeout: float) -> Heard | None:
-        """The contact's next turn, or None after ``timeout`` seconds of silence."""
+    async def listen(self, wait_seconds: float) -> Heard | None:
+        """The contact's next turn, or None after ``wait_seconds`` of silence."""
 
     def hangup(self, by: str) -> None:
         """End the call."""

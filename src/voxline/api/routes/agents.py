@@ -4,30 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from voxline.api.deps import CallerDep, DbDep, SettingsDep
 from voxline.api.envelope import Envelope, ListEnvelope, error_responses, ok, page
+from voxline.api.params import IdempotencyKey, PageLimit, PageOffset
 from voxline.api.schemas.agents import Agent, AgentCreate, AgentDeleted, AgentUpdate
 from voxline.api.schemas.text import StoredText
 from voxline.domain.agents import NAME_MAX, AgentStatus
 from voxline.services import agents as service
-from voxline.services.idempotency import MAX_KEY_LENGTH
 
 router = APIRouter(prefix="/agents", tags=["agents"])
-
-# Large enough for any real listing, small enough for every database's OFFSET.
-MAX_OFFSET = 2**31 - 1
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="X-Idempotency-Key",
-        min_length=1,
-        max_length=MAX_KEY_LENGTH,
-        description="Repeat a create safely: the same key and body return the first response",
-    ),
-]
 
 
 @router.get(
@@ -45,8 +32,8 @@ async def list_agents(
         StoredText | None,
         Query(max_length=NAME_MAX, description="Part of the name, any case"),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> ListEnvelope[Agent]:
     found = await service.list_agents(
         db, caller.org_id, status=status, name=name, limit=limit, offset=offset

@@ -6,10 +6,11 @@ import inspect
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from voxline.api.deps import CallerDep, DbDep, SettingsDep
 from voxline.api.envelope import Envelope, ListEnvelope, error_responses, ok, page
+from voxline.api.params import IdempotencyKey, PageLimit, PageOffset
 from voxline.api.schemas.calls import (
     BulkDeleteIn,
     BulkDeleteOut,
@@ -25,12 +26,10 @@ from voxline.api.schemas.calls import (
 from voxline.domain.calls import CallDirection
 from voxline.errors import ProviderError
 from voxline.services import call_queries, calls
-from voxline.services.idempotency import MAX_KEY_LENGTH
 
 router = APIRouter(tags=["calls"])
 
 # Far beyond any real list; keeps the offset inside a 64-bit database integer.
-MAX_OFFSET = 2**62
 _EXCLUSIVE = "ISO-8601 date-time, exclusive; without an offset it is UTC"
 
 
@@ -50,8 +49,8 @@ async def list_calls(
     agent_id: UUID | None = None,
     created_after: Annotated[IsoDateTime | None, Query(description=_EXCLUSIVE)] = None,
     created_before: Annotated[IsoDateTime | None, Query(description=_EXCLUSIVE)] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> ListEnvelope[CallOut]:
     filters = call_queries.CallFilters(
         status=call_queries.parse_status(status) if status is not None else None,
@@ -80,15 +79,7 @@ async def create_call(
     caller: CallerDep,
     db: DbDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="X-Idempotency-Key",
-            min_length=1,
-            max_length=MAX_KEY_LENGTH,
-            description="Same key and body: the stored response again, nothing new",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Envelope[CallOut]:
     outcome = await calls.create_call(
         db,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from voxline.api.deps import CallerDep, DbDep, SettingsDep
 from voxline.api.envelope import Envelope, ListEnvelope, error_responses, meta_for, ok, page
+from voxline.api.params import PageLimit, PageOffset
 from voxline.api.schemas.telephony import (
     AgentNumbersOut,
     AssignNumberRequest,
@@ -22,9 +23,6 @@ from voxline.services import credentials, inventory, numbers
 
 router = APIRouter(prefix="/telephony", tags=["telephony"])
 
-Limit = Query(50, ge=1, le=100, description="Page size")
-Offset = Query(0, ge=0, description="Items to skip")
-
 
 @router.get(
     "/numbers",
@@ -33,7 +31,7 @@ Offset = Query(0, ge=0, description="Items to skip")
     summary="List the organization's phone numbers, newest first",
 )
 async def list_numbers(
-    request: Request, caller: CallerDep, db: DbDep, limit: int = Limit, offset: int = Offset
+    request: Request, caller: CallerDep, db: DbDep, limit: PageLimit = 50, offset: PageOffset = 0
 ) -> ListEnvelope[PhoneNumberOut]:
     items, total = await numbers.list_numbers(db, caller.org_id, limit=limit, offset=offset)
     return page(request, [PhoneNumberOut.of(n) for n in items], total, limit, offset)
@@ -175,7 +173,7 @@ async def agent_numbers(
     summary="List the organization's provider credentials (never their secrets)",
 )
 async def list_credentials(
-    request: Request, caller: CallerDep, db: DbDep, limit: int = Limit, offset: int = Offset
+    request: Request, caller: CallerDep, db: DbDep, limit: PageLimit = 50, offset: PageOffset = 0
 ) -> ListEnvelope[CredentialOut]:
     items, total = await credentials.list_credentials(db, caller.org_id, limit=limit, offset=offset)
     return page(request, [CredentialOut.of(c) for c in items], total, limit, offset)

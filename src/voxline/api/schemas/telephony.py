@@ -106,7 +106,7 @@ class SearchNumbersRequest(BaseModel):
     )
     phone_number_type: Literal["local", "toll_free", "toll-free", "mobile", "national"] = "local"
     provider_type: ProviderType = ProviderType.SANDBOX
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=20, ge=1, le=100)
 
 

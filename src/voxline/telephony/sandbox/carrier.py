@@ -167,7 +167,9 @@ class SandboxCarrier:
             log.exception("sandbox simulation failed", extra={"call_id": call.request.call_id})
             with suppress(Exception):
                 await self._emit(
-                    call, CallEvent.FAILED, cause="sandbox simulation error",
+                    call,
+                    CallEvent.FAILED,
+                    cause="sandbox simulation error",
                     end_reason=EndReason.PROVIDER_ERROR,
                 )
         finally:

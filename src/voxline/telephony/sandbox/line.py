@@ -17,6 +17,7 @@ from voxline.voice.channel import Heard, LineClosed, Spoken
 
 __all__ = ["AgentUtterance", "LineClosed", "TextLine"]
 
+
 @dataclass
 class AgentUtterance:
     """An agent utterance as the callee perceives it: heard from its start."""
@@ -86,15 +87,17 @@ class TextLine:
             raise LineClosed
         return spoken
 
-    async def listen(self, timeout: float) -> Heard | None:
-        """The callee's next utterance; None after ``timeout`` seconds of silence."""
+    async def listen(self, wait_seconds: float) -> Heard | None:
+        """The callee's next utterance; None after ``wait_seconds`` of silence."""
         if not self._to_agent.empty():
             return self._to_agent.get_nowait()
         if self.closed:
             raise LineClosed
         getter = asyncio.ensure_future(self._to_agent.get())
         closer = asyncio.ensure_future(self._closed.wait())
-        done, _ = await asyncio.wait({getter, closer}, timeout=timeout, return_when="FIRST_COMPLETED")
+        done, _ = await asyncio.wait(
+            {getter, closer}, timeout=wait_seconds, return_when="FIRST_COMPLETED"
+        )
         closer.cancel()
         if getter in done:
             return getter.result()
