@@ -212,17 +212,18 @@ def _pick(override: _T | None, default: _T) -> _T:
 
 
 async def _active_agent(conn: AsyncConnection, org_id: str, agent_id: str) -> sa.RowMapping:
-    row = (
-        await conn.execute(
-            sa.select(
-                agents.c.status,
-                agents.c.greeting,
-                agents.c.recording_enabled,
-                agents.c.join_timeout_seconds,
-                agents.c.max_duration_seconds,
-            ).where(agents.c.id == agent_id, agents.c.organization_id == org_id)
-        )
-    ).first()
+    query = sa.select(
+        agents.c.status,
+        agents.c.greeting,
+        agents.c.recording_enabled,
+        agents.c.join_timeout_seconds,
+        agents.c.max_duration_seconds,
+    ).where(agents.c.id == agent_id, agents.c.organization_id == org_id)
+    if conn.dialect.name != "sqlite":
+        # Shares the lock the agent's deletion takes, so a call cannot be created for an
+        # agent that is being deleted (SQLite's write lock already serializes the two).
+        query = query.with_for_update(read=True)
+    row = (await conn.execute(query)).first()
     if row is None:
         raise _agent_not_found(agent_id)
     if row.status != AgentStatus.ACTIVE:
