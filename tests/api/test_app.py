@@ -8,6 +8,8 @@ import httpx
 
 from tests.conftest import API
 from tests.factories import Tenant
+from voxline.api.app import create_app
+from voxline.config import Settings
 from voxline.services import keys
 from voxline.storage.db import Database
 
@@ -51,3 +53,34 @@ async def test_malformed_json_is_bad_request(client: httpx.AsyncClient, tenant: 
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
+
+
+async def test_unexpected_errors_answer_500_without_internals(
+    settings: Settings, db: Database
+) -> None:
+    app = create_app(settings, db=db)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
+        response = await http.get("/boom")
+    assert response.status_code == 500
+    body = response.json()
+    assert body["error"] == {
+        "code": "internal_error",
+        "message": "Internal server error",
+        "details": {},
+    }
+    assert "hunter2" not in response.text
+    assert response.headers["X-Request-ID"] == body["meta"]["request_id"]
+
+
+async def test_validation_errors_name_the_field(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.get(f"{API}/calls?limit=500", headers=tenant.headers)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"]["field"] == "limit"

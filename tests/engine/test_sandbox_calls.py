@@ -146,3 +146,15 @@ async def test_transcription_disabled_stores_no_transcript(phone: Phone) -> None
         f"{API}/calls/{call_id}/transcript", headers=phone.tenant.headers
     )
     assert response.status_code == 404
+
+
+async def test_the_calls_greeting_override_wins(phone: Phone) -> None:
+    created = await phone.call(
+        "+14155550100",
+        variables={"first_name": "Jane"},
+        call_settings={"greeting": "Good morning {{first_name}}, Ava again."},
+    )
+    call_id = created.json()["data"]["id"]
+    await phone.wait_finished(call_id)
+    turns = await transcript(phone, call_id)
+    assert turns[0]["text"] == "Good morning Jane, Ava again."

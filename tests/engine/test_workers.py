@@ -145,6 +145,9 @@ def test_burst_with_a_killed_worker_loses_no_call_and_dials_nobody_twice(
                 f"{sum(r.finalized_at is None for r in rows)} calls never finished"
             )
             time.sleep(1.0)
+        # The surviving worker stops gracefully on SIGTERM.
+        workers[1].send_signal(signal.SIGTERM)
+        assert workers[1].wait(timeout=60) == 0
     finally:
         for process in [api, *workers]:
             if process.poll() is None:
