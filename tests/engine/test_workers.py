@@ -41,6 +41,7 @@ def deployment(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         VOXLINE_DATA_DIR=str(tmp_path / "shared-data"),
         VOXLINE_SECRET_KEY="workers-test",
         VOXLINE_SANDBOX_TIME_SCALE="0.05",
+        VOXLINE_SANDBOX_MODE="text",
         VOXLINE_ENGINE_LEASE_SECONDS="3",
         VOXLINE_ENGINE_POLL_SECONDS="0.2",
         VOXLINE_ENGINE_DRAIN_SECONDS="0",

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from voxline.config import Settings
 from voxline.errors import NotFound
-from voxline.voice.voices import VoiceProvider, find_voice, get_voice, list_voices
+from voxline.voice.voices import (
+    VoiceProvider,
+    find_voice,
+    get_voice,
+    list_voices,
+    offered_providers,
+)
+
+BOTH = frozenset({VoiceProvider.PIPER, VoiceProvider.ESPEAK_NG})
 
 
 def test_catalogue_offers_piper_and_espeak_english_voices() -> None:
@@ -23,3 +32,27 @@ def test_unknown_voice_is_not_found() -> None:
     assert find_voice("elevenlabs-rachel") is None
     with pytest.raises(NotFound):
         get_voice("elevenlabs-rachel")
+
+
+def test_piper_is_preferred_unless_espeak_is_configured() -> None:
+    assert offered_providers("auto", BOTH) == (VoiceProvider.PIPER, VoiceProvider.ESPEAK_NG)
+    assert offered_providers("piper", BOTH) == (VoiceProvider.PIPER, VoiceProvider.ESPEAK_NG)
+    assert offered_providers("espeak", BOTH) == (VoiceProvider.ESPEAK_NG,)
+
+
+def test_only_installed_engines_are_offered() -> None:
+    espeak_only = frozenset({VoiceProvider.ESPEAK_NG})
+
+    assert offered_providers("auto", espeak_only) == (VoiceProvider.ESPEAK_NG,)
+    assert offered_providers("auto", frozenset()) == ()
+
+
+def test_catalogue_follows_the_configured_engine() -> None:
+    espeak = Settings(tts_engine="espeak")
+
+    assert {v.provider for v in list_voices(espeak)} == {VoiceProvider.ESPEAK_NG}
+    assert list_voices()[0].id == "piper-en-us-joe"
+    assert find_voice("piper-en-us-joe", espeak) is None
+    with pytest.raises(NotFound):
+        get_voice("piper-en-us-joe", espeak)
+    assert get_voice("espeak-en-us-f3", espeak).engine_voice == "en-us+f3"

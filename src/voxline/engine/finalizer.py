@@ -16,14 +16,17 @@ from voxline.config import Settings
 from voxline.domain.calls import TERMINAL_STATUSES, CallStatus
 from voxline.domain.money import to_micros
 from voxline.domain.pricing import PriceTable, billed_seconds
-from voxline.domain.summary import extractive_summary
+from voxline.domain.summary import Turn, extractive_summary
 from voxline.engine.wakeup import FINALIZE, Wakeups
+from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services import billing
 from voxline.services.transcripts import load_turns
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.storage.types import utcnow
+from voxline.voice.brain.base import Utterance
+from voxline.voice.brain.openai import ChatClient, summarize
 
 log = get_logger("engine.finalizer")
 
@@ -40,6 +43,7 @@ class Finalizer:
     def __init__(self, db: Database, settings: Settings, wakeups: Wakeups) -> None:
         self.db = db
         self.wakeups = wakeups
+        self.settings = settings
         self.prices = PriceTable(
             settings.price_platform_per_minute, settings.price_telephony_per_minute
         )
@@ -73,20 +77,41 @@ class Finalizer:
             done += await self.finalize(call_id)
         return done
 
+    async def _summary(
+        self, status: CallStatus, end_reason: str | None, duration: int, turns: list[Turn]
+    ) -> str:
+        """By the configured LLM when there is one and the call was a conversation; else (or
+        when the LLM fails) the extractive summary."""
+        if self.settings.llm_base_url and turns:
+            client = ChatClient.from_settings(self.settings)
+            if client is not None:
+                try:
+                    history = [Utterance(t.speaker, t.text) for t in turns]
+                    text = await summarize(client, self.settings.llm_model or "default", history)
+                    if text.strip():
+                        return text.strip()
+                except ProviderError as exc:
+                    log.warning(
+                        "LLM summary failed; using the extractive one", extra={"code": exc.code}
+                    )
+                finally:
+                    await client.aclose()
+        return extractive_summary(status, end_reason, duration, turns)
+
     async def finalize(self, call_id: str) -> int:
         """Finalize one ended call; 0 if it was already done (or is not ended)."""
         turns = await load_turns(self.db, call_id)
-        async with self.db.write() as conn:
+        async with self.db.read() as conn:
             row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).first()
-            if row is None or row.finalized_at is not None or row.status not in _TERMINAL:
-                return 0
-            seconds = connected_seconds(row.started_at, row.ended_at)
-            billed = billed_seconds(seconds)
-            cost = self.prices.cost(billed, row.provider_type)
-            duration = round(seconds) if row.started_at else 0
-            summary = row.summary or extractive_summary(
-                CallStatus(row.status), row.end_reason, duration, turns
-            )
+        if row is None or row.finalized_at is not None or row.status not in _TERMINAL:
+            return 0
+        seconds = connected_seconds(row.started_at, row.ended_at)
+        cost = self.prices.cost(billed_seconds(seconds), row.provider_type)
+        duration = round(seconds) if row.started_at else 0
+        summary = row.summary or await self._summary(
+            CallStatus(row.status), row.end_reason, duration, turns
+        )
+        async with self.db.write() as conn:
             claimed = await conn.execute(
                 calls.update()
                 .where(calls.c.id == call_id, calls.c.finalized_at.is_(None))

@@ -17,6 +17,7 @@ import socket
 import uuid
 
 from voxline.config import Settings
+from voxline.domain.calls import CallEvent
 from voxline.domain.templates import render
 from voxline.engine.claims import renew_leases
 from voxline.engine.dispatcher import Dispatcher
@@ -26,15 +27,19 @@ from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups, listen, notify
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
-from voxline.services.call_sessions import load_session_profile
+from voxline.services.call_outcomes import save_session_outcome
+from voxline.services.call_sessions import SessionProfile, load_session_profile
 from voxline.services.transcripts import CallTranscript
 from voxline.storage.db import Database
 from voxline.telephony.base import ProviderEvent
 from voxline.telephony.registry import ProviderRegistry
-from voxline.telephony.sandbox.carrier import SandboxCarrier
+from voxline.telephony.sandbox.audio_line import AudioEnd
+from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
 from voxline.telephony.sandbox.line import TextLine
-from voxline.voice.brain.base import AgentProfile
+from voxline.voice.brain.base import AgentProfile, Brain
 from voxline.voice.brain.scripted import ScriptedBrain
+from voxline.voice.kit import VoiceKit
+from voxline.voice.session import CallSession, SessionConfig
 from voxline.voice.text_session import converse
 
 log = get_logger("engine")
@@ -50,23 +55,43 @@ class Engine:
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
         self.wakeups = Wakeups()
+        self.voice = VoiceKit(settings)
+        audio = None
+        if settings.sandbox_mode == "audio":
+            audio = AudioMode(
+                tts=lambda: self.voice.tts,
+                # The simulated callee waits a little longer before taking its turn.
+                vad=lambda: self.voice.vad(hangover_ms=700),
+                voice=settings.sandbox_callee_voice,
+            )
         self.sandbox = SandboxCarrier(
             events=self.on_provider_event,
             on_answer=self._converse,
             time_scale=settings.sandbox_time_scale,
             placements_log=settings.data_dir / "sandbox" / "placements.log",
+            audio=audio,
         )
         self.registry = ProviderRegistry({"sandbox": self.sandbox})
         self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
         self.timers = Timers(db, settings, self.registry, self.wakeups)
         self.finalizer = Finalizer(db, settings, self.wakeups)
         self._hosted: set[str] = set()
+        self._preparing: dict[str, asyncio.Task[CallSession | None]] = {}
 
     async def on_provider_event(self, event: ProviderEvent) -> None:
         """Apply a provider's report to its call (sandbox now; webhooks call this too)."""
         status = await apply_event(self.db, event, self.settings.sandbox_time_scale)
         if status is not None and status.is_terminal:
             self.wakeups.wake(FINALIZE)
+            preparing = self._preparing.pop(event.call_id, None)
+            if preparing is not None:
+                preparing.cancel()
+        ringing = event.event is CallEvent.RINGING and event.call_id not in self._preparing
+        if ringing and self.settings.sandbox_mode == "audio":
+            # Synthesize the greeting while the phone rings.
+            self._preparing[event.call_id] = asyncio.create_task(
+                self._prepare_session(event.call_id)
+            )
 
     async def place_now(self, call_id: str) -> ProviderError | None:
         return await self.dispatcher.place_now(call_id)
@@ -74,30 +99,90 @@ class Engine:
     def wake(self) -> None:
         self.wakeups.wake(DISPATCH)
 
-    async def _converse(self, call_id: str, line: TextLine) -> None:
-        session = await load_session_profile(self.db, call_id)
-        if session is None:
-            return
-        variables = session.variables
+    def _brain(self, session: SessionProfile) -> Brain:
         profile = AgentProfile(
-            system_prompt=render(session.system_prompt, variables),
+            system_prompt=render(session.system_prompt, session.variables),
             greeting=session.greeting,
             temperature=session.temperature,
             model=session.model,
-            variables=variables,
+            variables=session.variables,
         )
-        transcript = CallTranscript(self.db, call_id, enabled=session.transcription_enabled)
+        if session.model != "scripted" and self.settings.llm_base_url:
+            from voxline.voice.brain.openai import OpenAIBrain
+
+            return OpenAIBrain(profile, self.settings)
+        return ScriptedBrain(profile)
+
+    async def _prepare_session(self, call_id: str) -> CallSession | None:
+        profile = await load_session_profile(self.db, call_id)
+        if profile is None:
+            return None
+        session = CallSession(
+            brain=self._brain(profile),
+            stt=self.voice.stt,
+            tts=self.voice.tts,
+            vad=self.voice.vad(),
+            transcript=CallTranscript(self.db, call_id, enabled=profile.transcription_enabled),
+            config=SessionConfig(
+                silence_timeout_s=self.settings.silence_timeout_seconds,
+                agent_voice=profile.voice_id,
+            ),
+        )
+        await session.prepare()
+        return session
+
+    async def _converse(self, call_id: str, line: TextLine | AudioEnd) -> None:
+        """The agent's side of a connected sandbox call, in text or audio."""
         self._hosted.add(call_id)
         try:
+            if isinstance(line, TextLine):
+                await self._converse_text(call_id, line)
+            else:
+                await self._converse_audio(call_id, line)
+        finally:
+            self._hosted.discard(call_id)
+
+    async def _converse_text(self, call_id: str, line: TextLine) -> None:
+        session = await load_session_profile(self.db, call_id)
+        if session is None:
+            return
+        transcript = CallTranscript(self.db, call_id, enabled=session.transcription_enabled)
+        brain = self._brain(session)
+        try:
             await converse(
-                ScriptedBrain(profile),
+                brain,
                 line,
                 transcript,
                 silence_timeout=self.settings.silence_timeout_seconds
                 * self.settings.sandbox_time_scale,
             )
         finally:
-            self._hosted.discard(call_id)
+            await _close(brain)
+
+    async def _converse_audio(self, call_id: str, line: AudioEnd) -> None:
+        preparing = self._preparing.pop(call_id, None)
+        session = await preparing if preparing is not None else None
+        if session is None:
+            session = await self._prepare_session(call_id)
+        profile = await load_session_profile(self.db, call_id)
+        if session is None or profile is None:
+            return
+        recorder = None
+        if profile.recording_enabled:
+            from voxline.voice.recorder import CallRecorder
+
+            recorder = CallRecorder(self.settings.recordings_dir, call_id)
+            session.attach_recording(recorder)
+        recording_path = None
+        try:
+            metrics = await session.run(line)
+        finally:
+            await _close(session.brain)
+            if recorder is not None:
+                recording_path = await asyncio.to_thread(recorder.close)
+        await save_session_outcome(
+            self.db, call_id, recording_path=recording_path, metrics=metrics.as_json()
+        )
 
     async def _renew_leases(self, halt: asyncio.Event) -> None:
         interval = self.settings.engine_lease_seconds / 3
@@ -127,6 +212,8 @@ class Engine:
             await stop.wait()
             await self._drain()
             await self.sandbox.aclose()
+            for preparing in self._preparing.values():
+                preparing.cancel()
             await self.finalizer.finalize_due()
             halt.set()
         log.info("engine stopped", extra={"worker_id": self.worker_id})
@@ -140,6 +227,13 @@ class Engine:
             log.warning(
                 "hanging up live calls at shutdown", extra={"count": self.sandbox.live_calls}
             )
+
+
+async def _close(brain: Brain) -> None:
+    """Release what a brain holds (an LLM brain's HTTP client)."""
+    closer = getattr(brain, "aclose", None)
+    if closer is not None:
+        await closer()
 
 
 async def notify_dispatch(db: Database) -> None:

@@ -19,6 +19,7 @@ class SessionProfile:
     greeting: str | None
     temperature: float
     model: str
+    voice_id: str | None
     variables: dict[str, str]
     recording_enabled: bool
     transcription_enabled: bool
@@ -36,6 +37,7 @@ async def load_session_profile(db: Database, call_id: str) -> SessionProfile | N
             agents.c.greeting,
             agents.c.temperature,
             agents.c.model,
+            agents.c.voice_id,
         )
         .select_from(calls.outerjoin(agents, agents.c.id == calls.c.agent_id))
         .where(calls.c.id == call_id)
@@ -52,6 +54,7 @@ async def load_session_profile(db: Database, call_id: str) -> SessionProfile | N
         greeting=settings.greeting if settings.greeting is not None else row.greeting,
         temperature=float(row.temperature if row.temperature is not None else 0.3),
         model=row.model or "scripted",
+        voice_id=row.voice_id,
         variables={str(k): str(v) for k, v in (row.variables or {}).items()},
         recording_enabled=settings.recording_enabled,
         transcription_enabled=settings.transcription_enabled,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from voxline.api.deps import CallerDep
+from voxline.api.deps import CallerDep, SettingsDep
 from voxline.api.envelope import Envelope, error_responses, ok
 from voxline.api.schemas.voices import Voice
 from voxline.voice import voices as catalogue
@@ -18,8 +18,10 @@ router = APIRouter(prefix="/voices", tags=["voices"])
     responses=error_responses(),
     summary="List voices",
 )
-async def list_voices(request: Request, caller: CallerDep) -> Envelope[list[Voice]]:
-    return ok(request, [Voice.of(voice) for voice in catalogue.list_voices()])
+async def list_voices(
+    request: Request, caller: CallerDep, settings: SettingsDep
+) -> Envelope[list[Voice]]:
+    return ok(request, [Voice.of(voice) for voice in catalogue.list_voices(settings)])
 
 
 @router.get(
@@ -28,5 +30,7 @@ async def list_voices(request: Request, caller: CallerDep) -> Envelope[list[Voic
     responses=error_responses(404),
     summary="Get a voice",
 )
-async def get_voice(request: Request, caller: CallerDep, voice_id: str) -> Envelope[Voice]:
-    return ok(request, Voice.of(catalogue.get_voice(voice_id)))
+async def get_voice(
+    request: Request, caller: CallerDep, settings: SettingsDep, voice_id: str
+) -> Envelope[Voice]:
+    return ok(request, Voice.of(catalogue.get_voice(voice_id, settings)))

@@ -25,7 +25,9 @@ from voxline.domain.calls import AnsweredBy, CallEvent, EndReason
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.telephony.base import EventSink, PlacementRequest, PlacementState, ProviderEvent
+from voxline.telephony.sandbox.audio_line import AudioEnd, AudioLine
 from voxline.telephony.sandbox.callee import play_callee
+from voxline.telephony.sandbox.callee_audio import AudioCallee
 from voxline.telephony.sandbox.line import TextLine
 from voxline.telephony.sandbox.personas import (
     NOT_IN_SERVICE_MESSAGE,
@@ -35,10 +37,22 @@ from voxline.telephony.sandbox.personas import (
     persona_for,
     speaking_seconds,
 )
+from voxline.voice.tts.base import TextToSpeech
+from voxline.voice.vad import StreamingVad
 
 log = get_logger("sandbox")
 
-AnswerHandler = Callable[[str, TextLine], Awaitable[None]]
+AnswerHandler = Callable[[str, TextLine | AudioEnd], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class AudioMode:
+    """How the callee speaks and listens in audio mode (models are fetched when first used)."""
+
+    tts: Callable[[], TextToSpeech]
+    vad: Callable[[], StreamingVad]
+    voice: str
+
 
 SETUP_SECONDS = 0.3
 
@@ -52,7 +66,7 @@ class _SimulatedCall:
     request: PlacementRequest
     provider_call_id: str
     persona: Persona
-    line: TextLine
+    line: TextLine | AudioLine
     hangup_requested: asyncio.Event
 
 
@@ -66,11 +80,13 @@ class SandboxCarrier:
         on_answer: AnswerHandler,
         time_scale: float = 1.0,
         placements_log: Path | None = None,
+        audio: AudioMode | None = None,
     ) -> None:
         self._events = events
         self._on_answer = on_answer
         self._scale = time_scale
         self._log_path = placements_log
+        self._audio = audio
         self._calls: dict[str, _SimulatedCall] = {}
         self._placed: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -91,9 +107,8 @@ class SandboxCarrier:
             )
         provider_call_id = f"SBX{uuid.uuid4().hex}"
         self._record_placement(request.call_id)
-        call = _SimulatedCall(
-            request, provider_call_id, persona, TextLine(self._scale), asyncio.Event()
-        )
+        line = AudioLine() if self._audio is not None else TextLine(self._scale)
+        call = _SimulatedCall(request, provider_call_id, persona, line, asyncio.Event())
         self._calls[provider_call_id] = call
         task = asyncio.create_task(self._simulate(call), name=f"sandbox-{request.call_id}")
         self._tasks.add(task)
@@ -202,7 +217,7 @@ class SandboxCarrier:
             return
         await self._emit(call, CallEvent.ANSWERED, answered_by=AnsweredBy.HUMAN)
         async with asyncio.TaskGroup() as group:
-            callee = group.create_task(play_callee(call.persona, call.line))
+            callee = group.create_task(self._callee_side(call))
             group.create_task(self._agent_side(call))
             await call.line.wait_closed()
             callee.cancel()
@@ -211,9 +226,24 @@ class SandboxCarrier:
         )
         await self._emit(call, CallEvent.HANGUP, end_reason=reason)
 
+    async def _callee_side(self, call: _SimulatedCall) -> None:
+        if isinstance(call.line, TextLine):
+            await play_callee(call.persona, call.line)
+            return
+        assert self._audio is not None
+        callee = AudioCallee(
+            call.persona,
+            call.line.contact,
+            self._audio.tts(),
+            self._audio.vad(),
+            self._audio.voice,
+        )
+        await callee.run()
+
     async def _agent_side(self, call: _SimulatedCall) -> None:
+        agent_end = call.line if isinstance(call.line, TextLine) else call.line.agent
         try:
-            await self._on_answer(call.request.call_id, call.line)
+            await self._on_answer(call.request.call_id, agent_end)
         finally:
             # Whatever ended the agent's side ends the call.
             call.line.hangup("agent")

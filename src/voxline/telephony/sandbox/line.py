@@ -54,11 +54,13 @@ class TextLine:
         waiters = [asyncio.ensure_future(self._closed.wait())]
         if also is not None:
             waiters.append(asyncio.ensure_future(also.wait()))
-        done, pending = await asyncio.wait(
-            waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in pending:
-            task.cancel()
+        try:
+            done, _ = await asyncio.wait(
+                waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for task in waiters:
+                task.cancel()
         return bool(done)
 
     # The agent's side.
@@ -95,13 +97,16 @@ class TextLine:
             raise LineClosed
         getter = asyncio.ensure_future(self._to_agent.get())
         closer = asyncio.ensure_future(self._closed.wait())
-        done, _ = await asyncio.wait(
-            {getter, closer}, timeout=wait_seconds, return_when="FIRST_COMPLETED"
-        )
-        closer.cancel()
-        if getter in done:
+        try:
+            await asyncio.wait(
+                {getter, closer}, timeout=wait_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            closer.cancel()
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
             return getter.result()
-        getter.cancel()
         if self.closed:
             raise LineClosed
         return None
@@ -112,11 +117,14 @@ class TextLine:
         """Wait for the agent to start saying something."""
         getter = asyncio.ensure_future(self._to_contact.get())
         closer = asyncio.ensure_future(self._closed.wait())
-        done, _ = await asyncio.wait({getter, closer}, return_when="FIRST_COMPLETED")
-        closer.cancel()
-        if getter in done:
+        try:
+            await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closer.cancel()
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
             return getter.result()
-        getter.cancel()
         raise LineClosed
 
     def interrupt(self) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +17,13 @@ class Utterance:
 class Reply:
     text: str
     end_call: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EndCall:
+    """In a streamed reply: the agent decided to hang up once the text so far is said."""
+
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +46,10 @@ class Brain(Protocol):
 
     async def on_silence(self, attempts: int) -> Reply:
         """What to say after the contact stayed silent ``attempts`` times in a row."""
+
+
+@runtime_checkable
+class StreamingBrain(Brain, Protocol):
+    def stream(self, history: Sequence[Utterance]) -> AsyncIterator[str | EndCall]:
+        """The next turn as it is produced: text pieces, then :class:`EndCall` if the agent
+        ends the call. ``history`` empty means the opening turn (no greeting configured)."""

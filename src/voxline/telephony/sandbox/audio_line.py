@@ -1,0 +1,83 @@
+"""A live audio phone line between the agent and the simulated callee.
+
+Each end is a :class:`~voxline.voice.transport.MediaTransport`: frames one end sends arrive
+at the other end's ``receive``. Both ends pace their own sending at 20 ms, as a real call's
+media does, so the line itself holds no clock and buffers nothing of note.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from voxline.voice.channel import LineClosed
+from voxline.voice.frames import AudioFrame
+
+
+class AudioLine:
+    def __init__(self) -> None:
+        self.closed_by: str | None = None
+        self._closed = asyncio.Event()
+        to_agent: asyncio.Queue[AudioFrame] = asyncio.Queue()
+        to_contact: asyncio.Queue[AudioFrame] = asyncio.Queue()
+        self.agent = AudioEnd(self, inbox=to_agent, outbox=to_contact)
+        self.contact = AudioEnd(self, inbox=to_contact, outbox=to_agent)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def hangup(self, by: str) -> None:
+        if not self._closed.is_set():
+            self.closed_by = by
+            self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+
+class AudioEnd:
+    """One side of an :class:`AudioLine`."""
+
+    def __init__(
+        self,
+        line: AudioLine,
+        *,
+        inbox: asyncio.Queue[AudioFrame],
+        outbox: asyncio.Queue[AudioFrame],
+    ) -> None:
+        self.line = line
+        self._inbox = inbox
+        self._outbox = outbox
+
+    @property
+    def closed(self) -> bool:
+        return self.line.closed
+
+    async def receive(self) -> AudioFrame:
+        if not self._inbox.empty():
+            return self._inbox.get_nowait()
+        if self.line.closed:
+            raise LineClosed
+        getter = asyncio.ensure_future(self._inbox.get())
+        closer = asyncio.ensure_future(self.line.wait_closed())
+        try:
+            await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closer.cancel()
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
+            return getter.result()
+        raise LineClosed
+
+    async def send(self, frame: AudioFrame) -> None:
+        if self.line.closed:
+            raise LineClosed
+        self._outbox.put_nowait(frame)
+
+    async def clear(self) -> None:
+        """Nothing waits on the far side: frames are played as they arrive."""
+        return None
+
+    def hangup(self, by: str) -> None:
+        self.line.hangup(by)

@@ -1,0 +1,117 @@
+"""The simulated callee on an audio line: it speaks its persona's lines with its own voice
+and listens to the agent with VAD, answering when the agent has finished (or talking over it,
+for the interrupter)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+
+from voxline.telephony.sandbox.audio_line import AudioEnd
+from voxline.telephony.sandbox.personas import Behaviour, Persona
+from voxline.voice.channel import LineClosed
+from voxline.voice.frames import FRAME_MS, AudioFrame, silence_frame, split_frames
+from voxline.voice.tts.base import TextToSpeech
+from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
+
+THINKING_SECONDS = 0.4
+FAREWELL_WAIT_SECONDS = 10.0
+BARGE_IN_AFTER_SECONDS = 1.0
+
+
+class AudioCallee:
+    def __init__(
+        self, persona: Persona, end: AudioEnd, tts: TextToSpeech, vad: StreamingVad, voice: str
+    ) -> None:
+        self.persona = persona
+        self.end = end
+        self.tts = tts
+        self.vad = vad
+        self.voice = voice
+        self._speech: deque[AudioFrame] = deque()
+        self._agent_started = asyncio.Event()
+        self._agent_ended = asyncio.Event()
+        self._done_speaking = asyncio.Event()
+        self._done_speaking.set()
+
+    async def run(self) -> None:
+        """Play the persona until the line closes."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                sender = group.create_task(self._send())
+                listener = group.create_task(self._listen())
+                actor = group.create_task(self._act())
+                await self.end.line.wait_closed()
+                for task in (sender, listener, actor):
+                    task.cancel()
+        except LineClosed:
+            return
+
+    async def _send(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        with contextlib.suppress(LineClosed):
+            while True:
+                if self._speech:
+                    frame = self._speech.popleft()
+                    if not self._speech:
+                        self._done_speaking.set()
+                else:
+                    frame = silence_frame()
+                await self.end.send(frame)
+                next_tick += FRAME_MS / 1000
+                await asyncio.sleep(max(0.0, next_tick - loop.time()))
+
+    async def _listen(self) -> None:
+        with contextlib.suppress(LineClosed):
+            while True:
+                frame = await self.end.receive()
+                for event in self.vad.feed(frame):
+                    if event is SPEECH_START:
+                        self._agent_ended.clear()
+                        self._agent_started.set()
+                    elif event is SPEECH_END:
+                        self.vad.take_utterance()
+                        self._agent_started.clear()
+                        self._agent_ended.set()
+
+    async def _say(self, text: str) -> None:
+        pcm = await self.tts.synthesize(text, self.voice)
+        self._done_speaking.clear()
+        self._speech.extend(split_frames(pcm))
+        await self._done_speaking.wait()
+
+    async def _pause(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def _act(self) -> None:
+        behaviour = self.persona.behaviour
+        if behaviour is Behaviour.HANGS_UP:
+            await self._pause(0.5)
+            self.end.hangup("contact")
+        elif behaviour is Behaviour.SILENT:
+            await self.end.line.wait_closed()
+        elif behaviour is Behaviour.FILIBUSTER:
+            index = 0
+            while True:
+                await self._say(self.persona.lines[index % len(self.persona.lines)])
+                index += 1
+        else:
+            await self._converse()
+
+    async def _converse(self) -> None:
+        for line in self.persona.lines:
+            if self.persona.barge_in_at is not None:
+                await self._agent_started.wait()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._agent_ended.wait(), BARGE_IN_AFTER_SECONDS)
+            else:
+                await self._agent_ended.wait()
+                await self._pause(THINKING_SECONDS)
+            self._agent_ended.clear()
+            await self._say(line)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._agent_ended.wait(), FAREWELL_WAIT_SECONDS)
+        await self._pause(THINKING_SECONDS)
+        self.end.hangup("contact")

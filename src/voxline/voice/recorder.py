@@ -1,0 +1,106 @@
+"""The call recorder: both sides of a call in one stereo WAV, streamed to disk.
+
+``<recordings_dir>/<call_id>.wav`` is 16 kHz, 16-bit, two channels: left is the agent, right
+the contact. Audio is interleaved into a small buffer and written out whenever it holds
+``flush_seconds`` of audio, so memory stays flat however long the call; the WAV header's
+sizes are filled in by :meth:`CallRecorder.close`. A call that crashes before ``close`` leaves
+a file whose header says zero frames but whose audio is all there (any WAV repair tool, or a
+reader that ignores the declared size, recovers it).
+
+Writes are small (64 KB per second of call) and go to the page cache, so they are done
+inline rather than on a thread.
+"""
+
+from __future__ import annotations
+
+import re
+import wave
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from voxline.voice.frames import SAMPLE_RATE, SAMPLE_WIDTH
+
+CHANNELS = 2
+_PCM = np.dtype("<i2")
+# Call ids are UUID strings; anything else could name a path outside the directory.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+
+class CallRecorder:
+    """Records one call. Not thread-safe; use from the call's own task.
+
+    ``write`` takes equal-length chunks of agent and contact PCM16 mono at 16 kHz (a
+    shorter one is padded with silence). ``close`` finalises the file and returns the path
+    relative to ``recordings_dir`` — the value for ``calls.recording_path``.
+    """
+
+    def __init__(self, recordings_dir: Path, call_id: str, *, flush_seconds: float = 1.0) -> None:
+        if not _SAFE_ID.match(call_id):
+            raise ValueError("call id is not usable as a file name")
+        recordings_dir.mkdir(parents=True, exist_ok=True)
+        self.relative_path = f"{call_id}.wav"
+        self.path = recordings_dir / self.relative_path
+        self._flush_bytes = max(1, int(flush_seconds * SAMPLE_RATE)) * CHANNELS * SAMPLE_WIDTH
+        self._buffer = bytearray()
+        self._frames = 0
+        self._wav: wave.Wave_write | None = wave.open(str(self.path), "wb")  # noqa: SIM115
+        self._wav.setnchannels(CHANNELS)
+        self._wav.setsampwidth(SAMPLE_WIDTH)
+        self._wav.setframerate(SAMPLE_RATE)
+
+    @property
+    def closed(self) -> bool:
+        return self._wav is None
+
+    @property
+    def duration(self) -> float:
+        """Seconds recorded so far."""
+        return self._frames / SAMPLE_RATE
+
+    def write(self, agent_pcm: bytes, contact_pcm: bytes) -> None:
+        """Append one chunk of both sides (same instant, same length; pads the shorter)."""
+        if self._wav is None:
+            raise RuntimeError("recorder is closed")
+        agent = np.frombuffer(agent_pcm[: len(agent_pcm) // SAMPLE_WIDTH * SAMPLE_WIDTH], _PCM)
+        contact = np.frombuffer(
+            contact_pcm[: len(contact_pcm) // SAMPLE_WIDTH * SAMPLE_WIDTH], _PCM
+        )
+        frames = max(agent.size, contact.size)
+        if not frames:
+            return
+        stereo = np.zeros((frames, CHANNELS), dtype=_PCM)
+        stereo[: agent.size, 0] = agent
+        stereo[: contact.size, 1] = contact
+        self._buffer += stereo.tobytes()
+        self._frames += frames
+        if len(self._buffer) >= self._flush_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered audio to the file (header sizes are fixed at close)."""
+        if self._wav is None or not self._buffer:
+            return
+        # writeframesraw: no header rewrite (and seek) per chunk; close() patches it once.
+        self._wav.writeframesraw(bytes(self._buffer))
+        self._buffer.clear()
+
+    def close(self) -> str:
+        """Flush, finalise the header and close; returns the relative path. Idempotent."""
+        if self._wav is not None:
+            self.flush()
+            self._wav.close()
+            self._wav = None
+        return self.relative_path
+
+    def __enter__(self) -> CallRecorder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,29 @@
+"""The media port a live call's session talks to: 20 ms frames in, 20 ms frames out.
+
+A transport is the sandbox's audio line or a provider's media WebSocket. Audio crossing it
+is 16 kHz PCM16 (:mod:`voxline.voice.frames`); provider transports convert to and from
+8 kHz μ-law at their edge.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from voxline.voice.frames import AudioFrame
+
+
+class MediaTransport(Protocol):
+    async def receive(self) -> AudioFrame:
+        """The contact's next frame, in real time; raises ``LineClosed`` once the call ended."""
+
+    async def send(self, frame: AudioFrame) -> None:
+        """Play one agent frame (the session sends one every 20 ms)."""
+
+    async def clear(self) -> None:
+        """Drop agent audio buffered on the far side (barge-in)."""
+
+    def hangup(self, by: str) -> None:
+        """End the call."""
+
+    @property
+    def closed(self) -> bool: ...

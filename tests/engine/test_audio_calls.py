@@ -1,0 +1,105 @@
+"""An audio-mode sandbox call end to end: the API, the engine, the real speech models, the
+transcript from speech-to-text, the latency figures and the two-voice recording."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import API
+from tests.engine.conftest import Phone
+from tests.factories import Tenant, insert_agent, insert_number
+from tests.voice.speech import channel_levels, word_error_rate
+from voxline.api.app import create_app
+from voxline.config import Settings
+from voxline.engine.runner import Engine
+from voxline.storage.db import Database
+from voxline.telephony.sandbox.personas import persona_for
+
+
+@pytest.fixture
+async def audio_phone(
+    db: Database, settings: Settings, tenant: Tenant
+) -> AsyncIterator[Phone]:
+    audio_settings = settings.model_copy(
+        update={
+            "sandbox_mode": "audio",
+            "sandbox_time_scale": 0.1,
+            "tts_engine": "espeak",
+            "engine_poll_seconds": 0.1,
+            "engine_drain_seconds": 0.5,
+        }
+    )
+    engine = Engine(db, audio_settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run(stop))
+    app = create_app(audio_settings, db=db, engine=engine)
+    agent_id = await insert_agent(
+        db,
+        tenant.org_id,
+        system_prompt="- I'm calling to confirm your appointment on {{appointment_time}}.",
+        greeting="Hi {{first_name}}, this is Ava from Voxline Dental.",
+        voice_id="espeak-en-us",
+    )
+    await insert_number(db, tenant.org_id, "+14155551000", outbound_agent_id=agent_id)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
+        yield Phone(http, tenant, agent_id)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+
+
+async def test_audio_call_has_stt_transcript_metrics_and_a_two_voice_recording(
+    audio_phone: Phone, settings: Settings, tmp_path: Path
+) -> None:
+    created = await audio_phone.call(
+        "+14155550100",
+        variables={"first_name": "Jane", "appointment_time": "Thursday at two"},
+    )
+    assert created.status_code == 201, created.text
+    call_id = created.json()["data"]["id"]
+    call = await audio_phone.wait_finished(call_id, within=120)
+    assert call["status"] == "completed"
+
+    response = await audio_phone.client.get(
+        f"{API}/calls/{call_id}/transcript", headers=audio_phone.tenant.headers
+    )
+    turns = response.json()["data"]["transcript"]
+    assert turns[0]["text"] == "Hi Jane, this is Ava from Voxline Dental."
+    heard = " ".join(t["text"] for t in turns if t["speaker"] == "contact")
+    assert word_error_rate(" ".join(persona_for("+14155550100").lines), heard) <= 0.35, heard
+
+    metrics = call["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics["answer_to_first_audio_ms"] < 150
+    assert metrics["turns"] and all("stt_ms" in t for t in metrics["turns"])
+
+    recording = await audio_phone.client.get(
+        f"{API}/calls/{call_id}/recording", headers=audio_phone.tenant.headers
+    )
+    assert recording.status_code == 200, recording.text
+    url = httpx.URL(recording.json()["data"]["recording_url"])
+    audio = await audio_phone.client.get(url.raw_path.decode())
+    assert audio.status_code == 200
+    assert audio.headers["content-type"].startswith("audio/")
+    path = tmp_path / "call.wav"
+    path.write_bytes(audio.content)
+    seconds, agent_level, contact_level = channel_levels(path)
+    assert seconds > 5
+    assert agent_level > 300 and contact_level > 300
+
+
+async def test_recording_disabled_leaves_no_recording(audio_phone: Phone) -> None:
+    created = await audio_phone.call(
+        "+14155550105", call_settings={"recording_enabled": False}
+    )
+    call_id = created.json()["data"]["id"]
+    await audio_phone.wait_finished(call_id, within=60)
+    recording = await audio_phone.client.get(
+        f"{API}/calls/{call_id}/recording", headers=audio_phone.tenant.headers
+    )
+    assert recording.status_code == 404

@@ -1,0 +1,113 @@
+"""Sample conversions: μ-law (bit-exact with audioop), resampling, float and loudness."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from voxline.voice.audio import (
+    SILENCE_DBFS,
+    Resampler,
+    float32_to_pcm16,
+    mulaw_to_pcm16,
+    pcm16_to_float32,
+    pcm16_to_mulaw,
+    resample,
+    rms_dbfs,
+)
+
+
+def pcm(*samples: int) -> bytes:
+    return np.array(samples, dtype="<i2").tobytes()
+
+
+def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.5) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    return float32_to_pcm16(amplitude * np.sin(2 * np.pi * freq * t))
+
+
+def test_mulaw_reference_values() -> None:
+    assert pcm16_to_mulaw(pcm(0, -1, 32767, -32768)) == bytes([0xFF, 0x7E, 0x80, 0x00])
+    tone_1khz = pcm(0, 5657, 8000, 5657, 0, -5657, -8000, -5657)
+    assert pcm16_to_mulaw(tone_1khz).hex() == "ffa9a0a9ff292029"
+
+
+def test_mulaw_decode_extremes_and_silence() -> None:
+    decoded = np.frombuffer(mulaw_to_pcm16(bytes([0xFF, 0x7F, 0x00, 0x80])), dtype="<i2")
+    assert decoded.tolist() == [0, 0, -32124, 32124]
+
+
+def test_mulaw_round_trip_is_identity_except_negative_zero() -> None:
+    every_byte = bytes(range(256))
+
+    again = pcm16_to_mulaw(mulaw_to_pcm16(every_byte))
+
+    expected = bytearray(every_byte)
+    expected[0x7F] = 0xFF
+    assert again == bytes(expected)
+
+
+def test_mulaw_matches_audioop_on_every_input() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        audioop = pytest.importorskip("audioop")
+    every_sample = np.arange(-32768, 32768, dtype="<i2").tobytes()
+
+    assert pcm16_to_mulaw(every_sample) == audioop.lin2ulaw(every_sample, 2)
+    assert mulaw_to_pcm16(bytes(range(256))) == audioop.ulaw2lin(bytes(range(256)), 2)
+
+
+def test_mulaw_quantisation_error_is_small_for_speech_levels() -> None:
+    signal = tone(440, 0.5, 8000, amplitude=0.3)
+
+    back = np.frombuffer(mulaw_to_pcm16(pcm16_to_mulaw(signal)), dtype="<i2").astype(float)
+    original = np.frombuffer(signal, dtype="<i2").astype(float)
+    snr = 10 * math.log10(np.sum(original**2) / np.sum((original - back) ** 2))
+    assert snr > 30
+
+
+def test_float_conversion_round_trips_and_clips() -> None:
+    samples = pcm(-32768, -1, 0, 1, 32767)
+
+    assert float32_to_pcm16(pcm16_to_float32(samples)) == samples
+    assert pcm16_to_float32(pcm(-32768))[0] == -1.0
+    assert float32_to_pcm16(np.array([2.0, -2.0])) == pcm(32767, -32768)
+
+
+def test_resample_changes_length_and_keeps_the_pitch() -> None:
+    one_second = tone(440, 1.0, 8000)
+
+    up = np.frombuffer(resample(one_second, 8000, 16000), dtype="<i2")
+
+    assert abs(len(up) - 16000) <= 2
+    spectrum = np.abs(np.fft.rfft(up.astype(float)))
+    assert abs(np.argmax(spectrum) * 16000 / len(up) - 440) < 2
+
+
+def test_resample_to_the_same_rate_is_a_no_op() -> None:
+    assert resample(pcm(1, 2, 3), 16000, 16000) == pcm(1, 2, 3)
+
+
+def test_streaming_resampler_fed_in_frames_equals_one_shot() -> None:
+    signal = tone(300, 1.0, 22050)
+    stream = Resampler(22050, 16000)
+    frame = 441 * 2  # 20 ms at 22.05 kHz
+
+    pieces = [stream.process(signal[i : i + frame]) for i in range(0, len(signal), frame)]
+    streamed = np.frombuffer(b"".join(pieces) + stream.flush(), dtype="<i2").astype(float)
+    whole = np.frombuffer(resample(signal, 22050, 16000), dtype="<i2").astype(float)
+
+    assert abs(len(streamed) - len(whole)) <= 2
+    n = min(len(streamed), len(whole))
+    # No clicks at the 20 ms seams: the streamed output tracks the one-shot output.
+    assert np.max(np.abs(streamed[100 : n - 100] - whole[100 : n - 100])) < 200
+
+
+def test_rms_dbfs() -> None:
+    assert rms_dbfs(pcm(32767, -32768) * 100) == pytest.approx(0.0, abs=0.01)
+    assert rms_dbfs(tone(1000, 0.1, 16000, amplitude=0.5)) == pytest.approx(-9.03, abs=0.05)
+    assert rms_dbfs(bytes(640)) == SILENCE_DBFS
+    assert rms_dbfs(b"") == SILENCE_DBFS

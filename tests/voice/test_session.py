@@ -1,0 +1,185 @@
+"""A voice session on a sandbox audio line, with the real local speech models."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.emulators.llm_server import API_KEY, MODEL, EmulatedReply, LlmEmulator
+from tests.voice.speech import channel_levels, word_error_rate
+from voxline.config import Settings, load_settings
+from voxline.domain.calls import CallEvent, EndReason
+from voxline.telephony.base import PlacementRequest, ProviderEvent
+from voxline.telephony.sandbox.audio_line import AudioEnd
+from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
+from voxline.telephony.sandbox.personas import persona_for
+from voxline.voice.brain.base import AgentProfile, Brain
+from voxline.voice.brain.openai import ChatClient, OpenAIBrain
+from voxline.voice.brain.scripted import ScriptedBrain
+from voxline.voice.kit import VoiceKit
+from voxline.voice.metrics import CallMetrics
+from voxline.voice.recorder import CallRecorder
+from voxline.voice.session import CallSession, SessionConfig, sentences
+
+GREETING = "Hi Jane, this is Ava from Voxline Dental."
+PROMPT = (
+    "- I'm calling to confirm your appointment on Thursday at two.\n"
+    "- Wonderful. Please arrive ten minutes early."
+)
+
+
+@dataclass
+class Transcript:
+    turns: list[tuple[str, str, float]] = field(default_factory=list)
+
+    async def add(self, speaker: str, text: str, timestamp: float) -> None:
+        self.turns.append((speaker, text, timestamp))
+
+    def said_by(self, speaker: str) -> list[str]:
+        return [text for who, text, _ in self.turns if who == speaker]
+
+
+@dataclass
+class AudioCall:
+    transcript: Transcript
+    metrics: CallMetrics
+    recording: Path
+    events: list[ProviderEvent]
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> VoiceKit:
+    settings: Settings = load_settings(
+        data_dir=tmp_path_factory.mktemp("voice"), secret_key="test", tts_engine="espeak"
+    )
+    return VoiceKit(settings)
+
+
+async def place_audio_call(
+    kit: VoiceKit, destination: str, recordings: Path, brain: Brain | None = None
+) -> AudioCall:
+    transcript = Transcript()
+    events: list[ProviderEvent] = []
+    done = asyncio.Event()
+    outcome: dict[str, object] = {}
+
+    async def sink(event: ProviderEvent) -> None:
+        events.append(event)
+        if event.event not in (CallEvent.RINGING, CallEvent.ANSWERED):
+            done.set()
+
+    async def on_answer(call_id: str, line: object) -> None:
+        assert isinstance(line, AudioEnd)
+        profile = AgentProfile(PROMPT, GREETING, 0.3, "scripted", {})
+        session = CallSession(
+            brain=brain or ScriptedBrain(profile),
+            stt=kit.stt,
+            tts=kit.tts,
+            vad=kit.vad(),
+            transcript=transcript,
+            config=SessionConfig(silence_timeout_s=6, agent_voice="espeak-en-us"),
+        )
+        recorder = CallRecorder(recordings, call_id)
+        session.attach_recording(recorder)
+        try:
+            outcome["metrics"] = await session.run(line)
+        finally:
+            outcome["path"] = recordings / recorder.close()
+
+    carrier = SandboxCarrier(
+        events=sink,
+        on_answer=on_answer,
+        time_scale=0.1,
+        audio=AudioMode(
+            tts=lambda: kit.tts, vad=lambda: kit.vad(hangover_ms=700), voice="espeak-en-us-f3"
+        ),
+    )
+    request = PlacementRequest("call-1", "org", "agent", destination, "+14155551000", "sandbox", 30)
+    await carrier.place_call(request)
+    await asyncio.wait_for(done.wait(), 120)
+    await carrier.aclose()
+    metrics = outcome["metrics"]
+    assert isinstance(metrics, CallMetrics)
+    path = outcome["path"]
+    assert isinstance(path, Path)
+    return AudioCall(transcript, metrics, path, events)
+
+
+def test_sentences_split_after_each_sentence() -> None:
+    assert sentences("Wonderful. Please arrive early! Ok?  ") == [
+        "Wonderful.",
+        "Please arrive early!",
+        "Ok?",
+    ]
+
+
+async def test_a_conversation_in_real_audio(kit: VoiceKit, tmp_path: Path) -> None:
+    call = await place_audio_call(kit, "+14155550100", tmp_path)
+    assert call.events[-1].event is CallEvent.HANGUP
+    assert call.events[-1].end_reason is EndReason.AGENT_HANGUP
+
+    agent = call.transcript.said_by("agent")
+    assert agent[0] == GREETING
+    assert agent[-1] == "Thank you for your time. Goodbye!"
+    # What the callee said, as the agent's speech-to-text heard it.
+    heard = " ".join(call.transcript.said_by("contact"))
+    spoken = " ".join(persona_for("+14155550100").lines)
+    assert word_error_rate(spoken, heard) <= 0.35, heard
+    timestamps = [t for _, _, t in call.transcript.turns]
+    assert timestamps == sorted(timestamps)
+
+    seconds, agent_level, contact_level = channel_levels(call.recording)
+    assert seconds > 10
+    assert agent_level > 300 and contact_level > 300
+
+    figures = call.metrics.as_json()
+    assert figures["answer_to_first_audio_ms"] < 150
+    assert len(figures["turns"]) >= 2
+    for turn in figures["turns"]:
+        assert set(turn) == {"vad_wait_ms", "stt_ms", "brain_ms", "tts_ms", "total_ms"}
+        assert turn["total_ms"] >= turn["vad_wait_ms"] + turn["stt_ms"]
+
+
+async def test_barge_in_cuts_the_agent_turn_to_what_was_played(
+    kit: VoiceKit, tmp_path: Path
+) -> None:
+    call = await place_audio_call(kit, "+14155550108", tmp_path)
+    assert call.metrics.barge_ins >= 1
+    agent = call.transcript.said_by("agent")
+    assert agent[0] != GREETING
+    assert GREETING.startswith(agent[0])
+    assert call.transcript.turns[1][0] == "contact"
+
+
+async def test_a_streamed_llm_reply_is_spoken_clause_by_clause(
+    kit: VoiceKit, tmp_path: Path
+) -> None:
+    emulator = LlmEmulator()
+    base_url = await emulator.start()
+    emulator.queue(
+        EmulatedReply(
+            "Thanks for confirming, Jane. Your appointment is on Thursday at two. Goodbye!",
+            end_call=True,
+        )
+    )
+    client = ChatClient(base_url, API_KEY)
+    brain = OpenAIBrain(AgentProfile(PROMPT, GREETING, 0.3, MODEL, {}), client)
+    try:
+        call = await place_audio_call(kit, "+14155550100", tmp_path, brain)
+    finally:
+        await client.aclose()
+        await emulator.stop()
+    agent = call.transcript.said_by("agent")
+    assert agent == [
+        GREETING,
+        "Thanks for confirming, Jane. Your appointment is on Thursday at two. Goodbye!",
+    ]
+    assert call.events[-1].end_reason is EndReason.AGENT_HANGUP
+    (turn,) = call.metrics.turns
+    assert turn.brain_ms > 0 and turn.tts_ms > 0 and turn.total_ms is not None
+    request = emulator.requests[0]
+    assert request["messages"][-1]["role"] == "user"
+    assert request["stream"] is True

@@ -1,0 +1,83 @@
+"""Choosing the text-to-speech engine from the settings, and routing voices to engines."""
+
+from __future__ import annotations
+
+import pytest
+
+from voxline.config import Settings
+from voxline.errors import ProviderError
+from voxline.voice.tts import RoutedTts, create_tts
+from voxline.voice.tts.espeak import EspeakTts
+from voxline.voice.voices import Voice, VoiceProvider, installed_providers, voices_of
+
+
+class FakeTts:
+    """Says which engine and voice spoke, as the audio."""
+
+    def __init__(self, name: str, provider: VoiceProvider) -> None:
+        self.name = name
+        self._voices = list(voices_of(provider))
+
+    def voices(self) -> list[Voice]:
+        return self._voices
+
+    async def synthesize(self, text: str, voice: str | None = None) -> bytes:
+        return f"{self.name}:{voice}:{text}".encode()
+
+
+def settings(engine: str) -> Settings:
+    return Settings(tts_engine=engine)
+
+
+async def test_routed_tts_speaks_each_voice_with_its_own_engine() -> None:
+    tts = RoutedTts(
+        [FakeTts("piper", VoiceProvider.PIPER), FakeTts("espeak", VoiceProvider.ESPEAK_NG)]
+    )
+
+    assert await tts.synthesize("hi", "espeak-en-gb") == b"espeak:espeak-en-gb:hi"
+    assert await tts.synthesize("hi", "en-us+f3") == b"espeak:en-us+f3:hi"
+    assert await tts.synthesize("hi", "piper-en-us-joe") == b"piper:piper-en-us-joe:hi"
+    assert await tts.synthesize("hi") == b"piper:None:hi"
+    assert tts.name == "piper+espeak"
+    assert tts.voices()[0].id == "piper-en-us-joe"
+
+
+async def test_an_unknown_voice_falls_back_to_the_default_voice() -> None:
+    tts = RoutedTts([FakeTts("espeak", VoiceProvider.ESPEAK_NG)])
+
+    assert await tts.synthesize("hi", "elevenlabs-rachel") == b"espeak:None:hi"
+
+
+def test_espeak_setting_gives_espeak_only() -> None:
+    tts = create_tts(settings("espeak"))
+
+    assert isinstance(tts, EspeakTts)
+    assert {voice.provider for voice in tts.voices()} == {VoiceProvider.ESPEAK_NG}
+
+
+def test_auto_prefers_piper_when_installed() -> None:
+    tts = create_tts(settings("auto"))
+
+    expected = VoiceProvider.PIPER if VoiceProvider.PIPER in installed_providers() else None
+    first = tts.voices()[0].provider
+    assert first == (expected or VoiceProvider.ESPEAK_NG)
+    assert VoiceProvider.ESPEAK_NG in {voice.provider for voice in tts.voices()}
+
+
+def test_piper_setting_without_the_extra_is_an_error() -> None:
+    if VoiceProvider.PIPER in installed_providers():
+        assert create_tts(settings("piper")).voices()[0].provider is VoiceProvider.PIPER
+    else:
+        with pytest.raises(ProviderError):
+            create_tts(settings("piper"))
+
+
+async def test_created_engine_speaks_an_agent_voice() -> None:
+    tts = create_tts(settings("auto"))
+
+    assert len(await tts.synthesize("Hello.", "espeak-en-gb-f2")) > 8000
+
+
+def test_unknown_engine_setting_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Settings(tts_engine="festival")
