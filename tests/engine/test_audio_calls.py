@@ -22,9 +22,7 @@ from voxline.telephony.sandbox.personas import persona_for
 
 
 @pytest.fixture
-async def audio_phone(
-    db: Database, settings: Settings, tenant: Tenant
-) -> AsyncIterator[Phone]:
+async def audio_phone(db: Database, settings: Settings, tenant: Tenant) -> AsyncIterator[Phone]:
     audio_settings = settings.model_copy(
         update={
             "sandbox_mode": "audio",
@@ -94,9 +92,7 @@ async def test_audio_call_has_stt_transcript_metrics_and_a_two_voice_recording(
 
 
 async def test_recording_disabled_leaves_no_recording(audio_phone: Phone) -> None:
-    created = await audio_phone.call(
-        "+14155550105", call_settings={"recording_enabled": False}
-    )
+    created = await audio_phone.call("+14155550105", call_settings={"recording_enabled": False})
     call_id = created.json()["data"]["id"]
     await audio_phone.wait_finished(call_id, within=60)
     recording = await audio_phone.client.get(
