@@ -9,30 +9,18 @@ from __future__ import annotations
 
 import asyncio
 
+from voxline.telephony.sandbox.hangup import Hangup
 from voxline.voice.channel import LineClosed
 from voxline.voice.frames import AudioFrame
 
 
-class AudioLine:
+class AudioLine(Hangup):
     def __init__(self) -> None:
-        self.closed_by: str | None = None
-        self._closed = asyncio.Event()
+        super().__init__()
         to_agent: asyncio.Queue[AudioFrame] = asyncio.Queue()
         to_contact: asyncio.Queue[AudioFrame] = asyncio.Queue()
         self.agent = AudioEnd(self, inbox=to_agent, outbox=to_contact)
         self.contact = AudioEnd(self, inbox=to_contact, outbox=to_agent)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed.is_set()
-
-    def hangup(self, by: str) -> None:
-        if not self._closed.is_set():
-            self.closed_by = by
-            self._closed.set()
-
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
 
 
 class AudioEnd:
@@ -54,21 +42,9 @@ class AudioEnd:
         return self.line.closed
 
     async def receive(self) -> AudioFrame:
-        if not self._inbox.empty():
-            return self._inbox.get_nowait()
-        if self.line.closed:
-            raise LineClosed
-        getter = asyncio.ensure_future(self._inbox.get())
-        closer = asyncio.ensure_future(self.line.wait_closed())
-        try:
-            await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closer.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter.done() and not getter.cancelled():
-            return getter.result()
-        raise LineClosed
+        frame = await self.line.next_or_closed(self._inbox)
+        assert frame is not None  # no timeout was given
+        return frame
 
     async def send(self, frame: AudioFrame) -> None:
         if self.line.closed:

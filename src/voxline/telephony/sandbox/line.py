@@ -12,6 +12,7 @@ import asyncio
 import math
 from dataclasses import dataclass, field
 
+from voxline.telephony.sandbox.hangup import Hangup
 from voxline.telephony.sandbox.personas import speaking_seconds
 from voxline.voice.channel import Heard, LineClosed, Spoken
 
@@ -27,27 +28,13 @@ class AgentUtterance:
     finished: asyncio.Future[Spoken] = field(repr=False)
 
 
-class TextLine:
+class TextLine(Hangup):
     def __init__(self, time_scale: float) -> None:
+        super().__init__()
         self.time_scale = time_scale
-        self.closed_by: str | None = None
-        self._closed = asyncio.Event()
         self._to_agent: asyncio.Queue[Heard] = asyncio.Queue()
         self._to_contact: asyncio.Queue[AgentUtterance] = asyncio.Queue()
         self._interrupt = asyncio.Event()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed.is_set()
-
-    def hangup(self, by: str) -> None:
-        """Close the line; the first side to hang up is remembered."""
-        if not self._closed.is_set():
-            self.closed_by = by
-            self._closed.set()
-
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
 
     async def _sleep_or_close(self, seconds: float, also: asyncio.Event | None = None) -> bool:
         """Sleep; True when cut short by hang-up (or ``also``)."""
@@ -91,41 +78,15 @@ class TextLine:
 
     async def listen(self, wait_seconds: float) -> Heard | None:
         """The callee's next utterance; None after ``wait_seconds`` of silence."""
-        if not self._to_agent.empty():
-            return self._to_agent.get_nowait()
-        if self.closed:
-            raise LineClosed
-        getter = asyncio.ensure_future(self._to_agent.get())
-        closer = asyncio.ensure_future(self._closed.wait())
-        try:
-            await asyncio.wait(
-                {getter, closer}, timeout=wait_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            closer.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter.done() and not getter.cancelled():
-            return getter.result()
-        if self.closed:
-            raise LineClosed
-        return None
+        return await self.next_or_closed(self._to_agent, wait_seconds)
 
     # The callee's side.
 
     async def next_agent_utterance(self) -> AgentUtterance:
         """Wait for the agent to start saying something."""
-        getter = asyncio.ensure_future(self._to_contact.get())
-        closer = asyncio.ensure_future(self._closed.wait())
-        try:
-            await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closer.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter.done() and not getter.cancelled():
-            return getter.result()
-        raise LineClosed
+        utterance = await self.next_or_closed(self._to_contact)
+        assert utterance is not None  # no timeout was given
+        return utterance
 
     def interrupt(self) -> None:
         """Talk over the agent: its current utterance stops where it is."""
