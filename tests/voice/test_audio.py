@@ -111,3 +111,13 @@ def test_rms_dbfs() -> None:
     assert rms_dbfs(tone(1000, 0.1, 16000, amplitude=0.5)) == pytest.approx(-9.03, abs=0.05)
     assert rms_dbfs(bytes(640)) == SILENCE_DBFS
     assert rms_dbfs(b"") == SILENCE_DBFS
+
+
+def test_streaming_resampler_keeps_pace_with_20_ms_frames() -> None:
+    from voxline.voice.audio import Resampler
+
+    resampler = Resampler(8000, 16000)
+    outputs = [len(resampler.process(bytes(320))) for _ in range(10)]
+    # Every 20 ms frame in gives (about) 20 ms out: no block of delay builds up.
+    assert all(size > 0 for size in outputs[1:])
+    assert sum(outputs) >= 9 * 640

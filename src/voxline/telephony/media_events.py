@@ -1,0 +1,50 @@
+"""Provider-neutral events read from a carrier's media WebSocket.
+
+Each provider's ``media.py`` parses its own JSON messages into these, so the voice transport
+never sees a vendor's wire format. Audio is already converted to Voxline's internal format
+(16 kHz PCM16, see :mod:`voxline.voice.frames`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voxline.voice.frames import AudioFrame
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStart:
+    """The stream is up; ``call_id`` is Voxline's call id when the provider echoed it."""
+
+    stream_id: str
+    provider_call_id: str
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaAudio:
+    """Caller audio, as one 16 kHz PCM16 frame."""
+
+    frame: AudioFrame
+
+
+@dataclass(frozen=True, slots=True)
+class MediaMark:
+    """Audio queued before the mark (checkpoint) named ``name`` has played, or was cleared."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaDtmf:
+    """The caller pressed a key (``0-9``, ``*``, ``#``, ``A-D``)."""
+
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStop:
+    """The provider ended the stream; no more messages follow."""
+
+
+MediaEvent = MediaStart | MediaAudio | MediaMark | MediaDtmf | MediaStop

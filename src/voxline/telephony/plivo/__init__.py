@@ -1,0 +1,1 @@
+"""The Plivo adapter: REST client, webhooks (signature V3, callbacks, Plivo XML), media codec."""

@@ -1,0 +1,175 @@
+"""The codec of Telnyx media-streaming WebSocket messages (``reference/telephony.md`` §2.6).
+
+Telnyx sends JSON text frames; ``stream_id`` sits at the top level and the call's
+``call_control_id`` inside ``start``. Voxline asks for PCMU both ways (``stream_codec`` and
+``stream_bidirectional_codec``, with ``stream_bidirectional_mode: rtp``), so audio payloads
+are base64 G.711 μ-law at 8 kHz. Voxline works in 16 kHz PCM16 frames of 20 ms.
+
+:class:`TelnyxMediaCodec` converts both ways for one stream and does no I/O. It is stateful
+on purpose: the resamplers carry their filter across chunks (20 ms pieces don't click at
+the edges), incoming audio is re-cut into exact 20 ms frames and outgoing audio into exact
+20 ms messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from voxline.telephony.media_events import (
+    MediaAudio,
+    MediaDtmf,
+    MediaEvent,
+    MediaMark,
+    MediaStart,
+    MediaStop,
+)
+from voxline.telephony.telnyx.webhooks import decode_client_state
+from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
+from voxline.voice.frames import SAMPLE_RATE, AudioFrame, Framer
+
+WIRE_RATE = 8000
+WIRE_ENCODING = "PCMU"
+# 20 ms of 8 kHz μ-law, one byte per sample.
+WIRE_CHUNK_BYTES = WIRE_RATE * 20 // 1000
+
+
+class MediaProtocolError(ValueError):
+    """A message that is not a well-formed Telnyx media-streaming message, or a stream in
+    a format this codec does not speak."""
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MediaProtocolError(f"{name} must be an object")
+    return value
+
+
+def _text(container: dict[str, Any], key: str) -> str:
+    value = container.get(key)
+    if not isinstance(value, str) or not value:
+        raise MediaProtocolError(f"{key} must be a non-empty string")
+    return value
+
+
+def decode_payload(payload: str) -> bytes:
+    """A base64 μ-law payload as 8 kHz PCM16."""
+    try:
+        return mulaw_to_pcm16(base64.b64decode(payload, validate=True))
+    except binascii.Error:
+        raise MediaProtocolError("media payload is not base64") from None
+
+
+def encode_payload(pcm: bytes) -> str:
+    """8 kHz PCM16 as a base64 μ-law payload."""
+    return base64.b64encode(pcm16_to_mulaw(pcm)).decode()
+
+
+class TelnyxMediaCodec:
+    """Telnyx media messages ⇄ neutral media events and 16 kHz audio, for one stream."""
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE) -> None:
+        self.sample_rate = sample_rate
+        self.stream_id: str | None = None
+        self.last_error: dict[str, Any] | None = None
+        self._inbound = Resampler(WIRE_RATE, sample_rate)
+        self._framer = Framer(sample_rate)
+        self._outbound = Resampler(sample_rate, WIRE_RATE)
+        self._pending = b""  # 8 kHz PCM16 not yet filling a 20 ms message
+
+    # -- Telnyx → Voxline -------------------------------------------------------------
+
+    def parse(self, text: str | bytes) -> list[MediaEvent]:
+        """The events in one message. ``connected``, outbound-track audio, ``error`` (kept
+        in :attr:`last_error`) and unknown events yield none; audio yields zero or more
+        whole 20 ms frames. Raises :class:`MediaProtocolError` on a malformed message or a
+        stream whose audio is not 8 kHz PCMU."""
+        try:
+            message = _object(json.loads(text), "message")
+        except json.JSONDecodeError:
+            raise MediaProtocolError("message is not JSON") from None
+        event = message.get("event")
+        if event == "start":
+            return [self._start(message)]
+        if event == "media":
+            return self._media(_object(message.get("media"), "media"))
+        if event == "mark":
+            return [MediaMark(_text(_object(message.get("mark"), "mark"), "name"))]
+        if event == "dtmf":
+            return [MediaDtmf(_text(_object(message.get("dtmf"), "dtmf"), "digit"))]
+        if event == "stop":
+            return [MediaStop()]
+        if event == "error":
+            payload = message.get("payload")
+            self.last_error = payload if isinstance(payload, dict) else {}
+        return []
+
+    def _start(self, message: dict[str, Any]) -> MediaStart:
+        start = _object(message.get("start"), "start")
+        media_format = start.get("media_format")
+        if isinstance(media_format, dict):
+            encoding = media_format.get("encoding", WIRE_ENCODING)
+            rate = media_format.get("sample_rate", WIRE_RATE)
+            if encoding != WIRE_ENCODING or int(rate) != WIRE_RATE:
+                raise MediaProtocolError(f"unsupported stream format {encoding}/{rate}")
+        self.stream_id = _text(message, "stream_id")
+        parameters = start.get("custom_parameters")
+        call_id = parameters.get("call_id") if isinstance(parameters, dict) else None
+        if not isinstance(call_id, str) or not call_id:
+            call_id = decode_client_state(start.get("client_state"))
+        return MediaStart(
+            stream_id=self.stream_id,
+            provider_call_id=_text(start, "call_control_id"),
+            call_id=call_id,
+        )
+
+    def _media(self, media: dict[str, Any]) -> list[MediaEvent]:
+        if media.get("track", "inbound") != "inbound":
+            return []
+        pcm = self._inbound.process(decode_payload(_text(media, "payload")))
+        return [MediaAudio(frame) for frame in self._framer.push(pcm)]
+
+    # -- Voxline → Telnyx -------------------------------------------------------------
+
+    @staticmethod
+    def _media_message(pcm8k: bytes) -> str:
+        return json.dumps({"event": "media", "media": {"payload": encode_payload(pcm8k)}})
+
+    def audio(self, frame: AudioFrame) -> list[str]:
+        """``media`` messages of exactly 20 ms for agent audio; a remainder waits for more
+        audio or :meth:`flush`."""
+        if frame.sample_rate != self.sample_rate:
+            raise ValueError(
+                f"agent audio is {frame.sample_rate} Hz, the codec expects {self.sample_rate}"
+            )
+        self._pending += self._outbound.process(frame.pcm)
+        size = WIRE_CHUNK_BYTES * 2  # PCM16 bytes per 20 ms at 8 kHz
+        whole = len(self._pending) - len(self._pending) % size
+        chunks = [self._pending[i : i + size] for i in range(0, whole, size)]
+        self._pending = self._pending[whole:]
+        return [self._media_message(chunk) for chunk in chunks]
+
+    def flush(self) -> list[str]:
+        """Messages for the audio still buffered (the end of an utterance), the last one
+        padded with silence to 20 ms."""
+        tail = self._pending + self._outbound.flush()
+        self._pending = b""
+        size = WIRE_CHUNK_BYTES * 2
+        messages = []
+        for start in range(0, len(tail), size):
+            chunk = tail[start : start + size]
+            messages.append(self._media_message(chunk + bytes(size - len(chunk))))
+        return messages
+
+    def mark(self, name: str) -> str:
+        """A ``mark``: Telnyx echoes it once the audio sent before it has played."""
+        return json.dumps({"event": "mark", "mark": {"name": name}})
+
+    def clear(self) -> str:
+        """A ``clear`` for barge-in: Telnyx drops queued agent audio (and returns its
+        pending marks). Agent audio still buffered here is dropped too."""
+        self._pending = b""
+        self._outbound.flush()
+        return json.dumps({"event": "clear"})

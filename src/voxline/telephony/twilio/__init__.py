@@ -1,0 +1,1 @@
+"""The Twilio adapter: REST client, webhooks (signatures, events, TwiML) and media codec."""

@@ -1,0 +1,155 @@
+"""The codec of Twilio Media Streams messages (``reference/telephony.md`` §1.10, §1.11).
+
+Twilio sends JSON text frames carrying base64 G.711 μ-law at 8 kHz; Voxline works in 16 kHz
+PCM16 frames of 20 ms. :class:`TwilioMediaCodec` converts both ways for one stream and does
+no I/O: the transport reads a message, calls :meth:`~TwilioMediaCodec.parse`, and sends the
+strings the builders return.
+
+It keeps per-stream state on purpose: the resamplers carry their filter across chunks (so
+20 ms pieces don't click at the edges), outgoing audio is cut into exact 20 ms messages,
+and Twilio needs the stream's ``streamSid`` on everything we send.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from voxline.telephony.media_events import (
+    MediaAudio,
+    MediaDtmf,
+    MediaEvent,
+    MediaMark,
+    MediaStart,
+    MediaStop,
+)
+from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
+from voxline.voice.frames import SAMPLE_RATE, AudioFrame, Framer
+
+WIRE_RATE = 8000
+# 20 ms of 8 kHz μ-law, one byte per sample.
+WIRE_CHUNK_BYTES = WIRE_RATE * 20 // 1000
+
+
+class MediaProtocolError(ValueError):
+    """A message that is not a well-formed Twilio Media Streams message."""
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MediaProtocolError(f"{name} must be an object")
+    return value
+
+
+def _text(container: dict[str, Any], key: str) -> str:
+    value = container.get(key)
+    if not isinstance(value, str) or not value:
+        raise MediaProtocolError(f"{key} must be a non-empty string")
+    return value
+
+
+class TwilioMediaCodec:
+    """Twilio media messages ⇄ neutral media events and 16 kHz audio, for one stream."""
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE) -> None:
+        self.sample_rate = sample_rate
+        self.stream_sid: str | None = None
+        self._inbound = Resampler(WIRE_RATE, sample_rate)
+        self._framer = Framer(sample_rate)
+        self._outbound = Resampler(sample_rate, WIRE_RATE)
+        self._pending = b""  # μ-law not yet filling a 20 ms message
+
+    # -- Twilio → Voxline -------------------------------------------------------------
+
+    def parse(self, text: str) -> list[MediaEvent]:
+        """The events in one message; ``connected``, outbound-track echoes and unknown
+        events yield none. Raises :class:`MediaProtocolError` on a malformed message."""
+        try:
+            message = _object(json.loads(text), "message")
+        except json.JSONDecodeError:
+            raise MediaProtocolError("message is not JSON") from None
+        event = message.get("event")
+        if event == "start":
+            return [self._start(_object(message.get("start"), "start"))]
+        if event == "media":
+            return self._media(_object(message.get("media"), "media"))
+        if event == "mark":
+            return [MediaMark(_text(_object(message.get("mark"), "mark"), "name"))]
+        if event == "dtmf":
+            return [MediaDtmf(_text(_object(message.get("dtmf"), "dtmf"), "digit"))]
+        if event == "stop":
+            return [MediaStop()]
+        return []
+
+    def _start(self, start: dict[str, Any]) -> MediaStart:
+        self.stream_sid = _text(start, "streamSid")
+        parameters = start.get("customParameters")
+        call_id = parameters.get("call_id") if isinstance(parameters, dict) else None
+        return MediaStart(
+            stream_id=self.stream_sid,
+            provider_call_id=_text(start, "callSid"),
+            call_id=call_id if isinstance(call_id, str) and call_id else None,
+        )
+
+    def _media(self, media: dict[str, Any]) -> list[MediaEvent]:
+        if media.get("track", "inbound") != "inbound":
+            return []
+        try:
+            ulaw = base64.b64decode(_text(media, "payload"), validate=True)
+        except binascii.Error:
+            raise MediaProtocolError("media payload is not base64") from None
+        pcm = self._inbound.process(mulaw_to_pcm16(ulaw))
+        return [MediaAudio(frame) for frame in self._framer.push(pcm)]
+
+    # -- Voxline → Twilio -------------------------------------------------------------
+
+    def _envelope(self, event: str, **fields: Any) -> str:
+        if self.stream_sid is None:
+            raise MediaProtocolError("no start message yet: the stream has no streamSid")
+        return json.dumps({"event": event, "streamSid": self.stream_sid, **fields})
+
+    def _media_message(self, ulaw: bytes) -> str:
+        return self._envelope("media", media={"payload": base64.b64encode(ulaw).decode()})
+
+    def _chunks(self, *, everything: bool) -> list[str]:
+        """Messages of 20 ms from the buffered μ-law; with ``everything`` a short last one."""
+        cut = (
+            len(self._pending)
+            if everything
+            else len(self._pending) - len(self._pending) % WIRE_CHUNK_BYTES
+        )
+        ready, self._pending = self._pending[:cut], self._pending[cut:]
+        return [
+            self._media_message(ready[start : start + WIRE_CHUNK_BYTES])
+            for start in range(0, cut, WIRE_CHUNK_BYTES)
+        ]
+
+    def audio(self, frame: AudioFrame) -> list[str]:
+        """``media`` messages of exactly 20 ms for agent audio. The resampler and a partial
+        message hold some audio back until more arrives or :meth:`flush`/:meth:`mark`."""
+        if frame.sample_rate != self._outbound.from_rate:
+            raise ValueError(
+                f"agent audio must be {self._outbound.from_rate} Hz, not {frame.sample_rate} Hz"
+            )
+        self._pending += pcm16_to_mulaw(self._outbound.process(frame.pcm))
+        return self._chunks(everything=False)
+
+    def flush(self) -> list[str]:
+        """Every bit of agent audio still held back, the last message possibly short.
+
+        The resampler restarts afterwards, so call it at the end of an utterance.
+        """
+        self._pending += pcm16_to_mulaw(self._outbound.flush())
+        return self._chunks(everything=True)
+
+    def mark(self, name: str) -> list[str]:
+        """Held-back audio, then a ``mark`` Twilio echoes once everything before it played."""
+        return [*self.flush(), self._envelope("mark", mark={"name": name})]
+
+    def clear(self) -> str:
+        """The ``clear`` message for barge-in; agent audio not yet sent is dropped too."""
+        self._pending = b""
+        self._outbound.flush()  # discard the filter's tail: it belongs to the cut speech
+        return self._envelope("clear")
