@@ -18,29 +18,22 @@ import uuid
 
 from voxline.config import Settings
 from voxline.domain.calls import CallEvent
-from voxline.domain.templates import render
 from voxline.engine.claims import renew_leases
 from voxline.engine.dispatcher import Dispatcher
 from voxline.engine.finalizer import Finalizer
+from voxline.engine.sessions import VoiceSessions
 from voxline.engine.timers import Timers
 from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups, listen, notify
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
-from voxline.services.call_outcomes import save_session_outcome
-from voxline.services.call_sessions import SessionProfile, load_session_profile
-from voxline.services.transcripts import CallTranscript
 from voxline.storage.db import Database
 from voxline.telephony.base import ProviderEvent
 from voxline.telephony.registry import ProviderRegistry
 from voxline.telephony.sandbox.audio_line import AudioEnd
 from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
 from voxline.telephony.sandbox.line import TextLine
-from voxline.voice.brain.base import AgentProfile, Brain
-from voxline.voice.brain.scripted import ScriptedBrain
-from voxline.voice.kit import VoiceKit
-from voxline.voice.session import CallSession, SessionConfig
-from voxline.voice.text_session import converse
+from voxline.voice.session import CallSession
 
 log = get_logger("engine")
 
@@ -55,7 +48,8 @@ class Engine:
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
         self.wakeups = Wakeups()
-        self.voice = VoiceKit(settings)
+        self.sessions = VoiceSessions(db, settings)
+        self.voice = self.sessions.kit
         audio = None
         if settings.sandbox_mode == "audio":
             audio = AudioMode(
@@ -90,7 +84,7 @@ class Engine:
         if ringing and self.settings.sandbox_mode == "audio":
             # Synthesize the greeting while the phone rings.
             self._preparing[event.call_id] = asyncio.create_task(
-                self._prepare_session(event.call_id)
+                self.sessions.prepare(event.call_id)
             )
 
     async def place_now(self, call_id: str) -> ProviderError | None:
@@ -99,90 +93,19 @@ class Engine:
     def wake(self) -> None:
         self.wakeups.wake(DISPATCH)
 
-    def _brain(self, session: SessionProfile) -> Brain:
-        profile = AgentProfile(
-            system_prompt=render(session.system_prompt, session.variables),
-            greeting=session.greeting,
-            temperature=session.temperature,
-            model=session.model,
-            variables=session.variables,
-        )
-        if session.model != "scripted" and self.settings.llm_base_url:
-            from voxline.voice.brain.openai import OpenAIBrain
-
-            return OpenAIBrain(profile, self.settings)
-        return ScriptedBrain(profile)
-
-    async def _prepare_session(self, call_id: str) -> CallSession | None:
-        profile = await load_session_profile(self.db, call_id)
-        if profile is None:
-            return None
-        session = CallSession(
-            brain=self._brain(profile),
-            stt=self.voice.stt,
-            tts=self.voice.tts,
-            vad=self.voice.vad(),
-            transcript=CallTranscript(self.db, call_id, enabled=profile.transcription_enabled),
-            config=SessionConfig(
-                silence_timeout_s=self.settings.silence_timeout_seconds,
-                agent_voice=profile.voice_id,
-            ),
-        )
-        await session.prepare()
-        return session
-
     async def _converse(self, call_id: str, line: TextLine | AudioEnd) -> None:
         """The agent's side of a connected sandbox call, in text or audio."""
         self._hosted.add(call_id)
         try:
             if isinstance(line, TextLine):
-                await self._converse_text(call_id, line)
+                silence = self.settings.silence_timeout_seconds * self.settings.sandbox_time_scale
+                await self.sessions.run_text(call_id, line, silence)
             else:
-                await self._converse_audio(call_id, line)
+                preparing = self._preparing.pop(call_id, None)
+                session = await preparing if preparing is not None else None
+                await self.sessions.run_audio(call_id, line, session)
         finally:
             self._hosted.discard(call_id)
-
-    async def _converse_text(self, call_id: str, line: TextLine) -> None:
-        session = await load_session_profile(self.db, call_id)
-        if session is None:
-            return
-        transcript = CallTranscript(self.db, call_id, enabled=session.transcription_enabled)
-        brain = self._brain(session)
-        try:
-            await converse(
-                brain,
-                line,
-                transcript,
-                silence_timeout=self.settings.silence_timeout_seconds
-                * self.settings.sandbox_time_scale,
-            )
-        finally:
-            await _close(brain)
-
-    async def _converse_audio(self, call_id: str, line: AudioEnd) -> None:
-        preparing = self._preparing.pop(call_id, None)
-        session = await preparing if preparing is not None else None
-        if session is None:
-            session = await self._prepare_session(call_id)
-        profile = await load_session_profile(self.db, call_id)
-        if session is None or profile is None:
-            return
-        recorder = None
-        if profile.recording_enabled:
-            from voxline.voice.recorder import CallRecorder
-
-            recorder = CallRecorder(self.settings.recordings_dir, call_id)
-            session.attach_recording(recorder)
-        recording_path = None
-        try:
-            metrics = await session.run(line)
-        finally:
-            await _close(session.brain)
-            if recorder is not None:
-                recording_path = await asyncio.to_thread(recorder.close)
-        await save_session_outcome(
-            self.db, call_id, recording_path=recording_path, metrics=metrics.as_json()
-        )
 
     async def _renew_leases(self, halt: asyncio.Event) -> None:
         interval = self.settings.engine_lease_seconds / 3
@@ -227,13 +150,6 @@ class Engine:
             log.warning(
                 "hanging up live calls at shutdown", extra={"count": self.sandbox.live_calls}
             )
-
-
-async def _close(brain: Brain) -> None:
-    """Release what a brain holds (an LLM brain's HTTP client)."""
-    closer = getattr(brain, "aclose", None)
-    if closer is not None:
-        await closer()
 
 
 async def notify_dispatch(db: Database) -> None:

@@ -1,0 +1,108 @@
+"""Building and running the agent's side of a live call, whatever carries its audio.
+
+The engine uses it for sandbox calls; the media WebSocket routes use it for provider calls.
+Models come from one :class:`VoiceKit` per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from voxline.config import Settings
+from voxline.domain.templates import render
+from voxline.services.call_outcomes import save_session_outcome
+from voxline.services.call_sessions import SessionProfile, load_session_profile
+from voxline.services.transcripts import CallTranscript
+from voxline.storage.db import Database
+from voxline.voice.brain.base import AgentProfile, Brain
+from voxline.voice.brain.scripted import ScriptedBrain
+from voxline.voice.channel import AgentLine
+from voxline.voice.kit import VoiceKit
+from voxline.voice.session import CallSession, SessionConfig
+from voxline.voice.text_session import converse
+from voxline.voice.transport import MediaTransport
+
+
+class VoiceSessions:
+    def __init__(self, db: Database, settings: Settings, kit: VoiceKit | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.kit = kit or VoiceKit(settings)
+
+    def brain(self, session: SessionProfile) -> Brain:
+        """The LLM brain for agents on a model when an LLM server is set; else scripted."""
+        profile = AgentProfile(
+            system_prompt=render(session.system_prompt, session.variables),
+            greeting=session.greeting,
+            temperature=session.temperature,
+            model=session.model,
+            variables=session.variables,
+        )
+        if session.model != "scripted" and self.settings.llm_base_url:
+            from voxline.voice.brain.openai import OpenAIBrain
+
+            return OpenAIBrain(profile, self.settings)
+        return ScriptedBrain(profile)
+
+    async def prepare(self, call_id: str) -> CallSession | None:
+        """A session for the call with its greeting already synthesized."""
+        profile = await load_session_profile(self.db, call_id)
+        if profile is None:
+            return None
+        session = CallSession(
+            brain=self.brain(profile),
+            stt=self.kit.stt,
+            tts=self.kit.tts,
+            vad=self.kit.vad(),
+            transcript=CallTranscript(self.db, call_id, enabled=profile.transcription_enabled),
+            config=SessionConfig(
+                silence_timeout_s=self.settings.silence_timeout_seconds,
+                agent_voice=profile.voice_id,
+            ),
+        )
+        await session.prepare()
+        return session
+
+    async def run_audio(
+        self, call_id: str, transport: MediaTransport, session: CallSession | None = None
+    ) -> None:
+        """Hold the call on ``transport``; store its recording and latency figures."""
+        session = session or await self.prepare(call_id)
+        profile = await load_session_profile(self.db, call_id)
+        if session is None or profile is None:
+            return
+        recorder = None
+        if profile.recording_enabled:
+            from voxline.voice.recorder import CallRecorder
+
+            recorder = CallRecorder(self.settings.recordings_dir, call_id)
+            session.attach_recording(recorder)
+        recording_path = None
+        try:
+            metrics = await session.run(transport)
+        finally:
+            await close_brain(session.brain)
+            if recorder is not None:
+                recording_path = await asyncio.to_thread(recorder.close)
+        await save_session_outcome(
+            self.db, call_id, recording_path=recording_path, metrics=metrics.as_json()
+        )
+
+    async def run_text(self, call_id: str, line: AgentLine, silence_timeout: float) -> None:
+        """Hold a text-mode call (sandbox tests and capacity runs)."""
+        profile = await load_session_profile(self.db, call_id)
+        if profile is None:
+            return
+        transcript = CallTranscript(self.db, call_id, enabled=profile.transcription_enabled)
+        brain = self.brain(profile)
+        try:
+            await converse(brain, line, transcript, silence_timeout=silence_timeout)
+        finally:
+            await close_brain(brain)
+
+
+async def close_brain(brain: Brain) -> None:
+    """Release what a brain holds (an LLM brain's HTTP client)."""
+    closer = getattr(brain, "aclose", None)
+    if closer is not None:
+        await closer()
