@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         default="whisper", pattern="^(whisper)$", description="Speech-to-text engine"
     )
 
+    twilio_api_base_url: str = Field(
+        default="https://api.twilio.com", description="Twilio's REST API (an emulator in tests)"
+    )
+
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     llm_model: str | None = None

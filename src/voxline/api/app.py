@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from voxline import __version__
+from voxline.api import media, webhooks
 from voxline.api.errors import install_error_handlers
 from voxline.api.middleware import RequestContextMiddleware
 from voxline.api.routes import agents, calls, recordings, telephony, voices
@@ -85,6 +86,8 @@ def create_app(
         public.include_router(module.router)
     app.include_router(public)
     app.include_router(recordings.router)
+    app.include_router(webhooks.router)
+    app.include_router(media.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

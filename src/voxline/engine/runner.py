@@ -33,6 +33,7 @@ from voxline.telephony.registry import ProviderRegistry
 from voxline.telephony.sandbox.audio_line import AudioEnd
 from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
 from voxline.telephony.sandbox.line import TextLine
+from voxline.telephony.twilio.client import TwilioClient
 from voxline.voice.session import CallSession
 
 log = get_logger("engine")
@@ -65,7 +66,15 @@ class Engine:
             placements_log=settings.data_dir / "sandbox" / "placements.log",
             audio=audio,
         )
-        self.registry = ProviderRegistry({"sandbox": self.sandbox})
+        self.twilio = TwilioClient(
+            public_base_url=settings.base_url, base_url=settings.twilio_api_base_url
+        )
+        self.registry = ProviderRegistry(
+            {
+                "sandbox": self.sandbox,
+                "twilio": self.twilio,
+            }
+        )
         self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
         self.timers = Timers(db, settings, self.registry, self.wakeups)
         self.finalizer = Finalizer(db, settings, self.wakeups)
@@ -137,6 +146,7 @@ class Engine:
             await self.sandbox.aclose()
             for preparing in self._preparing.values():
                 preparing.cancel()
+            await self.twilio.aclose()
             await self.finalizer.finalize_due()
             halt.set()
         log.info("engine stopped", extra={"worker_id": self.worker_id})

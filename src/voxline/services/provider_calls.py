@@ -1,0 +1,156 @@
+"""Provider-facing use cases: finding the call (and credentials) a webhook or media stream
+belongs to, and answering inbound calls."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from voxline.config import Settings
+from voxline.domain.calls import CallDirection, CallStatus
+from voxline.errors import NotFound
+from voxline.logging import get_logger
+from voxline.services.credentials import NumberCredential, credential_for_number
+from voxline.storage.db import Database
+from voxline.storage.tables import agents, calls, phone_numbers
+from voxline.storage.types import utcnow
+from voxline.telephony.credentials import ProviderCredentials
+
+log = get_logger("services.provider_calls")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCall:
+    call_id: str
+    org_id: str
+    status: CallStatus
+    provider_call_id: str | None
+    credentials: ProviderCredentials
+
+
+async def find_provider_call(
+    db: Database,
+    settings: Settings,
+    provider: str,
+    *,
+    call_id: str | None = None,
+    provider_call_id: str | None = None,
+) -> ProviderCall:
+    """The call a provider speaks of (by our id, else its own), with the credentials of the
+    number it uses; :class:`NotFound` when there is no such call on that provider."""
+    query = sa.select(calls).where(calls.c.provider_type == provider)
+    if call_id is not None:
+        try:
+            uuid.UUID(call_id)
+        except ValueError:
+            raise NotFound.resource("Call") from None
+        query = query.where(calls.c.id == call_id)
+    elif provider_call_id is not None:
+        query = query.where(calls.c.provider_call_id == provider_call_id)
+    else:
+        raise NotFound.resource("Call")
+    async with db.read() as conn:
+        row = (await conn.execute(query.limit(1))).first()
+    if row is None or row.phone_number_id is None:
+        raise NotFound.resource("Call")
+    number = await credential_for_number(db, settings, row.phone_number_id)
+    return ProviderCall(
+        row.id,
+        row.organization_id,
+        CallStatus(row.status),
+        row.provider_call_id,
+        number.credentials,
+    )
+
+
+async def find_number(
+    db: Database, settings: Settings, provider: str, phone_number: str
+) -> NumberCredential | None:
+    """The number an inbound call dialed, with its credentials (None: not ours)."""
+    async with db.read() as conn:
+        number_id = (
+            await conn.execute(
+                sa.select(phone_numbers.c.id).where(
+                    phone_numbers.c.phone_number == phone_number,
+                    phone_numbers.c.provider_type == provider,
+                )
+            )
+        ).scalar_one_or_none()
+    if number_id is None:
+        return None
+    return await credential_for_number(db, settings, number_id)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundDecision:
+    call_id: str | None
+    reason: str | None = None
+
+
+async def receive_inbound(
+    db: Database,
+    number: NumberCredential,
+    *,
+    caller: str,
+    provider_call_id: str,
+) -> InboundDecision:
+    """Record an inbound call to ``number`` for its inbound agent (ringing until media starts);
+    a number with no active inbound agent is turned away."""
+    async with db.write() as conn:
+        existing = (
+            await conn.execute(
+                sa.select(calls.c.id).where(
+                    calls.c.provider_type == number.provider_type.value,
+                    calls.c.provider_call_id == provider_call_id,
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is not None:  # the provider retried its request
+            return InboundDecision(existing)
+        agent = (
+            await conn.execute(
+                sa.select(agents)
+                .select_from(
+                    phone_numbers.join(agents, agents.c.id == phone_numbers.c.inbound_agent_id)
+                )
+                .where(phone_numbers.c.id == number.number_id)
+            )
+        ).first()
+        if agent is None or agent.status != "active":
+            log.info("inbound call turned away", extra={"number_id": number.number_id})
+            return InboundDecision(None, "This number is not assigned to an agent")
+        now = utcnow()
+        call_id = str(uuid.uuid4())
+        await conn.execute(
+            calls.insert().values(
+                id=call_id,
+                organization_id=number.organization_id,
+                agent_id=agent.id,
+                direction=CallDirection.INBOUND.value,
+                status=CallStatus.RINGING.value,
+                phone_number=caller,
+                from_number=number.phone_number,
+                phone_number_id=number.number_id,
+                provider_type=number.provider_type.value,
+                provider_call_id=provider_call_id,
+                variables={},
+                settings={
+                    "recording_enabled": agent.recording_enabled,
+                    "transcription_enabled": True,
+                    "greeting": None,
+                    "max_duration_seconds": agent.max_duration_seconds,
+                    "join_timeout_seconds": agent.join_timeout_seconds,
+                },
+                context={},
+                placement_state="placed",
+                attempts=0,
+                deadline_at=now + timedelta(seconds=agent.join_timeout_seconds),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    log.info("inbound call received", extra={"call_id": call_id, "provider": number.provider_type})
+    return InboundDecision(call_id)

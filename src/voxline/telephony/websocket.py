@@ -1,0 +1,137 @@
+"""A provider's media WebSocket as a :class:`~voxline.voice.transport.MediaTransport`.
+
+Each provider's ``media.py`` codec turns its JSON messages into neutral media events and
+agent audio into its messages; this class moves them over the socket for the voice session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from voxline.telephony.media_events import (
+    MediaAudio,
+    MediaDtmf,
+    MediaEvent,
+    MediaStart,
+    MediaStop,
+)
+from voxline.voice.channel import LineClosed
+from voxline.voice.frames import AudioFrame
+
+
+class MediaCodec(Protocol):
+    def parse(self, text: str) -> list[MediaEvent]: ...
+
+    def audio(self, frame: AudioFrame) -> list[str]: ...
+
+    def clear(self) -> str: ...
+
+
+class WebSocketTransport:
+    def __init__(
+        self,
+        socket: WebSocket,
+        codec: MediaCodec,
+        *,
+        on_hangup: Callable[[], Awaitable[None]],
+        on_dtmf: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.socket = socket
+        self.codec = codec
+        self._on_hangup = on_hangup
+        self._on_dtmf = on_dtmf
+        self._frames: asyncio.Queue[AudioFrame] = asyncio.Queue()
+        self._closed = asyncio.Event()
+        self._hanging_up: asyncio.Task[None] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def wait_start(self) -> MediaStart:
+        """Read until the provider's start message (earlier audio is kept)."""
+        while True:
+            for event in await self._read():
+                if isinstance(event, MediaStart):
+                    return event
+                await self._handle(event)
+            if self.closed:
+                raise LineClosed
+
+    async def _read(self) -> list[MediaEvent]:
+        try:
+            text = await self.socket.receive_text()
+        except (WebSocketDisconnect, RuntimeError):
+            self._closed.set()
+            return []
+        try:
+            return self.codec.parse(text)
+        except ValueError:
+            # A malformed message is dropped; the stream goes on.
+            return []
+
+    async def _handle(self, event: MediaEvent) -> None:
+        if isinstance(event, MediaAudio):
+            self._frames.put_nowait(event.frame)
+        elif isinstance(event, MediaStop):
+            self._closed.set()
+        elif isinstance(event, MediaDtmf) and self._on_dtmf is not None:
+            await self._on_dtmf(event.digit)
+
+    async def pump(self) -> None:
+        """Read the socket until it closes (run beside the voice session)."""
+        while not self.closed:
+            for event in await self._read():
+                await self._handle(event)
+
+    async def receive(self) -> AudioFrame:
+        if not self._frames.empty():
+            return self._frames.get_nowait()
+        if self.closed:
+            raise LineClosed
+        getter = asyncio.ensure_future(self._frames.get())
+        closer = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closer.cancel()
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
+            return getter.result()
+        raise LineClosed
+
+    async def send(self, frame: AudioFrame) -> None:
+        if self.closed:
+            raise LineClosed
+        try:
+            for message in self.codec.audio(frame):
+                await self.socket.send_text(message)
+        except (WebSocketDisconnect, RuntimeError):
+            self._closed.set()
+            raise LineClosed from None
+
+    async def clear(self) -> None:
+        if not self.closed:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await self.socket.send_text(self.codec.clear())
+
+    def hangup(self, by: str) -> None:
+        """The agent ends the call: ask the provider to hang up, stop the stream."""
+        if self.closed:
+            return
+        self._closed.set()
+        if by == "agent" and self._hanging_up is None:
+            self._hanging_up = asyncio.ensure_future(self._on_hangup())
+
+    async def finish(self) -> None:
+        """Wait for a hang-up request in flight and close the socket."""
+        if self._hanging_up is not None:
+            await self._hanging_up
+        with contextlib.suppress(Exception):
+            await self.socket.close()
