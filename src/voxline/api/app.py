@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from voxline import __version__
-from voxline.api import media, webhooks
 from voxline.api.errors import install_error_handlers
 from voxline.api.middleware import RequestContextMiddleware
+from voxline.api.providers import plivo, telnyx, twilio
 from voxline.api.routes import agents, calls, recordings, telephony, voices
 from voxline.config import Settings
 from voxline.engine.runner import Engine, notify_dispatch
@@ -86,8 +86,8 @@ def create_app(
         public.include_router(module.router)
     app.include_router(public)
     app.include_router(recordings.router)
-    app.include_router(webhooks.router)
-    app.include_router(media.router)
+    for provider in (twilio, telnyx, plivo):
+        app.include_router(provider.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

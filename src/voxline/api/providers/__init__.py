@@ -1,0 +1,1 @@
+"""Provider-facing routes: one module per telephony provider (webhooks and media stream)."""

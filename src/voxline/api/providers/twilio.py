@@ -1,0 +1,118 @@
+"""Twilio's side of Voxline: status callbacks, the voice URL of inbound calls, and the
+bidirectional media stream (``reference/telephony.md`` §1)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from fastapi import APIRouter, Request, Response, WebSocket
+
+from voxline.api.providers.common import (
+    POLICY_VIOLATION,
+    XML,
+    answered,
+    apply_provider_events,
+    form_pairs,
+    hold_media_session,
+    public_url,
+)
+from voxline.errors import Forbidden, NotFound, ProviderError
+from voxline.logging import get_logger
+from voxline.services.provider_calls import find_number, find_provider_call, receive_inbound
+from voxline.telephony.credentials import TwilioCredentials
+from voxline.telephony.twilio import webhooks as twilio
+from voxline.telephony.twilio.client import TwilioClient
+from voxline.telephony.twilio.media import TwilioMediaCodec
+from voxline.telephony.websocket import WebSocketTransport
+from voxline.voice.channel import LineClosed
+
+router = APIRouter(include_in_schema=False)
+log = get_logger("api.providers.twilio")
+
+
+async def _twilio_form(request: Request, auth_token: str) -> dict[str, str]:
+    pairs = await form_pairs(request)
+    signature = request.headers.get(twilio.SIGNATURE_HEADER)
+    if not twilio.verify(auth_token, public_url(request), pairs, signature):
+        raise Forbidden("Invalid webhook signature")
+    return dict(pairs)
+
+
+@router.post("/webhooks/twilio/events")
+async def twilio_events(request: Request) -> Response:
+    """Status and answering-machine callbacks of a Twilio call."""
+    settings, db = request.app.state.settings, request.app.state.db
+    form = dict(await form_pairs(request))
+    call_id = request.query_params.get("call_id")
+    call = await find_provider_call(
+        db,
+        settings,
+        twilio.PROVIDER,
+        call_id=call_id,
+        provider_call_id=None if call_id else form.get("CallSid", ""),
+    )
+    if not isinstance(call.credentials, TwilioCredentials):
+        raise NotFound.resource("Call")
+    params = await _twilio_form(request, call.credentials.auth_token)
+    await apply_provider_events(request, twilio.parse_status(call.call_id, params))
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/twilio/answer")
+async def twilio_answer(request: Request) -> Response:
+    """Twilio's voice URL for inbound calls: answered by the number's inbound agent with a
+    media stream, or turned away politely."""
+    settings, db = request.app.state.settings, request.app.state.db
+    form = dict(await form_pairs(request))
+    number = await find_number(db, settings, twilio.PROVIDER, form.get("To", ""))
+    if number is None or not isinstance(number.credentials, TwilioCredentials):
+        raise NotFound.resource("Phone number")
+    params = await _twilio_form(request, number.credentials.auth_token)
+    inbound = twilio.parse_inbound(params)
+    decision = await receive_inbound(
+        db, number, caller=inbound.from_number, provider_call_id=inbound.provider_call_id
+    )
+    if decision.call_id is None:
+        return Response(twilio.rejection_twiml(), media_type=XML)
+    return Response(twilio.stream_twiml(settings.base_url, decision.call_id), media_type=XML)
+
+
+@router.websocket("/media/twilio")
+async def twilio_media(socket: WebSocket) -> None:
+    settings, db = socket.app.state.settings, socket.app.state.db
+    await socket.accept()
+    holder: dict[str, TwilioClient] = {}
+
+    async def hang_up() -> None:
+        client = holder.get("client")
+        if client is not None and call.provider_call_id:
+            try:
+                await client.hangup(call.provider_call_id)
+            except ProviderError as exc:
+                log.warning("hang-up failed", extra={"call_id": call.call_id, "code": exc.code})
+
+    transport = WebSocketTransport(socket, TwilioMediaCodec(), on_hangup=hang_up)
+    try:
+        start = await transport.wait_start()
+        call = await find_provider_call(db, settings, "twilio", call_id=start.call_id)
+    except (LineClosed, NotFound):
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    if call.status.is_terminal or (
+        call.provider_call_id is not None and call.provider_call_id != start.provider_call_id
+    ):
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    credentials = call.credentials
+    assert isinstance(credentials, TwilioCredentials)
+    holder["client"] = TwilioClient(
+        public_base_url=settings.base_url,
+        base_url=settings.twilio_api_base_url,
+        credentials=credentials,
+    )
+    await answered(socket, call.call_id, start.provider_call_id)
+    try:
+        await hold_media_session(socket, call.call_id, transport)
+    finally:
+        with contextlib.suppress(Exception):
+            await holder["client"].aclose()
