@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = Field(
         default="https://api.twilio.com", description="Twilio's REST API (an emulator in tests)"
     )
+    telnyx_api_base_url: str = Field(
+        default="https://api.telnyx.com/v2", description="Telnyx's REST API"
+    )
+    plivo_api_base_url: str = Field(default="https://api.plivo.com", description="Plivo's REST API")
 
     llm_base_url: str | None = None
     llm_api_key: str | None = None

@@ -29,10 +29,12 @@ from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
 from voxline.storage.db import Database
 from voxline.telephony.base import ProviderEvent
+from voxline.telephony.plivo.client import PlivoClient
 from voxline.telephony.registry import ProviderRegistry
 from voxline.telephony.sandbox.audio_line import AudioEnd
 from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
 from voxline.telephony.sandbox.line import TextLine
+from voxline.telephony.telnyx.client import TelnyxClient
 from voxline.telephony.twilio.client import TwilioClient
 from voxline.voice.session import CallSession
 
@@ -66,14 +68,15 @@ class Engine:
             placements_log=settings.data_dir / "sandbox" / "placements.log",
             audio=audio,
         )
-        self.twilio = TwilioClient(
-            public_base_url=settings.base_url, base_url=settings.twilio_api_base_url
+        self.carriers = (
+            TwilioClient(public_base_url=settings.base_url, base_url=settings.twilio_api_base_url),
+            TelnyxClient(public_base_url=settings.base_url, base_url=settings.telnyx_api_base_url),
+            PlivoClient(
+                public_base_url=settings.base_url, api_base_url=settings.plivo_api_base_url
+            ),
         )
         self.registry = ProviderRegistry(
-            {
-                "sandbox": self.sandbox,
-                "twilio": self.twilio,
-            }
+            {"sandbox": self.sandbox, **{carrier.name: carrier for carrier in self.carriers}}
         )
         self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
         self.timers = Timers(db, settings, self.registry, self.wakeups)
@@ -146,7 +149,8 @@ class Engine:
             await self.sandbox.aclose()
             for preparing in self._preparing.values():
                 preparing.cancel()
-            await self.twilio.aclose()
+            for carrier in self.carriers:
+                await carrier.aclose()
             await self.finalizer.finalize_due()
             halt.set()
         log.info("engine stopped", extra={"worker_id": self.worker_id})
