@@ -154,3 +154,16 @@ async def receive_inbound(
         )
     log.info("inbound call received", extra={"call_id": call_id, "provider": number.provider_type})
     return InboundDecision(call_id)
+
+
+async def record_dtmf(db: Database, call_id: str, digit: str) -> None:
+    """Keep a key the contact pressed, in order, in the call's ``context.dtmf``."""
+    async with db.write() as conn:
+        row = (await conn.execute(sa.select(calls.c.context).where(calls.c.id == call_id))).first()
+        if row is None:
+            return
+        context = dict(row.context or {})
+        context["dtmf"] = str(context.get("dtmf", "")) + digit
+        await conn.execute(
+            calls.update().where(calls.c.id == call_id).values(context=context, updated_at=utcnow())
+        )

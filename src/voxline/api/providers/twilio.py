@@ -18,7 +18,12 @@ from voxline.api.providers.common import (
 )
 from voxline.errors import Forbidden, NotFound, ProviderError
 from voxline.logging import get_logger
-from voxline.services.provider_calls import find_number, find_provider_call, receive_inbound
+from voxline.services.provider_calls import (
+    find_number,
+    find_provider_call,
+    receive_inbound,
+    record_dtmf,
+)
 from voxline.telephony.credentials import TwilioCredentials
 from voxline.telephony.twilio import webhooks as twilio
 from voxline.telephony.twilio.client import TwilioClient
@@ -91,7 +96,10 @@ async def twilio_media(socket: WebSocket) -> None:
             except ProviderError as exc:
                 log.warning("hang-up failed", extra={"call_id": call.call_id, "code": exc.code})
 
-    transport = WebSocketTransport(socket, TwilioMediaCodec(), on_hangup=hang_up)
+    async def dtmf(digit: str) -> None:
+        await record_dtmf(db, call.call_id, digit)
+
+    transport = WebSocketTransport(socket, TwilioMediaCodec(), on_hangup=hang_up, on_dtmf=dtmf)
     try:
         start = await transport.wait_start()
         call = await find_provider_call(db, settings, "twilio", call_id=start.call_id)
