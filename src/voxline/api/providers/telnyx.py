@@ -1,7 +1,186 @@
-"""Telnyx's side of Voxline: event callbacks, inbound calls and the media stream."""
+"""Telnyx's side of Voxline: event callbacks, inbound calls and the media stream
+(``reference/telephony.md`` §2).
+
+Telnyx posts every call event as signed JSON to one URL. Events of a call Voxline knows
+(outbound, or inbound once answered) carry ``?call_id=`` and our ``client_state``; an
+inbound ``call.initiated`` arrives on the application's URL with neither. Unlike Twilio,
+Telnyx takes no instructions from the webhook's reply: an inbound call is answered (with
+a media stream) or rejected by a REST command sent from here.
+
+A webhook is only trusted when it verifies against the ``public_key`` of the Telnyx
+credential of the number involved; a number imported without one cannot verify, so its
+webhooks are refused (403) and change nothing.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, WebSocket
+
+from voxline.api.providers.common import (
+    POLICY_VIOLATION,
+    answered,
+    apply_provider_events,
+    hold_media_session,
+)
+from voxline.errors import BadRequest, Forbidden, NotFound, ProviderError
+from voxline.logging import get_logger
+from voxline.services.call_queries import get_call
+from voxline.services.provider_calls import (
+    find_number,
+    find_provider_call,
+    receive_inbound,
+    record_dtmf,
+)
+from voxline.telephony.credentials import TelnyxCredentials
+from voxline.telephony.telnyx import webhooks as telnyx
+from voxline.telephony.telnyx.client import TelnyxClient
+from voxline.telephony.telnyx.media import TelnyxMediaCodec
+from voxline.telephony.telnyx.webhooks import InboundCall
+from voxline.telephony.websocket import WebSocketTransport
+from voxline.voice.channel import LineClosed
 
 router = APIRouter(include_in_schema=False)
+log = get_logger("api.providers.telnyx")
+
+
+def _client(
+    connection: Request | WebSocket, credentials: TelnyxCredentials | None = None
+) -> TelnyxClient:
+    """A client for commands sent from this node (the caller closes it)."""
+    settings = connection.app.state.settings
+    return TelnyxClient(
+        public_base_url=settings.base_url,
+        base_url=settings.telnyx_api_base_url,
+        credentials=credentials,
+    )
+
+
+def _verify(request: Request, body: bytes, credentials: TelnyxCredentials) -> None:
+    """403 unless ``body`` carries a fresh signature by the credential's public key."""
+    signature = request.headers.get(telnyx.SIGNATURE_HEADER)
+    timestamp = request.headers.get(telnyx.TIMESTAMP_HEADER)
+    if credentials.public_key is None or not telnyx.verify(
+        body, signature, timestamp, credentials.public_key
+    ):
+        raise Forbidden("Invalid webhook signature")
+
+
+def _payload(body: bytes) -> dict[str, Any]:
+    """The ``data.payload`` of a webhook; 400 when the body is not a Telnyx webhook."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("Webhook body is not JSON") from None
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("event_type"), str):
+        raise BadRequest("Webhook body is not a Telnyx call event")
+    payload = data.get("payload")
+    if not isinstance(payload, dict):
+        raise BadRequest("Webhook body is not a Telnyx call event")
+    return payload
+
+
+@router.post("/webhooks/telnyx/events")
+async def telnyx_events(request: Request) -> Response:
+    """Every call event Telnyx sends: status changes of our calls, and new inbound calls."""
+    settings, db = request.app.state.settings, request.app.state.db
+    body = await request.body()
+    payload = _payload(body)
+    try:
+        inbound = telnyx.parse_inbound(body)
+    except ValueError:
+        raise BadRequest("Inbound call event lacks call_control_id, from or to") from None
+    if inbound is not None:
+        await _receive(request, body, inbound)
+        return Response(status_code=204)
+    call_id = request.query_params.get("call_id") or telnyx.decode_client_state(
+        payload.get("client_state")
+    )
+    provider_call_id = payload.get("call_control_id")
+    call = await find_provider_call(
+        db,
+        settings,
+        telnyx.PROVIDER,
+        call_id=call_id,
+        provider_call_id=None if call_id else str(provider_call_id or ""),
+    )
+    if not isinstance(call.credentials, TelnyxCredentials):
+        raise NotFound.resource("Call")
+    _verify(request, body, call.credentials)
+    direction = (await get_call(db, settings, call.org_id, call.call_id)).direction
+    event = telnyx.parse_event(body, call_id=call.call_id, direction=direction)
+    if event is not None:
+        await apply_provider_events(request, [event])
+    return Response(status_code=204)
+
+
+async def _receive(request: Request, body: bytes, inbound: InboundCall) -> None:
+    """An inbound call: answered with a media stream for the number's inbound agent, or
+    rejected. A failed command surfaces as 502, so Telnyx retries the webhook, and the
+    retry finds the call already recorded."""
+    settings, db = request.app.state.settings, request.app.state.db
+    number = await find_number(db, settings, telnyx.PROVIDER, inbound.to_number)
+    if number is None or not isinstance(number.credentials, TelnyxCredentials):
+        raise NotFound.resource("Phone number")
+    credentials = number.credentials
+    _verify(request, body, credentials)
+    decision = await receive_inbound(
+        db, number, caller=inbound.from_number, provider_call_id=inbound.provider_call_id
+    )
+    client = _client(request)
+    try:
+        if decision.call_id is None:
+            await client.reject(inbound.provider_call_id, credentials=credentials)
+        else:
+            await client.answer(inbound.provider_call_id, decision.call_id, credentials=credentials)
+    finally:
+        await client.aclose()
+
+
+@router.websocket("/media/telnyx")
+async def telnyx_media(socket: WebSocket) -> None:
+    """Telnyx's media stream of a call: accepted only for an active Telnyx call whose
+    ``call_control_id`` matches the stream's, then held by the voice session."""
+    settings, db = socket.app.state.settings, socket.app.state.db
+    await socket.accept()
+    holder: dict[str, TelnyxClient] = {}
+
+    async def hang_up() -> None:
+        client = holder.get("client")
+        if client is not None and call.provider_call_id:
+            try:
+                await client.hangup(call.provider_call_id)
+            except ProviderError as exc:
+                log.warning("hang-up failed", extra={"call_id": call.call_id, "code": exc.code})
+
+    async def dtmf(digit: str) -> None:
+        await record_dtmf(db, call.call_id, digit)
+
+    transport = WebSocketTransport(socket, TelnyxMediaCodec(), on_hangup=hang_up, on_dtmf=dtmf)
+    try:
+        start = await transport.wait_start()
+        call_id = start.call_id or socket.query_params.get("call_id")
+        call = await find_provider_call(db, settings, telnyx.PROVIDER, call_id=call_id)
+    except (LineClosed, NotFound):
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    if call.status.is_terminal or (
+        call.provider_call_id is not None and call.provider_call_id != start.provider_call_id
+    ):
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    credentials = call.credentials
+    if not isinstance(credentials, TelnyxCredentials):
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    holder["client"] = _client(socket, credentials)
+    await answered(socket, call.call_id, start.provider_call_id)
+    try:
+        await hold_media_session(socket, call.call_id, transport)
+    finally:
+        with contextlib.suppress(Exception):
+            await holder["client"].aclose()
