@@ -1,7 +1,202 @@
-"""Plivo's side of Voxline: event callbacks, inbound calls and the media stream."""
+"""Plivo's side of Voxline: event callbacks, the answer URL (outbound and inbound calls) and
+the bidirectional audio stream (``reference/telephony.md`` §3).
+
+Every callback is checked with signature V3 over the public URL Plivo called; a missing or
+wrong signature answers 403 and changes nothing. The answer URL returns Plivo XML whose
+``<Stream>`` connects the call to ``/media/plivo``, carrying our call id in the URL and in
+``extraHeaders``. Outbound callbacks carry ``call_id`` in their query string; inbound ones
+(URLs configured on the Plivo application) are found by the number dialed or the CallUUID.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import contextlib
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response, WebSocket
+
+from voxline.api.providers.common import (
+    POLICY_VIOLATION,
+    XML,
+    answered,
+    apply_provider_events,
+    form_pairs,
+    hold_media_session,
+    public_url,
+)
+from voxline.errors import BadRequest, Forbidden, NotFound, ProviderError
+from voxline.logging import get_logger
+from voxline.services.provider_calls import (
+    ProviderCall,
+    find_number,
+    find_provider_call,
+    receive_inbound,
+)
+from voxline.telephony.credentials import PlivoCredentials
+from voxline.telephony.media_events import MediaEvent
+from voxline.telephony.plivo import webhooks as plivo
+from voxline.telephony.plivo.client import PlivoClient
+from voxline.telephony.plivo.media import PlivoMediaCodec
+from voxline.telephony.websocket import WebSocketTransport
+from voxline.voice.channel import LineClosed
+from voxline.voice.frames import AudioFrame
 
 router = APIRouter(include_in_schema=False)
+log = get_logger("api.providers.plivo")
+
+SIGNATURE_HEADER = "X-Plivo-Signature-V3"
+# The same scheme keyed with the main account's token (calls placed under a subaccount).
+MAIN_ACCOUNT_SIGNATURE_HEADER = "X-Plivo-Signature-Ma-V3"
+NONCE_HEADER = "X-Plivo-Signature-V3-Nonce"
+
+
+class _StreamCodec:
+    """:class:`PlivoMediaCodec` under the names :class:`WebSocketTransport` calls."""
+
+    def __init__(self) -> None:
+        self.plivo = PlivoMediaCodec()
+
+    def parse(self, text: str) -> list[MediaEvent]:
+        return self.plivo.parse(text)
+
+    def audio(self, frame: AudioFrame) -> list[str]:
+        return self.plivo.play(frame)
+
+    def clear(self) -> str:
+        return self.plivo.clear()
+
+
+def _params(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for key, value in pairs:
+        params.setdefault(key, []).append(value)
+    return params
+
+
+def _first(pairs: list[tuple[str, str]], key: str) -> str:
+    return next((value for name, value in pairs if name == key), "")
+
+
+async def _signed_params(request: Request, auth_token: str) -> dict[str, list[str]]:
+    """The callback's form fields, once its V3 signature verifies (else :class:`Forbidden`)."""
+    pairs = await form_pairs(request)
+    signatures = ",".join(
+        header
+        for header in (
+            request.headers.get(SIGNATURE_HEADER),
+            request.headers.get(MAIN_ACCOUNT_SIGNATURE_HEADER),
+        )
+        if header
+    )
+    if not plivo.verify(
+        auth_token=auth_token,
+        method=request.method,
+        url=public_url(request),
+        nonce=request.headers.get(NONCE_HEADER, ""),
+        signatures=signatures,
+        params=_params(pairs),
+    ):
+        raise Forbidden("Invalid webhook signature")
+    return _params(pairs)
+
+
+async def _callback_call(request: Request) -> tuple[ProviderCall, PlivoCredentials]:
+    """The call a callback speaks of: our id from its URL, else Plivo's CallUUID."""
+    settings, db = request.app.state.settings, request.app.state.db
+    call_id = request.query_params.get("call_id")
+    provider_call_id = None if call_id else _first(await form_pairs(request), "CallUUID")
+    call = await find_provider_call(
+        db, settings, plivo.PROVIDER, call_id=call_id, provider_call_id=provider_call_id
+    )
+    if not isinstance(call.credentials, PlivoCredentials):
+        raise NotFound.resource("Call")
+    return call, call.credentials
+
+
+@router.post("/webhooks/plivo/events")
+async def plivo_events(request: Request) -> Response:
+    """Ring, machine-detection and hangup callbacks of a Plivo call."""
+    call, credentials = await _callback_call(request)
+    params = await _signed_params(request, credentials.auth_token)
+    events = plivo.parse_event(params, call_id=call.call_id, received_at=datetime.now(UTC))
+    await apply_provider_events(request, events)
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/plivo/answer")
+async def plivo_answer(request: Request) -> Response:
+    """Plivo XML for an answered call: the agent's media stream. An outbound call (our id in
+    the URL) is marked answered; an inbound one is recorded for the number's inbound agent,
+    or turned away politely when no agent takes it."""
+    settings = request.app.state.settings
+    if request.query_params.get("call_id"):
+        call, credentials = await _callback_call(request)
+        params = await _signed_params(request, credentials.auth_token)
+        events = plivo.parse_event(params, call_id=call.call_id, received_at=datetime.now(UTC))
+        await apply_provider_events(request, events)
+        return _stream_response(settings.base_url, call.call_id)
+    db = request.app.state.db
+    dialed = plivo.to_e164(_first(await form_pairs(request), "To"))
+    number = await find_number(db, settings, plivo.PROVIDER, dialed)
+    if number is None or not isinstance(number.credentials, PlivoCredentials):
+        raise NotFound.resource("Phone number")
+    inbound = plivo.parse_inbound(await _signed_params(request, number.credentials.auth_token))
+    if inbound is None:
+        raise BadRequest("An answer request without call_id must be an inbound call")
+    decision = await receive_inbound(
+        db, number, caller=inbound.from_number, provider_call_id=inbound.provider_call_id
+    )
+    if decision.call_id is None:
+        return Response(plivo.rejection_xml(), media_type=XML)
+    return _stream_response(settings.base_url, decision.call_id)
+
+
+def _stream_response(base_url: str, call_id: str) -> Response:
+    stream_url = plivo.media_url(base_url, call_id)
+    return Response(plivo.answer_xml(stream_url, call_id=call_id), media_type=XML)
+
+
+@router.websocket("/media/plivo")
+async def plivo_media(socket: WebSocket) -> None:
+    """The audio stream of a call: accepted only for an active Plivo call whose CallUUID is
+    the stream's; our call id comes from ``extraHeaders`` and the URL, which must agree."""
+    settings, db = socket.app.state.settings, socket.app.state.db
+    await socket.accept()
+    holder: dict[str, PlivoClient] = {}
+
+    async def hang_up() -> None:
+        client = holder.get("client")
+        if client is not None and call.provider_call_id:
+            try:
+                await client.hangup(call.provider_call_id)
+            except ProviderError as exc:
+                log.warning("hang-up failed", extra={"call_id": call.call_id, "code": exc.code})
+
+    transport = WebSocketTransport(socket, _StreamCodec(), on_hangup=hang_up)
+    url_call_id = socket.query_params.get("call_id")
+    try:
+        start = await transport.wait_start()
+        if start.call_id and url_call_id and start.call_id != url_call_id:
+            raise NotFound.resource("Call")
+        call = await find_provider_call(
+            db, settings, plivo.PROVIDER, call_id=start.call_id or url_call_id
+        )
+    except (LineClosed, NotFound):
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    if call.status.is_terminal or call.provider_call_id not in (None, start.provider_call_id):
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    credentials = call.credentials
+    assert isinstance(credentials, PlivoCredentials)
+    holder["client"] = PlivoClient(
+        public_base_url=settings.base_url,
+        api_base_url=settings.plivo_api_base_url,
+        credentials=credentials,
+    )
+    await answered(socket, call.call_id, start.provider_call_id)
+    try:
+        await hold_media_session(socket, call.call_id, transport)
+    finally:
+        with contextlib.suppress(Exception):
+            await holder["client"].aclose()
