@@ -24,6 +24,7 @@ _REASONS = {
     EndReason.AGENT_HANGUP: "the agent ended it",
     EndReason.MAX_DURATION: "it reached its maximum duration",
     EndReason.JOIN_TIMEOUT: "it rang until the join timeout",
+    EndReason.REJECTED: "no agent answers the number it reached",
 }
 
 _MAX_REPLIES = 3

@@ -10,7 +10,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from voxline.config import Settings
-from voxline.domain.calls import CallDirection, CallStatus
+from voxline.domain.calls import CallDirection, CallStatus, EndReason
 from voxline.errors import NotFound
 from voxline.logging import get_logger
 from voxline.services.credentials import NumberCredential, credential_for_number
@@ -84,10 +84,17 @@ async def find_number(
     return await credential_for_number(db, settings, number_id)
 
 
+# The agent id of an inbound call no agent took (its number has no inbound agent).
+NO_AGENT = "00000000-0000-0000-0000-000000000000"
+UNASSIGNED_NUMBER = "This number is not assigned to an agent for inbound calls"
+
+
 @dataclass(frozen=True, slots=True)
 class InboundDecision:
-    call_id: str | None
-    reason: str | None = None
+    """The call recorded for an inbound request; ``answered`` False: turn it away."""
+
+    call_id: str
+    answered: bool
 
 
 async def receive_inbound(
@@ -97,19 +104,22 @@ async def receive_inbound(
     caller: str,
     provider_call_id: str,
 ) -> InboundDecision:
-    """Record an inbound call to ``number`` for its inbound agent (ringing until media starts);
-    a number with no active inbound agent is turned away."""
+    """Record an inbound call to ``number`` for its inbound agent (ringing until media starts).
+
+    A number with no active inbound agent is turned away; the call is still recorded, as
+    ``failed`` with ``context.last_error``, under :data:`NO_AGENT`.
+    """
     async with db.write() as conn:
         existing = (
             await conn.execute(
-                sa.select(calls.c.id).where(
+                sa.select(calls.c.id, calls.c.status).where(
                     calls.c.provider_type == number.provider_type.value,
                     calls.c.provider_call_id == provider_call_id,
                 )
             )
-        ).scalar_one_or_none()
+        ).first()
         if existing is not None:  # the provider retried its request
-            return InboundDecision(existing)
+            return InboundDecision(existing.id, existing.status != CallStatus.FAILED.value)
         agent = (
             await conn.execute(
                 sa.select(agents)
@@ -119,11 +129,33 @@ async def receive_inbound(
                 .where(phone_numbers.c.id == number.number_id)
             )
         ).first()
-        if agent is None or agent.status != "active":
-            log.info("inbound call turned away", extra={"number_id": number.number_id})
-            return InboundDecision(None, "This number is not assigned to an agent")
         now = utcnow()
         call_id = str(uuid.uuid4())
+        if agent is None or agent.status != "active":
+            await conn.execute(
+                calls.insert().values(
+                    id=call_id,
+                    organization_id=number.organization_id,
+                    agent_id=NO_AGENT,
+                    direction=CallDirection.INBOUND.value,
+                    status=CallStatus.FAILED.value,
+                    phone_number=caller,
+                    from_number=number.phone_number,
+                    phone_number_id=number.number_id,
+                    provider_type=number.provider_type.value,
+                    provider_call_id=provider_call_id,
+                    variables={},
+                    settings={"recording_enabled": False, "transcription_enabled": False},
+                    context={"last_error": UNASSIGNED_NUMBER},
+                    end_reason=EndReason.REJECTED.value,
+                    ended_at=now,
+                    attempts=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            log.info("inbound call turned away", extra={"call_id": call_id})
+            return InboundDecision(call_id, answered=False)
         await conn.execute(
             calls.insert().values(
                 id=call_id,
@@ -153,7 +185,7 @@ async def receive_inbound(
             )
         )
     log.info("inbound call received", extra={"call_id": call_id, "provider": number.provider_type})
-    return InboundDecision(call_id)
+    return InboundDecision(call_id, answered=True)
 
 
 async def record_dtmf(db: Database, call_id: str, digit: str) -> None:

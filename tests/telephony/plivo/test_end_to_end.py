@@ -377,3 +377,24 @@ async def test_inbound_call_to_an_unknown_number_is_not_found(deployment: Deploy
     assert response.status_code == 404
     listed = (await deployment.http.get(f"{API}/calls?direction=inbound")).json()["data"]
     assert listed == []
+
+
+async def test_inbound_call_to_an_unassigned_number_is_turned_away_and_recorded(
+    deployment: Deployment,
+) -> None:
+    numbers = (await deployment.http.get(f"{API}/telephony/numbers")).json()["data"]
+    unassigned = await deployment.http.post(
+        f"{API}/telephony/numbers/unassign",
+        json={"number_id": numbers[0]["id"], "assignment_type": "inbound"},
+    )
+    assert unassigned.status_code == 200
+    offer = inbound_callback(
+        deployment, "/webhooks/plivo/answer", {"Event": "StartApp", "CallStatus": "ringing"}
+    )
+    response = await post(deployment, offer)
+    assert response.status_code == 200, response.text
+    assert "<Stream" not in response.text
+    assert "<Hangup" in response.text or "<Speak" in response.text
+    (call,) = (await deployment.http.get(f"{API}/calls?direction=inbound")).json()["data"]
+    assert call["status"] == "failed"
+    assert "not assigned to an agent" in call["context"]["last_error"]

@@ -383,8 +383,10 @@ async def test_inbound_call_to_a_number_without_agent_is_rejected(
     parked, hook = deployment.emulator.inbound(CALLER, "+14155552673", deployment.events_url)
     await deliver(deployment, [hook])
     assert parked.commands == [("reject", {"cause": "CALL_REJECTED"})]
-    listed = (await deployment.http.get(f"{API}/calls?direction=inbound")).json()["data"]
-    assert listed == []
+    (call,) = (await deployment.http.get(f"{API}/calls?direction=inbound")).json()["data"]
+    assert call["status"] == "failed"
+    assert call["end_reason"] == "rejected"
+    assert "not assigned to an agent" in call["context"]["last_error"]
 
 
 async def open_stream(stream_url: str, call_control_id: str, client_state: str) -> Any:

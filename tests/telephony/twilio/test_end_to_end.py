@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -20,7 +21,13 @@ import uvicorn
 import websockets
 
 from tests.conftest import API
-from tests.emulators.twilio import ACCOUNT_SID, AUTH_TOKEN, Failure, TwilioEmulator
+from tests.emulators.twilio import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    Failure,
+    TwilioEmulator,
+    twilio_signature,
+)
 from tests.factories import Tenant, insert_agent
 from tests.voice.speech import channel_levels, word_error_rate
 from voxline.api.app import create_app
@@ -316,3 +323,40 @@ async def test_inbound_call_is_answered_with_a_media_stream(deployment: Deployme
     assert [c["id"] for c in listed] == [call_id]
     assert listed[0]["phone_number"] == "+14155559876"
     assert listed[0]["from_number"] == NUMBER
+
+
+async def test_inbound_call_to_an_unassigned_number_is_turned_away_and_recorded(
+    deployment: Deployment,
+) -> None:
+    numbers = (await deployment.http.get(f"{API}/telephony/numbers")).json()["data"]
+    unassigned = await deployment.http.post(
+        f"{API}/telephony/numbers/unassign",
+        json={"number_id": numbers[0]["id"], "assignment_type": "inbound"},
+    )
+    assert unassigned.status_code == 200
+    params = [
+        ("AccountSid", ACCOUNT_SID),
+        ("CallSid", "CA" + "2" * 32),
+        ("From", "+14155559876"),
+        ("To", NUMBER),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ]
+    url = f"{deployment.base_url}/webhooks/twilio/answer"
+    response = await deployment.http.post(
+        url,
+        content=urlencode(params),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": twilio_signature(AUTH_TOKEN, url, params),
+        },
+    )
+    assert response.status_code == 200
+    twiml = ET.fromstring(response.text)
+    assert twiml.find("./Say") is not None
+    assert twiml.find("./Hangup") is not None
+    assert twiml.find("./Connect") is None
+    (call,) = (await deployment.http.get(f"{API}/calls?direction=inbound")).json()["data"]
+    assert call["status"] == "failed"
+    assert "not assigned to an agent" in call["context"]["last_error"]
+    assert call["end_reason"] == "rejected"

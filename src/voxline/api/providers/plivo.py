@@ -146,7 +146,7 @@ async def plivo_answer(request: Request) -> Response:
     decision = await receive_inbound(
         db, number, caller=inbound.from_number, provider_call_id=inbound.provider_call_id
     )
-    if decision.call_id is None:
+    if not decision.answered:
         return Response(plivo.rejection_xml(), media_type=XML)
     return _stream_response(settings.base_url, decision.call_id)
 

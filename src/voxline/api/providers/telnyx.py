@@ -133,7 +133,7 @@ async def _receive(request: Request, body: bytes, inbound: InboundCall) -> None:
     )
     client = _client(request)
     try:
-        if decision.call_id is None:
+        if not decision.answered:
             await client.reject(inbound.provider_call_id, credentials=credentials)
         else:
             await client.answer(inbound.provider_call_id, decision.call_id, credentials=credentials)

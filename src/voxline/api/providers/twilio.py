@@ -77,7 +77,7 @@ async def twilio_answer(request: Request) -> Response:
     decision = await receive_inbound(
         db, number, caller=inbound.from_number, provider_call_id=inbound.provider_call_id
     )
-    if decision.call_id is None:
+    if not decision.answered:
         return Response(twilio.rejection_twiml(), media_type=XML)
     return Response(twilio.stream_twiml(settings.base_url, decision.call_id), media_type=XML)
 
