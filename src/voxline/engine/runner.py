@@ -16,6 +16,8 @@ import os
 import socket
 import uuid
 
+import sqlalchemy as sa
+
 from voxline.config import Settings
 from voxline.domain.calls import CallEvent
 from voxline.engine.claims import renew_leases
@@ -27,8 +29,11 @@ from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups, listen, notify
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
+from voxline.services.provider_recordings import cache_provider_recording
 from voxline.storage.db import Database
+from voxline.storage.tables import calls
 from voxline.telephony.base import ProviderEvent
+from voxline.telephony.credentials import ProviderCredentials
 from voxline.telephony.plivo.client import PlivoClient
 from voxline.telephony.registry import ProviderRegistry
 from voxline.telephony.sandbox.audio_line import AudioEnd
@@ -75,6 +80,8 @@ class Engine:
                 public_base_url=settings.base_url, api_base_url=settings.plivo_api_base_url
             ),
         )
+        self.carriers_by_name = {carrier.name: carrier for carrier in self.carriers}
+        self._background: set[asyncio.Task[None]] = set()
         self.registry = ProviderRegistry(
             {"sandbox": self.sandbox, **{carrier.name: carrier for carrier in self.carriers}}
         )
@@ -89,6 +96,7 @@ class Engine:
         status = await apply_event(self.db, event, self.settings.sandbox_time_scale)
         if status is not None and status.is_terminal:
             self.wakeups.wake(FINALIZE)
+            self._fetch_provider_recording(event.call_id)
             preparing = self._preparing.pop(event.call_id, None)
             if preparing is not None:
                 preparing.cancel()
@@ -98,6 +106,27 @@ class Engine:
             self._preparing[event.call_id] = asyncio.create_task(
                 self.sessions.prepare(event.call_id)
             )
+
+    def _fetch_provider_recording(self, call_id: str) -> None:
+        """Ask the call's provider for its recording if Voxline has none (in the background)."""
+        task = asyncio.create_task(self._provider_recording(call_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _provider_recording(self, call_id: str) -> None:
+        async with self.db.read() as conn:
+            provider = (
+                await conn.execute(sa.select(calls.c.provider_type).where(calls.c.id == call_id))
+            ).scalar_one_or_none()
+        carrier = self.carriers_by_name.get(provider or "")
+        if carrier is None:
+            return
+
+        async def fetch(provider_call_id: str, credentials: ProviderCredentials) -> str | None:
+            # The credentials are those of the call's own number, hence of this provider.
+            return await carrier.recording_url(provider_call_id, credentials=credentials)  # type: ignore[arg-type]
+
+        await cache_provider_recording(self.db, self.settings, carrier.name, call_id, fetch)
 
     async def place_now(self, call_id: str) -> ProviderError | None:
         return await self.dispatcher.place_now(call_id)
@@ -149,6 +178,8 @@ class Engine:
             await self.sandbox.aclose()
             for preparing in self._preparing.values():
                 preparing.cancel()
+            for task in self._background:
+                task.cancel()
             for carrier in self.carriers:
                 await carrier.aclose()
             await self.finalizer.finalize_due()

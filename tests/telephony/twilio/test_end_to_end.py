@@ -360,3 +360,24 @@ async def test_inbound_call_to_an_unassigned_number_is_turned_away_and_recorded(
     assert call["status"] == "failed"
     assert "not assigned to an agent" in call["context"]["last_error"]
     assert call["end_reason"] == "rejected"
+
+
+async def test_the_providers_recording_is_cached_when_voxline_has_none(
+    deployment: Deployment,
+) -> None:
+    created = await deployment.http.post(
+        f"{API}/calls", json={"agent_id": deployment.agent_id, "phone_number": "+14155550123"}
+    )
+    call_id = created.json()["data"]["id"]
+    (call,) = deployment.emulator.calls.values()
+    recording_sid = deployment.emulator.add_recording(call.sid)
+    await post_callbacks(deployment, call.sid, "completed", upto=10)
+    for _ in range(100):
+        response = await deployment.http.get(f"{API}/calls/{call_id}/recording")
+        if response.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert response.status_code == 200, response.text
+    url = response.json()["data"]["recording_url"]
+    assert url.startswith(deployment.emulator.base_url)
+    assert url.endswith(f"/Recordings/{recording_sid}.wav")

@@ -217,11 +217,13 @@ class TwilioClient:
         )
         return str(_json(response).get("status", ""))
 
-    async def recording_url(self, provider_call_id: str) -> str | None:
+    async def recording_url(
+        self, provider_call_id: str, *, credentials: TwilioCredentials | None = None
+    ) -> str | None:
         """The media URL (WAV) of the call's latest completed recording, or None."""
         response = await self._request(
             "GET",
-            self._credentials_for(provider_call_id),
+            credentials or self._credentials_for(provider_call_id),
             f"Calls/{provider_call_id}/Recordings.json",
         )
         recordings = _json(response).get("recordings")
