@@ -174,6 +174,7 @@ async def play_callee(
                     received += 1
 
         listener = asyncio.create_task(listen())
+        await ws.send(json.dumps({"event": "dtmf", "dtmf": {"digit": "7", "track": "inbound"}}))
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         for index, chunk in enumerate(script):
@@ -230,6 +231,7 @@ async def test_outbound_call_through_plivo(deployment: Deployment, tmp_path: Pat
         await asyncio.sleep(0.05)
     assert got["status"] == "completed"
     assert got["answered_by"] == "human"
+    assert got["context"]["dtmf"] == "7"
     turns = (await deployment.http.get(f"{API}/calls/{call_id}/transcript")).json()["data"]
     heard = " ".join(t["text"] for t in turns["transcript"] if t["speaker"] == "contact")
     assert word_error_rate(CALLEE_LINE, heard) <= 0.35, heard

@@ -31,6 +31,7 @@ from voxline.services.provider_calls import (
     find_number,
     find_provider_call,
     receive_inbound,
+    record_dtmf,
 )
 from voxline.telephony.credentials import PlivoCredentials
 from voxline.telephony.media_events import MediaEvent
@@ -172,7 +173,10 @@ async def plivo_media(socket: WebSocket) -> None:
             except ProviderError as exc:
                 log.warning("hang-up failed", extra={"call_id": call.call_id, "code": exc.code})
 
-    transport = WebSocketTransport(socket, _StreamCodec(), on_hangup=hang_up)
+    async def dtmf(digit: str) -> None:
+        await record_dtmf(db, call.call_id, digit)
+
+    transport = WebSocketTransport(socket, _StreamCodec(), on_hangup=hang_up, on_dtmf=dtmf)
     url_call_id = socket.query_params.get("call_id")
     try:
         start = await transport.wait_start()
