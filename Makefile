@@ -10,7 +10,7 @@ export VOXLINE_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
 # out and Voxline speaks with espeak-ng only.
 EXTRAS ?= dev,piper
 
-.PHONY: run test install espeak lint typecheck pytest postgres clean
+.PHONY: run test install espeak lint typecheck pytest postgres bench clean
 
 $(STAMP): pyproject.toml | espeak
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP) postgres
 	$(BIN)/python -m pytest
+
+## Benchmarks (about 10 minutes): API latency at 10k-1M calls, dispatch, capacity. See bench/README.md.
+bench: $(STAMP) postgres
+	$(BIN)/python -m bench.run_all
 
 ## Make sure the local PostgreSQL server the tests use is up.
 postgres:

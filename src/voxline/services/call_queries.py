@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -27,7 +28,7 @@ from voxline.services.call_records import (
     to_call,
 )
 from voxline.storage.db import Database
-from voxline.storage.tables import calls, transcript_turns
+from voxline.storage.tables import call_counts, calls, transcript_turns
 
 STATUS_FILTER_VALUES = (*(s.value for s in CallStatus), *STATUS_ALIASES)
 
@@ -91,10 +92,16 @@ async def list_calls(
     if before is not None:
         conditions.append(calls.c.created_at < before)
     where = sa.and_(*conditions)
+    if after is None and before is None:
+        total_query = _counted_total(org_id, filters)
+    else:
+        # No counter is kept per instant: a time window is counted over its index range.
+        total_query = sa.select(sa.func.count()).select_from(calls).where(where)
     async with db.read() as conn:
-        total = (
-            await conn.execute(sa.select(sa.func.count()).select_from(calls).where(where))
-        ).scalar_one()
+        total = int((await conn.execute(total_query)).scalar_one())
+        if offset >= total:
+            # Nothing to show: skip a page query that would scan to the end of its index.
+            return [], total
         rows = (
             await conn.execute(
                 sa.select(calls)
@@ -105,7 +112,20 @@ async def list_calls(
             )
         ).all()
     links = RecordingLinks(settings)
-    return [to_call(row._mapping, links) for row in rows], int(total)
+    return [to_call(row._mapping, links) for row in rows], total
+
+
+def _counted_total(org_id: str, filters: CallFilters) -> sa.Select[Any]:
+    """The number of calls matching status/direction/agent filters, summed from the
+    ``call_counts`` groups that the database's triggers keep exact (migration 0002)."""
+    conditions = [call_counts.c.organization_id == org_id]
+    if filters.status is not None:
+        conditions.append(call_counts.c.status == filters.status.value)
+    if filters.direction is not None:
+        conditions.append(call_counts.c.direction == filters.direction.value)
+    if filters.agent_id is not None:
+        conditions.append(call_counts.c.agent_id == filters.agent_id)
+    return sa.select(sa.func.coalesce(sa.func.sum(call_counts.c.n), 0)).where(*conditions)
 
 
 async def get_call(db: Database, settings: Settings, org_id: str, call_id: str) -> Call:

@@ -176,12 +176,28 @@ calls = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "organization_id", "created_at", "id"),
-    Index(None, "organization_id", "status", "created_at"),
-    Index(None, "organization_id", "agent_id", "created_at"),
-    Index(None, "organization_id", "direction", "created_at"),
+    # One index per list filter, newest first within it; the other two filters trail the key
+    # so a combination is checked inside the index instead of fetching every row (0002).
+    Index(None, "organization_id", "status", "created_at", "direction", "agent_id"),
+    Index(None, "organization_id", "agent_id", "created_at", "status", "direction"),
+    Index(None, "organization_id", "direction", "created_at", "status", "agent_id"),
     Index(None, "status", "not_before"),
     Index(None, "status", "deadline_at"),
     Index(None, "provider_type", "provider_call_id"),
+)
+
+# One row per (organization, agent, direction, status): how many calls are in that group.
+# Kept exact by database triggers on ``calls`` (migration 0002), never written by the
+# application; ``GET /calls`` sums it for ``pagination.total``. No foreign key on purpose:
+# the cascade of an organization's deletion onto ``calls`` fires the triggers.
+call_counts = Table(
+    "call_counts",
+    metadata,
+    Column("organization_id", ID, primary_key=True),
+    Column("agent_id", ID, primary_key=True),
+    Column("direction", String(10), primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("n", BigInteger, nullable=False),
 )
 
 transcript_turns = Table(

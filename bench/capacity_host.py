@@ -1,0 +1,209 @@
+"""The process under test of the capacity benchmark: a real Voxline engine (what
+``voxline worker`` runs, configured from ``VOXLINE_*``) plus instruments.
+
+- A **frame clock probe**: a task that wakes every 20 ms on an absolute schedule and records
+  how late it woke, as a media frame pump on the same event loop would.
+- In ``--mode audio``, every live call the engine hosts also gets the media path of an
+  audio call with the speech models off: each 20 ms the contact's 8 kHz μ-law frame is
+  decoded, resampled to 16 kHz and fed to the VAD (Silero), the agent's 16 kHz frame is
+  resampled to 8 kHz and μ-law encoded, and both sides go to the stereo WAV recorder. Each
+  call's own frame lateness is recorded too.
+
+Control: ``SIGUSR1`` opens a measurement window, ``SIGUSR2`` closes it and writes the
+window's statistics to ``--stats``; ``<stats>.live`` is rewritten twice a second with the
+number of live calls. ``SIGTERM`` stops the engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import math
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voxline.config import load_settings
+from voxline.engine.runner import Engine
+from voxline.logging import configure_logging
+from voxline.storage.db import Database
+
+FRAME_SECONDS = 0.02
+
+
+class Window:
+    """Lateness samples (ms) collected between SIGUSR1 and SIGUSR2."""
+
+    def __init__(self) -> None:
+        self.open = False
+        self.probe: list[float] = []
+        self.frames: list[float] = []
+        self.frames_total = 0
+        self.collections: list[float] = []
+        self._collecting_since = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        # Full collections stop the event loop for as long as they take: record them.
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._collecting_since = time.perf_counter()
+        elif self.open:
+            self.collections.append((time.perf_counter() - self._collecting_since) * 1000)
+
+    def start(self) -> None:
+        self.probe.clear()
+        self.frames.clear()
+        self.collections.clear()
+        self.frames_total = 0
+        self.open = True
+
+    def dump(self, path: Path, live: int) -> None:
+        self.open = False
+        payload = {
+            "live": live,
+            "probe": _summary(self.probe),
+            "frames": _summary(self.frames),
+            "frames_total": self.frames_total,
+            "full_gc": {
+                "count": len(self.collections),
+                "max_ms": max(self.collections, default=0.0),
+            },
+        }
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(payload))
+        temporary.replace(path)
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {"n": 0}
+    ordered = np.sort(np.asarray(samples))
+    return {
+        "n": len(samples),
+        "p50_ms": float(np.percentile(ordered, 50)),
+        "p99_ms": float(np.percentile(ordered, 99)),
+        "max_ms": float(ordered[-1]),
+    }
+
+
+async def probe(window: Window) -> None:
+    loop = asyncio.get_running_loop()
+    due = loop.time()
+    while True:
+        due += FRAME_SECONDS
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        late = loop.time() - due
+        if window.open:
+            window.probe.append(late * 1000)
+        if late > 1.0:
+            due = loop.time()  # far behind: resynchronise rather than burst
+
+
+def _test_signal(rate: int, seconds: float, pitch: float) -> bytes:
+    """Speech-like PCM16: a buzz with harmonics, syllable-modulated, 1.5 s on, 1 s off."""
+    t = np.arange(int(rate * seconds)) / rate
+    buzz = sum(np.sin(2 * math.pi * pitch * k * t) / k for k in range(1, 8))
+    envelope = (0.5 + 0.5 * np.sin(2 * math.pi * 4 * t)) * ((t % 2.5) < 1.5)
+    return (buzz * envelope * 6000).astype("<i2").tobytes()
+
+
+class AudioCalls:
+    """The media path of every live call (speech models off); see the module docstring."""
+
+    def __init__(self, engine: Engine, window: Window, recordings: Path) -> None:
+        from voxline.voice.audio import pcm16_to_mulaw
+
+        self.engine = engine
+        self.window = window
+        self.recordings = recordings
+        self.contact_ulaw = pcm16_to_mulaw(_test_signal(8000, 5.0, 140.0))
+        self.agent_pcm = _test_signal(16000, 5.0, 210.0)
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def run(self) -> None:
+        while True:
+            hosted = set(self.engine._hosted)
+            for call_id in hosted - self.tasks.keys():
+                self.tasks[call_id] = asyncio.create_task(self.media(call_id))
+            for call_id in self.tasks.keys() - hosted:
+                self.tasks.pop(call_id).cancel()
+            await asyncio.sleep(0.2)
+
+    async def media(self, call_id: str) -> None:
+        from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
+        from voxline.voice.recorder import CallRecorder
+        from voxline.voice.vad import SileroVad, StreamingVad
+
+        # Loading the model takes tens of ms: off the event loop, as a session would.
+        vad = StreamingVad(await asyncio.to_thread(SileroVad))
+        up, down = Resampler(8000, 16000), Resampler(16000, 8000)
+        recorder = CallRecorder(self.recordings, call_id)
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        index = 0
+        try:
+            while True:
+                due += FRAME_SECONDS
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                if self.window.open:
+                    self.window.frames.append((loop.time() - due) * 1000)
+                    self.window.frames_total += 1
+                start = index * 160 % (len(self.contact_ulaw) - 160)
+                contact = up.process(mulaw_to_pcm16(self.contact_ulaw[start : start + 160]))
+                vad.feed(contact)
+                start = index * 640 % (len(self.agent_pcm) - 640)
+                agent = self.agent_pcm[start : start + 640]
+                pcm16_to_mulaw(down.process(agent))
+                recorder.write(agent, contact)
+                index += 1
+        finally:
+            recorder.close()
+
+
+async def main(stats: Path, mode: str) -> None:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    db = Database(settings.resolved_database_url)
+    engine = Engine(db, settings)
+    window = Window()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, window.start)
+    loop.add_signal_handler(signal.SIGUSR2, lambda: window.dump(stats, len(engine._hosted)))
+
+    async def report_live() -> None:
+        live = stats.with_suffix(".live")
+        while True:
+            live.with_suffix(".livetmp").write_text(str(len(engine._hosted)))
+            live.with_suffix(".livetmp").replace(live)
+            await asyncio.sleep(0.5)
+
+    helpers: list[asyncio.Task[Any]] = [
+        asyncio.create_task(probe(window)),
+        asyncio.create_task(report_live()),
+    ]
+    if mode == "audio":
+        audio = AudioCalls(engine, window, settings.recordings_dir)
+        helpers.append(asyncio.create_task(audio.run()))
+    try:
+        await engine.run(stop)
+    finally:
+        for task in helpers:
+            task.cancel()
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Voxline engine with capacity instruments")
+    parser.add_argument("--stats", type=Path, required=True)
+    parser.add_argument("--mode", choices=["text", "audio"], default="text")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.stats, arguments.mode))
