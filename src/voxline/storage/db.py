@@ -34,8 +34,10 @@ class Database:
             self._reader = self._sqlite_engine(url, "BEGIN", echo)
             self._writer = self._sqlite_engine(url, "BEGIN IMMEDIATE", echo)
         else:
+            # No pre-ping: it costs a round trip on every checkout (the API's reads are a few
+            # hundred microseconds); recycling connections handles servers that drop idle ones.
             engine = create_async_engine(
-                url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True
+                url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800
             )
             self._reader = self._writer = engine
 
