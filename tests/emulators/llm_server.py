@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.emulators.loopback import LoopbackServer
 
 API_KEY = "emulator-key"
 MODEL = "emulated-model"
@@ -115,8 +115,7 @@ class LlmEmulator:
         self.requests: list[dict[str, Any]] = []
         self.replies: deque[EmulatedReply] = deque()
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loopback: LoopbackServer | None = None
         self.app = Starlette(
             routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])]
         )
@@ -146,24 +145,11 @@ class LlmEmulator:
 
     async def start(self) -> str:
         """Serve on a free loopback port; returns the base URL (``.../v1``)."""
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
-        host, port = sock.getsockname()
-        self.base_url = f"http://{host}:{port}/v1"
+        self._loopback = LoopbackServer(self.app)
+        self.base_url = await self._loopback.start() + "/v1"
         return self.base_url
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-            self._server = None
-            self._task = None
+        if self._loopback is not None:
+            await self._loopback.stop()
+            self._loopback = None

@@ -27,19 +27,19 @@ import base64
 import binascii
 import re
 import secrets
-import socket
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import uvicorn
 from plivo.utils.signature_v3 import construct_post_url, get_signature_v3
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.emulators.loopback import LoopbackServer
 
 AUTH_ID = "MAEMULATOR000000PLIV"
 AUTH_TOKEN = "emulator-plivo-token"
@@ -167,8 +167,7 @@ class PlivoEmulator:
         self.calls: dict[str, EmulatedCall] = {}
         self.failures: deque[Failure] = deque()
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loopback: LoopbackServer | None = None
         prefix = "/v1/Account/{auth_id}"
         self.app = Starlette(
             routes=[
@@ -313,27 +312,14 @@ class PlivoEmulator:
 
     async def start(self) -> str:
         """Serve on a free loopback port; returns the API base URL (no ``/v1``)."""
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
-        host, port = sock.getsockname()
-        self.base_url = f"http://{host}:{port}"
+        self._loopback = LoopbackServer(self.app)
+        self.base_url = await self._loopback.start()
         return self.base_url
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-            self._server = None
-            self._task = None
+        if self._loopback is not None:
+            await self._loopback.stop()
+            self._loopback = None
 
 
 _HANGUPS: dict[str, tuple[str, str, str, str, str]] = {

@@ -26,7 +26,6 @@ import base64
 import binascii
 import json
 import re
-import socket
 import time
 import uuid
 from collections import deque
@@ -35,12 +34,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.emulators.loopback import LoopbackServer
 
 API_KEY = "KEYemulator_0123456789abcdef"
 CONNECTION_ID = "1494404757140276705"
@@ -160,8 +160,7 @@ class TelnyxEmulator:
         self.injected: deque[Injected] = deque()
         self._by_command_id: dict[str, str] = {}
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loopback: LoopbackServer | None = None
         self.app = Starlette(
             routes=[
                 Route("/v2/calls", self._dial, methods=["POST"]),
@@ -416,24 +415,11 @@ class TelnyxEmulator:
 
     async def start(self) -> str:
         """Serve on a free loopback port; returns the API base URL (``.../v2``)."""
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
-        host, port = sock.getsockname()
-        self.base_url = f"http://{host}:{port}/v2"
+        self._loopback = LoopbackServer(self.app)
+        self.base_url = await self._loopback.start() + "/v2"
         return self.base_url
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-            self._server = None
-            self._task = None
+        if self._loopback is not None:
+            await self._loopback.stop()
+            self._loopback = None

@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import socket
 import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass, field
@@ -34,11 +33,12 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.emulators.loopback import LoopbackServer
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fedcba9876543210" * 2
@@ -175,8 +175,7 @@ class TwilioEmulator:
         self.requests: list[tuple[str, str, list[tuple[str, str]]]] = []
         self.failures: deque[Failure] = deque()
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loopback: LoopbackServer | None = None
         prefix = "/2010-04-01/Accounts/{account}"
         self.app = Starlette(
             routes=[
@@ -322,24 +321,11 @@ class TwilioEmulator:
 
     async def start(self) -> str:
         """Serve on a free loopback port; returns the base URL (without ``/2010-04-01``)."""
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
-        host, port = sock.getsockname()
-        self.base_url = f"http://{host}:{port}"
+        self._loopback = LoopbackServer(self.app)
+        self.base_url = await self._loopback.start()
         return self.base_url
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
-            self._server = None
-            self._task = None
+        if self._loopback is not None:
+            await self._loopback.stop()
+            self._loopback = None

@@ -9,19 +9,28 @@ stream's; any API node can take one, and the voice session runs where the socket
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import Request, WebSocket
 from starlette.requests import HTTPConnection
 
 from voxline.domain.calls import AnsweredBy, CallEvent
 from voxline.engine.sessions import VoiceSessions
 from voxline.engine.wakeup import FINALIZE, notify
-from voxline.errors import BadRequest
+from voxline.errors import BadRequest, NotFound, ProviderError
+from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
+from voxline.services.provider_calls import ProviderCall, find_provider_call, record_dtmf
 from voxline.telephony.base import ProviderEvent
-from voxline.telephony.websocket import WebSocketTransport
+from voxline.telephony.credentials import ProviderCredentials
+from voxline.telephony.websocket import MediaCodec, WebSocketTransport
+from voxline.voice.channel import LineClosed
+
+log = get_logger("api.providers")
 
 XML = "application/xml"
 POLICY_VIOLATION = 1008
@@ -90,3 +99,64 @@ async def hold_media_session(
             pump.cancel()
     finally:
         await transport.finish()
+
+
+class CarrierClient(Protocol):
+    async def hangup(self, provider_call_id: str) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def serve_media_stream(
+    socket: WebSocket,
+    provider: str,
+    codec: MediaCodec,
+    client_for: Callable[[ProviderCredentials], CarrierClient | None],
+    *,
+    url_call_id: str | None = None,
+) -> None:
+    """Hold one provider media stream: wait for its start, accept it only for an active call
+    of ``provider`` whose provider call id matches (and whose call id agrees with the one in
+    the URL, if any), mark the call answered, keep pressed keys, let the agent hang up
+    through the provider's API, and run the voice session until either side hangs up."""
+    settings, db = socket.app.state.settings, socket.app.state.db
+    await socket.accept()
+    client: CarrierClient | None = None
+    call: ProviderCall | None = None
+
+    async def hang_up() -> None:
+        if client is None or call is None or not call.provider_call_id:
+            return
+        try:
+            await client.hangup(call.provider_call_id)
+        except ProviderError as exc:
+            log.warning("hang-up failed", extra={"call_id": call.call_id, "code": exc.code})
+
+    async def dtmf(digit: str) -> None:
+        if call is not None:
+            await record_dtmf(db, call.call_id, digit)
+
+    transport = WebSocketTransport(socket, codec, on_hangup=hang_up, on_dtmf=dtmf)
+    try:
+        start = await transport.wait_start()
+        if start.call_id and url_call_id and start.call_id != url_call_id:
+            raise NotFound.resource("Call")
+        call = await find_provider_call(
+            db, settings, provider, call_id=start.call_id or url_call_id
+        )
+    except (LineClosed, NotFound):
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    if call.status.is_terminal or call.provider_call_id not in (None, start.provider_call_id):
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    client = client_for(call.credentials)
+    if client is None:
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    await answered(socket, call.call_id, start.provider_call_id)
+    try:
+        await hold_media_session(socket, call.call_id, transport)
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()

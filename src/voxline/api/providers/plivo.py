@@ -10,36 +10,30 @@ wrong signature answers 403 and changes nothing. The answer URL returns Plivo XM
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response, WebSocket
 
 from voxline.api.providers.common import (
-    POLICY_VIOLATION,
     XML,
-    answered,
     apply_provider_events,
     form_pairs,
-    hold_media_session,
     public_url,
+    serve_media_stream,
 )
-from voxline.errors import BadRequest, Forbidden, NotFound, ProviderError
+from voxline.errors import BadRequest, Forbidden, NotFound
 from voxline.logging import get_logger
 from voxline.services.provider_calls import (
     ProviderCall,
     find_number,
     find_provider_call,
     receive_inbound,
-    record_dtmf,
 )
-from voxline.telephony.credentials import PlivoCredentials
+from voxline.telephony.credentials import PlivoCredentials, ProviderCredentials
 from voxline.telephony.media_events import MediaEvent
 from voxline.telephony.plivo import webhooks as plivo
 from voxline.telephony.plivo.client import PlivoClient
 from voxline.telephony.plivo.media import PlivoMediaCodec
-from voxline.telephony.websocket import WebSocketTransport
-from voxline.voice.channel import LineClosed
 from voxline.voice.frames import AudioFrame
 
 router = APIRouter(include_in_schema=False)
@@ -161,46 +155,21 @@ def _stream_response(base_url: str, call_id: str) -> Response:
 async def plivo_media(socket: WebSocket) -> None:
     """The audio stream of a call: accepted only for an active Plivo call whose CallUUID is
     the stream's; our call id comes from ``extraHeaders`` and the URL, which must agree."""
-    settings, db = socket.app.state.settings, socket.app.state.db
-    await socket.accept()
-    holder: dict[str, PlivoClient] = {}
+    settings = socket.app.state.settings
 
-    async def hang_up() -> None:
-        client = holder.get("client")
-        if client is not None and call.provider_call_id:
-            try:
-                await client.hangup(call.provider_call_id)
-            except ProviderError as exc:
-                log.warning("hang-up failed", extra={"call_id": call.call_id, "code": exc.code})
-
-    async def dtmf(digit: str) -> None:
-        await record_dtmf(db, call.call_id, digit)
-
-    transport = WebSocketTransport(socket, _StreamCodec(), on_hangup=hang_up, on_dtmf=dtmf)
-    url_call_id = socket.query_params.get("call_id")
-    try:
-        start = await transport.wait_start()
-        if start.call_id and url_call_id and start.call_id != url_call_id:
-            raise NotFound.resource("Call")
-        call = await find_provider_call(
-            db, settings, plivo.PROVIDER, call_id=start.call_id or url_call_id
+    def client_for(credentials: ProviderCredentials) -> PlivoClient | None:
+        if not isinstance(credentials, PlivoCredentials):
+            return None
+        return PlivoClient(
+            public_base_url=settings.base_url,
+            api_base_url=settings.plivo_api_base_url,
+            credentials=credentials,
         )
-    except (LineClosed, NotFound):
-        await socket.close(code=POLICY_VIOLATION)
-        return
-    if call.status.is_terminal or call.provider_call_id not in (None, start.provider_call_id):
-        await socket.close(code=POLICY_VIOLATION)
-        return
-    credentials = call.credentials
-    assert isinstance(credentials, PlivoCredentials)
-    holder["client"] = PlivoClient(
-        public_base_url=settings.base_url,
-        api_base_url=settings.plivo_api_base_url,
-        credentials=credentials,
+
+    await serve_media_stream(
+        socket,
+        plivo.PROVIDER,
+        _StreamCodec(),
+        client_for,
+        url_call_id=socket.query_params.get("call_id"),
     )
-    await answered(socket, call.call_id, start.provider_call_id)
-    try:
-        await hold_media_session(socket, call.call_id, transport)
-    finally:
-        with contextlib.suppress(Exception):
-            await holder["client"].aclose()

@@ -14,34 +14,28 @@ webhooks are refused (403) and change nothing.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, WebSocket
 
 from voxline.api.providers.common import (
-    POLICY_VIOLATION,
-    answered,
     apply_provider_events,
-    hold_media_session,
+    serve_media_stream,
 )
-from voxline.errors import BadRequest, Forbidden, NotFound, ProviderError
+from voxline.errors import BadRequest, Forbidden, NotFound
 from voxline.logging import get_logger
 from voxline.services.call_queries import get_call
 from voxline.services.provider_calls import (
     find_number,
     find_provider_call,
     receive_inbound,
-    record_dtmf,
 )
-from voxline.telephony.credentials import TelnyxCredentials
+from voxline.telephony.credentials import ProviderCredentials, TelnyxCredentials
 from voxline.telephony.telnyx import webhooks as telnyx
 from voxline.telephony.telnyx.client import TelnyxClient
 from voxline.telephony.telnyx.media import TelnyxMediaCodec
 from voxline.telephony.telnyx.webhooks import InboundCall
-from voxline.telephony.websocket import WebSocketTransport
-from voxline.voice.channel import LineClosed
 
 router = APIRouter(include_in_schema=False)
 log = get_logger("api.providers.telnyx")
@@ -145,42 +139,16 @@ async def _receive(request: Request, body: bytes, inbound: InboundCall) -> None:
 async def telnyx_media(socket: WebSocket) -> None:
     """Telnyx's media stream of a call: accepted only for an active Telnyx call whose
     ``call_control_id`` matches the stream's, then held by the voice session."""
-    settings, db = socket.app.state.settings, socket.app.state.db
-    await socket.accept()
-    holder: dict[str, TelnyxClient] = {}
 
-    async def hang_up() -> None:
-        client = holder.get("client")
-        if client is not None and call.provider_call_id:
-            try:
-                await client.hangup(call.provider_call_id)
-            except ProviderError as exc:
-                log.warning("hang-up failed", extra={"call_id": call.call_id, "code": exc.code})
+    def client_for(credentials: ProviderCredentials) -> TelnyxClient | None:
+        if not isinstance(credentials, TelnyxCredentials):
+            return None
+        return _client(socket, credentials)
 
-    async def dtmf(digit: str) -> None:
-        await record_dtmf(db, call.call_id, digit)
-
-    transport = WebSocketTransport(socket, TelnyxMediaCodec(), on_hangup=hang_up, on_dtmf=dtmf)
-    try:
-        start = await transport.wait_start()
-        call_id = start.call_id or socket.query_params.get("call_id")
-        call = await find_provider_call(db, settings, telnyx.PROVIDER, call_id=call_id)
-    except (LineClosed, NotFound):
-        await socket.close(code=POLICY_VIOLATION)
-        return
-    if call.status.is_terminal or (
-        call.provider_call_id is not None and call.provider_call_id != start.provider_call_id
-    ):
-        await socket.close(code=POLICY_VIOLATION)
-        return
-    credentials = call.credentials
-    if not isinstance(credentials, TelnyxCredentials):
-        await socket.close(code=POLICY_VIOLATION)
-        return
-    holder["client"] = _client(socket, credentials)
-    await answered(socket, call.call_id, start.provider_call_id)
-    try:
-        await hold_media_session(socket, call.call_id, transport)
-    finally:
-        with contextlib.suppress(Exception):
-            await holder["client"].aclose()
+    await serve_media_stream(
+        socket,
+        telnyx.PROVIDER,
+        TelnyxMediaCodec(),
+        client_for,
+        url_call_id=socket.query_params.get("call_id"),
+    )

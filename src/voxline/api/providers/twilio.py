@@ -3,33 +3,26 @@ bidirectional media stream (``reference/telephony.md`` §1)."""
 
 from __future__ import annotations
 
-import contextlib
-
 from fastapi import APIRouter, Request, Response, WebSocket
 
 from voxline.api.providers.common import (
-    POLICY_VIOLATION,
     XML,
-    answered,
     apply_provider_events,
     form_pairs,
-    hold_media_session,
     public_url,
+    serve_media_stream,
 )
-from voxline.errors import Forbidden, NotFound, ProviderError
+from voxline.errors import Forbidden, NotFound
 from voxline.logging import get_logger
 from voxline.services.provider_calls import (
     find_number,
     find_provider_call,
     receive_inbound,
-    record_dtmf,
 )
-from voxline.telephony.credentials import TwilioCredentials
+from voxline.telephony.credentials import ProviderCredentials, TwilioCredentials
 from voxline.telephony.twilio import webhooks as twilio
 from voxline.telephony.twilio.client import TwilioClient
 from voxline.telephony.twilio.media import TwilioMediaCodec
-from voxline.telephony.websocket import WebSocketTransport
-from voxline.voice.channel import LineClosed
 
 router = APIRouter(include_in_schema=False)
 log = get_logger("api.providers.twilio")
@@ -84,43 +77,16 @@ async def twilio_answer(request: Request) -> Response:
 
 @router.websocket("/media/twilio")
 async def twilio_media(socket: WebSocket) -> None:
-    settings, db = socket.app.state.settings, socket.app.state.db
-    await socket.accept()
-    holder: dict[str, TwilioClient] = {}
+    """Twilio's media stream of a call (our call id is the stream's ``call_id`` parameter)."""
+    settings = socket.app.state.settings
 
-    async def hang_up() -> None:
-        client = holder.get("client")
-        if client is not None and call.provider_call_id:
-            try:
-                await client.hangup(call.provider_call_id)
-            except ProviderError as exc:
-                log.warning("hang-up failed", extra={"call_id": call.call_id, "code": exc.code})
+    def client_for(credentials: ProviderCredentials) -> TwilioClient | None:
+        if not isinstance(credentials, TwilioCredentials):
+            return None
+        return TwilioClient(
+            public_base_url=settings.base_url,
+            base_url=settings.twilio_api_base_url,
+            credentials=credentials,
+        )
 
-    async def dtmf(digit: str) -> None:
-        await record_dtmf(db, call.call_id, digit)
-
-    transport = WebSocketTransport(socket, TwilioMediaCodec(), on_hangup=hang_up, on_dtmf=dtmf)
-    try:
-        start = await transport.wait_start()
-        call = await find_provider_call(db, settings, "twilio", call_id=start.call_id)
-    except (LineClosed, NotFound):
-        await socket.close(code=POLICY_VIOLATION)
-        return
-    if call.status.is_terminal or (
-        call.provider_call_id is not None and call.provider_call_id != start.provider_call_id
-    ):
-        await socket.close(code=POLICY_VIOLATION)
-        return
-    credentials = call.credentials
-    assert isinstance(credentials, TwilioCredentials)
-    holder["client"] = TwilioClient(
-        public_base_url=settings.base_url,
-        base_url=settings.twilio_api_base_url,
-        credentials=credentials,
-    )
-    await answered(socket, call.call_id, start.provider_call_id)
-    try:
-        await hold_media_session(socket, call.call_id, transport)
-    finally:
-        with contextlib.suppress(Exception):
-            await holder["client"].aclose()
+    await serve_media_stream(socket, twilio.PROVIDER, TwilioMediaCodec(), client_for)
