@@ -8,6 +8,7 @@ never sees a vendor's wire format. Audio is already converted to Voxline's inter
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from voxline.voice.frames import AudioFrame
 
@@ -48,3 +49,22 @@ class MediaStop:
 
 
 MediaEvent = MediaStart | MediaAudio | MediaMark | MediaDtmf | MediaStop
+
+
+class MediaProtocolError(ValueError):
+    """A media-stream message that is not well formed for its provider's protocol."""
+
+
+def json_object(value: Any, name: str) -> dict[str, Any]:
+    """``value`` as a JSON object, or :class:`MediaProtocolError` naming it."""
+    if not isinstance(value, dict):
+        raise MediaProtocolError(f"{name} must be an object")
+    return value
+
+
+def json_text(container: dict[str, Any], key: str) -> str:
+    """A non-empty string field of a JSON object, or :class:`MediaProtocolError`."""
+    value = container.get(key)
+    if not isinstance(value, str) or not value:
+        raise MediaProtocolError(f"{key} must be a non-empty string")
+    return value

@@ -23,6 +23,7 @@ from voxline.telephony.media_events import (
     MediaDtmf,
     MediaEvent,
     MediaMark,
+    MediaProtocolError,
     MediaStart,
     MediaStop,
 )
@@ -33,10 +34,6 @@ CARRIER_RATE = 8000
 CONTENT_TYPE = "audio/x-mulaw"
 _DIGITS = re.compile(r"[0-9A-D*#]")
 _HEX_ID = re.compile(r"[0-9a-fA-F]{32}")
-
-
-class MediaProtocolError(ValueError):
-    """A message that is not valid JSON of Plivo's stream protocol."""
 
 
 def _call_id_from(extra_headers: object) -> str | None:

@@ -23,8 +23,11 @@ from voxline.telephony.media_events import (
     MediaDtmf,
     MediaEvent,
     MediaMark,
+    MediaProtocolError,
     MediaStart,
     MediaStop,
+    json_object,
+    json_text,
 )
 from voxline.telephony.telnyx.webhooks import decode_client_state
 from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
@@ -34,24 +37,6 @@ WIRE_RATE = 8000
 WIRE_ENCODING = "PCMU"
 # 20 ms of 8 kHz μ-law, one byte per sample.
 WIRE_CHUNK_BYTES = WIRE_RATE * 20 // 1000
-
-
-class MediaProtocolError(ValueError):
-    """A message that is not a well-formed Telnyx media-streaming message, or a stream in
-    a format this codec does not speak."""
-
-
-def _object(value: Any, name: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise MediaProtocolError(f"{name} must be an object")
-    return value
-
-
-def _text(container: dict[str, Any], key: str) -> str:
-    value = container.get(key)
-    if not isinstance(value, str) or not value:
-        raise MediaProtocolError(f"{key} must be a non-empty string")
-    return value
 
 
 def decode_payload(payload: str) -> bytes:
@@ -87,18 +72,18 @@ class TelnyxMediaCodec:
         whole 20 ms frames. Raises :class:`MediaProtocolError` on a malformed message or a
         stream whose audio is not 8 kHz PCMU."""
         try:
-            message = _object(json.loads(text), "message")
+            message = json_object(json.loads(text), "message")
         except json.JSONDecodeError:
             raise MediaProtocolError("message is not JSON") from None
         event = message.get("event")
         if event == "start":
             return [self._start(message)]
         if event == "media":
-            return self._media(_object(message.get("media"), "media"))
+            return self._media(json_object(message.get("media"), "media"))
         if event == "mark":
-            return [MediaMark(_text(_object(message.get("mark"), "mark"), "name"))]
+            return [MediaMark(json_text(json_object(message.get("mark"), "mark"), "name"))]
         if event == "dtmf":
-            return [MediaDtmf(_text(_object(message.get("dtmf"), "dtmf"), "digit"))]
+            return [MediaDtmf(json_text(json_object(message.get("dtmf"), "dtmf"), "digit"))]
         if event == "stop":
             return [MediaStop()]
         if event == "error":
@@ -107,28 +92,28 @@ class TelnyxMediaCodec:
         return []
 
     def _start(self, message: dict[str, Any]) -> MediaStart:
-        start = _object(message.get("start"), "start")
+        start = json_object(message.get("start"), "start")
         media_format = start.get("media_format")
         if isinstance(media_format, dict):
             encoding = media_format.get("encoding", WIRE_ENCODING)
             rate = media_format.get("sample_rate", WIRE_RATE)
             if encoding != WIRE_ENCODING or int(rate) != WIRE_RATE:
                 raise MediaProtocolError(f"unsupported stream format {encoding}/{rate}")
-        self.stream_id = _text(message, "stream_id")
+        self.stream_id = json_text(message, "stream_id")
         parameters = start.get("custom_parameters")
         call_id = parameters.get("call_id") if isinstance(parameters, dict) else None
         if not isinstance(call_id, str) or not call_id:
             call_id = decode_client_state(start.get("client_state"))
         return MediaStart(
             stream_id=self.stream_id,
-            provider_call_id=_text(start, "call_control_id"),
+            provider_call_id=json_text(start, "call_control_id"),
             call_id=call_id,
         )
 
     def _media(self, media: dict[str, Any]) -> list[MediaEvent]:
         if media.get("track", "inbound") != "inbound":
             return []
-        pcm = self._inbound.process(decode_payload(_text(media, "payload")))
+        pcm = self._inbound.process(decode_payload(json_text(media, "payload")))
         return [MediaAudio(frame) for frame in self._framer.push(pcm)]
 
     # -- Voxline → Telnyx -------------------------------------------------------------

@@ -22,8 +22,11 @@ from voxline.telephony.media_events import (
     MediaDtmf,
     MediaEvent,
     MediaMark,
+    MediaProtocolError,
     MediaStart,
     MediaStop,
+    json_object,
+    json_text,
 )
 from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
 from voxline.voice.frames import SAMPLE_RATE, AudioFrame, Framer
@@ -31,23 +34,6 @@ from voxline.voice.frames import SAMPLE_RATE, AudioFrame, Framer
 WIRE_RATE = 8000
 # 20 ms of 8 kHz μ-law, one byte per sample.
 WIRE_CHUNK_BYTES = WIRE_RATE * 20 // 1000
-
-
-class MediaProtocolError(ValueError):
-    """A message that is not a well-formed Twilio Media Streams message."""
-
-
-def _object(value: Any, name: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise MediaProtocolError(f"{name} must be an object")
-    return value
-
-
-def _text(container: dict[str, Any], key: str) -> str:
-    value = container.get(key)
-    if not isinstance(value, str) or not value:
-        raise MediaProtocolError(f"{key} must be a non-empty string")
-    return value
 
 
 class TwilioMediaCodec:
@@ -67,29 +53,29 @@ class TwilioMediaCodec:
         """The events in one message; ``connected``, outbound-track echoes and unknown
         events yield none. Raises :class:`MediaProtocolError` on a malformed message."""
         try:
-            message = _object(json.loads(text), "message")
+            message = json_object(json.loads(text), "message")
         except json.JSONDecodeError:
             raise MediaProtocolError("message is not JSON") from None
         event = message.get("event")
         if event == "start":
-            return [self._start(_object(message.get("start"), "start"))]
+            return [self._start(json_object(message.get("start"), "start"))]
         if event == "media":
-            return self._media(_object(message.get("media"), "media"))
+            return self._media(json_object(message.get("media"), "media"))
         if event == "mark":
-            return [MediaMark(_text(_object(message.get("mark"), "mark"), "name"))]
+            return [MediaMark(json_text(json_object(message.get("mark"), "mark"), "name"))]
         if event == "dtmf":
-            return [MediaDtmf(_text(_object(message.get("dtmf"), "dtmf"), "digit"))]
+            return [MediaDtmf(json_text(json_object(message.get("dtmf"), "dtmf"), "digit"))]
         if event == "stop":
             return [MediaStop()]
         return []
 
     def _start(self, start: dict[str, Any]) -> MediaStart:
-        self.stream_sid = _text(start, "streamSid")
+        self.stream_sid = json_text(start, "streamSid")
         parameters = start.get("customParameters")
         call_id = parameters.get("call_id") if isinstance(parameters, dict) else None
         return MediaStart(
             stream_id=self.stream_sid,
-            provider_call_id=_text(start, "callSid"),
+            provider_call_id=json_text(start, "callSid"),
             call_id=call_id if isinstance(call_id, str) and call_id else None,
         )
 
@@ -97,7 +83,7 @@ class TwilioMediaCodec:
         if media.get("track", "inbound") != "inbound":
             return []
         try:
-            ulaw = base64.b64decode(_text(media, "payload"), validate=True)
+            ulaw = base64.b64decode(json_text(media, "payload"), validate=True)
         except binascii.Error:
             raise MediaProtocolError("media payload is not base64") from None
         pcm = self._inbound.process(mulaw_to_pcm16(ulaw))
