@@ -1,19 +1,23 @@
 """API latency and throughput: ``GET /calls`` (filtered, paginated) and ``POST /calls`` with
 10k, 100k and 1M calls in the database, on SQLite and on PostgreSQL.
 
-For every filter combination the same page is fetched four ways, in the same run:
+For every filter combination the same page is fetched these ways, in the same run:
 
-- ``driver``: the exact SQL Voxline issues (the total from ``call_counts`` and the page),
-  compiled from the service's own statements and run straight through the driver
-  (asyncpg / the standard ``sqlite3``). This is the baseline.
+- ``driver``: the exact statement Voxline issues (``call_queries.page_statement``: the total
+  from ``call_counts`` and the page, in one statement), compiled by SQLAlchemy and run
+  straight through the driver (asyncpg; the standard ``sqlite3`` called inline, without
+  even a thread hop). This is the baseline.
 - ``count``: the naive total, a plain ``COUNT(*)`` of the same filters, for comparison.
-- ``core page``: the page statement alone through Voxline's ``Database`` (pool, read
-  transaction, SQLAlchemy result processing), compared with the driver's page query: the
-  overhead factor of the page query.
-- ``service``: ``call_queries.list_calls`` in this process (total, page, mapping to
+- ``query``: the same statement through Voxline's ``Database.query`` (pool, snapshot read,
+  a reader thread on SQLite, SQLAlchemy result processing): the page query's overhead
+  factor is ``query`` ÷ ``driver``.
+- ``service``: ``call_queries.list_calls`` in this process (the query and the mapping to
   ``Call`` records).
 - ``http``: ``GET /api/public/v1/calls`` against ``voxline serve --no-engine`` in its own
   process, one request at a time over a keep-alive connection (auth, envelope, JSON).
+
+``driver``, ``query`` and ``service`` take turns, one run each, so that the machine's noise
+falls on all three alike.
 
 ``POST /calls`` is compared with a single-row ``INSERT`` of a call through the driver.
 
@@ -129,9 +133,12 @@ def cases(tenant: BenchTenant, newest: datetime) -> list[Case]:
 # --- the statements, as the service builds them ----------------------------------------------
 
 
-def _conditions(org_id: str, f: CallFilters) -> list[sa.ColumnElement[bool]]:
-    # Mirrors call_queries.list_calls; the driver baseline must run the same SQL.
+def statements(org_id: str, case: Case) -> dict[str, tuple[sa.Select[Any], dict[str, Any]]]:
+    """The service's own statement (total and page in one) and a plain ``COUNT(*)`` of the
+    same filters, for comparison, each with its parameters."""
+    page = call_queries.page_query(org_id, case.filters, limit=PAGE, offset=case.offset)
     conditions = [calls.c.organization_id == org_id]
+    f = case.filters
     if f.status is not None:
         conditions.append(calls.c.status == f.status.value)
     if f.direction is not None:
@@ -140,30 +147,17 @@ def _conditions(org_id: str, f: CallFilters) -> list[sa.ColumnElement[bool]]:
         conditions.append(calls.c.agent_id == f.agent_id)
     if f.created_after is not None:
         conditions.append(calls.c.created_at > f.created_after)
-    return conditions
+    count = sa.select(sa.func.count()).select_from(calls).where(*conditions)
+    return {"page": (page.statement, page.params), "count": (count, {})}
 
 
-def statements(org_id: str, case: Case) -> dict[str, sa.Select[Any]]:
-    where = sa.and_(*_conditions(org_id, case.filters))
-    count = sa.select(sa.func.count()).select_from(calls).where(where)
-    total = (
-        count if case.filters.created_after else call_queries._counted_total(org_id, case.filters)
-    )
-    page = (
-        sa.select(calls)
-        .where(where)
-        .order_by(calls.c.created_at.desc(), calls.c.id.desc())
-        .limit(PAGE)
-        .offset(case.offset)
-    )
-    return {"total": total, "page": page, "count": count}
-
-
-def compile_for(statement: sa.Select[Any], dialect_name: str) -> tuple[str, list[Any]]:
+def compile_for(
+    statement: sa.Select[Any], params: dict[str, Any], dialect_name: str
+) -> tuple[str, list[Any]]:
     """SQL text and positional parameters as the driver receives them."""
     dialect = postgresql.asyncpg.dialect() if dialect_name == "postgres" else sqlite.dialect()
     compiled = statement.compile(dialect=dialect)
-    params = compiled.construct_params()
+    params = compiled.construct_params(params)
     values = [params[name] for name in compiled.positiontup or []]
     if dialect_name == "sqlite":
         values = [
@@ -232,6 +226,26 @@ async def timed(action: Callable[[], Awaitable[object]], repeat: int, seconds: f
     return Stats.of(latencies)
 
 
+async def timed_together(
+    actions: dict[str, Callable[[], Awaitable[object]]], repeat: int, seconds: float
+) -> dict[str, Stats]:
+    """Each action ``repeat`` times, taking turns, so that a slow moment of the machine falls
+    on all of them alike."""
+    for action in actions.values():
+        for _ in range(min(5, repeat)):
+            await action()
+    latencies: dict[str, list[float]] = {name: [] for name in actions}
+    stop_at = time.perf_counter() + seconds
+    for _ in range(repeat):
+        for name, action in actions.items():
+            started = time.perf_counter()
+            await action()
+            latencies[name].append(time.perf_counter() - started)
+        if time.perf_counter() > stop_at:
+            break
+    return {name: Stats.of(values) for name, values in latencies.items()}
+
+
 # --- one measurement point -------------------------------------------------------------------
 
 
@@ -283,12 +297,19 @@ async def measure(url: str, backend: str, tenant: BenchTenant, workdir: Path) ->
         async with Driver(url, backend) as driver:
             for case in measured:
                 sql = {
-                    k: compile_for(s, backend) for k, s in statements(tenant.org_id, case).items()
+                    k: compile_for(s, p, backend)
+                    for k, (s, p) in statements(tenant.org_id, case).items()
                 }
 
-                async def driver_both() -> None:
-                    await driver.fetch(*sql["total"])  # noqa: B023 - used within this iteration
-                    await driver.fetch(*sql["page"])  # noqa: B023
+                statement, params = statements(tenant.org_id, case)["page"]
+
+                async def driver_page() -> None:
+                    await driver.fetch(*sql["page"])  # noqa: B023 - used within this iteration
+
+                async def voxline_query() -> None:
+                    # The statement through Voxline's Database: pool, snapshot read (a
+                    # reader thread on SQLite), SQLAlchemy result processing; no mapping.
+                    await db.query(statement, params)  # noqa: B023
 
                 async def service() -> None:
                     await call_queries.list_calls(
@@ -300,27 +321,19 @@ async def measure(url: str, backend: str, tenant: BenchTenant, workdir: Path) ->
                         offset=case.offset,  # noqa: B023
                     )
 
-                async def core_page() -> None:
-                    # The page statement through Voxline's Database: pool, read
-                    # transaction, SQLAlchemy result processing; no mapping to records.
-                    async with db.read() as conn:
-                        (await conn.execute(page_statement)).all()  # noqa: B023
-
-                page_statement = statements(tenant.org_id, case)["page"]
-                both = await timed(driver_both, DRIVER_REPEAT, MAX_SECONDS / 2)
-                core = await timed(core_page, REPEAT, MAX_SECONDS / 2)
-                page = await timed(lambda: driver.fetch(*sql["page"]), DRIVER_REPEAT, 2)  # noqa: B023
+                # Interleaved, so that the machine's noise falls on baseline and subject alike.
+                measured_together = await timed_together(
+                    {"driver": driver_page, "query": voxline_query, "service": service},
+                    REPEAT,
+                    MAX_SECONDS,
+                )
                 count = await timed(lambda: driver.fetch(*sql["count"]), COUNT_REPEAT, 1.5)  # noqa: B023
-                in_process = await timed(service, REPEAT, MAX_SECONDS)
                 result["cases"].append(
                     {
                         "name": case.name,
                         "path": case.path(),
-                        "driver": both.as_dict(),
-                        "driver_page": page.as_dict(),
+                        **{k: v.as_dict() for k, v in measured_together.items()},
                         "count": count.as_dict(),
-                        "core_page": core.as_dict(),
-                        "service": in_process.as_dict(),
                     }
                 )
             insert = await timed(
@@ -376,9 +389,7 @@ async def measure(url: str, backend: str, tenant: BenchTenant, workdir: Path) ->
         )
         result["post_throughput"] = {"rps": rate, **under_load.as_dict()}
     for record in result["cases"]:
-        record["page_factor"] = ratio(
-            record["core_page"]["p50_ms"], record["driver_page"]["p50_ms"]
-        )
+        record["query_factor"] = ratio(record["query"]["p50_ms"], record["driver"]["p50_ms"])
         record["service_factor"] = ratio(record["service"]["p50_ms"], record["driver"]["p50_ms"])
         record["http_factor"] = ratio(record["http"]["p50_ms"], record["driver"]["p50_ms"])
     result["post_factor"] = ratio(result["post"]["p50_ms"], result["driver_insert"]["p50_ms"])

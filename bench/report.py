@@ -30,7 +30,7 @@ def api_summary(api: dict[str, Any]) -> list[str]:
             http_p99 = max(c["http"]["p99_ms"] for c in cases)
             driver = statistics.median(c["driver"]["p50_ms"] for c in cases)
             http_factor = statistics.median(c["http_factor"] for c in cases)
-            page_factor = statistics.median(c["page_factor"] for c in cases)
+            page_factor = statistics.median(c["query_factor"] for c in cases)
             service_factor = statistics.median(c["service_factor"] for c in cases)
             count = cases[0]["count"]["p50_ms"]
             get = p["get_throughput"]
@@ -49,21 +49,20 @@ def api_summary(api: dict[str, Any]) -> list[str]:
 
 def api_cases(api: dict[str, Any]) -> list[str]:
     lines = [
-        "| backend | calls | query | driver: total + page | driver: page | plain COUNT(*) "
-        "| Voxline page query | service p50 / p99 | HTTP p50 / p99 | page ÷ driver page "
+        "| backend | calls | query | driver | plain COUNT(*) "
+        "| Voxline page query | service p50 / p99 | HTTP p50 / p99 | page query ÷ driver "
         "| service ÷ driver | HTTP ÷ driver |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for backend, points in api.items():
         for size, p in points.items():
             for c in p["cases"]:
                 lines.append(
                     f"| {backend} | {int(size):,} | {c['name']} | {_ms(c['driver']['p50_ms'])} "
-                    f"| {_ms(c['driver_page']['p50_ms'])} | {_ms(c['count']['p50_ms'])} | "
-                    f"{_ms(c['core_page']['p50_ms'])} | "
+                    f"| {_ms(c['count']['p50_ms'])} | {_ms(c['query']['p50_ms'])} | "
                     f"{_ms(c['service']['p50_ms'])} / {_ms(c['service']['p99_ms'])} | "
                     f"{_ms(c['http']['p50_ms'])} / {_ms(c['http']['p99_ms'])} | "
-                    f"{_x(c['page_factor'])} | {_x(c['service_factor'])} | "
+                    f"{_x(c['query_factor'])} | {_x(c['service_factor'])} | "
                     f"{_x(c['http_factor'])} |"
                 )
     return lines

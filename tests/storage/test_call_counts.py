@@ -213,6 +213,44 @@ async def test_concurrent_writers_keep_totals_exact(
     await assert_totals_exact(db, settings, tenant.org_id, agents_of)
 
 
+async def test_the_total_and_the_page_agree_while_calls_are_written(
+    db: Database, settings: Settings, tenant: Tenant, agents_of: list[str]
+) -> None:
+    """Total and page are one snapshot: a page that holds every match lists exactly
+    ``total`` calls, however the writes interleave with the reads."""
+    ids = await _insert_mix(db, tenant.org_id, agents_of, 10)
+    writing = True
+
+    async def writer() -> None:
+        nonlocal writing
+        chooser = random.Random(7)
+        try:
+            for step in range(40):
+                if step % 4 == 3:
+                    async with db.write() as conn:
+                        await conn.execute(calls.delete().where(calls.c.id == ids.pop(0)))
+                else:
+                    ids.append(await insert_call(db, tenant.org_id, chooser.choice(agents_of)))
+                await asyncio.sleep(0)
+        finally:
+            writing = False
+
+    async def reader() -> list[tuple[int, int]]:
+        seen = []
+        while writing:
+            page, total = await list_calls(
+                db, settings, tenant.org_id, CallFilters(), limit=500, offset=0
+            )
+            seen.append((len(page), total))
+        return seen
+
+    _, *readings = await asyncio.gather(writer(), reader(), reader())
+
+    observed = [pair for seen in readings for pair in seen]
+    assert len(observed) > 10
+    assert all(listed == total for listed, total in observed), observed
+
+
 async def test_concurrent_transitions_of_one_group_are_all_counted(
     db: Database, settings: Settings, tenant: Tenant, agents_of: list[str]
 ) -> None:

@@ -7,6 +7,7 @@ signed URL is the authorization, so it looks the call up by id alone.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from voxline.crypto import UrlSigner
 from voxline.domain.calls import STATUS_ALIASES, CallDirection, CallStatus
 from voxline.errors import Forbidden, NotFound, ValidationFailed
 from voxline.services.call_records import (
+    RECORD_COLUMNS,
     Call,
     CallSettings,
     RecordingLinks,
@@ -78,54 +80,80 @@ async def list_calls(
     offset: int,
 ) -> tuple[list[Call], int]:
     """One page of the organization's calls, newest first, and the total that match."""
-    conditions = [calls.c.organization_id == org_id]
-    if filters.status is not None:
-        conditions.append(calls.c.status == filters.status.value)
-    if filters.direction is not None:
-        conditions.append(calls.c.direction == filters.direction.value)
-    if filters.agent_id is not None:
-        conditions.append(calls.c.agent_id == filters.agent_id)
-    after = _as_utc(filters.created_after, "created_after")
-    if after is not None:
-        conditions.append(calls.c.created_at > after)
-    before = _as_utc(filters.created_before, "created_before")
-    if before is not None:
-        conditions.append(calls.c.created_at < before)
-    where = sa.and_(*conditions)
-    if after is None and before is None:
-        total_query = _counted_total(org_id, filters)
-    else:
-        # No counter is kept per instant: a time window is counted over its index range.
-        total_query = sa.select(sa.func.count()).select_from(calls).where(where)
-    async with db.read() as conn:
-        total = int((await conn.execute(total_query)).scalar_one())
-        if offset >= total:
-            # Nothing to show: skip a page query that would scan to the end of its index.
-            return [], total
-        rows = (
-            await conn.execute(
-                sa.select(calls)
-                .where(where)
-                .order_by(calls.c.created_at.desc(), calls.c.id.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
+    query = page_query(org_id, filters, limit=limit, offset=offset)
+    rows = await db.query(query.statement, query.params)
+    total = int(rows[0].total)
     links = RecordingLinks(settings)
-    return [to_call(row._mapping, links) for row in rows], total
+    return [to_call(row._mapping, links) for row in rows if row.id is not None], total
 
 
-def _counted_total(org_id: str, filters: CallFilters) -> sa.Select[Any]:
-    """The number of calls matching status/direction/agent filters, summed from the
-    ``call_counts`` groups that the database's triggers keep exact (migration 0002)."""
-    conditions = [call_counts.c.organization_id == org_id]
-    if filters.status is not None:
-        conditions.append(call_counts.c.status == filters.status.value)
-    if filters.direction is not None:
-        conditions.append(call_counts.c.direction == filters.direction.value)
-    if filters.agent_id is not None:
-        conditions.append(call_counts.c.agent_id == filters.agent_id)
-    return sa.select(sa.func.coalesce(sa.func.sum(call_counts.c.n), 0)).where(*conditions)
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """The statement of one ``GET /calls`` page and its parameters."""
+
+    statement: sa.Select[Any]
+    params: dict[str, Any]
+
+
+def page_query(org_id: str, filters: CallFilters, *, limit: int, offset: int) -> PageQuery:
+    """The total and the page of ``GET /calls`` as one statement, hence one snapshot: a
+    call committed between a separate count and page query could otherwise be counted and
+    not listed, or listed and not counted.
+
+    It returns one row per call of the page, each carrying ``total``, or a single row with
+    the total and no call (``id`` is null) when the page is empty.
+    """
+    after = _as_utc(filters.created_after, "created_after")
+    before = _as_utc(filters.created_before, "created_before")
+    given = {
+        "status": filters.status.value if filters.status is not None else None,
+        "direction": filters.direction.value if filters.direction is not None else None,
+        "agent_id": filters.agent_id,
+        "after": after,
+        "before": before,
+    }
+    params = {k: v for k, v in given.items() if v is not None}
+    statement = _page_statement(frozenset(params))
+    return PageQuery(statement, {"org_id": org_id, "limit": limit, "offset": offset, **params})
+
+
+@functools.cache
+def _page_statement(filters: frozenset[str]) -> sa.Select[Any]:
+    """The statement for one combination of filters, built once: values are parameters."""
+    conditions = [calls.c.organization_id == sa.bindparam("org_id")]
+    counted = [call_counts.c.organization_id == sa.bindparam("org_id")]
+    for name in ("status", "direction", "agent_id"):
+        if name in filters:
+            conditions.append(calls.c[name] == sa.bindparam(name))
+            counted.append(call_counts.c[name] == sa.bindparam(name))
+    if "after" in filters:
+        conditions.append(calls.c.created_at > sa.bindparam("after"))
+    if "before" in filters:
+        conditions.append(calls.c.created_at < sa.bindparam("before"))
+    if "after" in filters or "before" in filters:
+        # No counter is kept per instant: a time window is counted over its index range.
+        count = sa.select(sa.func.count().label("n")).select_from(calls).where(*conditions)
+    else:
+        # Summed from the ``call_counts`` groups that the database's triggers keep exact
+        # (migration 0002); SUM of a bigint is a numeric on PostgreSQL, hence the cast.
+        n = sa.cast(sa.func.coalesce(sa.func.sum(call_counts.c.n), 0), sa.BigInteger)
+        count = sa.select(n.label("n")).where(*counted)
+    total = count.cte("total")
+    offset = sa.bindparam("offset", type_=sa.Integer)
+    page = (
+        # ``total > offset`` lets both databases skip the index scan of a page past the end.
+        sa.select(*RECORD_COLUMNS)
+        .where(*conditions, sa.select(total.c.n).scalar_subquery() > offset)
+        .order_by(calls.c.created_at.desc(), calls.c.id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(offset)
+        .subquery("page")
+    )
+    return (
+        sa.select(total.c.n.label("total"), page)
+        .select_from(total.outerjoin(page, sa.true()))
+        .order_by(page.c.created_at.desc(), page.c.id.desc())
+    )
 
 
 async def get_call(db: Database, settings: Settings, org_id: str, call_id: str) -> Call:

@@ -90,8 +90,9 @@ class RecordingLinks:
     def path_for(call_id: str) -> str:
         return f"/recordings/{call_id}.wav"
 
-    def url(self, row: sa.RowMapping) -> str | None:
-        if not CallSettings.from_json(row["settings"] or {}).recording_enabled:
+    def url(self, row: sa.RowMapping, settings: CallSettings) -> str | None:
+        """The recording URL of a call row whose effective settings are ``settings``."""
+        if not settings.recording_enabled:
             return None
         if row["recording_path"]:
             if self._signer is None:
@@ -104,8 +105,39 @@ class RecordingLinks:
         return url
 
 
+# The columns a Call is made of (the engine's bookkeeping columns are left out).
+RECORD_COLUMNS = tuple(
+    calls.c[name]
+    for name in (
+        "id",
+        "agent_id",
+        "direction",
+        "status",
+        "phone_number",
+        "from_number",
+        "variables",
+        "context",
+        "settings",
+        "end_reason",
+        "answered_by",
+        "summary",
+        "recording_path",
+        "provider_recording_url",
+        "metrics",
+        "cost_micros",
+        "duration_seconds",
+        "started_at",
+        "ended_at",
+        "created_at",
+        "updated_at",
+    )
+)
+
+
 def to_call(row: sa.RowMapping, links: RecordingLinks) -> Call:
+    """The call of a row holding at least :data:`RECORD_COLUMNS`."""
     cost = row["cost_micros"]
+    settings = CallSettings.from_json(row["settings"] or {})
     return Call(
         id=row["id"],
         agent_id=row["agent_id"],
@@ -115,11 +147,11 @@ def to_call(row: sa.RowMapping, links: RecordingLinks) -> Call:
         from_number=row["from_number"],
         variables=dict(row["variables"] or {}),
         context=dict(row["context"] or {}),
-        settings=CallSettings.from_json(row["settings"] or {}),
+        settings=settings,
         end_reason=row["end_reason"],
         answered_by=row["answered_by"],
         summary=row["summary"],
-        recording_url=links.url(row),
+        recording_url=links.url(row, settings),
         metrics=row["metrics"],
         cost_usd=from_micros(cost) if cost is not None else None,
         duration_seconds=row["duration_seconds"],

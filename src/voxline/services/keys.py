@@ -74,8 +74,8 @@ async def authenticate_key(db: Database, presented: str) -> ApiKey:
     if not looks_like_key(presented):
         raise Unauthorized("Invalid or missing API key")
     digest = hash_key(presented)
-    async with db.read() as conn:
-        row = (await conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == digest))).first()
+    rows = await db.query(sa.select(api_keys).where(api_keys.c.key_hash == digest))
+    row = rows[0] if rows else None
     if row is None or not hashes_match(row.key_hash, digest) or row.revoked_at is not None:
         raise Unauthorized("Invalid or missing API key")
     return ApiKey(row.id, row.organization_id, row.prefix, row.name, row.created_at, None)

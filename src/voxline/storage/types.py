@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,9 @@ class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime, whatever the backend stores.
 
     SQLite keeps no zone, so values are normalised to UTC on the way in and marked UTC on the
-    way out.
+    way out. Reading is on the hot path of every list (a page of calls holds hundreds of
+    timestamps), so each backend gets the cheapest exact conversion: PostgreSQL's driver
+    already returns aware UTC values, and SQLite's stored text is parsed in one call.
     """
 
     impl = DateTime(timezone=True)
@@ -32,6 +35,28 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        if dialect.name == "sqlite":
+            return _utc_from_sqlite_text
+        if dialect.driver == "asyncpg":
+            return _utc_from_asyncpg
+        return super().result_processor(dialect, coltype)
+
+
+def _utc_from_sqlite_text(value: str | None) -> datetime | None:
+    # SQLAlchemy stores "YYYY-MM-DD HH:MM:SS.ffffff" in UTC; the offset makes the result aware
+    # (fromisoformat returns the shared ``UTC`` instance for +00:00).
+    return None if value is None else datetime.fromisoformat(f"{value}+00:00")
+
+
+def _utc_from_asyncpg(value: datetime | None) -> datetime | None:
+    # asyncpg decodes timestamptz as an aware datetime in UTC already.
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
