@@ -165,3 +165,52 @@ async def test_a_failing_query_raises_and_the_database_stays_usable(db: Database
 
     (row,) = await db.query(sa.select(sa.literal(1).label("one")))
     assert row.one == 1
+
+
+# --- SQLite writers --------------------------------------------------------------------------
+
+
+async def test_sqlite_writers_of_one_process_commit_in_arrival_order(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'voxline.db'}")
+    try:
+        async with database.write() as conn:
+            await conn.execute(sa.text("CREATE TABLE turns (seq INTEGER NOT NULL)"))
+
+        async def writer(seq: int) -> None:
+            async with database.write() as conn:
+                await asyncio.sleep(0.001)  # hold the transaction while the others arrive
+                await conn.execute(sa.text("INSERT INTO turns (seq) VALUES (:seq)"), {"seq": seq})
+
+        await asyncio.gather(*(writer(seq) for seq in range(20)))
+
+        rows = await database.query(sa.text("SELECT seq FROM turns ORDER BY rowid"))
+    finally:
+        await database.dispose()
+
+    assert [r.seq for r in rows] == list(range(20))
+
+
+async def test_a_failed_sqlite_write_lets_the_next_writer_in(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'voxline.db'}")
+    try:
+        async with database.write() as conn:
+            await conn.execute(sa.text("CREATE TABLE t (n INTEGER NOT NULL)"))
+
+        async def failing() -> None:
+            async with database.write() as conn:
+                await conn.execute(sa.text("INSERT INTO t (n) VALUES (1)"))
+                raise RuntimeError("abandon the transaction")
+
+        async def succeeding() -> None:
+            async with database.write() as conn:
+                await conn.execute(sa.text("INSERT INTO t (n) VALUES (2)"))
+
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(failing(), succeeding(), return_exceptions=True), timeout=10
+        )
+        rows = await database.query(sa.text("SELECT n FROM t"))
+    finally:
+        await database.dispose()
+
+    assert isinstance(outcomes[0], RuntimeError) and outcomes[1] is None
+    assert [r.n for r in rows] == [2]

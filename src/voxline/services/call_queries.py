@@ -157,11 +157,19 @@ def _page_statement(filters: frozenset[str]) -> sa.Select[Any]:
 
 
 async def get_call(db: Database, settings: Settings, org_id: str, call_id: str) -> Call:
-    async with db.read() as conn:
-        row = await select_call(conn, org_id, call_id)
-    if row is None:
+    canonical = parse_call_id(call_id)
+    rows = (
+        await db.query(
+            sa.select(*RECORD_COLUMNS).where(
+                calls.c.id == canonical, calls.c.organization_id == org_id
+            )
+        )
+        if canonical is not None
+        else []
+    )
+    if not rows:
         raise NotFound.resource("Call", call_id)
-    return to_call(row, RecordingLinks(settings))
+    return to_call(rows[0]._mapping, RecordingLinks(settings))
 
 
 async def get_recording_url(db: Database, settings: Settings, org_id: str, call_id: str) -> str:

@@ -19,6 +19,7 @@ import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 SQLITE_READER_THREADS = 4
+
+# Set while the current task holds the SQLite writers' turn (see Database.write).
+_in_write: ContextVar[bool] = ContextVar("voxline_in_sqlite_write", default=False)
 
 
 def load_json(text: str | bytes) -> Any:
@@ -65,12 +69,14 @@ class Database:
         self._query_engine: AsyncEngine | None = None
         self._sync_reader: Engine | None = None
         self._reader_threads: ThreadPoolExecutor | None = None
+        self._write_turn: asyncio.Lock | None = None
         if self.is_sqlite:
             database = parsed.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             self._reader = self._sqlite_engine(url, "BEGIN", echo)
             self._writer = self._sqlite_engine(url, "BEGIN IMMEDIATE", echo)
+            self._write_turn = asyncio.Lock()
             self._sync_reader = self._sqlite_sync_reader(
                 parsed.set(drivername="sqlite+pysqlite"), echo
             )
@@ -166,9 +172,25 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A connection inside a write transaction: committed on success, else rolled back."""
-        async with self._writer.begin() as conn:
-            yield conn
+        """A connection inside a write transaction: committed on success, else rolled back.
+
+        On SQLite the process's writers take turns in arrival order before they ask for the
+        database's write lock: SQLite's own busy handler polls with sleeps of up to 100 ms,
+        which under a burst of writers (eight concurrent ``POST /calls``) made the unlucky
+        ones wait hundreds of milliseconds. Another process still meets the busy timeout.
+        A write opened inside another (in the same task) goes straight to SQLite, as before.
+        """
+        if self._write_turn is None or _in_write.get():
+            async with self._writer.begin() as conn:
+                yield conn
+            return
+        async with self._write_turn:
+            token = _in_write.set(True)
+            try:
+                async with self._writer.begin() as conn:
+                    yield conn
+            finally:
+                _in_write.reset(token)
 
     async def dispose(self) -> None:
         await self._reader.dispose()
