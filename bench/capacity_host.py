@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from voxline.cli import freeze_startup_heap
 from voxline.config import load_settings
 from voxline.engine.runner import Engine
 from voxline.logging import configure_logging
@@ -193,6 +194,7 @@ async def main(stats: Path, mode: str) -> None:
     if mode == "audio":
         audio = AudioCalls(engine, window, settings.recordings_dir)
         helpers.append(asyncio.create_task(audio.run()))
+    freeze_startup_heap()  # as `voxline worker` does before it runs its engine
     try:
         await engine.run(stop)
     finally:

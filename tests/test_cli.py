@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -94,3 +96,34 @@ def test_bootstrap_json_is_idempotent(cli_env: dict[str, str]) -> None:
     assert set(first) == {"api_key", "org_id", "agent_id", "phone_number"}
     assert first == second
     assert looks_like_key(first["api_key"])
+
+
+def test_the_worker_freezes_its_start_up_heap_and_stops_on_sigterm(
+    cli_env: dict[str, str],
+) -> None:
+    env = {**cli_env, "VOXLINE_LOG_FORMAT": "json"}
+    worker = subprocess.Popen(
+        [*VOXLINE, "worker"], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    # Should the worker never start, its stderr closes when it is killed and the loop ends.
+    deadline = threading.Timer(60, worker.kill)
+    deadline.start()
+    try:
+        assert worker.stderr is not None
+        frozen = None
+        for line in worker.stderr:
+            record = json.loads(line)
+            if record.get("event") == "start-up heap frozen":
+                frozen = record["objects"]
+            if record.get("event") == "engine started":
+                break
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+    finally:
+        deadline.cancel()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+    # Modules alone make tens of thousands of objects.
+    assert isinstance(frozen, int) and frozen > 10_000

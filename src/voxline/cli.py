@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,7 +15,7 @@ from rich.console import Console
 
 from voxline.config import Settings, load_settings
 from voxline.errors import VoxlineError
-from voxline.logging import configure_logging
+from voxline.logging import configure_logging, get_logger
 from voxline.storage import migrate
 from voxline.storage.db import Database
 
@@ -33,8 +34,26 @@ err = Console(stderr=True)
 T = TypeVar("T")
 
 
+log = get_logger("cli")
+
+
 def _settings() -> Settings:
     return load_settings()
+
+
+def freeze_startup_heap() -> int:
+    """Move the objects built while starting (modules, settings, the app) out of the garbage
+    collector's reach, once start-up garbage is collected; returns how many were frozen.
+
+    They live as long as the process, yet every full collection walked them while the event
+    loop, and with it every live call's 20 ms media clock, stood still: at 1,000 text-mode
+    calls a full collection took 154 ms, 49 ms with the start-up heap frozen (bench/README).
+    """
+    gc.collect()
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    log.info("start-up heap frozen", extra={"objects": frozen})
+    return frozen
 
 
 def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = None) -> T:
@@ -91,6 +110,7 @@ def serve(
     if migrate_first:
         migrate.upgrade(settings.resolved_database_url)
     application = create_app(settings, run_engine=not no_engine)
+    freeze_startup_heap()
     uvicorn.run(
         application,
         host=settings.host,
@@ -122,7 +142,9 @@ def worker() -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         try:
-            await Engine(db, settings).run(stop)
+            engine = Engine(db, settings)
+            freeze_startup_heap()
+            await engine.run(stop)
         finally:
             await db.dispose()
 
