@@ -3,7 +3,7 @@
 
 For every filter combination the same page is fetched these ways, in the same run:
 
-- ``driver``: the exact statement Voxline issues (``call_queries.page_statement``: the total
+- ``driver``: the exact statement Voxline issues (``call_queries.page_query``: the total
   from ``call_counts`` and the page, in one statement), compiled by SQLAlchemy and run
   straight through the driver (asyncpg; the standard ``sqlite3`` called inline, without
   even a thread hop). This is the baseline.
@@ -296,12 +296,9 @@ async def measure(url: str, backend: str, tenant: BenchTenant, workdir: Path) ->
         measured = cases(tenant, newest)
         async with Driver(url, backend) as driver:
             for case in measured:
-                sql = {
-                    k: compile_for(s, p, backend)
-                    for k, (s, p) in statements(tenant.org_id, case).items()
-                }
-
-                statement, params = statements(tenant.org_id, case)["page"]
+                built = statements(tenant.org_id, case)
+                sql = {k: compile_for(s, p, backend) for k, (s, p) in built.items()}
+                statement, params = built["page"]
 
                 async def driver_page() -> None:
                     await driver.fetch(*sql["page"])  # noqa: B023 - used within this iteration

@@ -46,8 +46,8 @@ def freeze_startup_heap() -> int:
     collector's reach, once start-up garbage is collected; returns how many were frozen.
 
     They live as long as the process, yet every full collection walked them while the event
-    loop, and with it every live call's 20 ms media clock, stood still: at 1,000 text-mode
-    calls a full collection took 154 ms, 49 ms with the start-up heap frozen (bench/README).
+    loop, and with it every live call's 20 ms media clock, stood still (bench/README.md,
+    capacity).
     """
     gc.collect()
     gc.freeze()

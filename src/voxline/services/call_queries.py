@@ -158,14 +158,10 @@ def _page_statement(filters: frozenset[str]) -> sa.Select[Any]:
 
 async def get_call(db: Database, settings: Settings, org_id: str, call_id: str) -> Call:
     canonical = parse_call_id(call_id)
-    rows = (
-        await db.query(
-            sa.select(*RECORD_COLUMNS).where(
-                calls.c.id == canonical, calls.c.organization_id == org_id
-            )
-        )
-        if canonical is not None
-        else []
+    if canonical is None:
+        raise NotFound.resource("Call", call_id)
+    rows = await db.query(
+        sa.select(*RECORD_COLUMNS).where(calls.c.id == canonical, calls.c.organization_id == org_id)
     )
     if not rows:
         raise NotFound.resource("Call", call_id)

@@ -65,10 +65,10 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
-        # What query() runs on: an async engine, or on SQLite a synchronous one in threads.
+        # What query() runs on: on SQLite a synchronous engine in reader threads, else an
+        # autocommit view of the async engine.
+        self._sqlite_readers: tuple[Engine, ThreadPoolExecutor] | None = None
         self._query_engine: AsyncEngine | None = None
-        self._sync_reader: Engine | None = None
-        self._reader_threads: ThreadPoolExecutor | None = None
         self._write_turn: asyncio.Lock | None = None
         if self.is_sqlite:
             database = parsed.database
@@ -77,11 +77,11 @@ class Database:
             self._reader = self._sqlite_engine(url, "BEGIN", echo)
             self._writer = self._sqlite_engine(url, "BEGIN IMMEDIATE", echo)
             self._write_turn = asyncio.Lock()
-            self._sync_reader = self._sqlite_sync_reader(
-                parsed.set(drivername="sqlite+pysqlite"), echo
-            )
-            self._reader_threads = ThreadPoolExecutor(
-                SQLITE_READER_THREADS, thread_name_prefix="voxline-sqlite-reader"
+            self._sqlite_readers = (
+                self._sqlite_sync_reader(parsed.set(drivername="sqlite+pysqlite"), echo),
+                ThreadPoolExecutor(
+                    SQLITE_READER_THREADS, thread_name_prefix="voxline-sqlite-reader"
+                ),
             )
         else:
             # No pre-ping: it costs a round trip on every checkout (the API's reads are a few
@@ -151,14 +151,14 @@ class Database:
         Reading several tables consistently is one statement's job here (a subquery or a
         CTE); a read that needs several statements uses :meth:`read`.
         """
-        if self._sync_reader is not None and self._reader_threads is not None:
-            reader = self._sync_reader
+        if self._sqlite_readers is not None:
+            reader, threads = self._sqlite_readers
 
             def run() -> Sequence[sa.Row[Any]]:
                 with reader.connect() as conn:
                     return conn.execute(statement, params).all()
 
-            return await asyncio.get_running_loop().run_in_executor(self._reader_threads, run)
+            return await asyncio.get_running_loop().run_in_executor(threads, run)
         assert self._query_engine is not None
         async with self._query_engine.connect() as conn:
             return (await conn.execute(statement, params)).all()
@@ -196,10 +196,10 @@ class Database:
         await self._reader.dispose()
         if self._writer is not self._reader:
             await self._writer.dispose()
-        if self._reader_threads is not None:
-            self._reader_threads.shutdown(wait=True)
-        if self._sync_reader is not None:
-            self._sync_reader.dispose()
+        if self._sqlite_readers is not None:
+            reader, threads = self._sqlite_readers
+            threads.shutdown(wait=True)
+            reader.dispose()
 
 
 def create_database(url: str, *, echo: bool = False) -> Database:

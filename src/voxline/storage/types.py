@@ -31,10 +31,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return _aware_utc(value)
 
     def result_processor(
         self, dialect: Dialect, coltype: object
@@ -42,7 +39,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return _utc_from_sqlite_text
         if dialect.driver == "asyncpg":
-            return _utc_from_asyncpg
+            # asyncpg decodes timestamptz as an aware datetime in UTC already.
+            return _aware_utc
         return super().result_processor(dialect, coltype)
 
 
@@ -52,10 +50,11 @@ def _utc_from_sqlite_text(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(f"{value}+00:00")
 
 
-def _utc_from_asyncpg(value: datetime | None) -> datetime | None:
-    # asyncpg decodes timestamptz as an aware datetime in UTC already.
+def _aware_utc(value: datetime | None) -> datetime | None:
+    """The same instant, aware and in UTC; a naive value is taken as UTC."""
     if value is None or value.tzinfo is UTC:
         return value
+    assert isinstance(value, datetime)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
