@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.voice.speech import SENTENCE
+from tests.voice.speech import FIGURES, SENTENCE
 from voxline.voice.tts.espeak import EspeakTts
 
 
@@ -17,3 +17,10 @@ def espeak() -> EspeakTts:
 async def sentence_pcm(espeak: EspeakTts) -> bytes:
     """SENTENCE spoken by espeak-ng (en-us), 16 kHz PCM16 mono."""
     return await espeak.synthesize(SENTENCE)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("speech-to-text figures of this machine")
+        for line in FIGURES:
+            terminalreporter.line(line)

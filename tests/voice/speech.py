@@ -139,10 +139,11 @@ def misheard(reference: str, keywords: Iterable[str], heard: str, wer_at_most: f
 
 
 # The sandbox talker's lines (personas.py, voice espeak-en-us-f3) as Whisper hears them at
-# 16 kHz, as a sandbox audio line carries them, on each of CTranslate2's kernel families: "Yes, speaking, what is this
-# amount?", "Okay, that sounds good to me.", "No, I think that covers it. Thanks, bye!" (WER
-# 0.10 over the three; 0.25 in the other espeak voice). The bound leaves room for a line
-# split differently by the endpointer or a few more words lost on another processor.
+# 16 kHz, as a sandbox audio line carries them, on each of CTranslate2's kernel families:
+# "Yes, speaking, what is this amount?", "Okay, that sounds good to me.", "No, I think that
+# covers it. Thanks, bye!" (WER 0.10 over the three; 0.25 in the other espeak voice). The
+# bound leaves room for a line split differently by the endpointer or a few more words lost
+# on another processor.
 TALKER_KEYWORDS = ("speaking", "good", "thanks")
 TALKER_WER_AT_MOST = 0.45
 # What the first agent audio after the answer may take. The greeting is synthesized while the
@@ -150,3 +151,15 @@ TALKER_WER_AT_MOST = 0.45
 # the bound is a hundred times that, for a loaded machine. It is a figure read from a call, not
 # a benchmark: bench/ measures latency.
 ANSWER_TO_FIRST_AUDIO_MS_AT_MOST = 1000
+
+
+# Figures the speech tests saw in this run, printed at the end of the run (conftest.py), so a
+# CI log shows what this machine's processor made of the corpus.
+FIGURES: list[str] = []
+
+
+def record_figures(label: str, heard: list[tuple[str, str]]) -> None:
+    missed = sum(len(keywords_missed(CORPUS[reference], text)) for reference, text in heard)
+    FIGURES.append(
+        f"{label}: corpus WER {corpus_wer(heard):.3f}, keywords missed {missed}/{KEYWORDS}"
+    )

@@ -18,6 +18,7 @@ from tests.voice.speech import (
     keywords_missed,
     misunderstood,
     phone_line,
+    record_figures,
     reversed_speech,
     white_noise,
     word_error_rate,
@@ -64,6 +65,8 @@ def hear_corpus(whisper: WhisperStt) -> HearCorpus:
                     (reference, await whisper.transcribe(phone_line(pcm) if through_phone else pcm))
                 )
             cache[voice, through_phone] = heard
+            line = "phone line" if through_phone else "clean"
+            record_figures(f"whisper tiny.en, espeak-ng {voice}, {line}", heard)
         return cache[voice, through_phone]
 
     return hear

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.voice.speech import CORPUS, misunderstood, phone_line
+from tests.voice.speech import CORPUS, misunderstood, phone_line, record_figures
 from voxline.voice.audio import rms_dbfs
 from voxline.voice.frames import duration_of
 from voxline.voice.stt.whisper import WhisperStt
@@ -47,6 +47,8 @@ async def heard(piper: PiperTts) -> dict[bool, list[tuple[str, str]]]:
         pcm = await piper.synthesize(reference)
         out[False].append((reference, await stt.transcribe(pcm)))
         out[True].append((reference, await stt.transcribe(phone_line(pcm))))
+    record_figures("whisper tiny.en, piper joe, clean", out[False])
+    record_figures("whisper tiny.en, piper joe, phone line", out[True])
     return out
 
 
