@@ -15,6 +15,7 @@ from tests.conftest import API
 from tests.factories import Tenant, insert_agent, insert_number
 from voxline.api.app import create_app
 from voxline.config import Settings
+from voxline.engine.runner import Engine
 from voxline.services import billing
 from voxline.storage.db import Database
 from voxline.storage.tables import calls, idempotency_records
@@ -162,3 +163,43 @@ async def test_an_expired_key_creates_a_new_call(
     assert second.status_code == 201
     assert second.json()["data"]["id"] != first.json()["data"]["id"]
     assert await count_calls(db) == 2
+
+
+async def test_a_replay_of_a_refused_call_answers_the_stored_502(
+    db: Database, settings: Settings, tenant: Tenant, agent_id: str
+) -> None:
+    # The sandbox's +1 NPA 555 0104 is not in service: the engine's inline placement fails.
+    app = create_app(settings, db=db, engine=Engine(db, settings))
+    body = {"agent_id": agent_id, "phone_number": "+14155550104"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
+        first = await http.post(f"{API}/calls", json=body, headers=keyed(tenant, "refused-1"))
+        again = await http.post(f"{API}/calls", json=body, headers=keyed(tenant, "refused-1"))
+        other = await http.post(f"{API}/calls", json=body, headers=keyed(tenant, "refused-2"))
+
+    assert first.status_code == again.status_code == 502
+    refused = first.json()["error"]
+    assert again.json()["error"] == refused
+    assert refused["details"]["call_id"]
+    # A new key is a new call, refused in its own right; the replay created nothing.
+    assert other.status_code == 502
+    assert other.json()["error"]["details"]["call_id"] != refused["details"]["call_id"]
+    assert await count_calls(db) == 2
+    async with db.read() as conn:
+        statuses = (await conn.execute(sa.select(calls.c.status))).scalars().all()
+    assert statuses == ["failed", "failed"]
+
+
+async def test_a_replay_of_an_accepted_call_still_answers_201(
+    db: Database, settings: Settings, tenant: Tenant, agent_id: str
+) -> None:
+    app = create_app(settings, db=db, engine=Engine(db, settings))
+    body = {"agent_id": agent_id, "phone_number": "+14155550101"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
+        first = await http.post(f"{API}/calls", json=body, headers=keyed(tenant, "accepted-1"))
+        again = await http.post(f"{API}/calls", json=body, headers=keyed(tenant, "accepted-1"))
+
+    assert first.status_code == again.status_code == 201
+    assert again.json()["data"]["id"] == first.json()["data"]["id"]
+    assert await count_calls(db) == 1

@@ -33,7 +33,7 @@ from voxline.domain.durations import (
     parse_duration,
 )
 from voxline.domain.phone import is_e164
-from voxline.errors import Conflict, NotFound, ValidationFailed
+from voxline.errors import Conflict, NotFound, ProviderError, ValidationFailed
 from voxline.services import billing, idempotency
 from voxline.services.call_records import (
     Call,
@@ -205,6 +205,33 @@ async def create_call(
         ttl_seconds=settings.idempotency_ttl_seconds,
         action=action,
     )
+
+
+async def store_placement_refusal(
+    db: Database, org_id: str, idempotency_key: str, error: ProviderError
+) -> None:
+    """Keep the 502 that ``POST /calls`` answered as the key's stored response: the call was
+    stored (now ``failed``) and then refused by the provider while the request was served."""
+    await idempotency.store_final(
+        db,
+        org_id=org_id,
+        endpoint=IDEMPOTENCY_ENDPOINT,
+        key=idempotency_key,
+        status=error.status,
+        body={"error": {"message": error.message, "details": error.details}},
+    )
+
+
+def replayed_refusal(stored: Any) -> ProviderError:
+    """The provider error a replayed ``POST /calls`` answers with (see above)."""
+    details = dict(stored["error"]["details"])
+    error = ProviderError(
+        stored["error"]["message"],
+        provider=str(details.get("provider", "unknown")),
+        retryable=False,
+    )
+    error.details = details
+    return error
 
 
 def _pick(override: _T | None, default: _T) -> _T:

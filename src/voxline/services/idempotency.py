@@ -5,7 +5,9 @@ resource is created. A concurrent duplicate therefore waits on the unique key
 (organization, endpoint, key) until the first transaction commits, then fails to insert and
 reads the stored response: however many duplicates arrive at once, exactly one resource is
 made. When the action fails, its transaction rolls back with the record, so errors are not
-stored and a retry runs again.
+stored and a retry runs again. An action whose effect is known only after its transaction
+commits (``POST /calls`` dials after the call is stored) replaces the stored response with
+its final answer (:func:`store_final`), so a replay gets what the first request got.
 """
 
 from __future__ import annotations
@@ -123,6 +125,22 @@ async def execute(
             {"idempotency_key": key},
         )
     return Outcome(row.status_code, row.response_body, replayed=True)
+
+
+async def store_final(
+    db: Database, *, org_id: str, endpoint: str, key: str, status: int, body: Any
+) -> None:
+    """Replace the stored response of ``key`` with the request's final answer."""
+    async with db.write() as conn:
+        await conn.execute(
+            idempotency_records.update()
+            .where(
+                (idempotency_records.c.organization_id == org_id)
+                & (idempotency_records.c.endpoint == endpoint)
+                & (idempotency_records.c.key == key)
+            )
+            .values(status_code=status, response_body=body)
+        )
 
 
 async def purge_expired(db: Database) -> int:

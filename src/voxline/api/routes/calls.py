@@ -89,10 +89,17 @@ async def create_call(
         idempotency_key=idempotency_key,
         render=lambda call: CallOut.from_record(call).model_dump(mode="json"),
     )
+    if outcome.replayed and outcome.status == ProviderError.status:
+        raise calls.replayed_refusal(outcome.body)
     created = CallOut.model_validate(outcome.body)
     response.status_code = outcome.status
     if not outcome.replayed:
-        await _notify_created(request, str(created.id))
+        try:
+            await _notify_created(request, str(created.id))
+        except ProviderError as exc:
+            if idempotency_key is not None:
+                await calls.store_placement_refusal(db, caller.org_id, idempotency_key, exc)
+            raise
     return ok(request, created)
 
 
