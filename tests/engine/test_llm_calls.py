@@ -17,6 +17,7 @@ from voxline.api.app import create_app
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
+from voxline.voice.stages import APOLOGY
 
 
 @pytest.fixture
@@ -94,3 +95,49 @@ async def test_llm_agent_converses_ends_the_call_and_summarizes(
     }
     assert first["messages"][-1]["role"] == "user"
     assert first["temperature"] == 0.3
+
+
+async def test_an_llm_that_fails_mid_call_gets_an_apology_and_a_provider_error(
+    llm_phone: Phone, llm: LlmEmulator
+) -> None:
+    # The first reply fails and so does its one retry.
+    llm.queue(EmulatedReply(status=500), EmulatedReply(status=500))
+    created = await llm_phone.call(
+        "+14155550100", variables={"first_name": "Jane", "company": "Voxline Dental"}
+    )
+    call_id = created.json()["data"]["id"]
+    call = await llm_phone.wait_finished(call_id)
+
+    assert call["status"] == "completed"
+    assert call["end_reason"] == "provider_error"
+    assert call["context"]["last_error"] == "brain failed: LLM server answered HTTP 500"
+    response = await llm_phone.client.get(
+        f"{API}/calls/{call_id}/transcript", headers=llm_phone.tenant.headers
+    )
+    turns = response.json()["data"]["transcript"]
+    agent = [t["text"] for t in turns if t["speaker"] == "agent"]
+    assert agent == ["Hi Jane, this is Ava.", APOLOGY]
+    assert [t["speaker"] for t in turns][:2] == ["agent", "contact"]
+
+
+async def test_an_llm_failure_that_a_retry_cures_goes_unnoticed(
+    llm_phone: Phone, llm: LlmEmulator
+) -> None:
+    llm.queue(
+        EmulatedReply(status=503),
+        EmulatedReply("Perfect, see you on Thursday. Goodbye!", end_call=True),
+    )
+    created = await llm_phone.call(
+        "+14155550100", variables={"first_name": "Jane", "company": "Voxline Dental"}
+    )
+    call_id = created.json()["data"]["id"]
+    call = await llm_phone.wait_finished(call_id)
+
+    assert call["status"] == "completed"
+    assert call["end_reason"] == "agent_hangup"
+    assert "last_error" not in call["context"]
+    response = await llm_phone.client.get(
+        f"{API}/calls/{call_id}/transcript", headers=llm_phone.tenant.headers
+    )
+    agent = [t["text"] for t in response.json()["data"]["transcript"] if t["speaker"] == "agent"]
+    assert agent == ["Hi Jane, this is Ava.", "Perfect, see you on Thursday. Goodbye!"]

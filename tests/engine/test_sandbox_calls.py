@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from tests.conftest import API
 from tests.engine.conftest import Phone, money
+from tests.telephony.placement import refused_call
 from voxline.services import billing
 from voxline.storage.db import Database
 from voxline.storage.tables import credit_ledger
@@ -87,11 +88,8 @@ async def test_voicemail(phone: Phone) -> None:
 
 async def test_not_in_service_fails_with_provider_error(phone: Phone) -> None:
     created = await phone.call("+14155550104")
-    assert created.status_code == 502, created.text
-    error = created.json()["error"]
-    assert error["code"] == "provider_error"
-    call_id = error["details"]["call_id"]
-    call = await phone.wait_finished(call_id)
+    call = await refused_call(phone.client, created, headers=phone.tenant.headers)
+    call = await phone.wait_finished(call["id"])
     assert call["status"] == "failed"
     assert call["end_reason"] == "provider_error"
     assert "not in service" in str(call["context"]["last_error"])  # type: ignore[index]

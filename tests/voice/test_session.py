@@ -18,6 +18,7 @@ from tests.voice.speech import (
 )
 from voxline.config import Settings, load_settings
 from voxline.domain.calls import CallEvent, EndReason
+from voxline.errors import ProviderError
 from voxline.telephony.base import PlacementRequest, ProviderEvent
 from voxline.telephony.sandbox.audio_line import AudioEnd
 from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
@@ -29,6 +30,9 @@ from voxline.voice.kit import VoiceKit
 from voxline.voice.metrics import CallMetrics
 from voxline.voice.recorder import CallRecorder
 from voxline.voice.session import CallSession, SessionConfig, sentences
+from voxline.voice.stages import APOLOGY, Stage, StageFailure
+from voxline.voice.stt.base import SpeechToText
+from voxline.voice.tts.base import TextToSpeech
 
 GREETING = "Hi Jane, this is Ava from Voxline Dental."
 PROMPT = (
@@ -54,6 +58,41 @@ class AudioCall:
     metrics: CallMetrics
     recording: Path
     events: list[ProviderEvent]
+    failures: list[StageFailure] = field(default_factory=list)
+
+
+@dataclass
+class Failures:
+    """What the session reported through ``on_failure``."""
+
+    seen: list[StageFailure] = field(default_factory=list)
+
+    async def append_async(self, failure: StageFailure) -> None:
+        self.seen.append(failure)
+
+
+class FailingStt:
+    """Speech-to-text whose server is down."""
+
+    async def transcribe(self, pcm16_16k: bytes) -> str:
+        raise ProviderError("speech server unreachable", provider="stt", retryable=True)
+
+
+class TtsThatFailsAfter:
+    """A working text-to-speech that fails from its ``works``-th synthesis on."""
+
+    def __init__(self, tts: TextToSpeech, works: int) -> None:
+        self.tts = tts
+        self.left = works
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.tts, name)
+
+    async def synthesize(self, text: str, voice: str | None = None) -> bytes:
+        if self.left <= 0:
+            raise ProviderError("speech server unreachable", provider="tts", retryable=True)
+        self.left -= 1
+        return await self.tts.synthesize(text, voice)
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +104,16 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> VoiceKit:
 
 
 async def place_audio_call(
-    kit: VoiceKit, destination: str, recordings: Path, brain: Brain | None = None
+    kit: VoiceKit,
+    destination: str,
+    recordings: Path,
+    brain: Brain | None = None,
+    *,
+    stt: SpeechToText | None = None,
+    tts: TextToSpeech | None = None,
 ) -> AudioCall:
     transcript = Transcript()
+    failures = Failures()
     events: list[ProviderEvent] = []
     done = asyncio.Event()
     outcome: dict[str, object] = {}
@@ -82,11 +128,12 @@ async def place_audio_call(
         profile = AgentProfile(PROMPT, GREETING, 0.3, "scripted", {})
         session = CallSession(
             brain=brain or ScriptedBrain(profile),
-            stt=kit.stt,
-            tts=kit.tts,
+            stt=stt or kit.stt,
+            tts=tts or kit.tts,
             vad=kit.vad(),
             transcript=transcript,
             config=SessionConfig(silence_timeout_s=6, agent_voice="espeak-en-us"),
+            on_failure=failures.append_async,
         )
         recorder = CallRecorder(recordings, call_id)
         session.attach_recording(recorder)
@@ -111,7 +158,7 @@ async def place_audio_call(
     assert isinstance(metrics, CallMetrics)
     path = outcome["path"]
     assert isinstance(path, Path)
-    return AudioCall(transcript, metrics, path, events)
+    return AudioCall(transcript, metrics, path, events, failures.seen)
 
 
 def test_sentences_split_after_each_sentence() -> None:
@@ -196,3 +243,52 @@ async def test_a_streamed_llm_reply_is_spoken_clause_by_clause(
     request = emulator.requests[0]
     assert request["messages"][-1]["role"] == "user"
     assert request["stream"] is True
+
+
+async def test_a_failing_llm_gets_the_contact_an_apology_not_silence(
+    kit: VoiceKit, tmp_path: Path
+) -> None:
+    emulator = LlmEmulator()
+    base_url = await emulator.start()
+    # The first reply fails, and so does its one retry.
+    emulator.queue(EmulatedReply(status=500), EmulatedReply(status=500))
+    client = ChatClient(base_url, API_KEY)
+    brain = OpenAIBrain(AgentProfile(PROMPT, GREETING, 0.3, MODEL, {}), client)
+    try:
+        call = await place_audio_call(kit, "+14155550100", tmp_path, brain)
+    finally:
+        await client.aclose()
+        await emulator.stop()
+
+    assert call.transcript.said_by("agent") == [GREETING, APOLOGY]
+    assert call.failures == [
+        StageFailure(Stage.BRAIN, "brain failed: LLM server answered HTTP 500")
+    ]
+    assert len(emulator.requests) == 2
+    assert call.events[-1].end_reason is EndReason.AGENT_HANGUP
+    seconds, agent_level, _ = channel_levels(call.recording)
+    assert seconds > 3 and agent_level > 300
+    assert call.metrics.answer_to_first_audio_ms is not None
+
+
+async def test_failing_speech_to_text_gets_an_apology(kit: VoiceKit, tmp_path: Path) -> None:
+    call = await place_audio_call(kit, "+14155550100", tmp_path, stt=FailingStt())
+
+    assert call.transcript.said_by("agent") == [GREETING, APOLOGY]
+    assert call.transcript.said_by("contact") == []
+    assert [failure.stage for failure in call.failures] == [Stage.STT]
+    assert call.failures[0].message == "speech-to-text failed: speech server unreachable"
+    assert call.events[-1].end_reason is EndReason.AGENT_HANGUP
+
+
+async def test_when_even_the_apology_cannot_be_spoken_the_agent_hangs_up(
+    kit: VoiceKit, tmp_path: Path
+) -> None:
+    # The greeting is synthesized; every later synthesis fails, the apology's included.
+    tts = TtsThatFailsAfter(kit.tts, works=1)
+
+    call = await place_audio_call(kit, "+14155550100", tmp_path, tts=tts)
+
+    assert call.transcript.said_by("agent") == [GREETING]
+    assert [failure.stage for failure in call.failures] == [Stage.TTS]
+    assert call.events[-1].end_reason is EndReason.AGENT_HANGUP

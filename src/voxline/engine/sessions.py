@@ -1,7 +1,9 @@
 """Building and running the agent's side of a live call, whatever carries its audio.
 
 The engine uses it for sandbox calls; the media WebSocket routes use it for provider calls.
-Models come from one :class:`VoiceKit` per process.
+Models come from one :class:`VoiceKit` per process. A speech or brain stage that fails for
+good (see ``voice.stages``) ends the call as ``provider_error`` with ``context.last_error``;
+the transcript so far, the latency figures and the recording are saved whatever happens.
 """
 
 from __future__ import annotations
@@ -9,16 +11,21 @@ from __future__ import annotations
 import asyncio
 
 from voxline.config import Settings
+from voxline.domain.calls import CallEvent, EndReason
 from voxline.domain.templates import render
+from voxline.services.call_events import apply_event
 from voxline.services.call_outcomes import save_session_outcome
 from voxline.services.call_sessions import SessionProfile, load_session_profile
 from voxline.services.transcripts import CallTranscript
 from voxline.storage.db import Database
+from voxline.storage.types import utcnow
+from voxline.telephony.base import ProviderEvent
 from voxline.voice.brain.base import AgentProfile, Brain
 from voxline.voice.brain.scripted import ScriptedBrain
 from voxline.voice.channel import AgentLine
 from voxline.voice.kit import VoiceKit
 from voxline.voice.session import CallSession, SessionConfig
+from voxline.voice.stages import FailureSink, StageFailure
 from voxline.voice.text_session import converse
 from voxline.voice.transport import MediaTransport
 
@@ -59,9 +66,27 @@ class VoiceSessions:
                 silence_timeout_s=self.settings.silence_timeout_seconds,
                 agent_voice=profile.voice_id,
             ),
+            on_failure=self.failure_sink(call_id),
         )
         await session.prepare()
         return session
+
+    def failure_sink(self, call_id: str) -> FailureSink:
+        """Records a failed stage on the call: it ends ``provider_error`` with the reason in
+        ``context.last_error`` (applied before the agent hangs up, so the hang-up that
+        follows cannot record it as an ordinary ending)."""
+
+        async def record(failure: StageFailure) -> None:
+            event = ProviderEvent(
+                call_id,
+                CallEvent.FAILED,
+                at=utcnow(),
+                end_reason=EndReason.PROVIDER_ERROR,
+                details={"message": failure.message},
+            )
+            await apply_event(self.db, event, self.settings.sandbox_time_scale)
+
+        return record
 
     async def run_audio(
         self, call_id: str, transport: MediaTransport, session: CallSession | None = None
@@ -79,14 +104,14 @@ class VoiceSessions:
             session.attach_recording(recorder)
         recording_path = None
         try:
-            metrics = await session.run(transport)
+            await session.run(transport)
         finally:
             await close_brain(session.brain)
             if recorder is not None:
                 recording_path = await asyncio.to_thread(recorder.close)
-        await save_session_outcome(
-            self.db, call_id, recording_path=recording_path, metrics=metrics.as_json()
-        )
+            await save_session_outcome(
+                self.db, call_id, recording_path=recording_path, metrics=session.metrics.as_json()
+            )
 
     async def run_text(self, call_id: str, line: AgentLine, silence_timeout: float) -> None:
         """Hold a text-mode call (sandbox tests and capacity runs)."""
@@ -96,7 +121,13 @@ class VoiceSessions:
         transcript = CallTranscript(self.db, call_id, enabled=profile.transcription_enabled)
         brain = self.brain(profile)
         try:
-            await converse(brain, line, transcript, silence_timeout=silence_timeout)
+            await converse(
+                brain,
+                line,
+                transcript,
+                silence_timeout=silence_timeout,
+                on_failure=self.failure_sink(call_id),
+            )
         finally:
             await close_brain(brain)
 

@@ -22,18 +22,20 @@ class CallTranscript:
     async def add(self, speaker: str, text: str, timestamp: float) -> None:
         if not self._enabled or not text.strip():
             return
+        # The turn's place is taken before the write, so turns added at the same time (the
+        # listener and the media clock) keep distinct, ordered positions.
+        seq, self._seq = self._seq, self._seq + 1
         async with self._db.write() as conn:
             await conn.execute(
                 transcript_turns.insert().values(
                     call_id=self._call_id,
-                    seq=self._seq,
+                    seq=seq,
                     speaker=speaker,
                     text=text,
                     timestamp=timestamp,
                     created_at=utcnow(),
                 )
             )
-        self._seq += 1
 
 
 async def load_turns(db: Database, call_id: str) -> list[Turn]:

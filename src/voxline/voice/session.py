@@ -5,15 +5,21 @@ out every 20 ms, silence when idle), the listener (VAD endpointing on the contac
 barge-in) and the responder (STT, brain, TTS clause by clause). The transcript is written
 turn by turn; an agent turn cut short by barge-in is stored as far as it was played. The
 recording (agent left, contact right) and the latency figures are kept as the call goes.
+
+Every stage runs inside the error boundary of ``voice.stages``: a stage that fails twice (or
+times out) makes the agent apologise and hang up, and the failure is reported through
+``on_failure`` and kept in :attr:`CallSession.failure`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from voxline.voice.brain.base import Brain, EndCall, Reply, StreamingBrain, Utterance
@@ -24,11 +30,23 @@ from voxline.voice.frames import FRAME_MS, AudioFrame
 from voxline.voice.metrics import CallMetrics, TurnLatency
 from voxline.voice.playback import Playback
 from voxline.voice.playback import Utterance as Speech
+from voxline.voice.stages import (
+    APOLOGY,
+    FailureSink,
+    Stage,
+    StageFailed,
+    StageFailure,
+    StageLimits,
+    describe,
+    run_stage,
+)
 from voxline.voice.stt.base import SpeechToText
 from voxline.voice.text_session import TranscriptSink
 from voxline.voice.transport import MediaTransport
 from voxline.voice.tts.base import TextToSpeech
 from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
+
+log = logging.getLogger(__name__)
 
 _CLAUSE_END = re.compile(r"(?<=[.!?;])\s+")
 
@@ -46,6 +64,7 @@ class Recording(Protocol):
 class SessionConfig:
     silence_timeout_s: float = 6.0
     agent_voice: str | None = None
+    limits: StageLimits = field(default_factory=StageLimits)
 
 
 @dataclass
@@ -118,6 +137,7 @@ class CallSession:
         recording: Recording | None = None,
         config: SessionConfig | None = None,
         clock: Callable[[], float] | None = None,
+        on_failure: FailureSink | None = None,
     ) -> None:
         self.brain = brain
         self.stt = stt
@@ -140,30 +160,70 @@ class CallSession:
         self._answered_at = 0.0
         self._last_activity = 0.0
         self._speech_started_at = 0.0
+        self._on_failure = on_failure
+        self._greeting_failure: StageFailure | None = None
+        self._hang_up_now = False
+        self._failure_reported = False
+        self.failure: StageFailure | None = None
 
     def attach_recording(self, recording: Recording) -> None:
         """Record both sides from now on (before :meth:`run`)."""
         self._aligner = _Aligner(recording)
 
     async def prepare(self) -> None:
-        """Synthesize the greeting ahead of time (while the phone rings)."""
-        if self._greeting is None:
-            reply = await self.brain.greet()
+        """Synthesize the greeting ahead of time (while the phone rings).
+
+        Never raises for a failing stage: the failure is kept and the call, once answered,
+        gets the apology instead of the greeting.
+        """
+        if self._greeting is not None or self._greeting_failure is not None:
+            return
+        try:
+            reply = await run_stage(Stage.BRAIN, self.brain.greet, self.config.limits)
             self._greeting = (reply, await self._synthesize_all(reply.text))
+        except StageFailed as failed:
+            self._greeting_failure = failed.failure
+
+    async def _synthesize(self, text: str) -> bytes:
+        voice = self.config.agent_voice
+        return await run_stage(
+            Stage.TTS, lambda: self.tts.synthesize(text, voice), self.config.limits
+        )
 
     async def _synthesize_all(self, text: str) -> list[tuple[str, bytes]]:
+        return [(part, await self._synthesize(part)) for part in sentences(text)]
+
+    async def _fail(self, failure: StageFailure) -> None:
+        """End the call politely after a stage failed for good: report it, apologise (if
+        text-to-speech still works) and hang up once the apology has played."""
+        if self.failure is not None:
+            return
+        self.failure = failure
         voice = self.config.agent_voice
-        return [(part, await self.tts.synthesize(part, voice)) for part in sentences(text)]
+        try:
+            pcm = await run_stage(
+                Stage.TTS,
+                lambda: self.tts.synthesize(APOLOGY, voice),
+                self.config.limits,
+                retry=False,
+            )
+        except StageFailed:
+            self._hang_up_now = True
+            return
+        number = self._open_turn(Reply(APOLOGY, end_call=True), planned=1)
+        self._playback.enqueue(Speech(number, APOLOGY, pcm))
 
     async def run(self, transport: MediaTransport) -> CallMetrics:
         """Hold the conversation until either side hangs up; returns the latency figures."""
         await self.prepare()
         self._answered_at = self._last_activity = self._clock()
-        assert self._greeting is not None
-        reply, audio = self._greeting
-        turn = self._open_turn(reply, planned=len(audio))
-        for text, pcm in audio:
-            self._playback.enqueue(Speech(turn, text, pcm))
+        if self._greeting is not None:
+            reply, audio = self._greeting
+            turn = self._open_turn(reply, planned=len(audio))
+            for text, pcm in audio:
+                self._playback.enqueue(Speech(turn, text, pcm))
+        elif self._greeting_failure is not None:
+            await self._fail(self._greeting_failure)
         try:
             async with asyncio.TaskGroup() as group:
                 clock = group.create_task(self._media_clock(transport))
@@ -177,7 +237,19 @@ class CallSession:
             self._aligner.close()
             await self._write_finished_turns(final=True)
             await self._transcribe_leftovers()
+            await self._report_failure()
         return self.metrics
+
+    async def _report_failure(self) -> None:
+        """Tell ``on_failure`` (once) after the apology is in the transcript."""
+        if self.failure is None or self._failure_reported:
+            return
+        self._failure_reported = True
+        if self._on_failure is not None:
+            try:
+                await self._on_failure(self.failure)
+            except Exception:
+                log.exception("recording a voice stage failure failed")
 
     async def _transcribe_leftovers(self) -> None:
         """The contact's last words, heard but not yet transcribed when the line closed."""
@@ -187,7 +259,13 @@ class CallSession:
         self._in_flight = None
         for item in leftovers:
             if isinstance(item, _Heard):
-                text = (await self.stt.transcribe(item.pcm)).strip()
+                try:
+                    text = await run_stage(
+                        Stage.STT, partial(self.stt.transcribe, item.pcm), self.config.limits
+                    )
+                except StageFailed:
+                    continue  # the line is closed: nothing more to say; the rest is saved
+                text = text.strip()
                 if text:
                     timestamp = round(max(0.0, item.started_at - self._answered_at), 3)
                     await self.transcript.add("contact", text, timestamp)
@@ -226,6 +304,9 @@ class CallSession:
             self._aligner.agent(pcm)
             self._flush_turns()
             if self._end_reached():
+                # The last turn is in the transcript before the call ends.
+                await self._write_finished_turns()
+                await self._report_failure()
                 transport.hangup("agent")
                 return
             self._check_silence()
@@ -254,6 +335,8 @@ class CallSession:
             turn.pending -= 1
 
     def _end_reached(self) -> bool:
+        if self._hang_up_now:
+            return True
         if self._hangup_after is None:
             return False
         turn = self._turns.get(self._hangup_after)
@@ -317,26 +400,38 @@ class CallSession:
                 turn.cut = True
         self._flush_turns()
         await transport.clear()
-        # A cut goodbye is not a goodbye: the contact is heard out first.
-        self._hangup_after = None
+        # A cut goodbye is not a goodbye: the contact is heard out first. A cut apology still
+        # ends the call: the agent cannot go on.
+        if self.failure is None:
+            self._hangup_after = None
 
     # Thinking.
 
     async def _respond(self) -> None:
+        try:
+            await self._respond_to_each()
+        except StageFailed as failed:
+            self._in_flight = None
+            await self._fail(failed.failure)
+
+    async def _respond_to_each(self) -> None:
+        limits = self.config.limits
         silences = 0
-        while True:
+        while self.failure is None:
             item = await self._inbox.get()
             self._responding = True
             try:
                 await self._write_finished_turns()
                 if isinstance(item, _Silence):
                     silences += 1
-                    await self._say(await self.brain.on_silence(silences))
+                    on_silence = partial(self.brain.on_silence, silences)
+                    await self._say(await run_stage(Stage.BRAIN, on_silence, limits))
                     continue
                 silences = 0
                 started = self._clock()
                 self._in_flight = item
-                text = (await self.stt.transcribe(item.pcm)).strip()
+                transcribe = partial(self.stt.transcribe, item.pcm)
+                text = (await run_stage(Stage.STT, transcribe, limits)).strip()
                 stt_ms = (self._clock() - started) * 1000
                 if not text:
                     self._in_flight = None
@@ -352,7 +447,8 @@ class CallSession:
                     await self._say_streamed(self.brain, latency, item.last_word_at)
                     continue
                 thinking = self._clock()
-                reply = await self.brain.respond(self._history)
+                respond = partial(self.brain.respond, list(self._history))
+                reply = await run_stage(Stage.BRAIN, respond, limits)
                 latency.brain_ms = (self._clock() - thinking) * 1000
                 await self._say(reply, latency, item.last_word_at)
             finally:
@@ -372,7 +468,7 @@ class CallSession:
                 turn.pending -= 1
                 continue
             started = self._clock()
-            pcm = await self.tts.synthesize(part, self.config.agent_voice)
+            pcm = await self._synthesize(part)
             if index == 0 and latency is not None:
                 latency.tts_ms = (self._clock() - started) * 1000
             if turn.cut:
@@ -383,39 +479,79 @@ class CallSession:
     async def _say_streamed(
         self, brain: StreamingBrain, latency: TurnLatency, last_word_at: float
     ) -> None:
-        """Speak a reply while the brain is still writing it, clause by clause."""
+        """Speak a reply while the brain is still writing it, clause by clause.
+
+        A stream that fails before its first clause is asked once more; once something was
+        said, a failure ends the call (a repeated stream would say it twice).
+        """
         number = self._open_turn(None, planned=1, latency=latency, last_word_at=last_word_at)
         turn = self._turns[number]
         thinking = self._clock()
         said: list[str] = []
         end_call = False
+        timeout_s = self.config.limits.timeout(Stage.BRAIN)
         try:
-            async for piece in split_clauses(brain.stream(list(self._history))):
-                if isinstance(piece, EndCall):
-                    end_call = True
-                    continue
-                if not said:
-                    latency.brain_ms = (self._clock() - thinking) * 1000
-                said.append(piece)
-                if turn.cut:
-                    continue
-                started = self._clock()
-                pcm = await self.tts.synthesize(piece, self.config.agent_voice)
-                if len(said) == 1:
-                    latency.tts_ms = (self._clock() - started) * 1000
-                if not turn.cut:
-                    turn.pending += 1
-                    self._playback.enqueue(Speech(number, piece, pcm))
+            for attempt in (1, 2):
+                pieces = split_clauses(brain.stream(list(self._history)))
+                try:
+                    async for piece in _each_within(pieces, timeout_s):
+                        if isinstance(piece, EndCall):
+                            end_call = True
+                            continue
+                        if not said:
+                            latency.brain_ms = (self._clock() - thinking) * 1000
+                        said.append(piece)
+                        if turn.cut:
+                            continue
+                        started = self._clock()
+                        pcm = await self._synthesize(piece)
+                        if len(said) == 1:
+                            latency.tts_ms = (self._clock() - started) * 1000
+                        if not turn.cut:
+                            turn.pending += 1
+                            self._playback.enqueue(Speech(number, piece, pcm))
+                    break
+                except StageFailed:
+                    raise
+                except Exception as exc:
+                    log.warning(
+                        "voice stage failed",
+                        extra={
+                            "stage": Stage.BRAIN.value,
+                            "attempt": attempt,
+                            "error": type(exc).__name__,
+                        },
+                    )
+                    if said or end_call or attempt == 2:
+                        raise StageFailed(describe(Stage.BRAIN, exc, timeout_s)) from exc
             if end_call and not said:
                 said.append(FAREWELL)
                 turn.pending += 1
-                pcm = await self.tts.synthesize(FAREWELL, self.config.agent_voice)
+                pcm = await self._synthesize(FAREWELL)
                 self._playback.enqueue(Speech(number, FAREWELL, pcm))
         finally:
             turn.pending -= 1  # the stream itself is done
             self._history.append(Utterance("agent", " ".join(said)))
             if end_call and not turn.cut:
                 self._hangup_after = number
+
+
+async def _each_within(
+    pieces: AsyncIterator[str | EndCall], timeout_s: float
+) -> AsyncIterator[str | EndCall]:
+    """The items of ``pieces``, each of which must arrive within ``timeout_s``."""
+    try:
+        while True:
+            try:
+                piece = await asyncio.wait_for(anext(pieces), timeout_s)
+            except StopAsyncIteration:
+                return
+            yield piece
+    finally:
+        closer = getattr(pieces, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
 
 
 async def _first_done(*tasks: asyncio.Task[None]) -> None:

@@ -26,7 +26,7 @@ import websockets
 from tests.conftest import API
 from tests.emulators.telnyx import API_KEY, CONNECTION_ID, Injected, TelnyxEmulator
 from tests.factories import Tenant, insert_agent
-from tests.telephony.placement import wait_dialed
+from tests.telephony.placement import refused_call, wait_dialed
 from tests.voice.speech import channel_levels, misheard
 from voxline.api.app import create_app
 from voxline.config import Settings
@@ -340,11 +340,7 @@ async def test_provider_errors(deployment: Deployment) -> None:
     created = await deployment.http.post(
         f"{API}/calls", json={"agent_id": deployment.agent_id, "phone_number": CALLEE}
     )
-    assert created.status_code == 502
-    error = created.json()["error"]
-    assert error["code"] == "provider_error"
-    failed = await deployment.call(error["details"]["call_id"])
-    assert failed["status"] == "failed"
+    failed = await refused_call(deployment.http, created)
     assert "+E.164 format" in failed["context"]["last_error"]
     assert deployment.emulator.calls == {}
 

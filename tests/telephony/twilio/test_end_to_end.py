@@ -29,7 +29,7 @@ from tests.emulators.twilio import (
     twilio_signature,
 )
 from tests.factories import Tenant, insert_agent
-from tests.telephony.placement import wait_dialed
+from tests.telephony.placement import refused_call, wait_dialed
 from tests.voice.speech import channel_levels, misheard
 from voxline.api.app import create_app
 from voxline.config import Settings
@@ -281,12 +281,8 @@ async def test_provider_errors(deployment: Deployment) -> None:
     created = await deployment.http.post(
         f"{API}/calls", json={"agent_id": deployment.agent_id, "phone_number": "+14155550123"}
     )
-    assert created.status_code == 502
-    error = created.json()["error"]
-    assert error["code"] == "provider_error"
-    failed = (await deployment.http.get(f"{API}/calls/{error['details']['call_id']}")).json()
-    assert failed["data"]["status"] == "failed"
-    assert "not a valid phone number" in failed["data"]["context"]["last_error"]
+    failed = await refused_call(deployment.http, created)
+    assert "not a valid phone number" in failed["context"]["last_error"]
 
     deployment.emulator.fail_next(Failure(503, 20500, "Service unavailable"))
     retried = await deployment.http.post(
