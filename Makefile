@@ -10,7 +10,7 @@ export VOXLINE_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
 # out and Voxline speaks with espeak-ng only.
 EXTRAS ?= dev,piper
 
-.PHONY: run test install espeak lint typecheck pytest postgres bench clean
+.PHONY: run test install espeak lint typecheck imports pytest postgres bench clean
 
 $(STAMP): pyproject.toml | espeak
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,9 @@ run: install
 	$(BIN)/voxline bootstrap --print-curl
 	$(BIN)/voxline serve
 
-## Set everything up, then lint, type-check and run the whole suite (SQLite and PostgreSQL).
-test: install postgres lint typecheck pytest
+## Set everything up, then lint, type-check, check the import contract and run the whole suite
+## (SQLite and PostgreSQL).
+test: install postgres lint typecheck imports pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)
@@ -44,6 +45,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+## The import contract of the architecture (pyproject.toml, [tool.importlinter]).
+imports: $(STAMP)
+	$(BIN)/lint-imports
 
 pytest: $(STAMP) postgres
 	$(BIN)/python -m pytest
