@@ -1,7 +1,8 @@
 """Building and running the agent's side of a live call, whatever carries its audio.
 
 The engine uses it for sandbox calls; the media WebSocket routes use it for provider calls.
-Models come from one :class:`VoiceKit` per process.
+Models come from one :class:`VoiceKit` per process. While a session runs, this process hosts
+the call and keeps its lease (:class:`~voxline.engine.leases.LeaseKeeper`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 
 from voxline.config import Settings
 from voxline.domain.templates import render
+from voxline.engine.leases import LeaseKeeper, new_worker_id
 from voxline.services.call_outcomes import save_session_outcome
 from voxline.services.call_sessions import SessionProfile, load_session_profile
 from voxline.services.transcripts import CallTranscript
@@ -24,10 +26,17 @@ from voxline.voice.transport import MediaTransport
 
 
 class VoiceSessions:
-    def __init__(self, db: Database, settings: Settings, kit: VoiceKit | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        kit: VoiceKit | None = None,
+        worker_id: str | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.kit = kit or VoiceKit(settings)
+        self.leases = LeaseKeeper(db, worker_id or new_worker_id(), settings.engine_lease_seconds)
 
     def brain(self, session: SessionProfile) -> Brain:
         """The LLM brain for agents on a model when an LLM server is set; else scripted."""
@@ -79,7 +88,8 @@ class VoiceSessions:
             session.attach_recording(recorder)
         recording_path = None
         try:
-            metrics = await session.run(transport)
+            async with self.leases.hold(call_id):
+                metrics = await session.run(transport)
         finally:
             await close_brain(session.brain)
             if recorder is not None:
@@ -96,7 +106,8 @@ class VoiceSessions:
         transcript = CallTranscript(self.db, call_id, enabled=profile.transcription_enabled)
         brain = self.brain(profile)
         try:
-            await converse(brain, line, transcript, silence_timeout=silence_timeout)
+            async with self.leases.hold(call_id):
+                await converse(brain, line, transcript, silence_timeout=silence_timeout)
         finally:
             await close_brain(brain)
 

@@ -75,6 +75,11 @@ def transition_values(
         values["started_at"] = at
         values["answered_by"] = (event.answered_by or AnsweredBy.HUMAN).value
         values["deadline_at"] = at + timedelta(seconds=settings.max_duration_seconds * scale)
+        if row.provider_type != "sandbox":
+            # From the answer on, a provider call's lease belongs to the process hosting its
+            # media stream (engine/leases.py); until one does, nobody holds it.
+            values["lease_owner"] = None
+            values["lease_expires_at"] = None
     if new.is_terminal:
         values["ended_at"] = at
         values["deadline_at"] = None
