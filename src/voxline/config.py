@@ -103,6 +103,14 @@ class Settings(BaseSettings):
         le=600,
         description="Connected time billed beyond a call's max_duration at most",
     )
+    credit_floor_usd: Decimal = Field(
+        default=Decimal("-100"),
+        le=0,
+        description=(
+            "Lowest balance a call's debit may leave; the rest of its cost is recorded as "
+            "uncollected"
+        ),
+    )
     min_call_credit: Decimal | None = Field(
         default=None,
         description="Balance needed to create a call; default is the price of one minute",

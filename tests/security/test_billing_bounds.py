@@ -516,3 +516,78 @@ async def test_a_twilio_call_answered_but_not_yet_hosted_is_not_recovered(
     row = await deployment.row(call_id)
     assert row.status == "in_progress"
     assert row.lease_expires_at is None  # its media host will take the lease
+
+
+# -- The credit floor -----------------------------------------------------------------------
+
+
+async def _ended_call(db: Database, tenant: Tenant, *, seconds: float) -> str:
+    """A completed Twilio call of ``seconds`` connected time, not yet finalized."""
+    agent_id = await insert_agent(db, tenant.org_id)
+    now = utcnow()
+    call_id = str(uuid.uuid4())
+    async with db.write() as conn:
+        await conn.execute(
+            calls.insert().values(
+                id=call_id,
+                organization_id=tenant.org_id,
+                agent_id=agent_id,
+                direction="outbound",
+                status="completed",
+                end_reason="contact_hangup",
+                phone_number=CALLEE,
+                provider_type="twilio",
+                variables={},
+                settings={"max_duration_seconds": 3600},
+                context={"crm_id": "42"},
+                started_at=now - timedelta(seconds=seconds),
+                ended_at=now,
+                placement_state="placed",
+                attempts=1,
+                created_at=now - timedelta(seconds=seconds + 5),
+                updated_at=now,
+            )
+        )
+    return call_id
+
+
+async def _call_row(db: Database, call_id: str) -> Any:
+    async with db.read() as conn:
+        return (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).one()
+
+
+async def _ledger(db: Database, tenant: Tenant) -> list[billing.LedgerEntry]:
+    return [e for e in await billing.ledger(db, tenant.org_id) if e.kind == "call"]
+
+
+async def test_a_debit_stops_at_the_credit_floor_and_records_what_it_left_uncollected(
+    db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    floored = settings.model_copy(update={"credit_floor_usd": Decimal("-1")})
+    await billing.set_balance(db, tenant.org_id, Decimal("1"))
+    call_id = await _ended_call(db, tenant, seconds=3600)  # $3.84 over Twilio
+    engine = Engine(db, floored)
+    assert await engine.finalizer.finalize(call_id) == 1
+    assert await engine.finalizer.finalize(call_id) == 0  # debited exactly once
+    async with db.read() as conn:
+        assert await billing.balance(conn, tenant.org_id) == Decimal("-1")
+    (entry,) = await _ledger(db, tenant)
+    assert entry.amount == Decimal("-2")
+    assert entry.note is not None and "1.840000 USD" in entry.note
+    row = await _call_row(db, call_id)
+    assert row.cost_micros == 3_840_000  # the call's price is unchanged
+    assert row.context == {"crm_id": "42", "uncollected_usd": "1.840000"}
+
+
+async def test_a_debit_above_the_credit_floor_is_taken_in_full_into_the_negative(
+    db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    await billing.set_balance(db, tenant.org_id, Decimal("1"))
+    call_id = await _ended_call(db, tenant, seconds=3600)
+    engine = Engine(db, settings)  # the default floor, -100 USD
+    assert await engine.finalizer.finalize(call_id) == 1
+    async with db.read() as conn:
+        assert await billing.balance(conn, tenant.org_id) == Decimal("-2.84")
+    (entry,) = await _ledger(db, tenant)
+    assert entry.amount == Decimal("-3.84") and entry.note is None
+    assert "uncollected_usd" not in (await _call_row(db, call_id)).context

@@ -144,7 +144,21 @@ class Finalizer:
             )
             if claimed.rowcount != 1:
                 return 0
-            await billing.debit_call(conn, row.organization_id, call_id, cost)
+            debit = await billing.debit_call(
+                conn, row.organization_id, call_id, cost, self.settings.credit_floor_usd
+            )
+            if debit.uncollected:
+                current = (
+                    await conn.execute(sa.select(calls.c.context).where(calls.c.id == call_id))
+                ).scalar_one()
+                context = {**(current or {}), "uncollected_usd": str(debit.uncollected)}
+                await conn.execute(
+                    calls.update().where(calls.c.id == call_id).values(context=context)
+                )
+                log.warning(
+                    "call cost partly uncollected at the credit floor",
+                    extra={"call_id": call_id, "uncollected_usd": str(debit.uncollected)},
+                )
         log.info("call finalized", extra={"call_id": call_id, "status": row.status})
         return 1
 
