@@ -46,6 +46,8 @@ class LeaseKeeper:
         self.lease_seconds = lease_seconds
         self._held: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
+        # Set when a call starts being held: the loop renews at once instead of waiting.
+        self._due = asyncio.Event()
 
     @property
     def hosted(self) -> list[str]:
@@ -54,12 +56,14 @@ class LeaseKeeper:
 
     @contextlib.asynccontextmanager
     async def hold(self, call_id: str) -> AsyncIterator[None]:
-        """Host ``call_id`` for the block: its lease is taken over now and kept renewed."""
+        """Host ``call_id`` for the block: its lease is taken over at the next round, which
+        starts at once (in the background, so the call's session is not held up, and in one
+        statement with the other calls that started meanwhile), and is kept renewed."""
         self._held[call_id] += 1
+        self._due.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="voxline-leases")
         try:
-            await self._renew([call_id])
-            if self._task is None or self._task.done():
-                self._task = asyncio.create_task(self._run(), name="voxline-leases")
             yield
         finally:
             self._held[call_id] -= 1
@@ -68,19 +72,18 @@ class LeaseKeeper:
 
     async def renew(self) -> None:
         """Renew the leases of every call held now."""
-        await self._renew(self.hosted)
-
-    async def _renew(self, call_ids: list[str]) -> None:
         try:
-            await renew_leases(self.db, self.worker_id, call_ids, self.lease_seconds)
+            await renew_leases(self.db, self.worker_id, self.hosted, self.lease_seconds)
         except Exception:
             # The next round tries again; a call is only recovered once its lease expired.
-            log.exception("lease renewal failed", extra={"count": len(call_ids)})
+            log.exception("lease renewal failed", extra={"count": len(self._held)})
 
     async def _run(self) -> None:
         interval = self.lease_seconds / 3
         while self._held:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._due.wait(), interval)
+            self._due.clear()
             await self.renew()
 
     async def aclose(self) -> None:
