@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from voxline.domain.call_clock import (
     answered_limit_seconds,
     billable_seconds,
@@ -83,3 +86,19 @@ def test_a_lease_renewed_before_the_answer_bills_nothing_after_it() -> None:
         last_alive(lease_expires_at=None, lease_seconds=30, started_at=None, created_at=CREATED)
         == CREATED
     )
+
+
+_OFFSETS = st.floats(min_value=-1e10, max_value=1e10, allow_nan=False)
+
+
+@given(answered=_OFFSETS, ended=_OFFSETS, max_duration=st.floats(min_value=10, max_value=14_400))
+def test_whatever_a_provider_reports_the_bill_stays_within_the_calls_life_and_limit(
+    answered: float, ended: float, max_duration: float
+) -> None:
+    started_at = bounded_time(
+        CREATED + timedelta(seconds=answered), not_before=CREATED, not_after=NOW
+    )
+    ended_at = bounded_time(CREATED + timedelta(seconds=ended), not_before=CREATED, not_after=NOW)
+    limit = answered_limit_seconds(max_duration, grace_seconds=5)
+    billed = billable_seconds(started_at, ended_at, limit_seconds=limit)
+    assert 0 <= billed <= min(limit, (NOW - CREATED).total_seconds())
