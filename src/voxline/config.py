@@ -97,6 +97,20 @@ class Settings(BaseSettings):
             "plivo": Decimal("0.012"),
         }
     )
+    answered_grace_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="Connected time billed beyond a call's max_duration at most",
+    )
+    credit_floor_usd: Decimal = Field(
+        default=Decimal("-100"),
+        le=0,
+        description=(
+            "Lowest balance a call's debit may leave; the rest of its cost is recorded as "
+            "uncollected"
+        ),
+    )
     min_call_credit: Decimal | None = Field(
         default=None,
         description="Balance needed to create a call; default is the price of one minute",

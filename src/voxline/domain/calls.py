@@ -58,7 +58,7 @@ class AnsweredBy(StrEnum):
 
 # Keys of a call's ``context`` that the platform writes and clients may not overwrite.
 PLATFORM_CONTEXT_KEYS = frozenset(
-    {"last_error", "provider_cause", "provider_code", "dtmf", "provider_status"}
+    {"last_error", "provider_cause", "provider_code", "dtmf", "provider_status", "uncollected_usd"}
 )
 
 

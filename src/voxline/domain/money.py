@@ -24,3 +24,13 @@ def from_micros(micros: int) -> Decimal:
 def as_api_number(amount: Decimal) -> float:
     """A dollar amount as the API shows it (a JSON number, rounded to micro-dollars)."""
     return float(amount.quantize(_MICRO))
+
+
+def within_floor(balance_micros: int, charge_micros: int, floor_micros: int) -> tuple[int, int]:
+    """``(collected, uncollected)`` micro-dollars of a charge against a balance that may not
+    fall below ``floor_micros``: the charge is collected up to the floor and the rest is
+    uncollected. A balance already at or below the floor pays nothing more; a charge is
+    never negative."""
+    charge = max(0, charge_micros)
+    collected = min(charge, max(0, balance_micros - floor_micros))
+    return collected, charge - collected

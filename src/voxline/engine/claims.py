@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -215,19 +215,16 @@ async def release_for_retry(db: Database, call_id: str, delay_seconds: float, er
 async def renew_leases(
     db: Database, worker_id: str, call_ids: list[str], lease_seconds: float
 ) -> None:
-    """Keep the leases of the calls this worker hosts from expiring."""
+    """Keep the leases of the live calls this worker hosts from expiring: it holds them
+    from now on (a provider call is hosted wherever its media stream arrived)."""
     if not call_ids:
         return
     async with db.write() as conn:
         now = utcnow()
         await conn.execute(
             calls.update()
-            .where(
-                calls.c.id.in_(call_ids),
-                calls.c.lease_owner == worker_id,
-                calls.c.status.in_(_ACTIVE),
-            )
-            .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+            .where(calls.c.id.in_(call_ids), calls.c.status.in_(_ACTIVE))
+            .values(lease_owner=worker_id, lease_expires_at=now + timedelta(seconds=lease_seconds))
         )
 
 
@@ -237,26 +234,66 @@ class ExpiredLease:
     status: CallStatus
     placement_state: str | None
     provider_type: str | None
+    provider_call_id: str | None
+    lease_expires_at: datetime
+    started_at: datetime | None
+    created_at: datetime
+
+
+def _needs_recovery() -> sa.ColumnElement[bool]:
+    """Active calls recovery acts on once their lease expired: a claim never confirmed, a
+    sandbox call (its conversation lived in the worker), a provider call whose media host
+    stopped. A provider call that is placed but not yet hosted has no one to renew its
+    lease; its join and max_duration deadlines end it, so recovery leaves it out."""
+    sandbox = sa.func.coalesce(calls.c.provider_type, "sandbox") == "sandbox"
+    return sa.or_(
+        sa.and_(
+            calls.c.status == CallStatus.QUEUED.value,
+            calls.c.placement_state == Placement.DIALING,
+        ),
+        sa.and_(sandbox, calls.c.placement_state.is_not(None)),
+        # A provider call's lease after the answer is only ever set by its media host.
+        sa.and_(sa.not_(sandbox), calls.c.status == CallStatus.IN_PROGRESS.value),
+    )
 
 
 async def expired_leases(db: Database, limit: int = 100) -> list[ExpiredLease]:
-    """Active calls whose worker stopped renewing its lease (it died or hung)."""
+    """Active calls whose worker stopped renewing their lease (it died or hung), the
+    longest expired first, so no number of them can starve the others."""
     async with db.read() as conn:
         rows = (
             await conn.execute(
                 sa.select(
-                    calls.c.id, calls.c.status, calls.c.placement_state, calls.c.provider_type
+                    calls.c.id,
+                    calls.c.status,
+                    calls.c.placement_state,
+                    calls.c.provider_type,
+                    calls.c.provider_call_id,
+                    calls.c.lease_expires_at,
+                    calls.c.started_at,
+                    calls.c.created_at,
                 )
                 .where(
                     calls.c.status.in_(_ACTIVE),
-                    calls.c.placement_state.is_not(None),
                     calls.c.lease_expires_at < utcnow(),
+                    _needs_recovery(),
                 )
+                .order_by(calls.c.lease_expires_at, calls.c.id)
                 .limit(limit)
             )
         ).all()
     return [
-        ExpiredLease(r.id, CallStatus(r.status), r.placement_state, r.provider_type) for r in rows
+        ExpiredLease(
+            r.id,
+            CallStatus(r.status),
+            r.placement_state,
+            r.provider_type,
+            r.provider_call_id,
+            r.lease_expires_at,
+            r.started_at,
+            r.created_at,
+        )
+        for r in rows
     ]
 
 

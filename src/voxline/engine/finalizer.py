@@ -3,6 +3,11 @@
 Finalization happens once per call: ``finalized_at`` is claimed by a conditional update in
 the same transaction as the ledger debit, and the ledger's unique ``call_id`` refuses a
 second debit even if two finalizers raced.
+
+A call is billed for its connected time, from answer to end as recorded (times already
+bounded when the events were applied), and for at most its ``max_duration`` plus
+``answered_grace_seconds``: no report of a provider or a crash bills more than the call was
+allowed to last.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from voxline.config import Settings
+from voxline.domain.call_clock import answered_limit_seconds, billable_seconds
 from voxline.domain.calls import TERMINAL_STATUSES, CallStatus
 from voxline.domain.money import to_micros
 from voxline.domain.pricing import PriceTable, billed_seconds
@@ -21,6 +27,7 @@ from voxline.engine.wakeup import FINALIZE, Wakeups
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services import billing
+from voxline.services.call_records import CallSettings
 from voxline.services.transcripts import load_turns
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
@@ -31,12 +38,6 @@ from voxline.voice.brain.openai import ChatClient, summarize
 log = get_logger("engine.finalizer")
 
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
-
-
-def connected_seconds(started_at: datetime | None, ended_at: datetime | None) -> float:
-    if started_at is None or ended_at is None:
-        return 0.0
-    return max(0.0, (ended_at - started_at).total_seconds())
 
 
 class Finalizer:
@@ -77,6 +78,22 @@ class Finalizer:
             done += await self.finalize(call_id)
         return done
 
+    def billed_time(
+        self,
+        started_at: datetime | None,
+        ended_at: datetime | None,
+        settings: dict[str, object] | None,
+        provider_type: str | None,
+    ) -> float:
+        """Connected seconds to bill, within the call's max_duration and the grace."""
+        scale = self.settings.sandbox_time_scale if provider_type == "sandbox" else 1.0
+        limit = answered_limit_seconds(
+            CallSettings.from_json(settings or {}).max_duration_seconds,
+            grace_seconds=self.settings.answered_grace_seconds,
+            time_scale=scale,
+        )
+        return billable_seconds(started_at, ended_at, limit_seconds=limit)
+
     async def _summary(
         self, status: CallStatus, end_reason: str | None, duration: int, turns: list[Turn]
     ) -> str:
@@ -105,7 +122,7 @@ class Finalizer:
             row = (await conn.execute(sa.select(calls).where(calls.c.id == call_id))).first()
         if row is None or row.finalized_at is not None or row.status not in _TERMINAL:
             return 0
-        seconds = connected_seconds(row.started_at, row.ended_at)
+        seconds = self.billed_time(row.started_at, row.ended_at, row.settings, row.provider_type)
         cost = self.prices.cost(billed_seconds(seconds), row.provider_type)
         duration = round(seconds) if row.started_at else 0
         summary = row.summary or await self._summary(
@@ -127,7 +144,21 @@ class Finalizer:
             )
             if claimed.rowcount != 1:
                 return 0
-            await billing.debit_call(conn, row.organization_id, call_id, cost)
+            debit = await billing.debit_call(
+                conn, row.organization_id, call_id, cost, self.settings.credit_floor_usd
+            )
+            if debit.uncollected:
+                current = (
+                    await conn.execute(sa.select(calls.c.context).where(calls.c.id == call_id))
+                ).scalar_one()
+                context = {**(current or {}), "uncollected_usd": str(debit.uncollected)}
+                await conn.execute(
+                    calls.update().where(calls.c.id == call_id).values(context=context)
+                )
+                log.warning(
+                    "call cost partly uncollected at the credit floor",
+                    extra={"call_id": call_id, "uncollected_usd": str(debit.uncollected)},
+                )
         log.info("call finalized", extra={"call_id": call_id, "status": row.status})
         return 1
 

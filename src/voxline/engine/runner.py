@@ -11,18 +11,14 @@ end on their own, the rest are hung up, and ended calls are finalized before exi
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import socket
-import uuid
 
 import sqlalchemy as sa
 
 from voxline.config import Settings
 from voxline.domain.calls import CallEvent
-from voxline.engine.claims import renew_leases
 from voxline.engine.dispatcher import Dispatcher
 from voxline.engine.finalizer import Finalizer
+from voxline.engine.leases import new_worker_id
 from voxline.engine.sessions import VoiceSessions
 from voxline.engine.timers import Timers
 from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups, listen, notify
@@ -46,8 +42,7 @@ from voxline.voice.session import CallSession
 log = get_logger("engine")
 
 
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+__all__ = ["Engine", "new_worker_id", "notify_dispatch"]
 
 
 class Engine:
@@ -56,7 +51,7 @@ class Engine:
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
         self.wakeups = Wakeups()
-        self.sessions = VoiceSessions(db, settings)
+        self.sessions = VoiceSessions(db, settings, worker_id=self.worker_id)
         self.voice = self.sessions.kit
         audio = None
         if settings.sandbox_mode == "audio":
@@ -88,7 +83,6 @@ class Engine:
         self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
         self.timers = Timers(db, settings, self.registry, self.wakeups)
         self.finalizer = Finalizer(db, settings, self.wakeups)
-        self._hosted: set[str] = set()
         self._preparing: dict[str, asyncio.Task[CallSession | None]] = {}
 
     async def on_provider_event(self, event: ProviderEvent) -> None:
@@ -135,33 +129,15 @@ class Engine:
         self.wakeups.wake(DISPATCH)
 
     async def _converse(self, call_id: str, line: TextLine | AudioEnd) -> None:
-        """The agent's side of a connected sandbox call, in text or audio."""
-        self._hosted.add(call_id)
-        try:
-            if isinstance(line, TextLine):
-                silence = self.settings.silence_timeout_seconds * self.settings.sandbox_time_scale
-                await self.sessions.run_text(call_id, line, silence)
-            else:
-                preparing = self._preparing.pop(call_id, None)
-                session = await preparing if preparing is not None else None
-                await self.sessions.run_audio(call_id, line, session)
-        finally:
-            self._hosted.discard(call_id)
-
-    async def _renew_leases(self, halt: asyncio.Event) -> None:
-        interval = self.settings.engine_lease_seconds / 3
-        while not halt.is_set():
-            try:
-                await renew_leases(
-                    self.db,
-                    self.worker_id,
-                    sorted(self._hosted),
-                    self.settings.engine_lease_seconds,
-                )
-            except Exception:
-                log.exception("lease renewal failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(halt.wait(), interval)
+        """The agent's side of a connected sandbox call, in text or audio (its session keeps
+        the call's lease while it runs)."""
+        if isinstance(line, TextLine):
+            silence = self.settings.silence_timeout_seconds * self.settings.sandbox_time_scale
+            await self.sessions.run_text(call_id, line, silence)
+        else:
+            preparing = self._preparing.pop(call_id, None)
+            session = await preparing if preparing is not None else None
+            await self.sessions.run_audio(call_id, line, session)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then drain and return."""
@@ -171,7 +147,6 @@ class Engine:
             group.create_task(self.dispatcher.run(stop))
             group.create_task(self.timers.run(halt))
             group.create_task(self.finalizer.run(halt))
-            group.create_task(self._renew_leases(halt))
             group.create_task(listen(self.db, self.wakeups, halt))
             await stop.wait()
             await self._drain()
@@ -183,6 +158,7 @@ class Engine:
             for carrier in self.carriers:
                 await carrier.aclose()
             await self.finalizer.finalize_due()
+            await self.sessions.leases.aclose()
             halt.set()
         log.info("engine stopped", extra={"worker_id": self.worker_id})
 

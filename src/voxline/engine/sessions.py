@@ -1,9 +1,11 @@
 """Building and running the agent's side of a live call, whatever carries its audio.
 
 The engine uses it for sandbox calls; the media WebSocket routes use it for provider calls.
-Models come from one :class:`VoiceKit` per process. A speech or brain stage that fails for
-good (see ``voice.stages``) ends the call as ``provider_error`` with ``context.last_error``;
-the transcript so far, the latency figures and the recording are saved whatever happens.
+Models come from one :class:`VoiceKit` per process. While a session runs, this process hosts
+the call and keeps its lease (:class:`~voxline.engine.leases.LeaseKeeper`). A speech or brain
+stage that fails for good (see ``voice.stages``) ends the call as ``provider_error`` with
+``context.last_error``; the transcript so far, the latency figures and the recording are
+saved whatever happens.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 from voxline.config import Settings
 from voxline.domain.calls import CallEvent, EndReason
 from voxline.domain.templates import render
+from voxline.engine.leases import LeaseKeeper, new_worker_id
 from voxline.services.call_events import apply_event
 from voxline.services.call_outcomes import save_session_outcome
 from voxline.services.call_sessions import SessionProfile, load_session_profile
@@ -31,10 +34,17 @@ from voxline.voice.transport import MediaTransport
 
 
 class VoiceSessions:
-    def __init__(self, db: Database, settings: Settings, kit: VoiceKit | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        kit: VoiceKit | None = None,
+        worker_id: str | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.kit = kit or VoiceKit(settings)
+        self.leases = LeaseKeeper(db, worker_id or new_worker_id(), settings.engine_lease_seconds)
 
     def brain(self, session: SessionProfile) -> Brain:
         """The LLM brain for agents on a model when an LLM server is set; else scripted."""
@@ -104,7 +114,8 @@ class VoiceSessions:
             session.attach_recording(recorder)
         recording_path = None
         try:
-            await session.run(transport)
+            async with self.leases.hold(call_id):
+                await session.run(transport)
         finally:
             await close_brain(session.brain)
             if recorder is not None:
@@ -121,13 +132,14 @@ class VoiceSessions:
         transcript = CallTranscript(self.db, call_id, enabled=profile.transcription_enabled)
         brain = self.brain(profile)
         try:
-            await converse(
-                brain,
-                line,
-                transcript,
-                silence_timeout=silence_timeout,
-                on_failure=self.failure_sink(call_id),
-            )
+            async with self.leases.hold(call_id):
+                await converse(
+                    brain,
+                    line,
+                    transcript,
+                    silence_timeout=silence_timeout,
+                    on_failure=self.failure_sink(call_id),
+                )
         finally:
             await close_brain(brain)
 

@@ -9,20 +9,25 @@ Recovery: a claim whose lease expired before the provider confirmed the placemen
 of the provider; a call never dialed goes back in the queue, anything else ends ``failed``
 with ``placement_unknown`` (a person is never dialed twice). A sandbox call whose hosting
 worker stopped cannot continue (its conversation lived in that process) and ends with
-``provider_error``.
+``provider_error``; so does a provider call whose media host stopped (nobody speaks on it
+any more), and the provider is asked to hang it up. Either ends when it was last known
+alive, its last lease renewal, and is billed up to then, not up to when recovery ran.
+Recovery takes the longest-expired leases first (``claims.expired_leases``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from voxline.config import Settings
+from voxline.domain.call_clock import last_alive
 from voxline.domain.calls import CallEvent, CallStatus, EndReason
-from voxline.engine.claims import Placement, expired_leases, requeue_unplaced
+from voxline.engine.claims import ExpiredLease, Placement, expired_leases, requeue_unplaced
 from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
@@ -93,11 +98,31 @@ class Timers:
         for call in expired:
             if call.placement_state == Placement.DIALING and call.status is CallStatus.QUEUED:
                 await self._recover_placement(call.id, call.provider_type or "sandbox")
-            elif call.provider_type == "sandbox":
+            elif (call.provider_type or "sandbox") == "sandbox":
                 await self._end(
-                    call.id, EndReason.PROVIDER_ERROR, "the worker hosting this call stopped"
+                    call.id,
+                    EndReason.PROVIDER_ERROR,
+                    "the worker hosting this call stopped",
+                    at=self._last_alive(call),
                 )
+            elif call.status is CallStatus.IN_PROGRESS:
+                changed = await self._end(
+                    call.id,
+                    EndReason.PROVIDER_ERROR,
+                    "the process holding this call's media stream stopped",
+                    at=self._last_alive(call),
+                )
+                if changed:
+                    await self._hangup(call)
         return len(expired)
+
+    def _last_alive(self, call: ExpiredLease) -> datetime:
+        return last_alive(
+            lease_expires_at=call.lease_expires_at,
+            lease_seconds=self.settings.engine_lease_seconds,
+            started_at=call.started_at,
+            created_at=call.created_at,
+        )
 
     async def _recover_placement(self, call_id: str, provider_type: str) -> None:
         state = PlacementState.UNKNOWN
@@ -120,13 +145,15 @@ class Timers:
             "so it was not retried",
         )
 
-    async def _end(self, call_id: str, reason: EndReason, message: str) -> None:
+    async def _end(
+        self, call_id: str, reason: EndReason, message: str, at: datetime | None = None
+    ) -> bool:
         changed = await apply_event(
             self.db,
             ProviderEvent(
                 call_id=call_id,
                 event=CallEvent.FAILED,
-                at=utcnow(),
+                at=at or utcnow(),
                 end_reason=reason,
                 cause=reason.value,
                 details={"message": message},
@@ -137,3 +164,4 @@ class Timers:
                 "call ended by recovery", extra={"call_id": call_id, "reason": reason.value}
             )
             self.wakeups.wake(FINALIZE)
+        return changed is not None

@@ -1,4 +1,10 @@
-"""Credits: each organization's balance in USD and the ledger that explains it."""
+"""Credits: each organization's balance in USD and the ledger that explains it.
+
+A call is debited once, when it is finalized, for what it cost; a balance may go negative
+(a call that outlasts the remaining credit is not cut off), but never below the configured
+credit floor: what a debit cannot take above the floor is left uncollected, and the ledger
+entry says so (``note``), as does the call's context (``uncollected_usd``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from voxline.domain.money import from_micros, to_micros
+from voxline.domain.money import from_micros, to_micros, within_floor
 from voxline.errors import NotFound, PaymentRequired, ValidationFailed
 from voxline.storage.db import Database
 from voxline.storage.tables import credit_ledger, organizations
@@ -26,6 +32,23 @@ class LedgerEntry:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Debit:
+    """What a call's debit took and left: ``charged + uncollected`` is the call's cost."""
+
+    charged: Decimal
+    uncollected: Decimal
+    balance_after: Decimal
+
+
+async def _locked_balance(conn: AsyncConnection, org_id: str) -> int | None:
+    query = sa.select(organizations.c.credit_balance_micros).where(organizations.c.id == org_id)
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    current: int | None = (await conn.execute(query)).scalar_one_or_none()
+    return current
+
+
 async def _apply(
     conn: AsyncConnection,
     org_id: str,
@@ -37,10 +60,7 @@ async def _apply(
     note: str | None = None,
 ) -> Decimal:
     """Change a balance and write the ledger row in the caller's transaction."""
-    query = sa.select(organizations.c.credit_balance_micros).where(organizations.c.id == org_id)
-    if conn.dialect.name != "sqlite":
-        query = query.with_for_update()
-    current = (await conn.execute(query)).scalar_one_or_none()
+    current = await _locked_balance(conn, org_id)
     if current is None:
         raise NotFound.resource("Organization", org_id)
     if new_balance_micros is None:
@@ -80,10 +100,33 @@ async def add_credit(db: Database, org_id: str, amount: Decimal) -> Decimal:
         return await _apply(conn, org_id, kind="grant", delta_micros=to_micros(amount))
 
 
-async def debit_call(conn: AsyncConnection, org_id: str, call_id: str, cost: Decimal) -> Decimal:
+async def debit_call(
+    conn: AsyncConnection,
+    org_id: str,
+    call_id: str,
+    cost: Decimal,
+    floor: Decimal | None = None,
+) -> Debit:
     """Charge one call, in the finalizer's transaction; the ledger's unique call_id makes a
-    second charge for the same call fail."""
-    return await _apply(conn, org_id, kind="call", delta_micros=-to_micros(cost), call_id=call_id)
+    second charge for the same call fail. With a ``floor``, the balance is not taken below
+    it: the rest is uncollected and the ledger entry's note records the policy and amount."""
+    current = await _locked_balance(conn, org_id)
+    if current is None:
+        raise NotFound.resource("Organization", org_id)
+    cost_micros = to_micros(cost)
+    charged, uncollected = cost_micros, 0
+    note = None
+    if floor is not None:
+        charged, uncollected = within_floor(current, cost_micros, to_micros(floor))
+        if uncollected:
+            note = (
+                f"credit floor {from_micros(to_micros(floor))} USD: "
+                f"{from_micros(uncollected)} USD of the call's cost uncollected"
+            )
+    after = await _apply(
+        conn, org_id, kind="call", delta_micros=-charged, call_id=call_id, note=note
+    )
+    return Debit(from_micros(charged), from_micros(uncollected), after)
 
 
 async def balance(conn: AsyncConnection, org_id: str) -> Decimal:

@@ -3,6 +3,11 @@
 Every change of a call's status goes through :func:`apply_event`, which asks the one
 transition table in ``domain.calls``. Applying an event twice, late or out of order is
 harmless: events the table does not allow change nothing, and a terminal status is final.
+
+The time an event reports is clamped to the call's life so far (its creation to the moment
+the event is applied, :func:`voxline.domain.call_clock.bounded_time`), whoever reported it:
+a validly signed provider event with an old or a future time can neither bill years nor
+make a call free, nor move its ``max_duration`` deadline.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from voxline.domain.call_clock import bounded_time
 from voxline.domain.calls import (
     AnsweredBy,
     CallEvent,
@@ -38,7 +44,7 @@ async def lock_call(conn: AsyncConnection, call_id: str) -> sa.Row[Any] | None:
 def _parse_at(value: object, fallback: datetime) -> datetime:
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value)
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return fallback
     return fallback
@@ -58,17 +64,24 @@ def transition_values(
         return None
     settings = CallSettings.from_json(row.settings or {})
     scale = sandbox_time_scale if row.provider_type == "sandbox" else 1.0
-    values: dict[str, Any] = {"status": new.value, "updated_at": utcnow()}
+    now = utcnow()
+    at = bounded_time(event.at, not_before=row.created_at, not_after=now)
+    values: dict[str, Any] = {"status": new.value, "updated_at": now}
     if event.provider_call_id and not row.provider_call_id:
         values["provider_call_id"] = event.provider_call_id
     if new is CallStatus.RINGING:
-        values["deadline_at"] = event.at + timedelta(seconds=settings.join_timeout_seconds * scale)
+        values["deadline_at"] = at + timedelta(seconds=settings.join_timeout_seconds * scale)
     elif new is CallStatus.IN_PROGRESS:
-        values["started_at"] = event.at
+        values["started_at"] = at
         values["answered_by"] = (event.answered_by or AnsweredBy.HUMAN).value
-        values["deadline_at"] = event.at + timedelta(seconds=settings.max_duration_seconds * scale)
+        values["deadline_at"] = at + timedelta(seconds=settings.max_duration_seconds * scale)
+        if row.provider_type != "sandbox":
+            # From the answer on, a provider call's lease belongs to the process hosting its
+            # media stream (engine/leases.py); until one does, nobody holds it.
+            values["lease_owner"] = None
+            values["lease_expires_at"] = None
     if new.is_terminal:
-        values["ended_at"] = event.at
+        values["ended_at"] = at
         values["deadline_at"] = None
         values["lease_expires_at"] = None
         reason = event.end_reason or default_end_reason(event.event)
@@ -76,7 +89,10 @@ def transition_values(
         if event.answered_by is not None:
             values["answered_by"] = event.answered_by.value
         if new is CallStatus.VOICEMAIL and row.started_at is None:
-            values["started_at"] = _parse_at(event.details.get("answered_at"), event.at)
+            answered_at = _parse_at(event.details.get("answered_at"), at)
+            values["started_at"] = bounded_time(
+                answered_at, not_before=row.created_at, not_after=at
+            )
         context: dict[str, Any] = dict(row.context or {})
         if event.cause:
             context["provider_cause"] = event.cause
