@@ -33,6 +33,7 @@ from voxline.domain.durations import (
     parse_duration,
 )
 from voxline.domain.phone import is_e164
+from voxline.domain.text import TextPolicyError, check_json_object
 from voxline.errors import Conflict, NotFound, ValidationFailed
 from voxline.services import billing, idempotency
 from voxline.services.call_records import (
@@ -301,7 +302,13 @@ async def update_call(
             raise NotFound.resource("Call", call_id)
         values: dict[str, Any] = {"updated_at": utcnow()}
         if changes.context is not None:
-            values["context"] = {**(row["context"] or {}), **changes.context}
+            merged = {**(row["context"] or {}), **changes.context}
+            try:
+                check_json_object(merged)
+            except TextPolicyError as exc:
+                # Each PATCH is within the limits; many of them must not add up past them.
+                raise ValidationFailed.field("context", exc.reason) from None
+            values["context"] = merged
         if changes.settings is not None:
             stored = dict(row["settings"] or {})
             for name in ("recording_enabled", "transcription_enabled"):
