@@ -327,3 +327,14 @@ async def test_other_resources_refuse_digits_of_other_scripts(
 ) -> None:
     response = await post_json(client, tenant, path, body)
     assert_refused(response, field)
+
+
+async def test_number_search_takes_ascii_area_codes_only(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    path = "/telephony/numbers/search"
+    refused = await post_json(client, tenant, path, {"area_code": "4\u0661\u0665"})
+    served = await post_json(client, tenant, path, {"area_code": "415"})
+
+    assert_refused(refused, "area_code")
+    assert served.status_code == 200, served.text
