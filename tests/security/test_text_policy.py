@@ -338,3 +338,30 @@ async def test_number_search_takes_ascii_area_codes_only(
 
     assert_refused(refused, "area_code")
     assert served.status_code == 200, served.text
+
+
+# --- bodies the JSON parser cannot take -------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [5_000, 100_000])
+async def test_a_body_nested_beyond_the_parser_is_a_400_and_stores_nothing(
+    client: httpx.AsyncClient, db: Database, tenant: Tenant, agent_id: str, depth: int
+) -> None:
+    deep = "[" * depth + "]" * depth
+    body = create_body(agent_id, f'"variables": {{"first_name": {deep}}}')
+
+    response = await client.post(f"{API}/calls", content=body, headers=headers(tenant))
+
+    assert response.status_code == 400, response.text[:500]
+    assert response.json()["error"]["code"] == "bad_request"
+    assert await call_count(db) == 0
+
+
+async def test_a_body_nested_within_the_parser_reaches_validation(
+    client: httpx.AsyncClient, db: Database, tenant: Tenant, agent_id: str
+) -> None:
+    body = create_body(agent_id, f'"variables": {{"first_name": {"[" * 50 + "]" * 50}}}')
+
+    response = await client.post(f"{API}/calls", content=body, headers=headers(tenant))
+
+    assert_refused(response, "variables.first_name")
