@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from voxline.domain.text import (
     JSON_BYTES_MAX,
@@ -152,3 +154,40 @@ def test_safe_json_makes_hostile_stored_values_renderable() -> None:
     for _ in range(JSON_DEPTH_MAX - 1):  # "deep" is level 2; level 10 is the last object
         cut = cut["k"]
     assert cut == TRUNCATED
+
+
+# --- properties ------------------------------------------------------------------------------
+
+_TEXT = st.text(st.characters() | st.sampled_from(["\x00", "\ud800", "\udfff"]), max_size=8)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+_OBJECTS = st.dictionaries(_TEXT, _JSON, max_size=4)
+_PROFILE = settings(derandomize=True, database=None, max_examples=300)
+
+
+def _utf8_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
+
+
+@_PROFILE
+@given(_OBJECTS)
+def test_what_the_policy_accepts_every_backend_and_encoder_can_hold(value: dict[str, Any]) -> None:
+    try:
+        check_json_object(value)
+    except TextPolicyError:
+        return
+    encoded = _utf8_json(value)  # no surrogate, no NaN: strict UTF-8 JSON
+    assert b"\\u0000" not in json.dumps(value).encode()
+    assert len(encoded) <= JSON_BYTES_MAX
+
+
+@_PROFILE
+@given(_OBJECTS)
+def test_safe_json_makes_any_value_renderable(value: dict[str, Any]) -> None:
+    safe = safe_json(value)
+
+    _utf8_json(safe)
+    check_json_object(safe)  # within the size limits, what reads show keeps to the policy
