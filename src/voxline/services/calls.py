@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxline.config import Settings
+from voxline.domain import text as text_policy
 from voxline.domain.agents import AgentStatus
 from voxline.domain.calls import PLATFORM_CONTEXT_KEYS, CallDirection, CallStatus
 from voxline.domain.durations import (
@@ -33,7 +34,6 @@ from voxline.domain.durations import (
     parse_duration,
 )
 from voxline.domain.phone import is_e164
-from voxline.domain.text import TextPolicyError, check_json_object
 from voxline.errors import Conflict, NotFound, ValidationFailed
 from voxline.services import billing, idempotency
 from voxline.services.call_records import (
@@ -304,8 +304,8 @@ async def update_call(
         if changes.context is not None:
             merged = {**(row["context"] or {}), **changes.context}
             try:
-                check_json_object(merged)
-            except TextPolicyError as exc:
+                text_policy.check_json_object(merged)
+            except text_policy.TextPolicyError as exc:
                 # Each PATCH is within the limits; many of them must not add up past them.
                 raise ValidationFailed.field("context", exc.reason) from None
             values["context"] = merged
