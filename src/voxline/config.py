@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     log_format: str = Field(default="json", pattern="^(json|console)$")
 
     rate_limit_per_minute: int = Field(default=100, ge=0, description="0 disables the limit")
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body; larger ones get 413"
+    )
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
     default_concurrency_limit: int = Field(default=10, ge=1)
     recording_url_ttl_seconds: int = Field(default=3600, ge=1)

@@ -10,6 +10,7 @@ and HTTP ``status``. Services raise them, one handler in ``api/errors.py`` rende
     ├── Forbidden             403 forbidden
     ├── NotFound              404 not_found
     ├── Conflict              409 conflict
+    ├── PayloadTooLarge       413 payload_too_large
     ├── ValidationFailed      422 validation_error
     ├── RateLimited           429 rate_limit_exceeded
     ├── InternalError         500 internal_error
@@ -66,6 +67,15 @@ class NotFound(VoxlineError):
 class Conflict(VoxlineError):
     code = "conflict"
     status = 409
+
+
+class PayloadTooLarge(VoxlineError):
+    code = "payload_too_large"
+    status = 413
+
+    @classmethod
+    def limit(cls, max_bytes: int) -> PayloadTooLarge:
+        return cls(f"Request body is larger than {max_bytes} bytes", {"max_bytes": max_bytes})
 
 
 class ValidationFailed(VoxlineError):

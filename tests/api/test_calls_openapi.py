@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import API
 
-ALWAYS = {"401", "422", "429", "500"}
+ALWAYS = {"401", "413", "422", "429", "500"}
 
 EXPECTED = {
     ("/calls", "get"): {"200"},

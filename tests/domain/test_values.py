@@ -23,7 +23,20 @@ def test_valid_e164(number: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "number", ["14155550123", "+04155550123", "+1415555012345678", "+1 415 555", "", "+"]
+    "number",
+    [
+        "14155550123",
+        "+04155550123",
+        "+1415555012345678",
+        "+1 415 555",
+        "",
+        "+",
+        # Digits of other scripts: Devanagari, Arabic-Indic, full-width.
+        "+1415555\u0967\u096f\u096f\u096e",
+        "+\u0661\u0664\u0661\u0665",
+        "+1415555\uff10\uff11\uff12\uff13",
+        "+14155550123\n",
+    ],
 )
 def test_invalid_e164(number: str) -> None:
     assert not is_e164(number)
@@ -40,7 +53,21 @@ def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["30", "s", "-5s", "1d", "thirty seconds", "1e3s"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "30",
+        "s",
+        "-5s",
+        "1d",
+        "thirty seconds",
+        "1e3s",
+        "\u0665s",  # an Arabic-Indic five
+        "3\u0660s",
+        "1.\u0665s",
+        "\uff15m",  # a full-width five
+    ],
+)
 def test_malformed_durations(text: str) -> None:
     with pytest.raises(DurationError):
         parse_duration(text)

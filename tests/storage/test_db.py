@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import Tenant, insert_agent, insert_call
+from voxline.domain.text import TRUNCATED
 from voxline.storage import migrate
 from voxline.storage.db import Database, load_json
 from voxline.storage.tables import calls
@@ -38,6 +39,18 @@ def test_stored_json_reads_as_the_standard_library_reads_it(text: str) -> None:
     # repr, because NaN is not equal to itself.
     assert repr(value) == repr(expected)
     assert repr(load_json(text.encode())) == repr(expected)
+
+
+@pytest.mark.parametrize("depth", [300, 500])
+def test_stored_json_nested_beyond_pydantic_still_reads_exactly(depth: int) -> None:
+    text = "[" * depth + "]" * depth
+    assert load_json(text) == json.loads(text)
+
+
+def test_stored_json_too_deep_for_any_parser_reads_as_a_marker() -> None:
+    text = "[" * 100_000 + "]" * 100_000
+
+    assert load_json(text) == TRUNCATED
 
 
 async def test_json_columns_keep_large_integers_exact(db: Database, tenant: Tenant) -> None:

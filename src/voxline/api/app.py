@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from voxline import __version__
+from voxline.api.body_limit import BodyLimitMiddleware
 from voxline.api.errors import install_error_handlers
 from voxline.api.middleware import RequestContextMiddleware
 from voxline.api.providers import plivo, telnyx, twilio
@@ -79,6 +80,8 @@ def create_app(
     app.state.rate_limiter = create_rate_limiter(database, settings.rate_limit_per_minute)
 
     install_error_handlers(app)
+    # Added first, so it runs inside RequestContextMiddleware and its 413 has a request id.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
 
     public = APIRouter(prefix=API_PREFIX)

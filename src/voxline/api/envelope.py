@@ -77,6 +77,7 @@ _ERROR_DESCRIPTIONS = {
     403: "Forbidden",
     404: "Not found, or owned by another organization",
     409: "Conflict with the resource's current state",
+    413: "Request body larger than VOXLINE_MAX_BODY_BYTES",
     422: "Validation error; details name the field",
     429: "Rate limit exceeded; see Retry-After",
     500: "Unexpected server error",
@@ -87,11 +88,12 @@ _ERROR_DESCRIPTIONS = {
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error statuses.
 
-    401, 422, 429 and 500 are always listed: every route authenticates, validates its path
-    and query, is rate limited and may fail unexpectedly. Listing 422 also keeps FastAPI
+    401, 413, 422, 429 and 500 are always listed: every route authenticates, refuses bodies
+    over the size limit, validates its path and query, is rate limited and may fail
+    unexpectedly. Listing 422 also keeps FastAPI
     from documenting its own validation-error shape, which Voxline never sends.
     """
-    wanted = sorted({*statuses, 401, 422, 429, 500})
+    wanted = sorted({*statuses, 401, 413, 422, 429, 500})
     return {
         status: {"model": ErrorEnvelope, "description": _ERROR_DESCRIPTIONS[status]}
         for status in wanted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from voxline.api.envelope import ErrorBody, ErrorEnvelope, meta_for
+from voxline.api.schemas.text import ERROR_TYPE as TEXT_POLICY_ERROR
 from voxline.errors import RateLimited, VoxlineError
 from voxline.logging import get_logger
 
@@ -34,6 +36,15 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _error_field(err: Mapping[str, Any]) -> str:
+    """The dotted field of one pydantic error; a text-policy error inside an object names the
+    key within it (``variables.first_name``)."""
+    field = _field_path(err.get("loc", ()))
+    ctx = err.get("ctx") or {}
+    inner = ctx.get("path") if err.get("type") == TEXT_POLICY_ERROR else None
+    return f"{field}.{inner}" if inner else field
+
+
 async def _voxline_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VoxlineError)
     response = error_response(request, exc.status, exc.code, exc.message, exc.details)
@@ -50,8 +61,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if any(err.get("type") in _JSON_ERRORS for err in errors):
         return error_response(request, 400, "bad_request", "Request body is not valid JSON")
     items = [
-        {"field": _field_path(err.get("loc", ())), "reason": str(err.get("msg", "invalid"))}
-        for err in errors
+        {"field": _error_field(err), "reason": str(err.get("msg", "invalid"))} for err in errors
     ]
     first = items[0] if items else {"field": "body", "reason": "invalid"}
     message = f"Invalid {first['field']}: {first['reason']}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+# ASCII digits only: ``\d`` and ``float()`` would also take "\u0665s" (an Arabic-Indic five).
+DURATION_PATTERN = r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)$"
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$", re.ASCII)
 _FACTORS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -27,7 +29,7 @@ MAX_DURATION_BOUNDS = Bounds(minimum=10, maximum=4 * 3600)
 
 def parse_duration(text: str, bounds: Bounds | None = None) -> float:
     """Seconds in ``text``; raises :class:`DurationError` when malformed or out of bounds."""
-    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
+    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) and text.isascii() else None
     if match is None:
         raise DurationError('must be a duration such as "30s", "500ms", "10m" or "1h"')
     seconds = float(match.group(1)) * _FACTORS[match.group(2)]

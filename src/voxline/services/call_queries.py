@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from voxline.config import Settings
 from voxline.crypto import UrlSigner
 from voxline.domain.calls import STATUS_ALIASES, CallDirection, CallStatus
+from voxline.domain.text import safe_text
 from voxline.errors import Forbidden, NotFound, ValidationFailed
 from voxline.services.call_records import (
     RECORD_COLUMNS,
@@ -212,8 +213,8 @@ async def get_transcript(db: Database, org_id: str, call_id: str) -> Transcript:
         raise NotFound("Transcript not found", {"call_id": row["id"]})
     return Transcript(
         call_id=row["id"],
-        turns=[TranscriptTurn(t.speaker, t.text, float(t.timestamp)) for t in turns],
-        summary=row["summary"],
+        turns=[TranscriptTurn(t.speaker, safe_text(t.text), float(t.timestamp)) for t in turns],
+        summary=safe_text(row["summary"]) if row["summary"] is not None else None,
     )
 
 

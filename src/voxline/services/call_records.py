@@ -7,6 +7,7 @@ the effective settings, the recording URL and which ids exist for an organizatio
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from voxline.config import Settings
 from voxline.crypto import UrlSigner
 from voxline.domain.calls import CallDirection, CallStatus
 from voxline.domain.money import from_micros
+from voxline.domain.text import safe_json, safe_text
 from voxline.logging import get_logger
 from voxline.storage.tables import calls
 
@@ -46,7 +48,7 @@ class CallSettings:
         return cls(
             recording_enabled=bool(data.get("recording_enabled", True)),
             transcription_enabled=bool(data.get("transcription_enabled", True)),
-            greeting=data.get("greeting"),
+            greeting=greeting if isinstance(greeting := data.get("greeting"), str) else None,
             max_duration_seconds=float(data.get("max_duration_seconds", 3600)),
             join_timeout_seconds=float(data.get("join_timeout_seconds", 30)),
         )
@@ -134,25 +136,53 @@ RECORD_COLUMNS = tuple(
 )
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A stored JSON object made renderable (:func:`voxline.domain.text.safe_json`); anything
+    else (an array or scalar written by something other than Voxline) shows as ``{}``."""
+    safe = safe_json(value)
+    return dict(safe) if isinstance(safe, Mapping) else {}
+
+
+def _variables(value: Any) -> dict[str, str]:
+    """Stored variables as strings, as the API shows them; a non-string value shows as its
+    JSON text."""
+    return {
+        key: item if isinstance(item, str) else json.dumps(item)
+        for key, item in _object(value).items()
+    }
+
+
+def _text(value: Any) -> Any:
+    return safe_text(value) if isinstance(value, str) else value
+
+
 def to_call(row: sa.RowMapping, links: RecordingLinks) -> Call:
-    """The call of a row holding at least :data:`RECORD_COLUMNS`."""
+    """The call of a row holding at least :data:`RECORD_COLUMNS`.
+
+    Reading never fails on what a row holds: whatever wrote it, its text and JSON are shown
+    through :func:`voxline.domain.text.safe_json` and :func:`~voxline.domain.text.safe_text`
+    (NUL and lone surrogates become U+FFFD, objects nested deeper than the policy allows are
+    cut to ``"[truncated]"``, non-finite numbers become null), so one row cannot make a page
+    of ``GET /calls`` unreadable.
+    """
     cost = row["cost_micros"]
-    settings = CallSettings.from_json(row["settings"] or {})
+    settings = CallSettings.from_json(_object(row["settings"]))
+    metrics = row["metrics"]
     return Call(
         id=row["id"],
         agent_id=row["agent_id"],
         direction=CallDirection(row["direction"]),
         status=CallStatus(row["status"]),
-        phone_number=row["phone_number"],
-        from_number=row["from_number"],
-        variables=dict(row["variables"] or {}),
-        context=dict(row["context"] or {}),
+        phone_number=_text(row["phone_number"]),
+        from_number=_text(row["from_number"]),
+        variables=_variables(row["variables"]),
+        context=_object(row["context"]),
         settings=settings,
-        end_reason=row["end_reason"],
-        answered_by=row["answered_by"],
-        summary=row["summary"],
-        recording_url=links.url(row, settings),
-        metrics=row["metrics"],
+        end_reason=_text(row["end_reason"]),
+        answered_by=_text(row["answered_by"]),
+        summary=_text(row["summary"]),
+        recording_url=_text(links.url(row, settings)),
+        metrics=None if metrics is None else _object(metrics),
         cost_usd=from_micros(cost) if cost is not None else None,
         duration_seconds=row["duration_seconds"],
         started_at=row["started_at"],

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxline.config import Settings
+from voxline.domain import text as text_policy
 from voxline.domain.agents import AgentStatus
 from voxline.domain.calls import PLATFORM_CONTEXT_KEYS, CallDirection, CallStatus
 from voxline.domain.durations import (
@@ -328,7 +329,13 @@ async def update_call(
             raise NotFound.resource("Call", call_id)
         values: dict[str, Any] = {"updated_at": utcnow()}
         if changes.context is not None:
-            values["context"] = {**(row["context"] or {}), **changes.context}
+            merged = {**(row["context"] or {}), **changes.context}
+            try:
+                text_policy.check_json_object(merged)
+            except text_policy.TextPolicyError as exc:
+                # Each PATCH is within the limits; many of them must not add up past them.
+                raise ValidationFailed.field("context", exc.reason) from None
+            values["context"] = merged
         if changes.settings is not None:
             stored = dict(row["settings"] or {})
             for name in ("recording_enabled", "transcription_enabled"):

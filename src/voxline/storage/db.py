@@ -29,6 +29,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from voxline.domain.text import TRUNCATED
+
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 SQLITE_READER_THREADS = 4
 
@@ -40,11 +42,16 @@ def load_json(text: str | bytes) -> Any:
     """A stored JSON value, as the standard library would read it, four to six times faster
     (the JSON columns of a page of calls are a few hundred values). pydantic-core's parser
     keeps large integers exact and reads ``NaN`` and ``Infinity`` as ``json.dumps`` writes
-    them; what it still refuses (an unpaired surrogate escape) goes to the standard library."""
+    them; what it still refuses (an unpaired surrogate escape, deep nesting) goes to the
+    standard library. A value nested too deep even for that (not written by the API, whose
+    policy bounds depth) reads as ``"[truncated]"`` rather than failing the whole query."""
     try:
         return pydantic_core.from_json(text)
     except ValueError:
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:
+            return TRUNCATED
 
 
 def _sqlite_pragmas(dbapi_connection: Any) -> None:

@@ -14,10 +14,15 @@ from pydantic import MISSING, BaseModel, ConfigDict, Field, StringConstraints
 from voxline.api.schemas.text import StoredText
 from voxline.domain import agents as rules
 from voxline.domain.agents import AgentStatus
-from voxline.domain.durations import JOIN_TIMEOUT_BOUNDS, MAX_DURATION_BOUNDS, format_duration
+from voxline.domain.durations import (
+    DURATION_PATTERN,
+    JOIN_TIMEOUT_BOUNDS,
+    MAX_DURATION_BOUNDS,
+    format_duration,
+)
 from voxline.services import agents as service
 
-_DURATION_PATTERN = r"^\d+(\.\d+)?(ms|s|m|h)$"
+_DURATION_PATTERN = DURATION_PATTERN
 # Search semantics, as in JSON Schema: somewhere a character that is not white space.
 _NOT_BLANK = r"\S"
 

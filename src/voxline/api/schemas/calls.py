@@ -14,12 +14,13 @@ from pydantic import (
     Field,
     StrictBool,
     StrictStr,
-    WithJsonSchema,
     field_validator,
 )
 
+from voxline.api.schemas.text import JsonObject, StoredText, Variables
+from voxline.domain.agents import GREETING_MAX
 from voxline.domain.calls import CallDirection, CallStatus
-from voxline.domain.durations import format_duration
+from voxline.domain.durations import DURATION_PATTERN, format_duration
 from voxline.domain.money import as_api_number
 from voxline.domain.phone import E164_PATTERN
 from voxline.services.call_queries import Transcript
@@ -40,25 +41,11 @@ StatusFilter = Literal[
     "ended",
 ]
 
-# Template variable values: scalars only; the service turns them into strings.
-VariableValue = Annotated[
-    Any,
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string"},
-                {"type": "number"},
-                {"type": "boolean"},
-                {"type": "null"},
-            ]
-        }
-    ),
-]
-
 Phone = Annotated[StrictStr, Field(pattern=E164_PATTERN, examples=["+14155550123"])]
 Duration = Annotated[
-    StrictStr, Field(pattern=r"^\d+(\.\d+)?(ms|s|m|h)$", examples=["600s", "1.5s", "10m"])
+    StrictStr, Field(pattern=DURATION_PATTERN, max_length=32, examples=["600s", "1.5s", "10m"])
 ]
+Greeting = Annotated[StoredText, Field(strict=True, max_length=GREETING_MAX)]
 
 _DATE_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?", re.ASCII
@@ -85,7 +72,7 @@ class CallSettingsIn(BaseModel):
         default=None, description="Default: the agent's recording_enabled"
     )
     transcription_enabled: StrictBool | None = Field(default=None, description="Default: true")
-    greeting: StrictStr | None = Field(default=None, description="Replaces the agent's greeting")
+    greeting: Greeting | None = Field(default=None, description="Replaces the agent's greeting")
     max_duration: Duration | None = Field(default=None, description='e.g. "600s"; 10s to 4h')
     join_timeout: Duration | None = Field(default=None, description='e.g. "30s"; 1s to 300s')
 
@@ -100,11 +87,11 @@ class CallCreate(BaseModel):
         description="Caller ID; must be assigned to the agent for outbound. "
         "Default: the agent's oldest outbound number",
     )
-    variables: dict[str, VariableValue] | None = Field(
+    variables: Variables | None = Field(
         default=None,
         description="Template variables; numbers and booleans are kept as their JSON text",
     )
-    context: dict[str, VariableValue] | None = Field(
+    context: Variables | None = Field(
         default=None,
         description="Older name of variables",
         # Documented as deprecated; pydantic's own flag would warn on every read.
@@ -154,7 +141,7 @@ class CallUpdate(BaseModel):
         extra="forbid", json_schema_extra=lambda schema, _: _update_schema(schema)
     )
 
-    context: dict[str, Any] | None = Field(
+    context: JsonObject | None = Field(
         default=None, description="Shallow-merged into the call's context"
     )
     call_settings: CallSettingsPatch | None = None

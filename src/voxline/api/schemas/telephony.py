@@ -37,6 +37,13 @@ def _e164(value: str) -> str:
     return value
 
 
+def _ascii_digits(value: str) -> str:
+    # The pattern's \d, in pydantic's regex engine, also matches other scripts' digits.
+    if not value.isascii():
+        raise PydanticCustomError("ascii_digits", "Must be ASCII digits")
+    return value
+
+
 E164Number = Annotated[
     str,
     AfterValidator(_e164),
@@ -98,7 +105,7 @@ class SearchNumbersRequest(BaseModel):
     country_code: str = Field(
         default="US", pattern=r"^[A-Za-z]{2}$", description="ISO 3166 alpha-2; only US for now"
     )
-    area_code: str | None = Field(
+    area_code: Annotated[str, AfterValidator(_ascii_digits)] | None = Field(
         default=None, pattern=AREA_CODE_PATTERN, description="Default 415 on the sandbox"
     )
     locality: Annotated[StoredText, Field(max_length=100)] | None = Field(
