@@ -60,7 +60,12 @@ class RecordingServer:
     def __init__(self, answer: Answer) -> None:
         self._answer = answer
         self.requests: list[Recorded] = []
-        self._loopback = LoopbackServer(self._app)
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await self._serve(scope, receive, send)
+
+        # A plain coroutine function, which uvicorn recognises as ASGI 3 (a bound method is not).
+        self._loopback = LoopbackServer(app)
         self.base_url = ""
 
     async def start(self) -> str:
@@ -74,7 +79,7 @@ class RecordingServer:
         taken, self.requests = self.requests, []
         return taken
 
-    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         body = b""
