@@ -272,3 +272,32 @@ async def test_finding_a_recording_sends_what_retrieve_status_and_recordings_lis
     assert differences(Shape.of(listed), Shape.of(sdk_listed)) == []
     await sdk.recordings.list(filter={"call_control_id": CALL_LEG_ID})
     assert _fields(differences(Shape.of(listed), Shape.of(_one(server)))) == ["query"]
+
+
+async def test_dialing_with_recording_and_a_stream_token_sends_what_calls_dial_sends(
+    sdk: AsyncTelnyx, server: RecordingServer
+) -> None:
+    client = TelnyxClient(
+        public_base_url=PUBLIC,
+        base_url=f"{server.base_url}/v2",
+        credentials=CREDENTIALS,
+        record=True,
+        stream_auth_token=lambda call_id: f"token-for-{call_id}",
+    )
+    try:
+        await client.place_call(_placement())
+    finally:
+        await client.aclose()
+    mine = _one(server)
+    await sdk.calls.dial(
+        **_dial_arguments(
+            record="record-from-answer",
+            record_channels="dual",
+            stream_auth_token="token-for-call-1",
+        )
+    )
+    theirs = _one(server)
+
+    assert differences(Shape.of(mine), Shape.of(theirs)) == []
+    await sdk.calls.dial(**_dial_arguments(record="record-from-answer", record_channels="dual"))
+    assert _fields(differences(Shape.of(mine), Shape.of(_one(server)))) == ["params"]
