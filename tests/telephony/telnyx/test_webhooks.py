@@ -346,10 +346,12 @@ async def test_scenario_webhooks_can_be_delivered_to_a_receiver() -> None:
 
 
 def test_the_answer_command_streams_both_ways_and_routes_events_to_voxline() -> None:
-    body = webhooks.answer_command(BASE, "call-9", stream_auth_token="tok")
+    body = webhooks.answer_command(BASE, "call-9")
 
     assert body["stream_url"] == "wss://voxline.example.com/media/telnyx?call_id=call-9"
-    assert body["stream_auth_token"] == "tok"
+    # AnswerCall has neither field (Dial and StartStreaming do).
+    assert "stream_auth_token" not in body
+    assert "stream_bidirectional_sampling_rate" not in body
     assert (body["stream_bidirectional_mode"], body["stream_bidirectional_codec"]) == (
         "rtp",
         "PCMU",
@@ -357,6 +359,13 @@ def test_the_answer_command_streams_both_ways_and_routes_events_to_voxline() -> 
     assert body["webhook_url"] == f"{BASE}/webhooks/telnyx/events?call_id=call-9"
     assert webhooks.decode_client_state(body["client_state"]) == "call-9"
     assert json.loads(json.dumps(body)) == body
+
+
+def test_an_answer_without_a_stream_only_routes_events() -> None:
+    body = webhooks.answer_command(BASE, "call-9", stream=False)
+
+    assert not any(name.startswith("stream_") for name in body)
+    assert body["webhook_url"] == f"{BASE}/webhooks/telnyx/events?call_id=call-9"
 
 
 def test_streaming_start_and_reject_commands() -> None:

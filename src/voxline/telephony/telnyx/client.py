@@ -31,6 +31,7 @@ from voxline.telephony.telnyx.webhooks import (
     events_url,
     reject_command,
     stream_fields,
+    streaming_start_command,
     timeout_seconds,
 )
 
@@ -40,6 +41,14 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 CALL_ALREADY_ENDED = "90018"
 # Calls remembered for their credential; older ones need one passed explicitly.
 _REMEMBERED_CALLS = 10_000
+# What a path segment may hold unencoded (RFC 3986 pchar): telnyx-python sends a
+# call_control_id's ``v3:…`` as is, and so do we.
+_SEGMENT_SAFE = "!$&'()*+,;=:@"
+
+
+def _segment(value: str) -> str:
+    """``value`` percent-encoded as one path segment."""
+    return quote(value, safe=_SEGMENT_SAFE)
 
 
 def provider_error(status: int, body: bytes) -> ProviderError:
@@ -189,7 +198,7 @@ class TelnyxClient:
         placed = self._calls.get(provider_call_id)
         leg = placed.call_leg_id if placed else None
         if leg is None:
-            call = await self._send("GET", f"/calls/{quote(provider_call_id, safe='')}", creds)
+            call = await self._send("GET", f"/calls/{_segment(provider_call_id)}", creds)
             leg = call.get("call_leg_id") if isinstance(call.get("call_leg_id"), str) else None
         if leg is None:
             return None
@@ -216,7 +225,7 @@ class TelnyxClient:
     ) -> None:
         """Send ``POST /calls/{id}/actions/{action}`` with ``body``."""
         creds = self._credentials_for(provider_call_id, credentials)
-        path = f"/calls/{quote(provider_call_id, safe='')}/actions/{action}"
+        path = f"/calls/{_segment(provider_call_id)}/actions/{action}"
         await self._send("POST", path, creds, dict(body))
 
     async def answer(
@@ -226,10 +235,17 @@ class TelnyxClient:
         *,
         credentials: TelnyxCredentials | None = None,
     ) -> None:
-        """Answer an inbound call and stream it to Voxline as call ``call_id``."""
+        """Answer an inbound call and stream it to Voxline as call ``call_id``.
+
+        AnswerCall cannot carry a stream token, so a call whose stream must present one is
+        answered without a stream and then streamed with ``streaming_start``.
+        """
         token = self._stream_token(call_id) if self._stream_token else None
-        body = answer_command(self._public_base_url, call_id, stream_auth_token=token)
+        body = answer_command(self._public_base_url, call_id, stream=token is None)
         await self.command(provider_call_id, "answer", body, credentials=credentials)
+        if token is not None:
+            start = streaming_start_command(self._public_base_url, call_id, stream_auth_token=token)
+            await self.command(provider_call_id, "streaming_start", start, credentials=credentials)
 
     async def reject(
         self, provider_call_id: str, *, credentials: TelnyxCredentials | None = None

@@ -275,13 +275,18 @@ def stream_fields(
     return fields
 
 
-def answer_command(
-    public_base_url: str, call_id: str, *, stream_auth_token: str | None = None
-) -> dict[str, Any]:
+def answer_command(public_base_url: str, call_id: str, *, stream: bool = True) -> dict[str, Any]:
     """Body of ``actions/answer`` for an inbound call: answer, send the call's events to
-    Voxline and stream its audio both ways."""
+    Voxline and, with ``stream``, stream its audio both ways.
+
+    AnswerCall takes fewer stream fields than Dial: neither a sampling rate (μ-law is 8 kHz
+    anyway) nor ``stream_auth_token``. A stream that must present a token therefore starts
+    with :func:`streaming_start_command` after an answer built with ``stream=False``.
+    """
+    fields = stream_fields(public_base_url, call_id) if stream else {}
+    fields.pop("stream_bidirectional_sampling_rate", None)
     return {
-        **stream_fields(public_base_url, call_id, stream_auth_token),
+        **fields,
         "webhook_url": events_url(public_base_url, call_id),
         "webhook_url_method": "POST",
         "client_state": encode_client_state(call_id),

@@ -4,8 +4,8 @@ Everything here is pure. Twilio posts form-encoded callbacks signed with
 ``X-Twilio-Signature`` (``reference/telephony.md`` §1.8): base64 of HMAC-SHA1, keyed with the
 account's auth token, over the full URL Twilio requested followed by every form parameter as
 ``name + value``, names sorted and each name's distinct values sorted. Like Twilio's own
-``RequestValidator`` we also accept the URL with its default port stripped or added, because
-Twilio's back end is inconsistent about it.
+``RequestValidator`` we also accept the URL with its port stripped or its default port added,
+because Twilio's back end is inconsistent about it.
 
 Status callbacks become provider-neutral :class:`ProviderEvent`s; an inbound voice request
 becomes an :class:`InboundCall`; the answer document is TwiML whose ``<Connect><Stream>``
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlparse, urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from voxline.domain.calls import AnsweredBy, CallEvent, EndReason
@@ -85,44 +85,66 @@ def sign(auth_token: str, url: str, params: FormParams = ()) -> str:
     return base64.b64encode(digest).decode()
 
 
-_DEFAULT_PORTS = {"https": 443, "http": 80, "wss": 443, "ws": 80}
-
-
 def _url_variants(url: str) -> list[str]:
-    """``url`` as given, plus the same URL with its scheme's default port dropped or added.
+    """The URLs twilio-python's ``RequestValidator`` tries for ``url``: with its port (the
+    scheme's default added when it has none) and without any port.
 
-    Twilio's SDK also strips any other port; we don't, since our URL comes from
-    configuration and only the default port is ambiguous.
+    Twilio's back end signs a URL on a non-default port inconsistently, sometimes without
+    the port, so the official validator accepts both spellings and so do we; nothing else.
+    Like the validator, the default added is 443 for ``https`` and 80 for any other scheme.
     """
-    parts = urlsplit(url)
-    default = _DEFAULT_PORTS.get(parts.scheme)
+    parts = urlparse(url)
     try:
         port = parts.port
     except ValueError:
-        return [url]
-    if default is None or parts.hostname is None or port not in (None, default):
-        return [url]
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    host = hostport.removesuffix(f":{default}")
-    prefix = f"{userinfo}@" if userinfo else ""
-    netloc = prefix + (host if port == default else f"{host}:{default}")
-    return [url, urlunsplit(SplitResult(parts.scheme, netloc, parts.path, parts.query, ""))]
+        return []
+    with_port = (
+        parts
+        if port
+        else parts._replace(netloc=f"{parts.netloc}:{443 if parts.scheme == 'https' else 80}")
+    )
+    without_port = parts._replace(netloc=parts.netloc.split(":")[0]) if port else parts
+    return list(dict.fromkeys((without_port.geturl(), with_port.geturl())))
 
 
-def verify(auth_token: str, url: str, params: FormParams, signature: str | None) -> bool:
+def _body_hash_ok(url: str, body: str | bytes) -> bool:
+    """Whether a raw (JSON) body matches the ``bodySHA256`` its signed URL carries."""
+    expected = parse_qs(urlparse(url).query).get("bodySHA256")
+    if not expected:
+        return False
+    try:
+        raw = body.encode() if isinstance(body, str) else body.decode().encode()
+    except UnicodeDecodeError:
+        return False
+    return hmac.compare_digest(hashlib.sha256(raw).hexdigest().encode(), expected[0].encode())
+
+
+def verify(
+    auth_token: str, url: str, params: FormParams | str | bytes, signature: str | None
+) -> bool:
     """Whether ``signature`` is Twilio's for ``url`` and ``params`` under ``auth_token``.
 
     ``url`` must be the public URL Twilio called (scheme, host, path and query), rebuilt
-    from configuration behind a proxy. Comparison is constant-time.
+    from configuration behind a proxy. ``params`` is the form of a form-encoded webhook, or
+    the raw body of a JSON one: Twilio then signs the URL alone and puts the body's hex
+    SHA-256 in its ``bodySHA256`` query parameter, which must match. This accepts exactly
+    what twilio-python's ``RequestValidator.validate`` accepts. Comparison is constant-time.
     """
     if not signature or not auth_token:
         return False
-    pairs = _pairs(params)
+    pairs: list[tuple[str, str]] = []
+    if isinstance(params, str | bytes):
+        hashed = "bodySHA256" in parse_qs(urlparse(url).query)
+        # A raw body is covered only through bodySHA256 (even an empty one, when present).
+        if (hashed or params) and not _body_hash_ok(url, params):
+            return False
+    else:
+        pairs = _pairs(params)
     expected = signature.encode()
-    return any(
-        hmac.compare_digest(sign(auth_token, candidate, pairs).encode(), expected)
-        for candidate in _url_variants(url)
-    )
+    found = False
+    for candidate in _url_variants(url):
+        found |= hmac.compare_digest(sign(auth_token, candidate, pairs).encode(), expected)
+    return found
 
 
 # ---------------------------------------------------------------------------------------
@@ -166,8 +188,17 @@ def _timestamp(params: Mapping[str, str]) -> datetime:
     return datetime.now(UTC)
 
 
+# "machine" is what the Calls resource itself reports (``answered_by``); the rest come from
+# AMD callbacks.
 _MACHINE_ANSWERS = frozenset(
-    {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
+    {
+        "machine",
+        "machine_start",
+        "machine_end_beep",
+        "machine_end_silence",
+        "machine_end_other",
+        "fax",
+    }
 )
 
 
