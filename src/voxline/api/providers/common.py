@@ -1,7 +1,10 @@
 """What every provider's webhooks and media streams share.
 
-A webhook whose signature does not verify answers 403 and changes nothing. URLs are checked
-as the provider requested them, i.e. under ``VOXLINE_PUBLIC_BASE_URL``. A media stream is
+A webhook whose signature does not verify answers 403 and changes nothing, with the same
+body whether or not the call or number it names exists. A call is only ever found through
+the credential that verified the signature: provider call ids are not secret, and two
+organizations may both have a call claiming one. URLs are checked as the provider requested
+them, i.e. under ``VOXLINE_PUBLIC_BASE_URL``. A media stream is
 only accepted for an active call of that provider whose provider call id matches the
 stream's; any API node can take one, and the voice session runs where the socket lands.
 """
@@ -21,10 +24,15 @@ from starlette.requests import HTTPConnection
 from voxline.domain.calls import AnsweredBy, CallEvent
 from voxline.engine.sessions import VoiceSessions
 from voxline.engine.wakeup import FINALIZE, notify
-from voxline.errors import BadRequest, NotFound, ProviderError
+from voxline.errors import BadRequest, Forbidden, NotFound, ProviderError
 from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
-from voxline.services.provider_calls import ProviderCall, find_provider_call, record_dtmf
+from voxline.services.provider_calls import (
+    ProviderCall,
+    find_provider_call,
+    find_provider_calls,
+    record_dtmf,
+)
 from voxline.telephony.base import ProviderEvent
 from voxline.telephony.credentials import ProviderCredentials
 from voxline.telephony.websocket import MediaCodec, WebSocketTransport
@@ -34,6 +42,35 @@ log = get_logger("api.providers")
 
 XML = "application/xml"
 POLICY_VIOLATION = 1008
+
+
+INVALID_SIGNATURE = "Invalid webhook signature"
+
+
+def refused() -> Forbidden:
+    """The one answer to a webhook that is not signed by the account it speaks for."""
+    return Forbidden(INVALID_SIGNATURE)
+
+
+async def signed_call(
+    request: Request,
+    provider: str,
+    verifies: Callable[[ProviderCredentials], bool],
+    *,
+    call_id: str | None = None,
+    provider_call_id: str | None = None,
+) -> ProviderCall:
+    """The call a webhook speaks of (by our id from signed data, else the provider's id)
+    whose credentials ``verifies`` accepts; 403 :func:`refused` when there is none, be it
+    unknown or signed by another account."""
+    settings, db = request.app.state.settings, request.app.state.db
+    candidates = await find_provider_calls(
+        db, settings, provider, call_id=call_id, provider_call_id=provider_call_id
+    )
+    for call in candidates:
+        if verifies(call.credentials):
+            return call
+    raise refused()
 
 
 def public_url(request: Request) -> str:
