@@ -3,7 +3,11 @@ and requests signed the way each provider signs them (with any account's secret)
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import httpx
@@ -14,6 +18,7 @@ from tests.emulators.telnyx import TelnyxEmulator
 from tests.emulators.twilio import twilio_signature
 from tests.factories import Tenant, insert_agent
 from voxline.storage.db import Database
+from voxline.telephony.telnyx.webhooks import encode_client_state
 
 FORM = "application/x-www-form-urlencoded"
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
@@ -92,3 +97,34 @@ async def post_plivo(
         headers["X-Plivo-Signature-V3"] = plivo_emulator.sign(token, url, params, nonce)
         headers["X-Plivo-Signature-V3-Nonce"] = nonce
     return await client.post(path, content=urlencode(params), headers=headers)
+
+
+def telnyx_event(
+    line: Line,
+    event_type: str,
+    call_control_id: str,
+    call_id: str | None,
+    *,
+    event_id: str | None = None,
+    **payload: object,
+) -> tuple[bytes, dict[str, str]]:
+    """A Telnyx call event (``client_state`` carrying ``call_id``, if any) signed now by the
+    account of ``line``: its body and headers."""
+    assert line.telnyx is not None
+    document = {
+        "data": {
+            "record_type": "event",
+            "event_type": event_type,
+            "id": event_id or str(uuid.uuid4()),
+            "occurred_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "payload": {
+                "call_control_id": call_control_id,
+                "client_state": encode_client_state(call_id) if call_id else None,
+                "connection_id": "7",
+                **payload,
+            },
+        },
+        "meta": {"attempt": 1},
+    }
+    body = json.dumps(document).encode()
+    return body, line.telnyx.sign(body, int(time.time()))
