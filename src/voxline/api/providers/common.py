@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import parse_qsl
 
@@ -26,6 +26,7 @@ from voxline.engine.sessions import VoiceSessions
 from voxline.engine.wakeup import FINALIZE, notify
 from voxline.errors import BadRequest, Forbidden, NotFound, ProviderError
 from voxline.logging import get_logger
+from voxline.services import webhook_receipts
 from voxline.services.call_events import apply_event
 from voxline.services.provider_calls import (
     ProviderCall,
@@ -90,6 +91,25 @@ async def apply_provider_events(connection: HTTPConnection, events: list[Provide
         status = await apply_event(state.db, event)
         if status is not None and status.is_terminal:
             await notify(state.db, FINALIZE)
+
+
+async def apply_once(
+    connection: HTTPConnection, provider: str, key: str, events: list[ProviderEvent]
+) -> bool:
+    """Apply a webhook's events unless the webhook with this ``key`` (see
+    :func:`~voxline.services.webhook_receipts.event_key`) was applied before; False for
+    such a replay, which changes nothing."""
+    state = connection.app.state
+    retention = timedelta(hours=state.settings.webhook_receipt_retention_hours)
+    if not await webhook_receipts.claim(state.db, provider, key, retention=retention):
+        log.info("webhook replay ignored", extra={"provider": provider})
+        return False
+    try:
+        await apply_provider_events(connection, events)
+    except BaseException:
+        await webhook_receipts.release(state.db, provider, key)
+        raise
+    return True
 
 
 async def form_pairs(request: Request) -> list[tuple[str, str]]:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 
 from voxline.api.providers.common import (
     XML,
-    apply_provider_events,
+    apply_once,
     form_pairs,
     public_url,
     refused,
@@ -28,6 +28,7 @@ from voxline.api.providers.common import (
 from voxline.errors import BadRequest
 from voxline.logging import get_logger
 from voxline.services.provider_calls import ProviderCall, find_number, receive_inbound
+from voxline.services.webhook_receipts import event_key
 from voxline.telephony.credentials import PlivoCredentials, ProviderCredentials
 from voxline.telephony.media_events import MediaEvent
 from voxline.telephony.plivo import webhooks as plivo
@@ -101,9 +102,9 @@ def _verifier(
     return verifies
 
 
-async def _callback_call(request: Request) -> tuple[ProviderCall, dict[str, list[str]]]:
-    """The call a callback speaks of, and its form fields: our id from the signed URL, else
-    Plivo's CallUUID among the calls whose account signed the callback."""
+async def _apply_callback(request: Request) -> ProviderCall:
+    """Apply the events of a signed callback, once; the call it speaks of is our id from
+    the signed URL, else Plivo's CallUUID among the calls whose account signed it."""
     pairs = await form_pairs(request)
     call = await signed_call(
         request,
@@ -112,15 +113,18 @@ async def _callback_call(request: Request) -> tuple[ProviderCall, dict[str, list
         call_id=request.query_params.get("call_id"),
         provider_call_id=_first(pairs, "CallUUID") or None,
     )
-    return call, _params(pairs)
+    events = plivo.parse_event(_params(pairs), call_id=call.call_id, received_at=datetime.now(UTC))
+    # The nonce, URL and fields are all signed: a replay repeats them exactly.
+    nonce = request.headers.get(NONCE_HEADER, "")
+    key = event_key(call.call_id, nonce, request.url.path, request.url.query, pairs)
+    await apply_once(request, plivo.PROVIDER, key, events)
+    return call
 
 
 @router.post("/webhooks/plivo/events")
 async def plivo_events(request: Request) -> Response:
     """Ring, machine-detection and hangup callbacks of a Plivo call."""
-    call, params = await _callback_call(request)
-    events = plivo.parse_event(params, call_id=call.call_id, received_at=datetime.now(UTC))
-    await apply_provider_events(request, events)
+    await _apply_callback(request)
     return Response(status_code=204)
 
 
@@ -132,9 +136,7 @@ async def plivo_answer(request: Request) -> Response:
     may sign an inbound one, and only that organization's calls are looked at for a retry."""
     settings = request.app.state.settings
     if request.query_params.get("call_id"):
-        call, params = await _callback_call(request)
-        events = plivo.parse_event(params, call_id=call.call_id, received_at=datetime.now(UTC))
-        await apply_provider_events(request, events)
+        call = await _apply_callback(request)
         return _stream_response(settings.base_url, call.call_id)
     db = request.app.state.db
     pairs = await form_pairs(request)

@@ -17,20 +17,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, WebSocket
 
 from voxline.api.providers.common import (
-    apply_provider_events,
+    apply_once,
     refused,
     serve_media_stream,
     signed_call,
 )
 from voxline.errors import BadRequest
 from voxline.logging import get_logger
+from voxline.services import webhook_receipts
 from voxline.services.call_queries import get_call
 from voxline.services.provider_calls import find_number, receive_inbound
+from voxline.services.webhook_receipts import event_key
 from voxline.telephony.credentials import ProviderCredentials, TelnyxCredentials
 from voxline.telephony.telnyx import webhooks as telnyx
 from voxline.telephony.telnyx.client import TelnyxClient
@@ -94,12 +97,14 @@ async def telnyx_events(request: Request) -> Response:
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("Webhook body is not JSON") from None
     payload = _payload(document)
+    event_id = document["data"].get("id")
+    signed_id = event_id if isinstance(event_id, str) and event_id else body.hex()
     try:
         inbound = telnyx.parse_inbound(document)
     except ValueError:
         raise BadRequest("Inbound call event lacks call_control_id, from or to") from None
     if inbound is not None:
-        await _receive(request, body, inbound)
+        await _receive(request, body, inbound, signed_id)
         return Response(status_code=204)
     control_id = payload.get("call_control_id")
     call = await signed_call(
@@ -111,33 +116,45 @@ async def telnyx_events(request: Request) -> Response:
     )
     direction = (await get_call(db, settings, call.org_id, call.call_id)).direction
     event = telnyx.parse_event(document, call_id=call.call_id, direction=direction)
-    if event is not None:
-        await apply_provider_events(request, [event])
+    key = event_key(call.call_id, signed_id)
+    await apply_once(request, telnyx.PROVIDER, key, [event] if event is not None else [])
     return Response(status_code=204)
 
 
-async def _receive(request: Request, body: bytes, inbound: InboundCall) -> None:
+async def _receive(request: Request, body: bytes, inbound: InboundCall, event_id: str) -> None:
     """An inbound call: answered with a media stream for the number's inbound agent, or
     rejected. A failed command surfaces as 502, so Telnyx retries the webhook, and the
     retry finds the call already recorded. Only the account of the number dialed may sign
-    it, and only that organization's calls are looked at for a retry."""
+    it, and only that organization's calls are looked at for a retry. A replay of an event
+    already handled (``event_id``, for this number) sends no command again."""
     settings, db = request.app.state.settings, request.app.state.db
     number = await find_number(db, settings, telnyx.PROVIDER, inbound.to_number)
     if number is None or not _verifier(request, body)(number.credentials):
         raise refused()
     credentials = number.credentials
     assert isinstance(credentials, TelnyxCredentials)  # the verifier accepts no other
-    decision = await receive_inbound(
-        db, number, caller=inbound.from_number, provider_call_id=inbound.provider_call_id
-    )
-    client = _client(request)
+    retention = timedelta(hours=settings.webhook_receipt_retention_hours)
+    key = event_key(number.number_id, event_id)
+    if not await webhook_receipts.claim(db, telnyx.PROVIDER, key, retention=retention):
+        log.info("webhook replay ignored", extra={"provider": telnyx.PROVIDER})
+        return
     try:
-        if not decision.answered:
-            await client.reject(inbound.provider_call_id, credentials=credentials)
-        else:
-            await client.answer(inbound.provider_call_id, decision.call_id, credentials=credentials)
-    finally:
-        await client.aclose()
+        decision = await receive_inbound(
+            db, number, caller=inbound.from_number, provider_call_id=inbound.provider_call_id
+        )
+        client = _client(request)
+        try:
+            if not decision.answered:
+                await client.reject(inbound.provider_call_id, credentials=credentials)
+            else:
+                await client.answer(
+                    inbound.provider_call_id, decision.call_id, credentials=credentials
+                )
+        finally:
+            await client.aclose()
+    except BaseException:
+        await webhook_receipts.release(db, telnyx.PROVIDER, key)
+        raise
 
 
 @router.websocket("/media/telnyx")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 
 from voxline.api.providers.common import (
     XML,
-    apply_provider_events,
+    apply_once,
     form_pairs,
     public_url,
     refused,
@@ -18,6 +18,7 @@ from voxline.api.providers.common import (
 )
 from voxline.logging import get_logger
 from voxline.services.provider_calls import find_number, receive_inbound
+from voxline.services.webhook_receipts import event_key
 from voxline.telephony.credentials import ProviderCredentials, TwilioCredentials
 from voxline.telephony.twilio import webhooks as twilio
 from voxline.telephony.twilio.client import TwilioClient
@@ -56,7 +57,9 @@ async def twilio_events(request: Request) -> Response:
         call_id=request.query_params.get("call_id"),
         provider_call_id=params.get("CallSid") or None,
     )
-    await apply_provider_events(request, twilio.parse_status(call.call_id, params))
+    # Twilio signs the URL and every field: identical content is the same callback again.
+    key = event_key(call.call_id, request.url.path, request.url.query, pairs)
+    await apply_once(request, twilio.PROVIDER, key, twilio.parse_status(call.call_id, params))
     return Response(status_code=204)
 
 
