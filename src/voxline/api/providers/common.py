@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from itertools import accumulate, repeat
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from fastapi import Request, WebSocket
@@ -112,9 +115,50 @@ async def apply_once(
     return True
 
 
+async def webhook_body(request: Request) -> bytes:
+    """The body of an (as yet unauthenticated) webhook, read once and at most
+    ``webhook_max_body_bytes`` long; 400 beyond, without reading the rest."""
+    cached: bytes | None = getattr(request.state, "webhook_body", None)
+    if cached is not None:
+        return cached
+    limit = request.app.state.settings.webhook_max_body_bytes
+    too_large = BadRequest("Webhook body is too large")
+    declared = request.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request.state.webhook_body = body
+    return body
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+# Opening brackets become 2, closing ones 0, everything else is dropped: minus one each,
+# their running sum is the nesting depth.
+_DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def bounded_json(body: bytes, max_depth: int) -> Any:
+    """``body`` parsed as JSON, refusing (400) one nested deeper than ``max_depth`` before
+    the parser recurses into it (a body of 100,000 ``[`` is a RecursionError otherwise)."""
+    steps = _JSON_STRING.sub(b"", body).translate(_DEPTH_STEPS, _NOT_BRACKETS)
+    if len(steps) > max_depth and max(accumulate(map(int.__sub__, steps, repeat(1)))) > max_depth:
+        raise BadRequest("Webhook body is nested too deeply")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest("Webhook body is not JSON") from None
+
+
 async def form_pairs(request: Request) -> list[tuple[str, str]]:
     """An ``application/x-www-form-urlencoded`` body as (name, value) pairs, in order."""
-    body = await request.body()
+    body = await webhook_body(request)
     try:
         return parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:

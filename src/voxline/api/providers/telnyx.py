@@ -15,7 +15,6 @@ webhooks are refused (403) and change nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -24,9 +23,11 @@ from fastapi import APIRouter, Request, Response, WebSocket
 
 from voxline.api.providers.common import (
     apply_once,
+    bounded_json,
     refused,
     serve_media_stream,
     signed_call,
+    webhook_body,
 )
 from voxline.errors import BadRequest
 from voxline.logging import get_logger
@@ -91,11 +92,8 @@ async def telnyx_events(request: Request) -> Response:
     alone, among the calls whose credential's public key verifies the signature. The
     ``call_id`` in the URL is not signed and is not used."""
     settings, db = request.app.state.settings, request.app.state.db
-    body = await request.body()
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("Webhook body is not JSON") from None
+    body = await webhook_body(request)
+    document = bounded_json(body, settings.webhook_max_json_depth)
     payload = _payload(document)
     event_id = document["data"].get("id")
     signed_id = event_id if isinstance(event_id, str) and event_id else body.hex()
