@@ -39,7 +39,7 @@ from voxline.services.provider_calls import (
 )
 from voxline.telephony.base import ProviderEvent
 from voxline.telephony.credentials import ProviderCredentials
-from voxline.telephony.websocket import MediaCodec, WebSocketTransport
+from voxline.telephony.websocket import MediaCodec, PendingSockets, WebSocketTransport
 from voxline.voice.channel import LineClosed
 
 log = get_logger("api.providers")
@@ -202,6 +202,15 @@ async def hold_media_session(
         await transport.finish()
 
 
+def pending_sockets(connection: HTTPConnection) -> PendingSockets:
+    """The app's count of media sockets waiting for their start."""
+    state = connection.app.state
+    if getattr(state, "pending_media_sockets", None) is None:
+        state.pending_media_sockets = PendingSockets(state.settings.media_pending_per_address)
+    pending: PendingSockets = state.pending_media_sockets
+    return pending
+
+
 class CarrierClient(Protocol):
     async def hangup(self, provider_call_id: str) -> None: ...
 
@@ -216,12 +225,24 @@ async def serve_media_stream(
     *,
     url_call_id: str | None = None,
 ) -> None:
-    """Hold one provider media stream: wait for its start, accept it only for an active call
+    """Hold one provider media stream: wait for its start (at most
+    ``media_start_timeout_seconds``, with at most ``media_pending_per_address`` sockets of
+    one address waiting), accept it only for an active call
     of ``provider`` whose provider call id matches (and whose call id agrees with the one in
     the URL, if any), mark the call answered, keep pressed keys, let the agent hang up
     through the provider's API, and run the voice session until either side hangs up."""
     settings, db = socket.app.state.settings, socket.app.state.db
-    await socket.accept()
+    pending = pending_sockets(socket)
+    address = socket.client.host if socket.client else ""
+    if not pending.admit(address):
+        log.info("media socket refused", extra={"provider": provider, "reason": "too many"})
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    try:
+        await socket.accept()
+    except BaseException:
+        pending.leave(address)
+        raise
     client: CarrierClient | None = None
     call: ProviderCall | None = None
 
@@ -239,15 +260,18 @@ async def serve_media_stream(
 
     transport = WebSocketTransport(socket, codec, on_hangup=hang_up, on_dtmf=dtmf)
     try:
-        start = await transport.wait_start()
-        if start.call_id and url_call_id and start.call_id != url_call_id:
-            raise NotFound.resource("Call")
-        call = await find_provider_call(
-            db, settings, provider, call_id=start.call_id or url_call_id
-        )
-    except (LineClosed, NotFound):
+        async with asyncio.timeout(settings.media_start_timeout_seconds):
+            start = await transport.wait_start()
+            if start.call_id and url_call_id and start.call_id != url_call_id:
+                raise NotFound.resource("Call")
+            call = await find_provider_call(
+                db, settings, provider, call_id=start.call_id or url_call_id
+            )
+    except (LineClosed, NotFound, TimeoutError):
         await socket.close(code=POLICY_VIOLATION)
         return
+    finally:
+        pending.leave(address)
     if call.status.is_terminal or call.provider_call_id not in (None, start.provider_call_id):
         await socket.close(code=POLICY_VIOLATION)
         return
