@@ -60,6 +60,16 @@ async def test_a_socket_that_never_starts_is_closed(server_url: str, provider: s
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_deeply_nested_message_is_dropped_like_any_malformed_one(
+    server_url: str, provider: str
+) -> None:
+    async with websockets.connect(f"{server_url}/media/{provider}") as ws:
+        await ws.send("[" * 100_000 + "]" * 100_000)
+        await ws.send("{not json")
+        assert await _closed_by_server(ws) == 1008  # by the start timeout, not an error
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 async def test_a_start_for_no_active_call_is_closed(server_url: str, provider: str) -> None:
     start = {"event": "start", "start": {"callSid": "CA1", "customParameters": {"call_id": "x"}}}
     async with websockets.connect(f"{server_url}/media/{provider}?call_id=x") as ws:

@@ -96,8 +96,9 @@ class WebSocketTransport:
             return []
         try:
             return self.codec.parse(text)
-        except ValueError:
-            # A malformed message is dropped; the stream goes on.
+        except (ValueError, RecursionError):
+            # A malformed message (or one nested too deep to parse) is dropped; the stream
+            # goes on.
             return []
 
     async def _handle(self, event: MediaEvent) -> None:
