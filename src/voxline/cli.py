@@ -15,7 +15,7 @@ from rich.console import Console
 
 from voxline.config import Settings, load_settings
 from voxline.errors import VoxlineError
-from voxline.logging import configure_logging, get_logger
+from voxline.logging import configure_logging, get_logger, uvicorn_log_config
 from voxline.storage import migrate
 from voxline.storage.db import Database
 
@@ -116,6 +116,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(),
         proxy_headers=True,
     )
 

@@ -48,6 +48,22 @@ class Settings(BaseSettings):
     default_concurrency_limit: int = Field(default=10, ge=1)
     recording_url_ttl_seconds: int = Field(default=3600, ge=1)
 
+    webhook_receipt_retention_hours: float = Field(
+        default=72.0, gt=0, description="How long applied webhooks are remembered as replays"
+    )
+    webhook_max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest webhook body read (400 beyond)"
+    )
+    webhook_max_json_depth: int = Field(
+        default=32, ge=4, le=200, description="Deepest JSON nesting of a webhook body"
+    )
+    media_start_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="A media socket without a valid start is closed then"
+    )
+    media_pending_per_address: int = Field(
+        default=20, ge=1, description="Media sockets one address may hold before their start"
+    )
+
     sandbox_time_scale: float = Field(
         default=1.0, gt=0, le=10, description="Multiplies every sandbox delay (0.05 = 20x faster)"
     )
@@ -147,7 +163,7 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret.key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = secrets.token_urlsafe(32)
         # O_EXCL makes concurrent first starts agree on one key.
         try:

@@ -51,4 +51,7 @@ class UrlSigner:
     def verify(self, path: str, expires: int, signature: str, now: float | None = None) -> bool:
         if expires < (now if now is not None else time.time()):
             return False
-        return hmac.compare_digest(self.signature(path, expires), signature)
+        # Bytes, not str: compare_digest refuses non-ASCII text, and a URL's bytes are the
+        # caller's to choose.
+        presented = signature.encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(self.signature(path, expires).encode(), presented)

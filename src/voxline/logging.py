@@ -7,6 +7,7 @@ prompts and credentials stay out of log text.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -45,6 +46,30 @@ class ConsoleFormatter(logging.Formatter):
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line.rstrip()
+
+
+class PathWithoutQuery(logging.Filter):
+    """Drop the query string from the paths in uvicorn's access (and WebSocket) log lines:
+    queries carry recording-link signatures, and careless clients put API keys there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.split("?", 1)[0] if isinstance(arg, str) and arg.startswith("/") else arg
+                for arg in record.args
+            )
+        return True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's own logging configuration, with :class:`PathWithoutQuery` on every handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["path_without_query"] = {"()": PathWithoutQuery}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("path_without_query")
+    return config
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:

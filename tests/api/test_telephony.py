@@ -131,7 +131,7 @@ async def test_import_names_the_wrong_field(
     assert listed.json()["pagination"]["total"] == 0
 
 
-async def test_import_of_a_number_present_anywhere_conflicts(
+async def test_import_of_a_number_held_already_conflicts_only_for_its_holder(
     client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     await buy(client, tenant, "+14155551000")
@@ -142,7 +142,10 @@ async def test_import_of_a_number_present_anywhere_conflicts(
         "auth_token": TOKEN,
     }
     assert_error(await post(client, tenant, "/import", body), 409)
-    assert_error(await post(client, other_tenant, "/import", body), 409)
+    refused = await post(client, other_tenant, "/import", body)
+    assert_error(refused, 422, "phone_number")
+    # Nothing says who holds it, or that anyone does.
+    assert "exist" not in refused.text and tenant.org_id not in refused.text
     creds = await client.get(f"{API}/telephony/credentials", headers=other_tenant.headers)
     assert creds.json()["data"] == []
 
@@ -228,12 +231,15 @@ async def test_purchase_a_sandbox_number(client: httpx.AsyncClient, tenant: Tena
     assert "+14155551234" not in [n["phone_number"] for n in search.json()["data"]]
 
 
-async def test_purchase_of_a_taken_number_conflicts(
+async def test_purchase_of_a_taken_number_conflicts_only_for_its_holder(
     client: httpx.AsyncClient, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     await buy(client, tenant, "+14155551000")
-    for who in (tenant, other_tenant):
-        assert_error(await post(client, who, "/purchase", {"phone_number": "+14155551000"}), 409)
+    body = {"phone_number": "+14155551000"}
+    assert_error(await post(client, tenant, "/purchase", body), 409)
+    refused = await post(client, other_tenant, "/purchase", body)
+    assert_error(refused, 422, "phone_number")
+    assert "exist" not in refused.text and tenant.org_id not in refused.text
 
 
 @pytest.mark.parametrize(

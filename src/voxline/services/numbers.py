@@ -4,7 +4,9 @@ Contracts shared by every function here:
 
 - A number belongs to one organization; another organization's number is reported as not
   found. A phone number exists at most once across all organizations (it routes inbound calls
-  to exactly one of them), so adding one that exists anywhere is a :class:`Conflict`.
+  to exactly one of them): adding one the organization holds already is a :class:`Conflict`;
+  one another organization holds is simply not available (:class:`ValidationFailed`, as for
+  a number not on offer), which does not say that someone has it.
 - For each direction (inbound, outbound) a number is assigned to at most one agent; assigning
   it again moves it.
 - Only the sandbox carrier sells numbers for now (see :mod:`voxline.services.inventory` for
@@ -154,6 +156,26 @@ async def _require_agent(
     return str(found)
 
 
+async def _refuse_held(
+    conn: AsyncConnection, org_id: str, phone_number: str, *, is_managed: bool
+) -> None:
+    """Raise when ``phone_number`` is held already: :class:`Conflict` by this organization,
+    :class:`ValidationFailed` ("not available", nothing more) by another one."""
+    holder = (
+        await conn.execute(
+            sa.select(phone_numbers.c.organization_id).where(
+                phone_numbers.c.phone_number == phone_number
+            )
+        )
+    ).scalar_one_or_none()
+    if holder is None:
+        return
+    if holder == org_id:
+        raise Conflict("Phone number already exists", {"field": "phone_number"})
+    action = "purchase" if is_managed else "import"
+    raise ValidationFailed.field("phone_number", f"not available for {action}")
+
+
 async def _add_number(
     db: Database,
     settings: Settings,
@@ -165,21 +187,13 @@ async def _add_number(
     friendly_name: str | None,
     credential: CredentialInput | None = None,
 ) -> PhoneNumber:
-    """Insert a number (and store its credential) in one transaction; 409 if it exists."""
+    """Insert a number (and store its credential) in one transaction; 409 if the
+    organization holds it already, 422 (not available) if another one does."""
     now = utcnow()
     number_id = str(uuid.uuid4())
-    taken = Conflict("Phone number already exists", {"field": "phone_number"})
     try:
         async with db.write() as conn:
-            exists = (
-                await conn.execute(
-                    sa.select(phone_numbers.c.id).where(
-                        phone_numbers.c.phone_number == phone_number
-                    )
-                )
-            ).first()
-            if exists is not None:
-                raise taken
+            await _refuse_held(conn, org_id, phone_number, is_managed=is_managed)
             credential_id = None
             if credential is not None:
                 credential_id = await save_credential(conn, settings, org_id, credential)
@@ -203,7 +217,9 @@ async def _add_number(
             number = await _load(conn, org_id, number_id)
     except IntegrityError:
         # Another request added the same number between our check and our insert.
-        raise taken from None
+        async with db.read() as conn:
+            await _refuse_held(conn, org_id, phone_number, is_managed=is_managed)
+        raise Conflict("Phone number already exists", {"field": "phone_number"}) from None
     log.info(
         "phone number added",
         extra={"number_id": number.id, "provider_type": provider_type.value, "managed": is_managed},

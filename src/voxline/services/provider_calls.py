@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from voxline.config import Settings
 from voxline.domain.calls import CallDirection, CallStatus, EndReason
-from voxline.errors import NotFound
+from voxline.errors import NotFound, ValidationFailed
 from voxline.logging import get_logger
 from voxline.services.credentials import NumberCredential, credential_for_number
 from voxline.storage.db import Database
@@ -31,39 +31,78 @@ class ProviderCall:
     credentials: ProviderCredentials
 
 
-async def find_provider_call(
+# A provider call id names one call per organization; more than this many organizations
+# claiming one is not a real provider's doing, and is not looked through.
+MAX_CANDIDATES = 10
+
+
+def _valid_call_id(call_id: str) -> bool:
+    try:
+        uuid.UUID(call_id)
+    except ValueError:
+        return False
+    return True
+
+
+async def find_provider_calls(
     db: Database,
     settings: Settings,
     provider: str,
     *,
     call_id: str | None = None,
     provider_call_id: str | None = None,
-) -> ProviderCall:
-    """The call a provider speaks of (by our id, else its own), with the credentials of the
-    number it uses; :class:`NotFound` when there is no such call on that provider."""
-    query = sa.select(calls).where(calls.c.provider_type == provider)
-    if call_id is not None:
-        try:
-            uuid.UUID(call_id)
-        except ValueError:
-            raise NotFound.resource("Call") from None
+) -> list[ProviderCall]:
+    """The calls a webhook may speak of: the one with our id ``call_id`` (and, when given,
+    that provider call id), else every call of ``provider`` with ``provider_call_id``, in
+    whichever organization. Provider call ids are not secret and not unique across
+    organizations, so the caller keeps only a call whose credentials verify the webhook's
+    signature. Empty when none is known."""
+    query = sa.select(calls).where(
+        calls.c.provider_type == provider, calls.c.phone_number_id.is_not(None)
+    )
+    if call_id:
+        if not _valid_call_id(call_id):
+            return []
         query = query.where(calls.c.id == call_id)
-    elif provider_call_id is not None:
+    elif provider_call_id:
         query = query.where(calls.c.provider_call_id == provider_call_id)
     else:
-        raise NotFound.resource("Call")
+        return []
     async with db.read() as conn:
-        row = (await conn.execute(query.limit(1))).first()
-    if row is None or row.phone_number_id is None:
+        rows = (await conn.execute(query.order_by(calls.c.id).limit(MAX_CANDIDATES))).all()
+    found = []
+    for row in rows:
+        if call_id and provider_call_id and row.provider_call_id not in (None, provider_call_id):
+            continue
+        try:
+            number = await credential_for_number(db, settings, row.phone_number_id)
+        except (NotFound, ValidationFailed):  # released, or its credential is gone
+            continue
+        found.append(
+            ProviderCall(
+                row.id,
+                row.organization_id,
+                CallStatus(row.status),
+                row.provider_call_id,
+                number.credentials,
+            )
+        )
+    return found
+
+
+async def find_provider_call(
+    db: Database,
+    settings: Settings,
+    provider: str,
+    *,
+    call_id: str | None,
+) -> ProviderCall:
+    """The call of ``provider`` with our id ``call_id``, with the credentials of the number
+    it uses; :class:`NotFound` when there is no such call on that provider."""
+    found = await find_provider_calls(db, settings, provider, call_id=call_id) if call_id else []
+    if not found:
         raise NotFound.resource("Call")
-    number = await credential_for_number(db, settings, row.phone_number_id)
-    return ProviderCall(
-        row.id,
-        row.organization_id,
-        CallStatus(row.status),
-        row.provider_call_id,
-        number.credentials,
-    )
+    return found[0]
 
 
 async def find_number(
@@ -106,6 +145,10 @@ async def receive_inbound(
 ) -> InboundDecision:
     """Record an inbound call to ``number`` for its inbound agent (ringing until media starts).
 
+    A retried request (a call of the number's organization with ``provider_call_id``) gets
+    the call already recorded; calls of other organizations are never looked at, so a
+    provider call id taken from someone else's call reveals nothing.
+
     A number with no active inbound agent is turned away; the call is still recorded, as
     ``failed`` with ``context.last_error``, under :data:`NO_AGENT`.
     """
@@ -113,6 +156,7 @@ async def receive_inbound(
         existing = (
             await conn.execute(
                 sa.select(calls.c.id, calls.c.status).where(
+                    calls.c.organization_id == number.organization_id,
                     calls.c.provider_type == number.provider_type.value,
                     calls.c.provider_call_id == provider_call_id,
                 )

@@ -15,7 +15,9 @@ instead of one per cursor call as through the async driver.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -65,6 +67,22 @@ def _sqlite_pragmas(dbapi_connection: Any) -> None:
     cursor.close()
 
 
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+
+
+def prepare_sqlite_file(database: str | None) -> None:
+    """Create a SQLite database file (and its directory) readable by this user only, before
+    SQLite does so with the umask's looser mode; SQLite gives its WAL and shared-memory
+    files the database's mode. An existing file or directory is left as it is."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+
+
 class Database:
     """Owns the engines of one process; create with :func:`create_database`."""
 
@@ -78,9 +96,7 @@ class Database:
         self._query_engine: AsyncEngine | None = None
         self._write_turn: asyncio.Lock | None = None
         if self.is_sqlite:
-            database = parsed.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            prepare_sqlite_file(parsed.database)
             self._reader = self._sqlite_engine(url, "BEGIN", echo)
             self._writer = self._sqlite_engine(url, "BEGIN IMMEDIATE", echo)
             self._write_turn = asyncio.Lock()

@@ -259,3 +259,15 @@ rate_limit_windows = Table(
     Column("window_start", UTCDateTime, primary_key=True),
     Column("count", Integer, nullable=False),
 )
+
+# Provider webhooks already applied, by a key of what the provider signed (Telnyx's event
+# id; a digest of a Twilio or Plivo callback), so a replayed one changes nothing. Rows
+# older than ``webhook_receipt_retention_hours`` are pruned as new ones arrive.
+webhook_receipts = Table(
+    "webhook_receipts",
+    metadata,
+    Column("provider", String(20), primary_key=True),
+    Column("event_key", String(64), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index(None, "received_at"),
+)

@@ -24,6 +24,31 @@ from voxline.voice.channel import LineClosed
 from voxline.voice.frames import AudioFrame
 
 
+class PendingSockets:
+    """Media sockets not yet started, counted per remote address, so one address cannot hold
+    more than ``per_address`` of them open (each costs memory until its start timeout)."""
+
+    def __init__(self, per_address: int) -> None:
+        self.per_address = per_address
+        self._open: dict[str, int] = {}
+
+    def admit(self, address: str) -> bool:
+        """Count one more socket of ``address``; False (not counted) when it holds its cap."""
+        held = self._open.get(address, 0)
+        if held >= self.per_address:
+            return False
+        self._open[address] = held + 1
+        return True
+
+    def leave(self, address: str) -> None:
+        """A socket of ``address`` started or closed."""
+        held = self._open.get(address, 0) - 1
+        if held > 0:
+            self._open[address] = held
+        else:
+            self._open.pop(address, None)
+
+
 class MediaCodec(Protocol):
     def parse(self, text: str) -> list[MediaEvent]: ...
 
@@ -71,8 +96,9 @@ class WebSocketTransport:
             return []
         try:
             return self.codec.parse(text)
-        except ValueError:
-            # A malformed message is dropped; the stream goes on.
+        except (ValueError, RecursionError):
+            # A malformed message (or one nested too deep to parse) is dropped; the stream
+            # goes on.
             return []
 
     async def _handle(self, event: MediaEvent) -> None:

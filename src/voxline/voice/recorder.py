@@ -13,6 +13,7 @@ inline rather than on a thread.
 
 from __future__ import annotations
 
+import os
 import re
 import wave
 from pathlib import Path
@@ -39,9 +40,11 @@ class CallRecorder:
     def __init__(self, recordings_dir: Path, call_id: str, *, flush_seconds: float = 1.0) -> None:
         if not _SAFE_ID.match(call_id):
             raise ValueError("call id is not usable as a file name")
-        recordings_dir.mkdir(parents=True, exist_ok=True)
+        # Recordings are personal data: readable by this user only.
+        recordings_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.relative_path = f"{call_id}.wav"
         self.path = recordings_dir / self.relative_path
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
         self._flush_bytes = max(1, int(flush_seconds * SAMPLE_RATE)) * CHANNELS * SAMPLE_WIDTH
         self._buffer = bytearray()
         self._frames = 0

@@ -376,7 +376,9 @@ async def test_inbound_call_is_answered_with_a_media_stream(deployment: Deployme
     assert got["direction"] == "inbound"
 
 
-async def test_inbound_call_to_an_unknown_number_is_not_found(deployment: Deployment) -> None:
+async def test_inbound_call_to_an_unknown_number_is_refused_like_a_forgery(
+    deployment: Deployment,
+) -> None:
     params = {"CallUUID": str(uuid.uuid4()), "From": "14155559876", "To": "14155550000"}
     params["Direction"] = "inbound"
     url = f"{deployment.base_url}/webhooks/plivo/answer"
@@ -386,7 +388,12 @@ async def test_inbound_call_to_an_unknown_number_is_not_found(deployment: Deploy
         "X-Plivo-Signature-V3-Nonce": "1" * 20,
     }
     response = await deployment.http.post(url, content=urlencode(params), headers=headers)
-    assert response.status_code == 404
+    assert response.status_code == 403
+    assert response.json()["error"] == {
+        "code": "forbidden",
+        "message": "Invalid webhook signature",
+        "details": {},
+    }
     listed = (await deployment.http.get(f"{API}/calls?direction=inbound")).json()["data"]
     assert listed == []
 

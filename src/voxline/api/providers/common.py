@@ -1,7 +1,10 @@
 """What every provider's webhooks and media streams share.
 
-A webhook whose signature does not verify answers 403 and changes nothing. URLs are checked
-as the provider requested them, i.e. under ``VOXLINE_PUBLIC_BASE_URL``. A media stream is
+A webhook whose signature does not verify answers 403 and changes nothing, with the same
+body whether or not the call or number it names exists. A call is only ever found through
+the credential that verified the signature: provider call ids are not secret, and two
+organizations may both have a call claiming one. URLs are checked as the provider requested
+them, i.e. under ``VOXLINE_PUBLIC_BASE_URL``. A media stream is
 only accepted for an active call of that provider whose provider call id matches the
 stream's; any API node can take one, and the voice session runs where the socket lands.
 """
@@ -10,9 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from itertools import accumulate, repeat
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from fastapi import Request, WebSocket
@@ -21,19 +27,54 @@ from starlette.requests import HTTPConnection
 from voxline.domain.calls import AnsweredBy, CallEvent
 from voxline.engine.sessions import VoiceSessions
 from voxline.engine.wakeup import FINALIZE, notify
-from voxline.errors import BadRequest, NotFound, ProviderError
+from voxline.errors import BadRequest, Forbidden, NotFound, ProviderError
 from voxline.logging import get_logger
+from voxline.services import webhook_receipts
 from voxline.services.call_events import apply_event
-from voxline.services.provider_calls import ProviderCall, find_provider_call, record_dtmf
+from voxline.services.provider_calls import (
+    ProviderCall,
+    find_provider_call,
+    find_provider_calls,
+    record_dtmf,
+)
 from voxline.telephony.base import ProviderEvent
 from voxline.telephony.credentials import ProviderCredentials
-from voxline.telephony.websocket import MediaCodec, WebSocketTransport
+from voxline.telephony.websocket import MediaCodec, PendingSockets, WebSocketTransport
 from voxline.voice.channel import LineClosed
 
 log = get_logger("api.providers")
 
 XML = "application/xml"
 POLICY_VIOLATION = 1008
+
+
+INVALID_SIGNATURE = "Invalid webhook signature"
+
+
+def refused() -> Forbidden:
+    """The one answer to a webhook that is not signed by the account it speaks for."""
+    return Forbidden(INVALID_SIGNATURE)
+
+
+async def signed_call(
+    request: Request,
+    provider: str,
+    verifies: Callable[[ProviderCredentials], bool],
+    *,
+    call_id: str | None = None,
+    provider_call_id: str | None = None,
+) -> ProviderCall:
+    """The call a webhook speaks of (by our id from signed data, else the provider's id)
+    whose credentials ``verifies`` accepts; 403 :func:`refused` when there is none, be it
+    unknown or signed by another account."""
+    settings, db = request.app.state.settings, request.app.state.db
+    candidates = await find_provider_calls(
+        db, settings, provider, call_id=call_id, provider_call_id=provider_call_id
+    )
+    for call in candidates:
+        if verifies(call.credentials):
+            return call
+    raise refused()
 
 
 def public_url(request: Request) -> str:
@@ -55,9 +96,69 @@ async def apply_provider_events(connection: HTTPConnection, events: list[Provide
             await notify(state.db, FINALIZE)
 
 
+async def apply_once(
+    connection: HTTPConnection, provider: str, key: str, events: list[ProviderEvent]
+) -> bool:
+    """Apply a webhook's events unless the webhook with this ``key`` (see
+    :func:`~voxline.services.webhook_receipts.event_key`) was applied before; False for
+    such a replay, which changes nothing."""
+    state = connection.app.state
+    retention = timedelta(hours=state.settings.webhook_receipt_retention_hours)
+    if not await webhook_receipts.claim(state.db, provider, key, retention=retention):
+        log.info("webhook replay ignored", extra={"provider": provider})
+        return False
+    try:
+        await apply_provider_events(connection, events)
+    except BaseException:
+        await webhook_receipts.release(state.db, provider, key)
+        raise
+    return True
+
+
+async def webhook_body(request: Request) -> bytes:
+    """The body of an (as yet unauthenticated) webhook, read once and at most
+    ``webhook_max_body_bytes`` long; 400 beyond, without reading the rest."""
+    cached: bytes | None = getattr(request.state, "webhook_body", None)
+    if cached is not None:
+        return cached
+    limit = request.app.state.settings.webhook_max_body_bytes
+    too_large = BadRequest("Webhook body is too large")
+    declared = request.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request.state.webhook_body = body
+    return body
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
+# Opening brackets become 2, closing ones 0, everything else is dropped: minus one each,
+# their running sum is the nesting depth.
+_DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def bounded_json(body: bytes, max_depth: int) -> Any:
+    """``body`` parsed as JSON, refusing (400) one nested deeper than ``max_depth`` before
+    the parser recurses into it (a body of 100,000 ``[`` is a RecursionError otherwise)."""
+    steps = _JSON_STRING.sub(b"", body).translate(_DEPTH_STEPS, _NOT_BRACKETS)
+    if len(steps) > max_depth and max(accumulate(map(int.__sub__, steps, repeat(1)))) > max_depth:
+        raise BadRequest("Webhook body is nested too deeply")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest("Webhook body is not JSON") from None
+
+
 async def form_pairs(request: Request) -> list[tuple[str, str]]:
     """An ``application/x-www-form-urlencoded`` body as (name, value) pairs, in order."""
-    body = await request.body()
+    body = await webhook_body(request)
     try:
         return parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError:
@@ -101,6 +202,15 @@ async def hold_media_session(
         await transport.finish()
 
 
+def pending_sockets(connection: HTTPConnection) -> PendingSockets:
+    """The app's count of media sockets waiting for their start."""
+    state = connection.app.state
+    if getattr(state, "pending_media_sockets", None) is None:
+        state.pending_media_sockets = PendingSockets(state.settings.media_pending_per_address)
+    pending: PendingSockets = state.pending_media_sockets
+    return pending
+
+
 class CarrierClient(Protocol):
     async def hangup(self, provider_call_id: str) -> None: ...
 
@@ -115,12 +225,24 @@ async def serve_media_stream(
     *,
     url_call_id: str | None = None,
 ) -> None:
-    """Hold one provider media stream: wait for its start, accept it only for an active call
+    """Hold one provider media stream: wait for its start (at most
+    ``media_start_timeout_seconds``, with at most ``media_pending_per_address`` sockets of
+    one address waiting), accept it only for an active call
     of ``provider`` whose provider call id matches (and whose call id agrees with the one in
     the URL, if any), mark the call answered, keep pressed keys, let the agent hang up
     through the provider's API, and run the voice session until either side hangs up."""
     settings, db = socket.app.state.settings, socket.app.state.db
-    await socket.accept()
+    pending = pending_sockets(socket)
+    address = socket.client.host if socket.client else ""
+    if not pending.admit(address):
+        log.info("media socket refused", extra={"provider": provider, "reason": "too many"})
+        await socket.close(code=POLICY_VIOLATION)
+        return
+    try:
+        await socket.accept()
+    except BaseException:
+        pending.leave(address)
+        raise
     client: CarrierClient | None = None
     call: ProviderCall | None = None
 
@@ -138,15 +260,18 @@ async def serve_media_stream(
 
     transport = WebSocketTransport(socket, codec, on_hangup=hang_up, on_dtmf=dtmf)
     try:
-        start = await transport.wait_start()
-        if start.call_id and url_call_id and start.call_id != url_call_id:
-            raise NotFound.resource("Call")
-        call = await find_provider_call(
-            db, settings, provider, call_id=start.call_id or url_call_id
-        )
-    except (LineClosed, NotFound):
+        async with asyncio.timeout(settings.media_start_timeout_seconds):
+            start = await transport.wait_start()
+            if start.call_id and url_call_id and start.call_id != url_call_id:
+                raise NotFound.resource("Call")
+            call = await find_provider_call(
+                db, settings, provider, call_id=start.call_id or url_call_id
+            )
+    except (LineClosed, NotFound, TimeoutError):
         await socket.close(code=POLICY_VIOLATION)
         return
+    finally:
+        pending.leave(address)
     if call.status.is_terminal or call.provider_call_id not in (None, start.provider_call_id):
         await socket.close(code=POLICY_VIOLATION)
         return

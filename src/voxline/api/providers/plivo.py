@@ -4,31 +4,31 @@ the bidirectional audio stream (``reference/telephony.md`` §3).
 Every callback is checked with signature V3 over the public URL Plivo called; a missing or
 wrong signature answers 403 and changes nothing. The answer URL returns Plivo XML whose
 ``<Stream>`` connects the call to ``/media/plivo``, carrying our call id in the URL and in
-``extraHeaders``. Outbound callbacks carry ``call_id`` in their query string; inbound ones
-(URLs configured on the Plivo application) are found by the number dialed or the CallUUID.
+``extraHeaders``. Outbound callbacks carry ``call_id`` in their (signed) query string;
+inbound ones (URLs configured on the Plivo application) are found by the number dialed or
+the CallUUID, and only in the organization whose account signed them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response, WebSocket
 
 from voxline.api.providers.common import (
     XML,
-    apply_provider_events,
+    apply_once,
     form_pairs,
     public_url,
+    refused,
     serve_media_stream,
+    signed_call,
 )
-from voxline.errors import BadRequest, Forbidden, NotFound
+from voxline.errors import BadRequest
 from voxline.logging import get_logger
-from voxline.services.provider_calls import (
-    ProviderCall,
-    find_number,
-    find_provider_call,
-    receive_inbound,
-)
+from voxline.services.provider_calls import ProviderCall, find_number, receive_inbound
+from voxline.services.webhook_receipts import event_key
 from voxline.telephony.credentials import PlivoCredentials, ProviderCredentials
 from voxline.telephony.media_events import MediaEvent
 from voxline.telephony.plivo import webhooks as plivo
@@ -72,9 +72,13 @@ def _first(pairs: list[tuple[str, str]], key: str) -> str:
     return next((value for name, value in pairs if name == key), "")
 
 
-async def _signed_params(request: Request, auth_token: str) -> dict[str, list[str]]:
-    """The callback's form fields, once its V3 signature verifies (else :class:`Forbidden`)."""
-    pairs = await form_pairs(request)
+def _verifier(
+    request: Request, pairs: list[tuple[str, str]]
+) -> Callable[[ProviderCredentials], bool]:
+    """Whether a Plivo account's auth token signed this request (V3, over the URL with its
+    query, the form fields and the nonce)."""
+    url = public_url(request)
+    nonce = request.headers.get(NONCE_HEADER, "")
     signatures = ",".join(
         header
         for header in (
@@ -83,38 +87,44 @@ async def _signed_params(request: Request, auth_token: str) -> dict[str, list[st
         )
         if header
     )
-    if not plivo.verify(
-        auth_token=auth_token,
-        method=request.method,
-        url=public_url(request),
-        nonce=request.headers.get(NONCE_HEADER, ""),
-        signatures=signatures,
-        params=_params(pairs),
-    ):
-        raise Forbidden("Invalid webhook signature")
-    return _params(pairs)
+    params = _params(pairs)
+
+    def verifies(credentials: ProviderCredentials) -> bool:
+        return isinstance(credentials, PlivoCredentials) and plivo.verify(
+            auth_token=credentials.auth_token,
+            method=request.method,
+            url=url,
+            nonce=nonce,
+            signatures=signatures,
+            params=params,
+        )
+
+    return verifies
 
 
-async def _callback_call(request: Request) -> tuple[ProviderCall, PlivoCredentials]:
-    """The call a callback speaks of: our id from its URL, else Plivo's CallUUID."""
-    settings, db = request.app.state.settings, request.app.state.db
-    call_id = request.query_params.get("call_id")
-    provider_call_id = None if call_id else _first(await form_pairs(request), "CallUUID")
-    call = await find_provider_call(
-        db, settings, plivo.PROVIDER, call_id=call_id, provider_call_id=provider_call_id
+async def _apply_callback(request: Request) -> ProviderCall:
+    """Apply the events of a signed callback, once; the call it speaks of is our id from
+    the signed URL, else Plivo's CallUUID among the calls whose account signed it."""
+    pairs = await form_pairs(request)
+    call = await signed_call(
+        request,
+        plivo.PROVIDER,
+        _verifier(request, pairs),
+        call_id=request.query_params.get("call_id"),
+        provider_call_id=_first(pairs, "CallUUID") or None,
     )
-    if not isinstance(call.credentials, PlivoCredentials):
-        raise NotFound.resource("Call")
-    return call, call.credentials
+    events = plivo.parse_event(_params(pairs), call_id=call.call_id, received_at=datetime.now(UTC))
+    # The nonce, URL and fields are all signed: a replay repeats them exactly.
+    nonce = request.headers.get(NONCE_HEADER, "")
+    key = event_key(call.call_id, nonce, request.url.path, request.url.query, pairs)
+    await apply_once(request, plivo.PROVIDER, key, events)
+    return call
 
 
 @router.post("/webhooks/plivo/events")
 async def plivo_events(request: Request) -> Response:
     """Ring, machine-detection and hangup callbacks of a Plivo call."""
-    call, credentials = await _callback_call(request)
-    params = await _signed_params(request, credentials.auth_token)
-    events = plivo.parse_event(params, call_id=call.call_id, received_at=datetime.now(UTC))
-    await apply_provider_events(request, events)
+    await _apply_callback(request)
     return Response(status_code=204)
 
 
@@ -122,20 +132,19 @@ async def plivo_events(request: Request) -> Response:
 async def plivo_answer(request: Request) -> Response:
     """Plivo XML for an answered call: the agent's media stream. An outbound call (our id in
     the URL) is marked answered; an inbound one is recorded for the number's inbound agent,
-    or turned away politely when no agent takes it."""
+    or turned away politely when no agent takes it. Only the account of the number dialed
+    may sign an inbound one, and only that organization's calls are looked at for a retry."""
     settings = request.app.state.settings
     if request.query_params.get("call_id"):
-        call, credentials = await _callback_call(request)
-        params = await _signed_params(request, credentials.auth_token)
-        events = plivo.parse_event(params, call_id=call.call_id, received_at=datetime.now(UTC))
-        await apply_provider_events(request, events)
+        call = await _apply_callback(request)
         return _stream_response(settings.base_url, call.call_id)
     db = request.app.state.db
-    dialed = plivo.to_e164(_first(await form_pairs(request), "To"))
+    pairs = await form_pairs(request)
+    dialed = plivo.to_e164(_first(pairs, "To"))
     number = await find_number(db, settings, plivo.PROVIDER, dialed)
-    if number is None or not isinstance(number.credentials, PlivoCredentials):
-        raise NotFound.resource("Phone number")
-    inbound = plivo.parse_inbound(await _signed_params(request, number.credentials.auth_token))
+    if number is None or not _verifier(request, pairs)(number.credentials):
+        raise refused()
+    inbound = plivo.parse_inbound(_params(pairs))
     if inbound is None:
         raise BadRequest("An answer request without call_id must be an inbound call")
     decision = await receive_inbound(

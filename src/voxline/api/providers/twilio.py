@@ -3,22 +3,22 @@ bidirectional media stream (``reference/telephony.md`` §1)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request, Response, WebSocket
 
 from voxline.api.providers.common import (
     XML,
-    apply_provider_events,
+    apply_once,
     form_pairs,
     public_url,
+    refused,
     serve_media_stream,
+    signed_call,
 )
-from voxline.errors import Forbidden, NotFound
 from voxline.logging import get_logger
-from voxline.services.provider_calls import (
-    find_number,
-    find_provider_call,
-    receive_inbound,
-)
+from voxline.services.provider_calls import find_number, receive_inbound
+from voxline.services.webhook_receipts import event_key
 from voxline.telephony.credentials import ProviderCredentials, TwilioCredentials
 from voxline.telephony.twilio import webhooks as twilio
 from voxline.telephony.twilio.client import TwilioClient
@@ -28,44 +28,52 @@ router = APIRouter(include_in_schema=False)
 log = get_logger("api.providers.twilio")
 
 
-async def _twilio_form(request: Request, auth_token: str) -> dict[str, str]:
-    pairs = await form_pairs(request)
-    signature = request.headers.get(twilio.SIGNATURE_HEADER)
-    if not twilio.verify(auth_token, public_url(request), pairs, signature):
-        raise Forbidden("Invalid webhook signature")
-    return dict(pairs)
+def _verifier(
+    request: Request, pairs: list[tuple[str, str]]
+) -> Callable[[ProviderCredentials], bool]:
+    """Whether a Twilio account's auth token signed this request (its URL, query included,
+    and every form field)."""
+    url, signature = public_url(request), request.headers.get(twilio.SIGNATURE_HEADER)
+
+    def verifies(credentials: ProviderCredentials) -> bool:
+        return isinstance(credentials, TwilioCredentials) and twilio.verify(
+            credentials.auth_token, url, pairs, signature
+        )
+
+    return verifies
 
 
 @router.post("/webhooks/twilio/events")
 async def twilio_events(request: Request) -> Response:
-    """Status and answering-machine callbacks of a Twilio call."""
-    settings, db = request.app.state.settings, request.app.state.db
-    form = dict(await form_pairs(request))
-    call_id = request.query_params.get("call_id")
-    call = await find_provider_call(
-        db,
-        settings,
+    """Status and answering-machine callbacks of a Twilio call: our id comes from the
+    signed URL, else the call is found by its CallSid among the calls whose account signed
+    the callback."""
+    pairs = await form_pairs(request)
+    params = dict(pairs)
+    call = await signed_call(
+        request,
         twilio.PROVIDER,
-        call_id=call_id,
-        provider_call_id=None if call_id else form.get("CallSid", ""),
+        _verifier(request, pairs),
+        call_id=request.query_params.get("call_id"),
+        provider_call_id=params.get("CallSid") or None,
     )
-    if not isinstance(call.credentials, TwilioCredentials):
-        raise NotFound.resource("Call")
-    params = await _twilio_form(request, call.credentials.auth_token)
-    await apply_provider_events(request, twilio.parse_status(call.call_id, params))
+    # Twilio signs the URL and every field: identical content is the same callback again.
+    key = event_key(call.call_id, request.url.path, request.url.query, pairs)
+    await apply_once(request, twilio.PROVIDER, key, twilio.parse_status(call.call_id, params))
     return Response(status_code=204)
 
 
 @router.post("/webhooks/twilio/answer")
 async def twilio_answer(request: Request) -> Response:
     """Twilio's voice URL for inbound calls: answered by the number's inbound agent with a
-    media stream, or turned away politely."""
+    media stream, or turned away politely. Only the account of the number dialed may sign
+    it, and only that organization's calls are looked at for a retry."""
     settings, db = request.app.state.settings, request.app.state.db
-    form = dict(await form_pairs(request))
-    number = await find_number(db, settings, twilio.PROVIDER, form.get("To", ""))
-    if number is None or not isinstance(number.credentials, TwilioCredentials):
-        raise NotFound.resource("Phone number")
-    params = await _twilio_form(request, number.credentials.auth_token)
+    pairs = await form_pairs(request)
+    params = dict(pairs)
+    number = await find_number(db, settings, twilio.PROVIDER, params.get("To", ""))
+    if number is None or not _verifier(request, pairs)(number.credentials):
+        raise refused()
     inbound = twilio.parse_inbound(params)
     decision = await receive_inbound(
         db, number, caller=inbound.from_number, provider_call_id=inbound.provider_call_id

@@ -1,0 +1,144 @@
+"""A webhook is applied to the call its signed content names, never to one an unsigned part
+of the request (a Telnyx URL's query string) points at."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from urllib.parse import urlencode
+
+import httpx
+
+from tests.conftest import API
+from tests.emulators.plivo import sign
+from tests.emulators.twilio import twilio_signature
+from tests.factories import Tenant, insert_call
+from tests.security.webhook_peers import Line, import_line, post_plivo, post_twilio, telnyx_event
+from voxline.config import Settings
+from voxline.storage.db import Database
+
+NUMBER = "+14155550011"
+
+
+async def _call(db: Database, line: Line, provider: str, provider_call_id: str) -> str:
+    return await insert_call(
+        db,
+        line.tenant.org_id,
+        line.agent_id,
+        status="ringing",
+        provider_type=provider,
+        provider_call_id=provider_call_id,
+        phone_number_id=line.number_id,
+        from_number=line.number,
+    )
+
+
+async def _status(client: httpx.AsyncClient, tenant: Tenant, call_id: str) -> str:
+    response = await client.get(f"{API}/calls/{call_id}", headers=tenant.headers)
+    return str(response.json()["data"]["status"])
+
+
+async def test_a_telnyx_event_posted_under_another_call_id_changes_only_its_own_call(
+    client: httpx.AsyncClient, db: Database, tenant: Tenant
+) -> None:
+    line = await import_line(client, db, tenant, "telnyx", NUMBER, secrets.token_hex(8))
+    x_control, y_control = f"v3:{uuid.uuid4()}", f"v3:{uuid.uuid4()}"
+    x, y = await _call(db, line, "telnyx", x_control), await _call(db, line, "telnyx", y_control)
+
+    answered = telnyx_event(line, "call.answered", x_control, x)
+    response = await client.post(
+        f"/webhooks/telnyx/events?call_id={y}", content=answered[0], headers=answered[1]
+    )
+    assert response.status_code == 204
+    assert (await _status(client, tenant, x), await _status(client, tenant, y)) == (
+        "in_progress",
+        "ringing",
+    )
+    hangup = telnyx_event(
+        line, "call.hangup", x_control, x, hangup_cause="normal_clearing", hangup_source="callee"
+    )
+    response = await client.post(
+        f"/webhooks/telnyx/events?call_id={y}", content=hangup[0], headers=hangup[1]
+    )
+    assert response.status_code == 204
+    assert (await _status(client, tenant, x), await _status(client, tenant, y)) == (
+        "completed",
+        "ringing",
+    )
+
+
+async def test_a_telnyx_event_whose_ids_disagree_is_refused(
+    client: httpx.AsyncClient, db: Database, tenant: Tenant
+) -> None:
+    line = await import_line(client, db, tenant, "telnyx", NUMBER, secrets.token_hex(8))
+    x_control, y_control = f"v3:{uuid.uuid4()}", f"v3:{uuid.uuid4()}"
+    x, y = await _call(db, line, "telnyx", x_control), await _call(db, line, "telnyx", y_control)
+
+    # client_state names Y, call_control_id is X's: not an event of either.
+    body, headers = telnyx_event(line, "call.answered", x_control, y)
+    refused = await client.post("/webhooks/telnyx/events", content=body, headers=headers)
+    assert refused.status_code == 403
+    # Without client_state the call_control_id alone finds the call.
+    body, headers = telnyx_event(line, "call.answered", y_control, None)
+    applied = await client.post("/webhooks/telnyx/events", content=body, headers=headers)
+    assert applied.status_code == 204
+    assert (await _status(client, tenant, x), await _status(client, tenant, y)) == (
+        "ringing",
+        "in_progress",
+    )
+
+
+async def test_a_signed_twilio_callback_cannot_be_moved_to_another_call_id(
+    client: httpx.AsyncClient, db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    line = await import_line(client, db, tenant, "twilio", NUMBER, secrets.token_hex(16))
+    x_sid, y_sid = "CA" + uuid.uuid4().hex, "CA" + uuid.uuid4().hex
+    x, y = await _call(db, line, "twilio", x_sid), await _call(db, line, "twilio", y_sid)
+    params = [("CallSid", x_sid), ("CallStatus", "busy")]
+    url = f"{settings.base_url}/webhooks/twilio/events?call_id={x}"
+    signature = twilio_signature(line.secret, url, params)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+    body = f"CallSid={x_sid}&CallStatus=busy"
+
+    moved = await client.post(f"/webhooks/twilio/events?call_id={y}", content=body, headers=headers)
+    assert moved.status_code == 403
+    assert await _status(client, tenant, y) == "ringing"
+    # Signed for Y's id but carrying X's CallSid: the ids disagree, refused too.
+    crossed = await post_twilio(
+        client, settings.base_url, f"/webhooks/twilio/events?call_id={y}", params, line.secret
+    )
+    assert crossed.status_code == 403
+    assert await _status(client, tenant, y) == "ringing"
+    kept = await client.post(f"/webhooks/twilio/events?call_id={x}", content=body, headers=headers)
+    assert kept.status_code == 204
+    assert await _status(client, tenant, x) == "busy"
+
+
+async def test_a_signed_plivo_callback_cannot_be_moved_to_another_call_id(
+    client: httpx.AsyncClient, db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    line = await import_line(client, db, tenant, "plivo", NUMBER, secrets.token_hex(16))
+    x_uuid, y_uuid = str(uuid.uuid4()), str(uuid.uuid4())
+    x, y = await _call(db, line, "plivo", x_uuid), await _call(db, line, "plivo", y_uuid)
+    hangup = {"CallUUID": x_uuid, "Event": "Hangup", "CallStatus": "busy"}
+    nonce = "98765432109876543210"
+    url = f"{settings.base_url}/webhooks/plivo/events?call_id={x}"
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Plivo-Signature-V3": sign(line.secret, url, hangup, nonce),
+        "X-Plivo-Signature-V3-Nonce": nonce,
+    }
+    moved = await client.post(
+        f"/webhooks/plivo/events?call_id={y}", content=urlencode(hangup), headers=headers
+    )
+    assert moved.status_code == 403
+    crossed = await post_plivo(
+        client, settings.base_url, f"/webhooks/plivo/events?call_id={y}", hangup, line.secret
+    )
+    assert crossed.status_code == 403
+    assert await _status(client, tenant, y) == "ringing"
+    kept = await client.post(
+        f"/webhooks/plivo/events?call_id={x}", content=urlencode(hangup), headers=headers
+    )
+    assert kept.status_code == 204
+    assert await _status(client, tenant, x) == "busy"
