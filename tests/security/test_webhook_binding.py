@@ -3,11 +3,14 @@ of the request (a Telnyx URL's query string) points at."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import uuid
 from urllib.parse import urlencode
 
 import httpx
+from twilio.request_validator import RequestValidator
 
 from tests.conftest import API
 from tests.emulators.plivo import sign
@@ -142,3 +145,25 @@ async def test_a_signed_plivo_callback_cannot_be_moved_to_another_call_id(
     )
     assert kept.status_code == 204
     assert await _status(client, tenant, x) == "busy"
+
+
+async def test_a_json_twilio_callback_signed_through_its_body_hash_is_applied(
+    client: httpx.AsyncClient, db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    line = await import_line(client, db, tenant, "twilio", NUMBER, secrets.token_hex(16))
+    sid = "CA" + uuid.uuid4().hex
+    call_id = await _call(db, line, "twilio", sid)
+    body = json.dumps({"CallSid": sid, "CallStatus": "busy"}).encode()
+    query = f"call_id={call_id}&bodySHA256={hashlib.sha256(body).hexdigest()}"
+    path = f"/webhooks/twilio/events?{query}"
+    # Signed by the vendor's own validator, as Twilio signs a JSON webhook: the URL alone.
+    signature = RequestValidator(line.secret).compute_signature(f"{settings.base_url}{path}", {})
+    headers = {"Content-Type": "application/json", "X-Twilio-Signature": signature}
+
+    tampered = body.replace(b"busy", b"no-answer")
+    refused = await client.post(path, content=tampered, headers=headers)
+    assert refused.status_code == 403
+    assert await _status(client, tenant, call_id) == "ringing"
+    applied = await client.post(path, content=body, headers=headers)
+    assert applied.status_code == 204
+    assert await _status(client, tenant, call_id) == "busy"

@@ -3,6 +3,7 @@ bidirectional media stream (``reference/telephony.md`` §1)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response, WebSocket
@@ -10,12 +11,15 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from voxline.api.providers.common import (
     XML,
     apply_once,
+    bounded_json,
     form_pairs,
     public_url,
     refused,
     serve_media_stream,
     signed_call,
+    webhook_body,
 )
+from voxline.errors import BadRequest
 from voxline.logging import get_logger
 from voxline.services.provider_calls import find_number, receive_inbound
 from voxline.services.webhook_receipts import event_key
@@ -28,16 +32,37 @@ router = APIRouter(include_in_schema=False)
 log = get_logger("api.providers.twilio")
 
 
+async def _fields(request: Request) -> tuple[list[tuple[str, str]], bytes | None]:
+    """The webhook's fields as (name, value) pairs, and its raw body when it is JSON.
+
+    Twilio posts most webhooks form-encoded and signs every field; a JSON one is signed
+    through the ``bodySHA256`` of its raw body instead (see ``twilio.verify``).
+    """
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        return await form_pairs(request), None
+    body = await webhook_body(request)
+    data = bounded_json(body, request.app.state.settings.webhook_max_json_depth)
+    if not isinstance(data, dict):
+        raise BadRequest("Webhook body is not a JSON object")
+    pairs = [
+        (str(name), value if isinstance(value, str) else json.dumps(value))
+        for name, value in data.items()
+    ]
+    return pairs, body
+
+
 def _verifier(
-    request: Request, pairs: list[tuple[str, str]]
+    request: Request, pairs: list[tuple[str, str]], raw_json: bytes | None = None
 ) -> Callable[[ProviderCredentials], bool]:
     """Whether a Twilio account's auth token signed this request (its URL, query included,
-    and every form field)."""
+    and every form field, or the JSON body through its ``bodySHA256``)."""
     url, signature = public_url(request), request.headers.get(twilio.SIGNATURE_HEADER)
+    signed: list[tuple[str, str]] | bytes = pairs if raw_json is None else raw_json
 
     def verifies(credentials: ProviderCredentials) -> bool:
         return isinstance(credentials, TwilioCredentials) and twilio.verify(
-            credentials.auth_token, url, pairs, signature
+            credentials.auth_token, url, signed, signature
         )
 
     return verifies
@@ -48,12 +73,12 @@ async def twilio_events(request: Request) -> Response:
     """Status and answering-machine callbacks of a Twilio call: our id comes from the
     signed URL, else the call is found by its CallSid among the calls whose account signed
     the callback."""
-    pairs = await form_pairs(request)
+    pairs, raw_json = await _fields(request)
     params = dict(pairs)
     call = await signed_call(
         request,
         twilio.PROVIDER,
-        _verifier(request, pairs),
+        _verifier(request, pairs, raw_json),
         call_id=request.query_params.get("call_id"),
         provider_call_id=params.get("CallSid") or None,
     )
@@ -69,10 +94,10 @@ async def twilio_answer(request: Request) -> Response:
     media stream, or turned away politely. Only the account of the number dialed may sign
     it, and only that organization's calls are looked at for a retry."""
     settings, db = request.app.state.settings, request.app.state.db
-    pairs = await form_pairs(request)
+    pairs, raw_json = await _fields(request)
     params = dict(pairs)
     number = await find_number(db, settings, twilio.PROVIDER, params.get("To", ""))
-    if number is None or not _verifier(request, pairs)(number.credentials):
+    if number is None or not _verifier(request, pairs, raw_json)(number.credentials):
         raise refused()
     inbound = twilio.parse_inbound(params)
     decision = await receive_inbound(
