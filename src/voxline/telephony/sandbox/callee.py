@@ -9,6 +9,11 @@ from voxline.telephony.sandbox.personas import Behaviour, Persona
 
 THINKING_SECONDS = 0.5
 FAREWELL_WAIT_SECONDS = 8.0
+# Real seconds the callee gives the agent to answer its goodbye and to hang up, whatever the
+# time scale: the agent's reply and hang-up involve real work (a brain, database writes)
+# that the scale does not shrink, so a loaded machine must not turn them into a contact
+# hang-up.
+MIN_REAL_WAIT_SECONDS = 2.0
 BARGE_IN_MIN_WORDS = 6
 
 
@@ -39,16 +44,21 @@ async def _converse(persona: Persona, line: TextLine) -> None:
             await utterance.finished
             await line.pause(THINKING_SECONDS)
         await line.speak(reply)
-    # Said goodbye: let the agent answer, then hang up if it has not.
+    # Said goodbye: let the agent answer and hang up, else hang up after a moment.
     try:
         utterance = await asyncio.wait_for(
-            line.next_agent_utterance(), FAREWELL_WAIT_SECONDS * line.time_scale
+            line.next_agent_utterance(), _real_wait(FAREWELL_WAIT_SECONDS, line)
         )
         await utterance.finished
+        await asyncio.wait_for(line.wait_closed(), _real_wait(THINKING_SECONDS, line))
+        return
     except TimeoutError:
         pass
-    await line.pause(THINKING_SECONDS)
     line.hangup("contact")
+
+
+def _real_wait(seconds: float, line: TextLine) -> float:
+    return max(seconds * line.time_scale, MIN_REAL_WAIT_SECONDS)
 
 
 async def _filibuster(persona: Persona, line: TextLine) -> None:
