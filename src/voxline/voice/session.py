@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -137,6 +137,7 @@ class CallSession:
         recording: Recording | None = None,
         config: SessionConfig | None = None,
         clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         on_failure: FailureSink | None = None,
     ) -> None:
         self.brain = brain
@@ -146,7 +147,9 @@ class CallSession:
         self.transcript = transcript
         self.config = config or SessionConfig()
         self.metrics = CallMetrics()
+        # The media clock's time and pacing; voxline.testing's VirtualClock replaces both.
         self._clock = clock or asyncio.get_event_loop().time
+        self._sleep = sleep or asyncio.sleep
         self._aligner = _Aligner(recording)
         self._playback = Playback()
         self._history: list[Utterance] = []
@@ -311,7 +314,7 @@ class CallSession:
                 return
             self._check_silence()
             next_tick += period
-            await asyncio.sleep(max(0.0, next_tick - self._clock()))
+            await self._sleep(max(0.0, next_tick - self._clock()))
 
     def _on_played(self, speech: Speech) -> None:
         turn = self._turns[speech.turn]

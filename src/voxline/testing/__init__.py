@@ -1,0 +1,26 @@
+"""Fakes for testing voice sessions without models, networks or real time.
+
+A :class:`~voxline.voice.session.CallSession` built from these runs a whole conversation in
+milliseconds and the same way on every machine: :class:`VirtualClock` paces the media clock
+in simulated time, :class:`FakeLine` plays a scripted contact in lockstep with the agent's
+frames, :class:`FakeTts` speaks a tone whose length follows the text, :class:`FakeStt` hears
+what the contact said, :func:`fake_vad` is an energy VAD that hears those tones, and
+:class:`FakeBrain` replies from a script. Each fake can be told to fail.
+"""
+
+from voxline.testing.brain import FakeBrain
+from voxline.testing.clock import VirtualClock
+from voxline.testing.line import ContactLine, FakeLine
+from voxline.testing.speech import FakeStt, FakeTts, MemoryTranscript, fake_vad, tone
+
+__all__ = [
+    "ContactLine",
+    "FakeBrain",
+    "FakeLine",
+    "FakeStt",
+    "FakeTts",
+    "MemoryTranscript",
+    "VirtualClock",
+    "fake_vad",
+    "tone",
+]

@@ -1,0 +1,94 @@
+"""Speech fakes: a tone for speech, a VAD that hears it, and a speech-to-text that knows
+what was said. No model is loaded and nothing runs on the model pool."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from voxline.errors import ProviderError
+from voxline.voice.audio import float32_to_pcm16
+from voxline.voice.frames import SAMPLE_RATE
+from voxline.voice.tts.base import VoiceInfo
+from voxline.voice.vad import Endpointer, EnergyVad, StreamingVad
+
+MS_PER_WORD = 250
+
+
+def speaking_ms(text: str) -> int:
+    """How long ``text`` takes to say: 250 ms a word, 250 ms at least."""
+    return MS_PER_WORD * max(1, len(text.split()))
+
+
+def tone(ms: int, *, frequency: float = 220.0) -> bytes:
+    """A steady tone of ``ms`` milliseconds (16 kHz PCM16): the fakes' speech."""
+    t = np.arange(SAMPLE_RATE * ms // 1000) / SAMPLE_RATE
+    return float32_to_pcm16(0.3 * np.sin(2 * np.pi * frequency * t))
+
+
+def fake_vad(*, hangover_ms: int = 192) -> StreamingVad:
+    """An energy VAD with a short hang-over: it hears the fakes' tones, not silence."""
+    return StreamingVad(EnergyVad(), Endpointer(min_speech_ms=64, hangover_ms=hangover_ms))
+
+
+def _failure(provider: str) -> ProviderError:
+    return ProviderError(f"{provider} is down", provider=provider, retryable=True)
+
+
+@dataclass
+class FakeTts:
+    """Text to speech as a tone as long as the text takes to say.
+
+    The first ``works`` syntheses succeed (all of them when None); later ones raise
+    :class:`ProviderError`, as a vendor outage would.
+    """
+
+    works: int | None = None
+    name: str = "fake"
+    synthesized: list[str] = field(default_factory=list)
+
+    def voices(self) -> list[VoiceInfo]:
+        return []
+
+    async def synthesize(self, text: str, voice: str | None = None) -> bytes:
+        if self.works is not None and len(self.synthesized) >= self.works:
+            raise _failure("fake-tts")
+        self.synthesized.append(text)
+        return tone(speaking_ms(text)) if text.strip() else b""
+
+
+@dataclass
+class FakeStt:
+    """Speech to text that hears, in order, what the contact of a :class:`FakeLine` said.
+
+    ``failures`` transcriptions fail first (each raising :class:`ProviderError`).
+    """
+
+    failures: int = 0
+    said: deque[str] = field(default_factory=deque)
+    calls: int = 0
+
+    def hear(self, text: str) -> None:
+        """The contact said ``text``: the next transcription returns it."""
+        self.said.append(text)
+
+    async def transcribe(self, pcm16_16k: bytes) -> str:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise _failure("fake-stt")
+        return self.said.popleft() if self.said else ""
+
+
+@dataclass
+class MemoryTranscript:
+    """A transcript sink that keeps (speaker, text, timestamp) turns in memory."""
+
+    turns: list[tuple[str, str, float]] = field(default_factory=list)
+
+    async def add(self, speaker: str, text: str, timestamp: float) -> None:
+        self.turns.append((speaker, text, timestamp))
+
+    def said_by(self, speaker: str) -> list[str]:
+        return [text for who, text, _ in self.turns if who == speaker]
