@@ -15,7 +15,7 @@ import asyncio
 import sqlalchemy as sa
 
 from voxline.config import Settings
-from voxline.domain.calls import CallEvent
+from voxline.domain.calls import CallStatus
 from voxline.engine.dispatcher import Dispatcher
 from voxline.engine.finalizer import Finalizer
 from voxline.engine.leases import new_worker_id
@@ -37,7 +37,6 @@ from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
 from voxline.telephony.sandbox.line import TextLine
 from voxline.telephony.telnyx.client import TelnyxClient
 from voxline.telephony.twilio.client import TwilioClient
-from voxline.voice.session import CallSession
 
 log = get_logger("engine")
 
@@ -83,7 +82,6 @@ class Engine:
         self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
         self.timers = Timers(db, settings, self.registry, self.wakeups)
         self.finalizer = Finalizer(db, settings, self.wakeups)
-        self._preparing: dict[str, asyncio.Task[CallSession | None]] = {}
 
     async def on_provider_event(self, event: ProviderEvent) -> None:
         """Apply a provider's report to its call (sandbox now; webhooks call this too)."""
@@ -91,15 +89,24 @@ class Engine:
         if status is not None and status.is_terminal:
             self.wakeups.wake(FINALIZE)
             self._fetch_provider_recording(event.call_id)
-            preparing = self._preparing.pop(event.call_id, None)
-            if preparing is not None:
-                preparing.cancel()
-        ringing = event.event is CallEvent.RINGING and event.call_id not in self._preparing
-        if ringing and self.settings.sandbox_mode == "audio":
-            # Synthesize the greeting while the phone rings.
-            self._preparing[event.call_id] = asyncio.create_task(
-                self.sessions.prepare(event.call_id)
-            )
+            self.sessions.drop(event.call_id)
+        if status is CallStatus.RINGING and await self._speaks_on_answer(event.call_id):
+            # Synthesize the greeting while the phone rings, for the media stream that
+            # arrives here once it is answered.
+            self.sessions.prepare_ahead(event.call_id)
+
+    async def _speaks_on_answer(self, call_id: str) -> bool:
+        """Whether the agent greets the call in audio once answered: an outbound call on a
+        provider, or in an audio sandbox."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(calls.c.provider_type, calls.c.direction).where(calls.c.id == call_id)
+                )
+            ).first()
+        if row is None or row.direction != "outbound":
+            return False
+        return row.provider_type != "sandbox" or self.settings.sandbox_mode == "audio"
 
     def _fetch_provider_recording(self, call_id: str) -> None:
         """Ask the call's provider for its recording if Voxline has none (in the background)."""
@@ -135,9 +142,7 @@ class Engine:
             silence = self.settings.silence_timeout_seconds * self.settings.sandbox_time_scale
             await self.sessions.run_text(call_id, line, silence)
         else:
-            preparing = self._preparing.pop(call_id, None)
-            session = await preparing if preparing is not None else None
-            await self.sessions.run_audio(call_id, line, session)
+            await self.sessions.run_audio(call_id, line)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then drain and return."""
@@ -151,8 +156,7 @@ class Engine:
             await stop.wait()
             await self._drain()
             await self.sandbox.aclose()
-            for preparing in self._preparing.values():
-                preparing.cancel()
+            await self.sessions.aclose()
             for task in self._background:
                 task.cancel()
             for carrier in self.carriers:

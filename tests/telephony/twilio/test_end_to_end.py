@@ -37,6 +37,7 @@ from voxline.engine.runner import Engine
 from voxline.storage.db import Database
 from voxline.voice.audio import pcm16_to_mulaw, resample
 from voxline.voice.kit import VoiceKit
+from voxline.voice.tts.base import TextToSpeech, VoiceInfo
 
 NUMBER = "+14155552671"
 CALLEE_LINE = "Yes, speaking. What is this about?"
@@ -47,6 +48,27 @@ CALLEE_KEYWORDS = ("yes", "speaking")
 CALLEE_WER_AT_MOST = 0.35
 # A line the callee did not say, which the transcript must not pass for.
 OTHER_LINE, OTHER_KEYWORDS = "Please leave a message after the beep.", ("message", "beep")
+# Words of the test agent's greeting ("Hello {{first_name}}, this is Ava.").
+GREETING_WORDS = "this is Ava"
+
+
+class CountingTts:
+    """The kit's text-to-speech, counting what it was asked to say."""
+
+    def __init__(self, inner: TextToSpeech) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.texts: list[str] = []
+
+    def voices(self) -> list[VoiceInfo]:
+        return self.inner.voices()
+
+    async def synthesize(self, text: str, voice: str | None = None) -> bytes:
+        self.texts.append(text)
+        return await self.inner.synthesize(text, voice)
+
+    def greetings(self) -> int:
+        return sum(GREETING_WORDS in text for text in self.texts)
 
 
 @dataclass
@@ -58,6 +80,8 @@ class Deployment:
     emulator: TwilioEmulator
     kit: VoiceKit
     db: Database
+    engine: Engine
+    tts: CountingTts
 
     @property
     def api(self) -> str:
@@ -82,6 +106,8 @@ async def deployment(
         }
     )
     engine = Engine(db, live)
+    tts = CountingTts(engine.voice.tts)
+    engine.voice.tts = tts
     stop = asyncio.Event()
     engine_task = asyncio.create_task(engine.run(stop))
     server = uvicorn.Server(
@@ -111,7 +137,7 @@ async def deployment(
                 json={"number_id": number_id, "agent_id": agent_id, "assignment_type": direction},
             )
             assert assigned.status_code == 200, assigned.text
-        yield Deployment(base_url, http, tenant, agent_id, twilio, engine.voice, db)
+        yield Deployment(base_url, http, tenant, agent_id, twilio, engine.voice, db, engine, tts)
     stop.set()
     await asyncio.wait_for(engine_task, 30)
     server.should_exit = True
@@ -202,6 +228,8 @@ async def test_outbound_call_through_twilio(deployment: Deployment, tmp_path: Pa
     assert stream.find("Parameter").get("value") == call_id  # type: ignore[union-attr]
 
     await post_callbacks(deployment, call.sid, "completed", upto=2)  # initiated, ringing
+    await wait_greetings(deployment, 1)  # synthesized while the phone rings
+    assert deployment.engine.sessions.prepared(call_id)
     received = await play_callee(deployment, stream.get("url") or "", call.sid, call_id)
     assert received > 50  # the agent spoke back
     await post_callbacks(deployment, call.sid, "completed", upto=10)
@@ -226,6 +254,40 @@ async def test_outbound_call_through_twilio(deployment: Deployment, tmp_path: Pa
     path.write_bytes(audio.content)
     _, agent_level, contact_level = channel_levels(path)
     assert agent_level > 300 and contact_level > 300
+    assert deployment.tts.greetings() == 1  # the prepared greeting was the one played
+    assert not deployment.engine.sessions.prepared(call_id)
+
+
+async def wait_greetings(deployment: Deployment, count: int, within: float = 60.0) -> None:
+    async with asyncio.timeout(within):
+        while deployment.tts.greetings() < count:  # noqa: ASYNC110 - polls a count
+            await asyncio.sleep(0.02)
+
+
+async def test_only_a_ringing_call_is_prepared_and_its_session_is_dropped_when_it_ends(
+    deployment: Deployment,
+) -> None:
+    created = await deployment.http.post(
+        f"{API}/calls", json={"agent_id": deployment.agent_id, "phone_number": "+14155550123"}
+    )
+    call_id = created.json()["data"]["id"]
+    await wait_dialed(deployment.db, call_id)
+    (call,) = deployment.emulator.calls.values()
+    callbacks = deployment.emulator.callbacks(call.sid, "no-answer")
+    assert [c.body.count("CallStatus=ringing") for c in callbacks] == [0, 1, 0]
+    initiated, ringing, no_answer = callbacks
+    for callback in (initiated, ringing, no_answer):
+        response = await deployment.http.post(
+            callback.url, content=callback.body, headers=callback.headers
+        )
+        assert response.status_code == 204, response.text
+        if callback is initiated:
+            assert not deployment.engine.sessions.prepared(call_id)  # it never rang yet
+        elif callback is ringing:
+            assert deployment.engine.sessions.prepared(call_id)
+    assert not deployment.engine.sessions.prepared(call_id)  # dropped: no one answered
+    got = (await deployment.http.get(f"{API}/calls/{call_id}")).json()["data"]
+    assert got["status"] == "no_answer"
 
 
 @pytest.mark.parametrize(
