@@ -159,6 +159,9 @@ calls = Table(
     Column("summary", Text, nullable=True),
     Column("recording_path", String(500), nullable=True),
     Column("provider_recording_url", Text, nullable=True),
+    # When the finalizer may next ask the provider for its recording, and how often it did.
+    Column("provider_recording_due_at", UTCDateTime, nullable=True),
+    Column("provider_recording_attempts", Integer, nullable=False, server_default="0"),
     Column("metrics", JSON, nullable=True),
     Column("cost_micros", BigInteger, nullable=True),
     Column("duration_seconds", Integer, nullable=True),
@@ -184,6 +187,7 @@ calls = Table(
     Index(None, "status", "not_before"),
     Index(None, "status", "deadline_at"),
     Index(None, "provider_type", "provider_call_id"),
+    Index(None, "provider_recording_due_at"),
 )
 
 # One row per (organization, agent, direction, status): how many calls are in that group.
