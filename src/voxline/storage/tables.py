@@ -142,7 +142,8 @@ calls = Table(
         "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
     ),
     # Kept after the agent is deleted, for history; not a foreign key for that reason.
-    Column("agent_id", ID, nullable=False),
+    # Null for an inbound call no agent took (0005).
+    Column("agent_id", ID, nullable=True),
     Column("direction", String(10), nullable=False),
     Column("status", String(20), nullable=False),
     Column("phone_number", String(16), nullable=False),
@@ -190,7 +191,8 @@ calls = Table(
     Index(None, "provider_recording_due_at"),
 )
 
-# One row per (organization, agent, direction, status): how many calls are in that group.
+# One row per (organization, agent, direction, status): how many calls are in that group
+# (calls without an agent are counted under the nil UUID, 0005).
 # Kept exact by database triggers on ``calls`` (migration 0002), never written by the
 # application; ``GET /calls`` sums it for ``pagination.total``. No foreign key on purpose:
 # the cascade of an organization's deletion onto ``calls`` fires the triggers.

@@ -481,6 +481,9 @@ async def test_inbound_call_to_an_unassigned_number_is_turned_away_and_recorded(
     assert call["status"] == "failed"
     assert "not assigned to an agent" in call["context"]["last_error"]
     assert call["end_reason"] == "rejected"
+    assert call["agent_id"] is None  # no agent took it
+    answered = await deployment.http.get(f"{API}/calls/{call['id']}")
+    assert answered.json()["data"]["agent_id"] is None
 
 
 async def test_the_providers_recording_is_cached_when_voxline_has_none(
