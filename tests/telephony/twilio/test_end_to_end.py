@@ -32,6 +32,7 @@ from tests.emulators.twilio import (
     twilio_signature,
 )
 from tests.factories import Tenant, insert_agent
+from tests.telephony.greeting import CountingTts, count_speech
 from tests.telephony.placement import refused_call, wait_dialed
 from tests.voice.speech import channel_levels, misheard
 from voxline.api.app import create_app
@@ -41,7 +42,6 @@ from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.voice.audio import pcm16_to_mulaw, resample
 from voxline.voice.kit import VoiceKit
-from voxline.voice.tts.base import TextToSpeech, VoiceInfo
 
 NUMBER = "+14155552671"
 CALLEE_LINE = "Yes, speaking. What is this about?"
@@ -52,27 +52,6 @@ CALLEE_KEYWORDS = ("yes", "speaking")
 CALLEE_WER_AT_MOST = 0.35
 # A line the callee did not say, which the transcript must not pass for.
 OTHER_LINE, OTHER_KEYWORDS = "Please leave a message after the beep.", ("message", "beep")
-# Words of the test agent's greeting ("Hello {{first_name}}, this is Ava.").
-GREETING_WORDS = "this is Ava"
-
-
-class CountingTts:
-    """The kit's text-to-speech, counting what it was asked to say."""
-
-    def __init__(self, inner: TextToSpeech) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.texts: list[str] = []
-
-    def voices(self) -> list[VoiceInfo]:
-        return self.inner.voices()
-
-    async def synthesize(self, text: str, voice: str | None = None) -> bytes:
-        self.texts.append(text)
-        return await self.inner.synthesize(text, voice)
-
-    def greetings(self) -> int:
-        return sum(GREETING_WORDS in text for text in self.texts)
 
 
 @dataclass
@@ -121,8 +100,7 @@ async def deploy(
     engine = Engine(db, live)
     if recording_delays is not None:
         engine.finalizer.recording_delays = recording_delays
-    tts = CountingTts(engine.voice.tts)
-    engine.voice.tts = tts
+    tts = count_speech(engine.voice)
     stop = asyncio.Event()
     engine_task = asyncio.create_task(engine.run(stop)) if engine_in_app else None
     app = (
@@ -278,7 +256,7 @@ async def test_outbound_call_through_twilio(deployment: Deployment, tmp_path: Pa
     assert stream.find("Parameter").get("value") == call_id  # type: ignore[union-attr]
 
     await post_callbacks(deployment, call.sid, "completed", upto=2)  # initiated, ringing
-    await wait_greetings(deployment, 1)  # synthesized while the phone rings
+    await deployment.tts.wait_greetings(1)  # synthesized while the phone rings
     assert deployment.engine.sessions.prepared(call_id)
     received = await play_callee(deployment, stream.get("url") or "", call.sid, call_id)
     assert received > 50  # the agent spoke back
@@ -306,12 +284,6 @@ async def test_outbound_call_through_twilio(deployment: Deployment, tmp_path: Pa
     assert agent_level > 300 and contact_level > 300
     assert deployment.tts.greetings() == 1  # the prepared greeting was the one played
     assert not deployment.engine.sessions.prepared(call_id)
-
-
-async def wait_greetings(deployment: Deployment, count: int, within: float = 60.0) -> None:
-    async with asyncio.timeout(within):
-        while deployment.tts.greetings() < count:  # noqa: ASYNC110 - polls a count
-            await asyncio.sleep(0.02)
 
 
 async def test_only_a_ringing_call_is_prepared_and_its_session_is_dropped_when_it_ends(
