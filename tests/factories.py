@@ -100,7 +100,7 @@ async def insert_number(
 async def insert_call(
     db: Database,
     org_id: str,
-    agent_id: str,
+    agent_id: str | None,
     *,
     status: str = "completed",
     direction: str = "outbound",

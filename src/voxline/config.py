@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     vad_hangover_ms: float = Field(
         default=400.0, ge=100, le=3000, description="Silence that ends the contact's turn"
     )
+    prepared_sessions_max: int = Field(
+        default=200, ge=0, description="Ringing calls one process keeps a greeting ready for"
+    )
+    prepared_session_seconds: float = Field(
+        default=180.0, gt=0, description="A greeting prepared while ringing is dropped then"
+    )
     engine_poll_seconds: float = Field(default=1.0, gt=0)
     engine_lease_seconds: float = Field(default=30.0, ge=2)
     engine_drain_seconds: float = Field(default=30.0, ge=0)

@@ -180,3 +180,66 @@ async def test_list_credentials_pages_newest_first(
     assert total == 3
     assert [c.account_identifier for c in page + rest] == [f"AC{i}{'0' * 31}" for i in (2, 1, 0)]
     assert all(c.friendly_name == "Twilio account" for c in page)
+
+
+async def _telnyx(
+    db: Database, settings: Settings, org_id: str, number: str, **fields: str
+) -> str | None:
+    imported = await numbers.import_number(db, settings, org_id, number, "telnyx", dict(fields))
+    return imported.credential_id
+
+
+async def test_two_telnyx_accounts_without_a_connection_id_never_share_a_credential(
+    db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    first = await _telnyx(db, settings, tenant.org_id, "+15005550006", api_key="KEY_first")
+    second = await _telnyx(db, settings, tenant.org_id, "+15005550007", api_key="KEY_second")
+    assert first != second
+    for number, key in (("+15005550006", "KEY_first"), ("+15005550007", "KEY_second")):
+        [found] = [
+            await credentials.credential_for_number(db, settings, n.id)
+            for n in (await numbers.list_numbers(db, tenant.org_id))[0]
+            if n.phone_number == number
+        ]
+        assert found.credentials == TelnyxCredentials(key, None, None)
+
+
+async def test_another_number_of_the_same_telnyx_account_reuses_its_credential(
+    db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    first = await _telnyx(db, settings, tenant.org_id, "+15005550006", api_key="KEY_same")
+    second = await _telnyx(db, settings, tenant.org_id, "+15005550007", api_key="KEY_same")
+    assert first == second
+    with_connection = await _telnyx(
+        db, settings, tenant.org_id, "+15005550008", api_key="KEY_same", connection_id="42"
+    )
+    again = await _telnyx(
+        db, settings, tenant.org_id, "+15005550009", api_key="KEY_same", connection_id="42"
+    )
+    other_account = await _telnyx(
+        db, settings, tenant.org_id, "+15005550010", api_key="KEY_other", connection_id="42"
+    )
+    assert with_connection == again
+    assert len({first, with_connection, other_account}) == 3
+
+
+async def test_the_telnyx_reuse_key_holds_no_api_key(
+    db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    await _telnyx(db, settings, tenant.org_id, "+15005550006", api_key="KEY_secret_value")
+    [row] = await stored_rows(db, tenant.org_id)
+    assert "KEY_secret_value" not in str(row["public_fields"])
+    assert "secret_value" not in str(row["public_fields"])
+
+
+async def test_a_telnyx_credential_stored_before_fingerprints_is_still_reused(
+    db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    first = await _telnyx(db, settings, tenant.org_id, "+15005550006", api_key="KEY_old")
+    async with db.write() as conn:
+        await conn.execute(telephony_credentials.update().values(public_fields={}))
+    other = await _telnyx(db, settings, tenant.org_id, "+15005550007", api_key="KEY_new")
+    again = await _telnyx(db, settings, tenant.org_id, "+15005550008", api_key="KEY_old")
+    assert again == first != other
+    rows = {row["id"]: row["public_fields"] for row in await stored_rows(db, tenant.org_id)}
+    assert set(rows[first]) == {credentials.FINGERPRINT_FIELD}

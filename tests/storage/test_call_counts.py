@@ -36,8 +36,13 @@ TERMINAL = [s.value for s in CallStatus if s.is_terminal]
 DIRECTIONS = [d.value for d in CallDirection]
 
 
+# The counters' agent key of a call without an agent.
+NO_AGENT = "00000000-0000-0000-0000-000000000000"
+
+
 async def _groups_from_calls(db: Database) -> dict[tuple[str, str, str, str], int]:
-    key = (calls.c.organization_id, calls.c.agent_id, calls.c.direction, calls.c.status)
+    agent = sa.func.coalesce(calls.c.agent_id, NO_AGENT)
+    key = (calls.c.organization_id, agent, calls.c.direction, calls.c.status)
     async with db.read() as conn:
         rows = (await conn.execute(sa.select(*key, sa.func.count()).group_by(*key))).all()
     return {(r[0], r[1], r[2], r[3]): int(r[4]) for r in rows}
@@ -402,5 +407,81 @@ async def test_migration_backfills_and_downgrades_on_postgres() -> None:
     url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
         await _upgrade_backfill_downgrade(url)
+    finally:
+        await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_calls_without_an_agent_are_counted_exactly(
+    db: Database, settings: Settings, tenant: Tenant, agents_of: list[str]
+) -> None:
+    ids = [
+        await insert_call(db, tenant.org_id, None, direction="inbound", status="failed")
+        for _ in range(3)
+    ]
+    await insert_call(db, tenant.org_id, agents_of[0], direction="inbound", status="failed")
+    await assert_counters_exact(db)
+    await _set(db, ids[0], agent_id=agents_of[1])
+    await _set(db, ids[1], status="completed")
+    await assert_counters_exact(db)
+    async with db.write() as conn:
+        await conn.execute(calls.delete().where(calls.c.id == ids[2]))
+    await assert_counters_exact(db)
+    await assert_totals_exact(db, settings, tenant.org_id, agents_of)
+    _, total = await list_calls(db, settings, tenant.org_id, CallFilters(), limit=1, offset=0)
+    assert total == 3
+
+
+async def _nil_agents_become_null_and_back(url: str) -> None:
+    await migrate.upgrade_async(url, "0004")
+    db = Database(url)
+    try:
+        now = utcnow()
+        async with db.write() as conn:
+            await conn.execute(
+                organizations.insert().values(
+                    id="org-a",
+                    name="org-a",
+                    credit_balance_micros=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        turned_away = await insert_call(db, "org-a", NO_AGENT, direction="inbound", status="failed")
+        taken = await insert_call(db, "org-a", "agent-1", direction="inbound", status="completed")
+    finally:
+        await db.dispose()
+
+    async def agents() -> dict[str, str | None]:
+        db = Database(url)
+        try:
+            await assert_counters_exact(db)
+            async with db.read() as conn:
+                rows = await conn.execute(sa.select(calls.c.id, calls.c.agent_id))
+                return {row.id: row.agent_id for row in rows}
+        finally:
+            await db.dispose()
+
+    await migrate.upgrade_async(url)
+    assert await agents() == {turned_away: None, taken: "agent-1"}
+    db = Database(url)
+    try:
+        await insert_call(db, "org-a", None, direction="inbound", status="failed")
+    finally:
+        await db.dispose()
+    assert list((await agents()).values()).count(None) == 2
+    await asyncio.to_thread(migrate.downgrade, url, "0004")
+    assert set((await agents()).values()) == {NO_AGENT, "agent-1"}
+
+
+async def test_calls_under_the_nil_agent_become_agentless_on_sqlite(tmp_path: Path) -> None:
+    await _nil_agents_become_null_and_back(f"sqlite+aiosqlite:///{tmp_path / 'agents.db'}")
+
+
+async def test_calls_under_the_nil_agent_become_agentless_on_postgres() -> None:
+    name = f"voxline_agents_{uuid.uuid4().hex[:10]}"
+    await _admin_execute(f'CREATE DATABASE "{name}"')
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        await _nil_agents_become_null_and_back(url)
     finally:
         await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,4 +1,6 @@
-"""The finalizer: after a call ends, its duration, cost, one ledger debit and a summary.
+"""The finalizer: after a call ends, its duration, cost, one ledger debit and a summary,
+then the provider's recording when Voxline has none (see
+:mod:`voxline.services.provider_recordings`).
 
 Finalization happens once per call: ``finalized_at`` is claimed by a conditional update in
 the same transaction as the ledger debit, and the ledger's unique ``call_id`` refuses a
@@ -13,6 +15,7 @@ allowed to last.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -28,6 +31,15 @@ from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services import billing
 from voxline.services.call_records import CallSettings
+from voxline.services.provider_recordings import (
+    RETRY_DELAYS,
+    Fetcher,
+    claim_attempt,
+    due_calls,
+    fetch_once,
+    first_due,
+    wanted,
+)
 from voxline.services.transcripts import load_turns
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
@@ -41,8 +53,20 @@ _TERMINAL = [s.value for s in TERMINAL_STATUSES]
 
 
 class Finalizer:
-    def __init__(self, db: Database, settings: Settings, wakeups: Wakeups) -> None:
+    """Finalizes ended calls; ``recordings`` fetches the recording of a call on each
+    provider that offers one, asked on a call's schedule of ``recording_delays``."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        wakeups: Wakeups,
+        recordings: Mapping[str, Fetcher] | None = None,
+        recording_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:
         self.db = db
+        self.recordings = dict(recordings or {})
+        self.recording_delays = recording_delays
         self.wakeups = wakeups
         self.settings = settings
         self.prices = PriceTable(
@@ -55,6 +79,7 @@ class Finalizer:
             try:
                 while await self.finalize_due() > 0 and not stop.is_set():
                     pass
+                await self.fetch_recordings_due()
             except Exception:
                 log.exception("finalizer round failed")
             await self.wakeups.wait(FINALIZE, self.poll)
@@ -77,6 +102,19 @@ class Finalizer:
         for call_id in ids:
             done += await self.finalize(call_id)
         return done
+
+    async def fetch_recordings_due(self, limit: int = 50) -> int:
+        """Ask the providers for the recordings now due; the number cached."""
+        cached = 0
+        now = utcnow()
+        for call_id in await due_calls(self.db, now, limit):
+            provider = await claim_attempt(self.db, call_id, now, self.recording_delays)
+            fetch = self.recordings.get(provider or "")
+            if fetch is None:
+                continue
+            if await fetch_once(self.db, self.settings, str(provider), call_id, fetch):
+                cached += 1
+        return cached
 
     def billed_time(
         self,
@@ -128,12 +166,19 @@ class Finalizer:
         summary = row.summary or await self._summary(
             CallStatus(row.status), row.end_reason, duration, turns
         )
+        now = utcnow()
+        recording_due = None
+        if row.provider_type in self.recordings and wanted(
+            row.settings, row.recording_path, row.provider_recording_url
+        ):
+            recording_due = first_due(now, self.recording_delays)
         async with self.db.write() as conn:
             claimed = await conn.execute(
                 calls.update()
                 .where(calls.c.id == call_id, calls.c.finalized_at.is_(None))
                 .values(
-                    finalized_at=utcnow(),
+                    finalized_at=now,
+                    provider_recording_due_at=recording_due,
                     duration_seconds=duration,
                     cost_micros=to_micros(cost),
                     summary=summary,

@@ -15,7 +15,7 @@ import asyncio
 import sqlalchemy as sa
 
 from voxline.config import Settings
-from voxline.domain.calls import CallEvent
+from voxline.domain.calls import CallStatus
 from voxline.engine.dispatcher import Dispatcher
 from voxline.engine.finalizer import Finalizer
 from voxline.engine.leases import new_worker_id
@@ -25,7 +25,7 @@ from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups, listen, notify
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
-from voxline.services.provider_recordings import cache_provider_recording
+from voxline.services.provider_recordings import Fetcher
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.telephony.base import ProviderEvent
@@ -37,7 +37,6 @@ from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
 from voxline.telephony.sandbox.line import TextLine
 from voxline.telephony.telnyx.client import TelnyxClient
 from voxline.telephony.twilio.client import TwilioClient
-from voxline.voice.session import CallSession
 
 log = get_logger("engine")
 
@@ -76,51 +75,51 @@ class Engine:
             ),
         )
         self.carriers_by_name = {carrier.name: carrier for carrier in self.carriers}
-        self._background: set[asyncio.Task[None]] = set()
         self.registry = ProviderRegistry(
             {"sandbox": self.sandbox, **{carrier.name: carrier for carrier in self.carriers}}
         )
         self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
         self.timers = Timers(db, settings, self.registry, self.wakeups)
-        self.finalizer = Finalizer(db, settings, self.wakeups)
-        self._preparing: dict[str, asyncio.Task[CallSession | None]] = {}
+        self.finalizer = Finalizer(
+            db,
+            settings,
+            self.wakeups,
+            recordings={
+                carrier.name: self._recording_fetcher(carrier) for carrier in self.carriers
+            },
+        )
 
     async def on_provider_event(self, event: ProviderEvent) -> None:
         """Apply a provider's report to its call (sandbox now; webhooks call this too)."""
         status = await apply_event(self.db, event, self.settings.sandbox_time_scale)
         if status is not None and status.is_terminal:
             self.wakeups.wake(FINALIZE)
-            self._fetch_provider_recording(event.call_id)
-            preparing = self._preparing.pop(event.call_id, None)
-            if preparing is not None:
-                preparing.cancel()
-        ringing = event.event is CallEvent.RINGING and event.call_id not in self._preparing
-        if ringing and self.settings.sandbox_mode == "audio":
-            # Synthesize the greeting while the phone rings.
-            self._preparing[event.call_id] = asyncio.create_task(
-                self.sessions.prepare(event.call_id)
-            )
+            self.sessions.drop(event.call_id)
+        if status is CallStatus.RINGING and await self._speaks_on_answer(event.call_id):
+            # Synthesize the greeting while the phone rings, for the media stream that
+            # arrives here once it is answered.
+            self.sessions.prepare_ahead(event.call_id)
 
-    def _fetch_provider_recording(self, call_id: str) -> None:
-        """Ask the call's provider for its recording if Voxline has none (in the background)."""
-        task = asyncio.create_task(self._provider_recording(call_id))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _provider_recording(self, call_id: str) -> None:
+    async def _speaks_on_answer(self, call_id: str) -> bool:
+        """Whether the agent greets the call in audio once answered: an outbound call on a
+        provider, or in an audio sandbox."""
         async with self.db.read() as conn:
-            provider = (
-                await conn.execute(sa.select(calls.c.provider_type).where(calls.c.id == call_id))
-            ).scalar_one_or_none()
-        carrier = self.carriers_by_name.get(provider or "")
-        if carrier is None:
-            return
+            row = (
+                await conn.execute(
+                    sa.select(calls.c.provider_type, calls.c.direction).where(calls.c.id == call_id)
+                )
+            ).first()
+        if row is None or row.direction != "outbound":
+            return False
+        return row.provider_type != "sandbox" or self.settings.sandbox_mode == "audio"
 
+    @staticmethod
+    def _recording_fetcher(carrier: TwilioClient | TelnyxClient | PlivoClient) -> Fetcher:
         async def fetch(provider_call_id: str, credentials: ProviderCredentials) -> str | None:
             # The credentials are those of the call's own number, hence of this provider.
             return await carrier.recording_url(provider_call_id, credentials=credentials)  # type: ignore[arg-type]
 
-        await cache_provider_recording(self.db, self.settings, carrier.name, call_id, fetch)
+        return fetch
 
     async def place_now(self, call_id: str) -> ProviderError | None:
         return await self.dispatcher.place_now(call_id)
@@ -135,9 +134,7 @@ class Engine:
             silence = self.settings.silence_timeout_seconds * self.settings.sandbox_time_scale
             await self.sessions.run_text(call_id, line, silence)
         else:
-            preparing = self._preparing.pop(call_id, None)
-            session = await preparing if preparing is not None else None
-            await self.sessions.run_audio(call_id, line, session)
+            await self.sessions.run_audio(call_id, line)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set, then drain and return."""
@@ -151,15 +148,13 @@ class Engine:
             await stop.wait()
             await self._drain()
             await self.sandbox.aclose()
-            for preparing in self._preparing.values():
-                preparing.cancel()
-            for task in self._background:
-                task.cancel()
-            for carrier in self.carriers:
-                await carrier.aclose()
+            await self.sessions.aclose()
             await self.finalizer.finalize_due()
             await self.sessions.leases.aclose()
             halt.set()
+        # After the finalizer stopped: its recording step asks the carriers.
+        for carrier in self.carriers:
+            await carrier.aclose()
         log.info("engine stopped", extra={"worker_id": self.worker_id})
 
     async def _drain(self) -> None:

@@ -1,7 +1,10 @@
 """Building and running the agent's side of a live call, whatever carries its audio.
 
 The engine uses it for sandbox calls; the media WebSocket routes use it for provider calls.
-Models come from one :class:`VoiceKit` per process. While a session runs, this process hosts
+Models come from one :class:`VoiceKit` per process. An outbound call's session is prepared
+while its phone rings (:meth:`VoiceSessions.prepare_ahead`, the greeting synthesized once)
+and kept here, keyed by call id, until its audio arrives in this process, the call ends or
+``prepared_session_seconds`` pass. While a session runs, this process hosts
 the call and keeps its lease (:class:`~voxline.engine.leases.LeaseKeeper`). A speech or brain
 stage that fails for good (see ``voice.stages``) ends the call as ``provider_error`` with
 ``context.last_error``; the transcript so far, the latency figures and the recording are
@@ -11,11 +14,13 @@ saved whatever happens.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from voxline.config import Settings
 from voxline.domain.calls import CallEvent, EndReason
 from voxline.domain.templates import render
 from voxline.engine.leases import LeaseKeeper, new_worker_id
+from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
 from voxline.services.call_outcomes import save_session_outcome
 from voxline.services.call_sessions import SessionProfile, load_session_profile
@@ -32,6 +37,16 @@ from voxline.voice.stages import FailureSink, StageFailure
 from voxline.voice.text_session import converse
 from voxline.voice.transport import MediaTransport
 
+log = get_logger("engine.sessions")
+
+
+@dataclass
+class _Prepared:
+    """A session being prepared (or ready) for a ringing call, and its expiry."""
+
+    task: asyncio.Task[CallSession | None]
+    expiry: asyncio.TimerHandle
+
 
 class VoiceSessions:
     def __init__(
@@ -45,6 +60,8 @@ class VoiceSessions:
         self.settings = settings
         self.kit = kit or VoiceKit(settings)
         self.leases = LeaseKeeper(db, worker_id or new_worker_id(), settings.engine_lease_seconds)
+        self._prepared: dict[str, _Prepared] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     def brain(self, session: SessionProfile) -> Brain:
         """The LLM brain for agents on a model when an LLM server is set; else scripted."""
@@ -78,8 +95,75 @@ class VoiceSessions:
             ),
             on_failure=self.failure_sink(call_id),
         )
-        await session.prepare()
+        try:
+            await session.prepare()
+        except BaseException:
+            await close_brain(session.brain)
+            raise
         return session
+
+    def prepare_ahead(self, call_id: str) -> None:
+        """Start preparing the call's session (its greeting synthesized) for a later
+        :meth:`run_audio` in this process. Idempotent; at most ``prepared_sessions_max``
+        are kept (beyond, the greeting is synthesized when the call is answered), each
+        dropped after ``prepared_session_seconds`` or by :meth:`drop`."""
+        if call_id in self._prepared:
+            return
+        if len(self._prepared) >= self.settings.prepared_sessions_max:
+            log.info("no room to prepare a greeting", extra={"call_id": call_id})
+            return
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._prepare_quietly(call_id))
+        expiry = loop.call_later(self.settings.prepared_session_seconds, self.drop, call_id)
+        self._prepared[call_id] = _Prepared(task, expiry)
+
+    async def _prepare_quietly(self, call_id: str) -> CallSession | None:
+        try:
+            return await self.prepare(call_id)
+        except Exception:
+            # run_audio prepares afresh; a failure here must not end the ringing call.
+            log.exception("preparing a session failed", extra={"call_id": call_id})
+            return None
+
+    def prepared(self, call_id: str) -> bool:
+        """Whether a session is kept (ready or being prepared) for the call."""
+        return call_id in self._prepared
+
+    def drop(self, call_id: str) -> None:
+        """Forget the call's prepared session, if any (its call ended without audio here)."""
+        prepared = self._prepared.pop(call_id, None)
+        if prepared is None:
+            return
+        prepared.expiry.cancel()
+        task = prepared.task
+        if not task.done():
+            task.cancel()
+            return
+        session = None if task.cancelled() else task.result()
+        if session is not None:
+            closing = asyncio.get_running_loop().create_task(close_brain(session.brain))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+
+    async def _take(self, call_id: str) -> CallSession | None:
+        """The call's prepared session, awaited if it is still being prepared; None if
+        there is none."""
+        prepared = self._prepared.pop(call_id, None)
+        if prepared is None:
+            return None
+        prepared.expiry.cancel()
+        try:
+            return await prepared.task
+        except asyncio.CancelledError:
+            prepared.task.cancel()
+            raise
+
+    async def aclose(self) -> None:
+        """Drop every prepared session (at shutdown)."""
+        for call_id in list(self._prepared):
+            self.drop(call_id)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     def failure_sink(self, call_id: str) -> FailureSink:
         """Records a failed stage on the call: it ends ``provider_error`` with the reason in
@@ -101,8 +185,9 @@ class VoiceSessions:
     async def run_audio(
         self, call_id: str, transport: MediaTransport, session: CallSession | None = None
     ) -> None:
-        """Hold the call on ``transport``; store its recording and latency figures."""
-        session = session or await self.prepare(call_id)
+        """Hold the call on ``transport`` (with ``session``, else the one prepared while it
+        rang, else a new one); store its recording and latency figures."""
+        session = session or await self._take(call_id) or await self.prepare(call_id)
         profile = await load_session_profile(self.db, call_id)
         if session is None or profile is None:
             return

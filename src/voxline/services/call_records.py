@@ -59,7 +59,7 @@ class Call:
     """A call as the API shows it; ``recording_url`` is already signed when Voxline serves it."""
 
     id: str
-    agent_id: str
+    agent_id: str | None  # None: an inbound call no agent took
     direction: CallDirection
     status: CallStatus
     phone_number: str

@@ -4,16 +4,20 @@ Secret fields are sealed with the deployment's :class:`~voxline.crypto.SecretBox
 reach the database and are opened only by :func:`credential_for_number`, for the telephony
 adapters. Nothing here returns a secret to a client or writes one to a log.
 
-An organization keeps one credential per provider and account identifier (Twilio
-``account_sid``, Plivo ``auth_id``, Telnyx ``connection_id``; see
-:mod:`voxline.telephony.credentials`). Importing another number of the same account reuses
-that credential and replaces its secrets, which is how a rotated token is taken up. The match
-is made in Python over the organization's few credentials of that provider, because
-``public_fields`` is JSON and compares differently on each backend.
+An organization keeps one credential per provider account (Twilio ``account_sid``, Plivo
+``auth_id``; see :mod:`voxline.telephony.credentials`). A Telnyx credential has no account
+id of its own: what identifies its account is its API key, so its reuse key is the key's
+fingerprint (an HMAC under the deployment's secret, kept in ``public_fields`` as
+``api_key_fingerprint``; never the key) with the optional ``connection_id``. Importing
+another number of the same account reuses that credential and replaces its secrets, which
+is how a rotated Twilio or Plivo token is taken up; two different accounts never share one.
+The match is made in Python over the organization's few credentials of that provider,
+because ``public_fields`` is JSON and compares differently on each backend.
 """
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,6 +72,37 @@ def _account_identifier(provider_type: ProviderType, public: dict[str, Any]) -> 
     return str(value) if value is not None else None
 
 
+FINGERPRINT_FIELD = "api_key_fingerprint"
+
+
+def key_fingerprint(secret_key: str, api_key: str) -> str:
+    """What identifies a Telnyx account among an organization's credentials: an HMAC of its
+    API key under the deployment's secret (the key cannot be recovered from it)."""
+    digest = hmac.new(secret_key.encode(), b"telnyx-api-key\0" + api_key.encode(), "sha256")
+    return digest.hexdigest()[:32]
+
+
+def _reuse_key(
+    provider_type: ProviderType, public: dict[str, Any], fingerprint: str | None
+) -> tuple[str | None, ...]:
+    identifier = _account_identifier(provider_type, public)
+    if provider_type is ProviderType.TELNYX:
+        return (fingerprint, identifier)
+    return (identifier,)
+
+
+def _stored_fingerprint(box: SecretBox, secret_key: str, row: sa.Row[Any]) -> str | None:
+    """A stored Telnyx credential's fingerprint (computed for one stored before it had one)."""
+    public = dict(row._mapping["public_fields"])
+    if public.get(FINGERPRINT_FIELD):
+        return str(public[FINGERPRINT_FIELD])
+    try:
+        api_key = box.open(row._mapping["secrets_encrypted"]).get("api_key")
+    except ValueError:
+        return None
+    return key_fingerprint(secret_key, str(api_key)) if api_key else None
+
+
 def _stored(row: sa.Row[Any]) -> StoredCredential:
     m = row._mapping
     provider_type = ProviderType(m["provider_type"])
@@ -92,7 +127,15 @@ async def save_credential(
     """
     if given.provider_type is ProviderType.SANDBOX:
         return None
-    sealed = SecretBox(settings.resolved_secret_key()).seal(given.secrets)
+    secret_key = settings.resolved_secret_key()
+    box = SecretBox(secret_key)
+    sealed = box.seal(given.secrets)
+    given_public: dict[str, str] = dict(given.public)
+    fingerprint = None
+    if given.provider_type is ProviderType.TELNYX:
+        fingerprint = key_fingerprint(secret_key, given.secrets["api_key"])
+        given_public[FINGERPRINT_FIELD] = fingerprint
+    wanted = _reuse_key(given.provider_type, given_public, fingerprint)
     now = utcnow()
     rows = (
         await conn.execute(
@@ -106,12 +149,17 @@ async def save_credential(
     ).all()
     for row in rows:
         public = dict(row._mapping["public_fields"])
-        if _account_identifier(given.provider_type, public) == given.account_identifier:
+        stored_fingerprint = (
+            _stored_fingerprint(box, secret_key, row)
+            if given.provider_type is ProviderType.TELNYX
+            else None
+        )
+        if _reuse_key(given.provider_type, public, stored_fingerprint) == wanted:
             await conn.execute(
                 telephony_credentials.update()
                 .where(telephony_credentials.c.id == row._mapping["id"])
                 .values(
-                    public_fields={**public, **given.public},
+                    public_fields={**public, **given_public},
                     secrets_encrypted=sealed,
                     updated_at=now,
                 )
@@ -124,7 +172,7 @@ async def save_credential(
             organization_id=org_id,
             provider_type=given.provider_type.value,
             friendly_name=f"{given.provider_type.label} account",
-            public_fields=given.public,
+            public_fields=given_public,
             secrets_encrypted=sealed,
             created_at=now,
             updated_at=now,

@@ -123,8 +123,6 @@ async def find_number(
     return await credential_for_number(db, settings, number_id)
 
 
-# The agent id of an inbound call no agent took (its number has no inbound agent).
-NO_AGENT = "00000000-0000-0000-0000-000000000000"
 UNASSIGNED_NUMBER = "This number is not assigned to an agent for inbound calls"
 
 
@@ -150,7 +148,7 @@ async def receive_inbound(
     provider call id taken from someone else's call reveals nothing.
 
     A number with no active inbound agent is turned away; the call is still recorded, as
-    ``failed`` with ``context.last_error``, under :data:`NO_AGENT`.
+    ``failed`` with ``context.last_error``, and without an agent (``agent_id`` null).
     """
     async with db.write() as conn:
         existing = (
@@ -180,7 +178,7 @@ async def receive_inbound(
                 calls.insert().values(
                     id=call_id,
                     organization_id=number.organization_id,
-                    agent_id=NO_AGENT,
+                    agent_id=None,
                     direction=CallDirection.INBOUND.value,
                     status=CallStatus.FAILED.value,
                     phone_number=caller,

@@ -142,7 +142,8 @@ calls = Table(
         "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
     ),
     # Kept after the agent is deleted, for history; not a foreign key for that reason.
-    Column("agent_id", ID, nullable=False),
+    # Null for an inbound call no agent took (0005).
+    Column("agent_id", ID, nullable=True),
     Column("direction", String(10), nullable=False),
     Column("status", String(20), nullable=False),
     Column("phone_number", String(16), nullable=False),
@@ -159,6 +160,9 @@ calls = Table(
     Column("summary", Text, nullable=True),
     Column("recording_path", String(500), nullable=True),
     Column("provider_recording_url", Text, nullable=True),
+    # When the finalizer may next ask the provider for its recording, and how often it did.
+    Column("provider_recording_due_at", UTCDateTime, nullable=True),
+    Column("provider_recording_attempts", Integer, nullable=False, server_default="0"),
     Column("metrics", JSON, nullable=True),
     Column("cost_micros", BigInteger, nullable=True),
     Column("duration_seconds", Integer, nullable=True),
@@ -184,9 +188,11 @@ calls = Table(
     Index(None, "status", "not_before"),
     Index(None, "status", "deadline_at"),
     Index(None, "provider_type", "provider_call_id"),
+    Index(None, "provider_recording_due_at"),
 )
 
-# One row per (organization, agent, direction, status): how many calls are in that group.
+# One row per (organization, agent, direction, status): how many calls are in that group
+# (calls without an agent are counted under the nil UUID, 0005).
 # Kept exact by database triggers on ``calls`` (migration 0002), never written by the
 # application; ``GET /calls`` sums it for ``pagination.total``. No foreign key on purpose:
 # the cascade of an organization's deletion onto ``calls`` fires the triggers.

@@ -25,6 +25,7 @@ import websockets
 from tests.conftest import API
 from tests.emulators.plivo import AUTH_ID, AUTH_TOKEN, Callback, Failure, PlivoEmulator, sign
 from tests.factories import Tenant, insert_agent
+from tests.telephony.greeting import count_speech
 from tests.telephony.placement import refused_call, wait_dialed
 from tests.voice.speech import channel_levels, misheard
 from voxline.api.app import create_app
@@ -205,6 +206,7 @@ async def play_callee(
 
 
 async def test_outbound_call_through_plivo(deployment: Deployment, tmp_path: Path) -> None:
+    tts = count_speech(deployment.kit)
     call_id = await place_call(deployment)
     await wait_dialed(deployment.db, call_id)
     (call,) = deployment.emulator.calls.values()
@@ -216,6 +218,7 @@ async def test_outbound_call_through_plivo(deployment: Deployment, tmp_path: Pat
     ring, start_app, hangup = deployment.emulator.callbacks(call.request_uuid, "completed")
     await post_callbacks(deployment, [ring])
     assert (await get_call(deployment, call_id))["status"] == "ringing"
+    await tts.wait_greetings(1)  # synthesized while the phone rings
     answer = await post(deployment, start_app)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("application/xml")
@@ -254,6 +257,7 @@ async def test_outbound_call_through_plivo(deployment: Deployment, tmp_path: Pat
     path.write_bytes(audio.content)
     _, agent_level, contact_level = channel_levels(path)
     assert agent_level > 300 and contact_level > 300
+    assert tts.greetings() == 1  # the prepared greeting was the one played
 
 
 @pytest.mark.parametrize(

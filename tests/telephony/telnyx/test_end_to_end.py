@@ -26,6 +26,7 @@ import websockets
 from tests.conftest import API
 from tests.emulators.telnyx import API_KEY, CONNECTION_ID, Injected, TelnyxEmulator
 from tests.factories import Tenant, insert_agent
+from tests.telephony.greeting import count_speech
 from tests.telephony.placement import refused_call, wait_dialed
 from tests.voice.speech import channel_levels, misheard
 from voxline.api.app import create_app
@@ -238,6 +239,7 @@ async def play_callee(
 
 
 async def test_outbound_call_through_telnyx(deployment: Deployment, tmp_path: Path) -> None:
+    tts = count_speech(deployment.kit)
     call_id, call_control_id = await place(deployment)
     dialed = deployment.emulator.calls[call_control_id].request
     assert dialed["to"] == CALLEE
@@ -249,6 +251,7 @@ async def test_outbound_call_through_telnyx(deployment: Deployment, tmp_path: Pa
     hooks = deployment.emulator.scenario(call_control_id, "completed")
     await deliver(deployment, hooks[:1])  # call.initiated: ringing
     assert (await deployment.call(call_id))["status"] == "ringing"
+    await tts.wait_greetings(1)  # synthesized while the phone rings
     received = await play_callee(
         deployment, dialed["stream_url"], call_control_id, dialed["client_state"]
     )
@@ -275,6 +278,7 @@ async def test_outbound_call_through_telnyx(deployment: Deployment, tmp_path: Pa
     path.write_bytes(audio.content)
     _, agent_level, contact_level = channel_levels(path)
     assert agent_level > 300 and contact_level > 300
+    assert tts.greetings() == 1  # the prepared greeting was the one played
 
 
 @pytest.mark.parametrize(

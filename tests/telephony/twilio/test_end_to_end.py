@@ -11,12 +11,15 @@ import json
 import socket
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import uvicorn
 import websockets
 
@@ -29,12 +32,14 @@ from tests.emulators.twilio import (
     twilio_signature,
 )
 from tests.factories import Tenant, insert_agent
+from tests.telephony.greeting import CountingTts, count_speech
 from tests.telephony.placement import refused_call, wait_dialed
 from tests.voice.speech import channel_levels, misheard
 from voxline.api.app import create_app
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
+from voxline.storage.tables import calls
 from voxline.voice.audio import pcm16_to_mulaw, resample
 from voxline.voice.kit import VoiceKit
 
@@ -58,16 +63,27 @@ class Deployment:
     emulator: TwilioEmulator
     kit: VoiceKit
     db: Database
+    engine: Engine
+    tts: CountingTts
 
     @property
     def api(self) -> str:
         return f"{self.base_url}{API}"
 
 
-@pytest.fixture
-async def deployment(
-    db: Database, settings: Settings, tenant: Tenant, twilio: TwilioEmulator
+@asynccontextmanager
+async def deploy(
+    db: Database,
+    settings: Settings,
+    tenant: Tenant,
+    twilio: TwilioEmulator,
+    *,
+    engine_in_app: bool,
+    recording_delays: tuple[float, ...] | None = None,
 ) -> AsyncIterator[Deployment]:
+    """The app and an engine on loopback; with ``engine_in_app`` False the app is an API-only
+    node (``--no-engine``) and the engine a separate worker of the same database, not
+    running: the test drives its rounds."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     host, port = sock.getsockname()
@@ -82,40 +98,78 @@ async def deployment(
         }
     )
     engine = Engine(db, live)
+    if recording_delays is not None:
+        engine.finalizer.recording_delays = recording_delays
+    tts = count_speech(engine.voice)
     stop = asyncio.Event()
-    engine_task = asyncio.create_task(engine.run(stop))
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(live, db=db, engine=engine), log_level="warning", lifespan="off")
+    engine_task = asyncio.create_task(engine.run(stop)) if engine_in_app else None
+    app = (
+        create_app(live, db=db, engine=engine)
+        if engine_in_app
+        else create_app(live, db=db, run_engine=False)
     )
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     server_task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
         await asyncio.sleep(0.01)
     agent_id = await insert_agent(
         db, tenant.org_id, system_prompt="- I'm calling about your appointment on Thursday."
     )
-    async with httpx.AsyncClient(base_url=base_url, headers=tenant.headers, timeout=30) as http:
-        imported = await http.post(
-            f"{API}/telephony/numbers/import",
-            json={
-                "phone_number": NUMBER,
-                "provider_type": "twilio",
-                "account_sid": ACCOUNT_SID,
-                "auth_token": AUTH_TOKEN,
-            },
-        )
-        assert imported.status_code == 201, imported.text
-        number_id = imported.json()["data"]["id"]
-        for direction in ("inbound", "outbound"):
-            assigned = await http.post(
-                f"{API}/telephony/numbers/assign",
-                json={"number_id": number_id, "agent_id": agent_id, "assignment_type": direction},
+    try:
+        async with httpx.AsyncClient(base_url=base_url, headers=tenant.headers, timeout=30) as http:
+            imported = await http.post(
+                f"{API}/telephony/numbers/import",
+                json={
+                    "phone_number": NUMBER,
+                    "provider_type": "twilio",
+                    "account_sid": ACCOUNT_SID,
+                    "auth_token": AUTH_TOKEN,
+                },
             )
-            assert assigned.status_code == 200, assigned.text
-        yield Deployment(base_url, http, tenant, agent_id, twilio, engine.voice, db)
-    stop.set()
-    await asyncio.wait_for(engine_task, 30)
-    server.should_exit = True
-    await server_task
+            assert imported.status_code == 201, imported.text
+            number_id = imported.json()["data"]["id"]
+            for direction in ("inbound", "outbound"):
+                assigned = await http.post(
+                    f"{API}/telephony/numbers/assign",
+                    json={
+                        "number_id": number_id,
+                        "agent_id": agent_id,
+                        "assignment_type": direction,
+                    },
+                )
+                assert assigned.status_code == 200, assigned.text
+            yield Deployment(
+                base_url, http, tenant, agent_id, twilio, engine.voice, db, engine, tts
+            )
+    finally:
+        stop.set()
+        if engine_task is not None:
+            await asyncio.wait_for(engine_task, 30)
+        else:
+            for carrier in engine.carriers:
+                await carrier.aclose()
+        server.should_exit = True
+        await server_task
+
+
+@pytest.fixture
+async def deployment(
+    db: Database, settings: Settings, tenant: Tenant, twilio: TwilioEmulator
+) -> AsyncIterator[Deployment]:
+    async with deploy(db, settings, tenant, twilio, engine_in_app=True) as deployed:
+        yield deployed
+
+
+@pytest.fixture
+async def api_node(
+    db: Database, settings: Settings, tenant: Tenant, twilio: TwilioEmulator
+) -> AsyncIterator[Deployment]:
+    """An API-only node takes the webhooks; a separate worker's engine, whose rounds the test
+    drives, places and finalizes (asking for a recording at once, at most three times)."""
+    async with deploy(
+        db, settings, tenant, twilio, engine_in_app=False, recording_delays=(0.0, 0.0, 0.0)
+    ) as deployed:
+        yield deployed
 
 
 async def post_callbacks(deployment: Deployment, call_sid: str, scenario: str, upto: int) -> None:
@@ -202,6 +256,8 @@ async def test_outbound_call_through_twilio(deployment: Deployment, tmp_path: Pa
     assert stream.find("Parameter").get("value") == call_id  # type: ignore[union-attr]
 
     await post_callbacks(deployment, call.sid, "completed", upto=2)  # initiated, ringing
+    await deployment.tts.wait_greetings(1)  # synthesized while the phone rings
+    assert deployment.engine.sessions.prepared(call_id)
     received = await play_callee(deployment, stream.get("url") or "", call.sid, call_id)
     assert received > 50  # the agent spoke back
     await post_callbacks(deployment, call.sid, "completed", upto=10)
@@ -226,6 +282,34 @@ async def test_outbound_call_through_twilio(deployment: Deployment, tmp_path: Pa
     path.write_bytes(audio.content)
     _, agent_level, contact_level = channel_levels(path)
     assert agent_level > 300 and contact_level > 300
+    assert deployment.tts.greetings() == 1  # the prepared greeting was the one played
+    assert not deployment.engine.sessions.prepared(call_id)
+
+
+async def test_only_a_ringing_call_is_prepared_and_its_session_is_dropped_when_it_ends(
+    deployment: Deployment,
+) -> None:
+    created = await deployment.http.post(
+        f"{API}/calls", json={"agent_id": deployment.agent_id, "phone_number": "+14155550123"}
+    )
+    call_id = created.json()["data"]["id"]
+    await wait_dialed(deployment.db, call_id)
+    (call,) = deployment.emulator.calls.values()
+    callbacks = deployment.emulator.callbacks(call.sid, "no-answer")
+    assert [c.body.count("CallStatus=ringing") for c in callbacks] == [0, 1, 0]
+    initiated, ringing, no_answer = callbacks
+    for callback in (initiated, ringing, no_answer):
+        response = await deployment.http.post(
+            callback.url, content=callback.body, headers=callback.headers
+        )
+        assert response.status_code == 204, response.text
+        if callback is initiated:
+            assert not deployment.engine.sessions.prepared(call_id)  # it never rang yet
+        elif callback is ringing:
+            assert deployment.engine.sessions.prepared(call_id)
+    assert not deployment.engine.sessions.prepared(call_id)  # dropped: no one answered
+    got = (await deployment.http.get(f"{API}/calls/{call_id}")).json()["data"]
+    assert got["status"] == "no_answer"
 
 
 @pytest.mark.parametrize(
@@ -369,6 +453,9 @@ async def test_inbound_call_to_an_unassigned_number_is_turned_away_and_recorded(
     assert call["status"] == "failed"
     assert "not assigned to an agent" in call["context"]["last_error"]
     assert call["end_reason"] == "rejected"
+    assert call["agent_id"] is None  # no agent took it
+    answered = await deployment.http.get(f"{API}/calls/{call['id']}")
+    assert answered.json()["data"]["agent_id"] is None
 
 
 async def test_the_providers_recording_is_cached_when_voxline_has_none(
@@ -391,3 +478,94 @@ async def test_the_providers_recording_is_cached_when_voxline_has_none(
     url = response.json()["data"]["recording_url"]
     assert url.startswith(deployment.emulator.base_url)
     assert url.endswith(f"/Recordings/{recording_sid}.wav")
+
+
+async def recording_state(db: Database, call_id: str) -> sa.Row[Any]:
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(
+                    calls.c.finalized_at,
+                    calls.c.provider_recording_url,
+                    calls.c.provider_recording_due_at,
+                    calls.c.provider_recording_attempts,
+                ).where(calls.c.id == call_id)
+            )
+        ).one()
+    return row
+
+
+async def ended_call_on_api_node(
+    api_node: Deployment, *, recording: bool = True, **call_settings: object
+) -> tuple[str, str]:
+    """An outbound call placed by the worker whose every webhook the API node takes, ended
+    and finalized by the worker."""
+    body: dict[str, object] = {"agent_id": api_node.agent_id, "phone_number": "+14155550123"}
+    if call_settings:
+        body["call_settings"] = call_settings
+    created = await api_node.http.post(f"{API}/calls", json=body)
+    assert created.status_code == 201, created.text
+    call_id = created.json()["data"]["id"]
+    assert await api_node.engine.place_now(call_id) is None
+    await wait_dialed(api_node.db, call_id)
+    (call,) = api_node.emulator.calls.values()
+    if recording:
+        api_node.emulator.add_recording(call.sid)
+    await post_callbacks(api_node, call.sid, "completed", upto=10)
+    assert await api_node.engine.finalizer.finalize_due() == 1
+    return call_id, call.sid
+
+
+async def test_a_worker_fetches_the_recording_of_a_call_that_ended_on_an_api_node(
+    api_node: Deployment,
+) -> None:
+    call_id, _ = await ended_call_on_api_node(api_node)
+    assert await api_node.engine.finalizer.fetch_recordings_due() == 1
+    row = await recording_state(api_node.db, call_id)
+    assert row.provider_recording_url is not None
+    assert row.provider_recording_url.startswith(api_node.emulator.base_url)
+    assert (row.provider_recording_attempts, row.provider_recording_due_at) == (1, None)
+    response = await api_node.http.get(f"{API}/calls/{call_id}/recording")
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["recording_url"] == row.provider_recording_url
+    # Idempotent: nothing more is asked.
+    assert await api_node.engine.finalizer.fetch_recordings_due() == 0
+    assert (await recording_state(api_node.db, call_id)).provider_recording_attempts == 1
+
+
+async def test_a_call_without_recording_enabled_is_never_asked_for_one(
+    api_node: Deployment,
+) -> None:
+    call_id, _ = await ended_call_on_api_node(api_node, recording_enabled=False)
+    assert await api_node.engine.finalizer.fetch_recordings_due() == 0
+    row = await recording_state(api_node.db, call_id)
+    assert (row.provider_recording_url, row.provider_recording_due_at) == (None, None)
+    assert row.provider_recording_attempts == 0
+    response = await api_node.http.get(f"{API}/calls/{call_id}/recording")
+    assert response.status_code == 404
+
+
+async def test_a_recording_the_provider_publishes_late_is_fetched_on_a_later_round(
+    api_node: Deployment,
+) -> None:
+    call_id, call_sid = await ended_call_on_api_node(api_node, recording=False)
+    assert await api_node.engine.finalizer.fetch_recordings_due() == 0  # not published yet
+    row = await recording_state(api_node.db, call_id)
+    assert row.provider_recording_attempts == 1
+    assert row.provider_recording_due_at is not None  # asked again later
+    api_node.emulator.add_recording(call_sid)
+    assert await api_node.engine.finalizer.fetch_recordings_due() == 1
+    row = await recording_state(api_node.db, call_id)
+    assert row.provider_recording_url is not None
+    assert (row.provider_recording_attempts, row.provider_recording_due_at) == (2, None)
+
+
+async def test_a_provider_without_a_recording_is_asked_a_bounded_number_of_times(
+    api_node: Deployment,
+) -> None:
+    call_id, _ = await ended_call_on_api_node(api_node, recording=False)
+    for _ in range(5):
+        assert await api_node.engine.finalizer.fetch_recordings_due() == 0
+    row = await recording_state(api_node.db, call_id)
+    assert (row.provider_recording_url, row.provider_recording_due_at) == (None, None)
+    assert row.provider_recording_attempts == 3

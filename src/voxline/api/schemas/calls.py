@@ -174,7 +174,9 @@ class CallSettingsOut(BaseModel):
 
 class CallOut(BaseModel):
     id: UUID
-    agent_id: UUID
+    agent_id: UUID | None = Field(
+        description="The call's agent; null for an inbound call no agent took"
+    )
     phone_number: str = Field(description="The contact: destination (outbound) or caller (inbound)")
     from_number: str | None
     direction: CallDirection
@@ -199,7 +201,7 @@ class CallOut(BaseModel):
         settings = call.settings
         return cls(
             id=UUID(call.id),
-            agent_id=UUID(call.agent_id),
+            agent_id=UUID(call.agent_id) if call.agent_id is not None else None,
             phone_number=call.phone_number,
             from_number=call.from_number,
             direction=call.direction,
