@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
+from collections.abc import Callable
 from enum import StrEnum
 
 from voxline.crypto import derive_key
@@ -61,6 +63,11 @@ class MediaTokens:
         the ttl. URL-safe: ``v1.<expiry>.<signature>``."""
         expires = int(now) + self.ttl_seconds
         return f"{VERSION}.{expires}.{self._mac(provider, call_id, expires).decode()}"
+
+    def minter(self, provider: str, clock: Callable[[], float] = time.time) -> Callable[[str], str]:
+        """``call_id -> token`` for ``provider``'s streams, as a client that places or
+        answers calls takes it."""
+        return lambda call_id: self.issue(provider, call_id, clock())
 
     def problem(
         self, token: str | None, provider: str, call_id: str, now: float
