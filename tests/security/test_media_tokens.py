@@ -52,6 +52,7 @@ class Deployment:
     tenant: Tenant
     http: httpx.AsyncClient
     lines: dict[str, tuple[str, str]]  # provider -> (number id, agent id)
+    other_node_ws_url: str  # another API node on the same database
 
     @property
     def tokens(self) -> MediaTokens:
@@ -94,20 +95,36 @@ async def deployment(db: Database, settings: Settings, tenant: Tenant) -> AsyncI
             "media_start_timeout_seconds": 10,
         }
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(live, db=db), log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
+    other_sock = socket.socket()
+    other_sock.bind(("127.0.0.1", 0))
+    servers, tasks = [], []
+    for bound in (sock, other_sock):
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(live, db=db), log_level="warning", lifespan="off")
+        )
+        servers.append(server)
+        tasks.append(asyncio.create_task(server.serve(sockets=[bound])))
+    while not all(server.started for server in servers):  # noqa: ASYNC110 - no event for it
         await asyncio.sleep(0.01)
+    other_host, other_port = other_sock.getsockname()
     async with httpx.AsyncClient(base_url=base_url, headers=tenant.headers, timeout=30) as http:
         lines = {}
         for provider in PROVIDERS:
             line = await import_line(http, db, tenant, provider, NUMBERS[provider], SECRET)
             lines[provider] = (line.number_id, line.agent_id)
-        yield Deployment(base_url, f"ws://{host}:{port}", db, live, tenant, http, lines)
-    server.should_exit = True
-    await task
+        yield Deployment(
+            base_url,
+            f"ws://{host}:{port}",
+            db,
+            live,
+            tenant,
+            http,
+            lines,
+            f"ws://{other_host}:{other_port}",
+        )
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks)
 
 
 def _start(provider: str, call_id: str, provider_call_id: str, token: str | None) -> str:
@@ -146,10 +163,13 @@ async def open_stream(
     provider_call_id: str,
     token: str | None,
     headers: dict[str, str] | None = None,
+    *,
+    node: str | None = None,
 ) -> ClientConnection:
-    """Open ``provider``'s media socket for the call as that provider does, presenting
-    ``token`` where the provider carries it, and send the start."""
-    url = f"{deployment.ws_url}/media/{provider}"
+    """Open ``provider``'s media socket for the call as that provider does (on the node at
+    ``node``, else the first), presenting ``token`` where the provider carries it, and
+    send the start."""
+    url = f"{node or deployment.ws_url}/media/{provider}"
     extra = dict(headers or {})
     if provider in ("telnyx", "plivo"):
         query = {"call_id": call_id} | (
@@ -257,6 +277,43 @@ async def test_a_second_stream_for_a_live_call_is_refused_and_the_first_goes_on(
         assert await deployment.status(call_id) == "in_progress"
     finally:
         await first.close()
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_second_stream_on_another_node_is_refused_and_the_first_goes_on(
+    deployment: Deployment, provider: str
+) -> None:
+    call_id, provider_call_id = await deployment.live_call(provider)
+    token = deployment.tokens.issue(provider, call_id, time.time())
+    first = await open_stream(deployment, provider, call_id, provider_call_id, token)
+    try:
+        assert await wait_status(deployment, call_id, "in_progress") == "in_progress"
+        second = await open_stream(
+            deployment,
+            provider,
+            call_id,
+            provider_call_id,
+            token,
+            node=deployment.other_node_ws_url,
+        )
+        assert await audio_until_closed(second) == (0, 1008)
+        async with asyncio.timeout(PATIENCE):
+            while json.loads(await first.recv()).get("event") not in AUDIO_EVENTS:
+                pass
+    finally:
+        await first.close()
+
+
+async def test_the_other_node_takes_a_stream_of_its_own(deployment: Deployment) -> None:
+    call_id, provider_call_id = await deployment.live_call("twilio")
+    token = deployment.tokens.issue("twilio", call_id, time.time())
+    ws = await open_stream(
+        deployment, "twilio", call_id, provider_call_id, token, node=deployment.other_node_ws_url
+    )
+    try:
+        assert await wait_status(deployment, call_id, "in_progress") == "in_progress"
+    finally:
+        await ws.close()
 
 
 def _twilio_upgrade_signature(deployment: Deployment, auth_token: str) -> str:

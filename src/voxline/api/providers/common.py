@@ -6,7 +6,8 @@ the credential that verified the signature: provider call ids are not secret, an
 organizations may both have a call claiming one. URLs are checked as the provider requested
 them, i.e. under ``VOXLINE_PUBLIC_BASE_URL``. A media stream is
 only accepted for an active call of that provider whose provider call id matches the
-stream's; any API node can take one, and the voice session runs where the socket lands.
+stream's, that presents the call's media token, and that is the call's first stream (on
+any node); any API node can take one, and the voice session runs where the socket lands.
 """
 
 from __future__ import annotations
@@ -239,6 +240,16 @@ def live_streams(connection: HTTPConnection) -> LiveStreams:
     return live
 
 
+async def _first_stream(connection: HTTPConnection, provider: str, call_id: str) -> bool:
+    """Record that ``call_id`` has its media stream: True the first time on any node, False
+    once a stream was opened for it anywhere (a call has one stream, and a provider does
+    not reopen it). Kept as a webhook receipt, so it lasts as long as those."""
+    settings, db = connection.app.state.settings, connection.app.state.db
+    retention = timedelta(hours=settings.webhook_receipt_retention_hours)
+    key = webhook_receipts.event_key(call_id, "media-stream")
+    return await webhook_receipts.claim(db, provider, key, retention=retention)
+
+
 async def _refuse(socket: WebSocket, provider: str, reason: str, call_id: str | None) -> None:
     """Close a media socket that may not carry a call's audio, saying why (never the token)."""
     log.warning(
@@ -269,8 +280,8 @@ async def serve_media_stream(
     message, else ``upgrade_token`` from the upgrade's header or URL; see
     :mod:`~voxline.telephony.media_tokens`), only for an active call of ``provider`` whose
     provider call id matches (and whose call id agrees with the one in the URL, if any),
-    only when ``upgrade_signed`` (if given) accepts the call's credentials, and only when
-    this process holds no other stream of the call. Then mark the call answered, keep
+    only when ``upgrade_signed`` (if given) accepts the call's credentials, and only for
+    the call's first stream, on any node. Then mark the call answered, keep
     pressed keys, let the agent hang up through the provider's API, and run the voice
     session until either side hangs up. A refused socket is closed (1008) before any audio
     is sent or any session is built, and logged with the reason, never the token."""
@@ -330,10 +341,13 @@ async def serve_media_stream(
         await socket.close(code=POLICY_VIOLATION)
         return
     live = live_streams(socket)
-    if not live.claim(call.call_id):
+    claimed = live.claim(call.call_id)
+    if not claimed or not await _first_stream(socket, provider, call.call_id):
+        if claimed:
+            live.release(call.call_id)
         with contextlib.suppress(Exception):
             await client.aclose()
-        await _refuse(socket, provider, "stream already live", call.call_id)
+        await _refuse(socket, provider, "stream already opened", call.call_id)
         return
     try:
         await answered(socket, call.call_id, start.provider_call_id)
