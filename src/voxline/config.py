@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     media_pending_per_address: int = Field(
         default=20, ge=1, description="Media sockets one address may hold before their start"
     )
+    media_token_ttl_seconds: int = Field(
+        default=7200,
+        ge=60,
+        description="How long the token in a call's media-stream URL opens it (ring + wait)",
+    )
 
     sandbox_time_scale: float = Field(
         default=1.0, gt=0, le=10, description="Multiplies every sandbox delay (0.05 = 20x faster)"

@@ -12,8 +12,13 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 
 
-def _derive(secret_key: str, purpose: str) -> bytes:
+def derive_key(secret_key: str, purpose: str) -> bytes:
+    """A key for one ``purpose`` ("credentials", "url-signing", "media-tokens"), derived
+    from the deployment secret, so no two uses of it share a key."""
     return hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+_derive = derive_key
 
 
 class SecretBox:

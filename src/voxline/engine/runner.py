@@ -30,6 +30,7 @@ from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.telephony.base import ProviderEvent
 from voxline.telephony.credentials import ProviderCredentials
+from voxline.telephony.media_tokens import MediaTokens
 from voxline.telephony.plivo.client import PlivoClient
 from voxline.telephony.registry import ProviderRegistry
 from voxline.telephony.sandbox.audio_line import AudioEnd
@@ -67,9 +68,20 @@ class Engine:
             placements_log=settings.data_dir / "sandbox" / "placements.log",
             audio=audio,
         )
+        tokens = MediaTokens.for_deployment(
+            settings.resolved_secret_key(), settings.media_token_ttl_seconds
+        )
         self.carriers = (
-            TwilioClient(public_base_url=settings.base_url, base_url=settings.twilio_api_base_url),
-            TelnyxClient(public_base_url=settings.base_url, base_url=settings.telnyx_api_base_url),
+            TwilioClient(
+                public_base_url=settings.base_url,
+                base_url=settings.twilio_api_base_url,
+                stream_token=tokens.minter("twilio"),
+            ),
+            TelnyxClient(
+                public_base_url=settings.base_url,
+                base_url=settings.telnyx_api_base_url,
+                stream_auth_token=tokens.minter("telnyx"),
+            ),
             PlivoClient(
                 public_base_url=settings.base_url, api_base_url=settings.plivo_api_base_url
             ),

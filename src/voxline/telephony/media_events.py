@@ -15,11 +15,14 @@ from voxline.voice.frames import AudioFrame
 
 @dataclass(frozen=True, slots=True)
 class MediaStart:
-    """The stream is up; ``call_id`` is Voxline's call id when the provider echoed it."""
+    """The stream is up; ``call_id`` is Voxline's call id when the provider echoed it, and
+    ``token`` the call's media token when the provider carries it in the start message
+    (Twilio's custom parameters; the others present it on the upgrade)."""
 
     stream_id: str
     provider_call_id: str
     call_id: str | None = None
+    token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,25 @@ class PendingSockets:
             self._open.pop(address, None)
 
 
+class LiveStreams:
+    """The calls whose media stream this process holds: one stream per call, so a second
+    socket for a live call cannot hear the agent or speak as the contact."""
+
+    def __init__(self) -> None:
+        self._calls: set[str] = set()
+
+    def claim(self, call_id: str) -> bool:
+        """Hold ``call_id``'s stream; False when this process holds it already."""
+        if call_id in self._calls:
+            return False
+        self._calls.add(call_id)
+        return True
+
+    def release(self, call_id: str) -> None:
+        """The stream of ``call_id`` ended."""
+        self._calls.discard(call_id)
+
+
 class MediaCodec(Protocol):
     def parse(self, text: str) -> list[MediaEvent]: ...
 

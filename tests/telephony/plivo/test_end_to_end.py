@@ -10,12 +10,13 @@ import asyncio
 import base64
 import json
 import socket
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -32,6 +33,7 @@ from voxline.api.app import create_app
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
+from voxline.telephony.media_tokens import MediaTokens
 from voxline.telephony.plivo.webhooks import media_url, stream_headers
 from voxline.voice.audio import pcm16_to_mulaw, resample
 from voxline.voice.kit import VoiceKit
@@ -225,10 +227,12 @@ async def test_outbound_call_through_plivo(deployment: Deployment, tmp_path: Pat
     stream = stream_of(answer.text)
     assert stream.get("bidirectional") == "true"
     assert stream.get("contentType") == "audio/x-mulaw;rate=8000"
-    assert (
-        stream.text
-        == f"ws://{deployment.base_url.removeprefix('http://')}/media/plivo?call_id={call_id}"
+    url = urlsplit(stream.text or "")
+    assert f"{url.scheme}://{url.netloc}{url.path}" == (
+        f"ws://{deployment.base_url.removeprefix('http://')}/media/plivo"
     )
+    query = parse_qs(url.query)
+    assert query["call_id"] == [call_id] and query["token"]  # the call's media token
 
     speech = await deployment.kit.tts.synthesize(CALLEE_LINE, "espeak-en-us-f3")
     ulaw = pcm16_to_mulaw(resample(speech, 16000, 8000))
@@ -325,13 +329,19 @@ async def test_provider_errors(deployment: Deployment) -> None:
     assert "Service unavailable" in got["context"]["last_error"]  # type: ignore[index]
 
 
-async def test_stream_of_another_plivo_call_is_refused(deployment: Deployment) -> None:
+async def test_stream_of_another_plivo_call_is_refused(
+    deployment: Deployment, settings: Settings
+) -> None:
     call_id = await place_call(deployment)
     await wait_dialed(deployment.db, call_id)
     (call,) = deployment.emulator.calls.values()
     ring, _, _ = deployment.emulator.callbacks(call.request_uuid, "completed")
     await post_callbacks(deployment, [ring])
-    url = media_url(deployment.base_url, call_id)
+    # With the call's own media token: refused for what the start says, not for a token.
+    tokens = MediaTokens.for_deployment(
+        settings.resolved_secret_key(), settings.media_token_ttl_seconds
+    )
+    url = media_url(deployment.base_url, call_id, tokens.issue("plivo", call_id, time.time()))
     for call_uuid, headers in (
         (str(uuid.uuid4()), stream_headers(call_id)),  # another Plivo call
         (call.request_uuid, stream_headers(str(uuid.uuid4()))),  # disagrees with the URL
@@ -366,7 +376,8 @@ async def test_inbound_call_is_answered_with_a_media_stream(deployment: Deployme
     assert [c["phone_number"] for c in listed] == ["+14155559876"]
     assert listed[0]["from_number"] == NUMBER
     call_id = listed[0]["id"]
-    assert stream.text and stream.text.endswith(f"call_id={call_id}")
+    query = parse_qs(urlsplit(stream.text or "").query)
+    assert query["call_id"] == [call_id] and query["token"]
 
     await play_callee(deployment, stream, offer.params["CallUUID"], [SILENCE] * 25)
     hangup = inbound_callback(

@@ -321,6 +321,12 @@ def test_media_url_follows_the_public_scheme() -> None:
     )
 
 
+def test_media_url_carries_the_media_token_in_its_query() -> None:
+    assert media_url("https://vox.example.com", CALL_ID, "v1.9.a+b") == (
+        f"wss://vox.example.com/media/plivo?call_id={CALL_ID}&token=v1.9.a%2Bb"
+    )
+
+
 def _shape(document: str) -> list[tuple[str, dict[str, str], str | None]]:
     """Tags, attributes and text, ignoring the SDK's pretty-printing whitespace."""
     return [

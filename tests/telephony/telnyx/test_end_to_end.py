@@ -33,6 +33,7 @@ from voxline.api.app import create_app
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
+from voxline.telephony.telnyx.webhooks import STREAM_TOKEN_HEADER
 from voxline.voice.audio import pcm16_to_mulaw, resample
 from voxline.voice.kit import VoiceKit
 
@@ -162,10 +163,11 @@ async def deliver(deployment: Deployment, hooks: list[Any]) -> None:
 
 
 async def play_callee(
-    deployment: Deployment, stream_url: str, call_control_id: str, client_state: str
+    deployment: Deployment, stream_url: str, call_control_id: str, client_state: str, token: str
 ) -> int:
-    """Be Telnyx's side of the media stream: stream the callee's voice in real time (as
-    base64 μ-law RTP payloads) and count the agent audio that comes back."""
+    """Be Telnyx's side of the media stream: present the ``stream_auth_token`` as Telnyx
+    does, stream the callee's voice in real time (as base64 μ-law RTP payloads) and count
+    the agent audio that comes back."""
     speech = await deployment.kit.tts.synthesize(CALLEE_LINE, "espeak-en-us-f3")
     ulaw = pcm16_to_mulaw(resample(speech, 16000, 8000))
     silence = b"\xff" * 160
@@ -173,7 +175,9 @@ async def play_callee(
     script += [silence] * 250
     stream_id = str(uuid.uuid4()).upper()
     received = 0
-    async with websockets.connect(stream_url) as ws:
+    async with websockets.connect(
+        stream_url, additional_headers={STREAM_TOKEN_HEADER: token}
+    ) as ws:
         await ws.send(json.dumps({"event": "connected", "version": "1.0.0"}))
         start = {
             "call_control_id": call_control_id,
@@ -253,7 +257,11 @@ async def test_outbound_call_through_telnyx(deployment: Deployment, tmp_path: Pa
     assert (await deployment.call(call_id))["status"] == "ringing"
     await tts.wait_greetings(1)  # synthesized while the phone rings
     received = await play_callee(
-        deployment, dialed["stream_url"], call_control_id, dialed["client_state"]
+        deployment,
+        dialed["stream_url"],
+        call_control_id,
+        dialed["client_state"],
+        dialed["stream_auth_token"],
     )
     assert received > 50  # the agent spoke back
     await deliver(deployment, hooks[1:])  # answered, AMD human, hangup
@@ -368,11 +376,14 @@ async def test_provider_errors(deployment: Deployment) -> None:
 async def test_inbound_call_is_answered_with_a_media_stream(deployment: Deployment) -> None:
     parked, hook = deployment.emulator.inbound(CALLER, NUMBER, deployment.events_url)
     await deliver(deployment, [hook])
-    ((action, body),) = parked.commands
-    assert action == "answer"
-    call_id = parse_qs(urlsplit(body["stream_url"]).query)["call_id"][0]
+    # AnswerCall cannot carry a stream token: the call is answered, then streamed.
+    (answer, body), (stream, started) = parked.commands
+    assert (answer, stream) == ("answer", "streaming_start")
+    assert "stream_url" not in body
+    call_id = parse_qs(urlsplit(started["stream_url"]).query)["call_id"][0]
     assert body["webhook_url"] == f"{deployment.events_url}?call_id={call_id}"
-    assert body["stream_codec"] == "PCMU" and body["stream_bidirectional_mode"] == "rtp"
+    assert started["stream_codec"] == "PCMU" and started["stream_bidirectional_mode"] == "rtp"
+    assert started["stream_auth_token"]  # the call's media token
     listed = (await deployment.http.get(f"{API}/calls?direction=inbound")).json()["data"]
     assert [c["id"] for c in listed] == [call_id]
     assert listed[0]["phone_number"] == CALLER
@@ -401,9 +412,13 @@ async def test_inbound_call_to_a_number_without_agent_is_rejected(
     assert "not assigned to an agent" in call["context"]["last_error"]
 
 
-async def open_stream(stream_url: str, call_control_id: str, client_state: str) -> Any:
-    """Open the media socket as Telnyx does and send its ``start``; returns the socket."""
-    ws = await websockets.connect(stream_url)
+async def open_stream(
+    stream_url: str, call_control_id: str, client_state: str, token: str | None
+) -> Any:
+    """Open the media socket as Telnyx does (presenting ``token`` as its upgrade header)
+    and send its ``start``; returns the socket."""
+    headers = {STREAM_TOKEN_HEADER: token} if token is not None else {}
+    ws = await websockets.connect(stream_url, additional_headers=headers)
     start = {
         "call_control_id": call_control_id,
         "client_state": client_state,
@@ -419,7 +434,12 @@ async def test_media_stream_of_another_call_control_id_is_refused(
 ) -> None:
     call_id, call_control_id = await place(deployment)
     dialed = deployment.emulator.calls[call_control_id].request
-    ws = await open_stream(dialed["stream_url"], "v3:someone-else", dialed["client_state"])
+    ws = await open_stream(
+        dialed["stream_url"],
+        "v3:someone-else",
+        dialed["client_state"],
+        dialed["stream_auth_token"],
+    )
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(ws.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
@@ -429,9 +449,14 @@ async def test_media_stream_of_another_call_control_id_is_refused(
 async def test_inbound_media_stream_connects_the_call(deployment: Deployment) -> None:
     parked, hook = deployment.emulator.inbound(CALLER, NUMBER, deployment.events_url)
     await deliver(deployment, [hook])
-    ((_, body),) = parked.commands
-    call_id = parse_qs(urlsplit(body["stream_url"]).query)["call_id"][0]
-    ws = await open_stream(body["stream_url"], parked.call_control_id, body["client_state"])
+    (_, body), (_, started) = parked.commands
+    call_id = parse_qs(urlsplit(started["stream_url"]).query)["call_id"][0]
+    ws = await open_stream(
+        started["stream_url"],
+        parked.call_control_id,
+        body["client_state"],
+        started["stream_auth_token"],
+    )
     try:
         for _ in range(100):
             got = await deployment.call(call_id)

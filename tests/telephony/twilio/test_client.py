@@ -244,3 +244,27 @@ async def test_placement_state_is_placed_only_for_calls_this_client_dialed(
 
     assert await client.placement_state("call-123") is PlacementState.PLACED
     assert await client.placement_state("other-call") is PlacementState.UNKNOWN
+
+
+async def test_placement_twiml_carries_the_calls_media_token(twilio: TwilioEmulator) -> None:
+    adapter = TwilioClient(
+        public_base_url=PUBLIC,
+        base_url=twilio.base_url,
+        timeout_seconds=2,
+        stream_token=lambda call_id: f"token-for-{call_id}",
+    )
+    try:
+        sid = await adapter.place_call(_request())
+    finally:
+        await adapter.aclose()
+    root = ET.fromstring(twilio.calls[sid].first("Twiml") or "")
+    parameters = {p.get("name"): p.get("value") for p in root.iter("Parameter")}
+    assert parameters == {"call_id": "call-123", "token": "token-for-call-123"}
+
+
+async def test_a_client_without_a_token_source_sends_no_token(
+    client: TwilioClient, twilio: TwilioEmulator
+) -> None:
+    sid = await client.place_call(_request())
+    root = ET.fromstring(twilio.calls[sid].first("Twiml") or "")
+    assert [p.get("name") for p in root.iter("Parameter")] == ["call_id"]

@@ -180,9 +180,12 @@ async def post_callbacks(deployment: Deployment, call_sid: str, scenario: str, u
         assert response.status_code == 204, response.text
 
 
-async def play_callee(deployment: Deployment, stream_url: str, call_sid: str, call_id: str) -> int:
-    """Be Twilio's side of the media stream: stream the callee's voice, in real time, and
-    count the agent audio that comes back."""
+async def play_callee(deployment: Deployment, stream: ET.Element, call_sid: str) -> int:
+    """Be Twilio's side of the media stream of the TwiML ``<Stream>`` element: echo its
+    parameters (our call id and media token) in the start, stream the callee's voice, in
+    real time, and count the agent audio that comes back."""
+    stream_url = stream.get("url") or ""
+    parameters = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
     speech = await deployment.kit.tts.synthesize(CALLEE_LINE, "espeak-en-us-f3")
     ulaw = pcm16_to_mulaw(resample(speech, 16000, 8000))
     silence = b"\xff" * 160
@@ -196,7 +199,7 @@ async def play_callee(deployment: Deployment, stream_url: str, call_sid: str, ca
             "accountSid": ACCOUNT_SID,
             "callSid": call_sid,
             "tracks": ["inbound"],
-            "customParameters": {"call_id": call_id},
+            "customParameters": parameters,
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
         }
         await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "start": start}))
@@ -253,12 +256,14 @@ async def test_outbound_call_through_twilio(deployment: Deployment, tmp_path: Pa
     twiml = ET.fromstring(call.first("Twiml") or "")
     stream = twiml.find("./Connect/Stream")
     assert stream is not None
-    assert stream.find("Parameter").get("value") == call_id  # type: ignore[union-attr]
+    parameters = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
+    assert parameters["call_id"] == call_id
+    assert parameters["token"]  # the call's media token, checked when the stream opens
 
     await post_callbacks(deployment, call.sid, "completed", upto=2)  # initiated, ringing
     await deployment.tts.wait_greetings(1)  # synthesized while the phone rings
     assert deployment.engine.sessions.prepared(call_id)
-    received = await play_callee(deployment, stream.get("url") or "", call.sid, call_id)
+    received = await play_callee(deployment, stream, call.sid)
     assert received > 50  # the agent spoke back
     await post_callbacks(deployment, call.sid, "completed", upto=10)
 

@@ -72,6 +72,16 @@ def test_start_without_custom_parameters_has_no_call_id() -> None:
     assert TwilioMediaCodec().parse(_start({})) == [MediaStart(STREAM, CALL, None)]
 
 
+def test_start_carries_the_media_token_custom_parameter() -> None:
+    parsed = TwilioMediaCodec().parse(_start({"call_id": "call-1", "token": "v1.9.sig"}))
+    assert parsed == [MediaStart(STREAM, CALL, "call-1", token="v1.9.sig")]
+
+
+def test_a_token_that_is_not_text_is_no_token() -> None:
+    parsed = TwilioMediaCodec().parse(_start({"call_id": "call-1", "token": 7}))  # type: ignore[dict-item]
+    assert parsed == [MediaStart(STREAM, CALL, "call-1", token=None)]
+
+
 def test_connected_and_unknown_events_yield_nothing() -> None:
     codec = TwilioMediaCodec()
 

@@ -205,6 +205,20 @@ def test_stream_twiml_equals_the_sdks_connect_stream() -> None:
     assert tree_differences(webhooks.stream_twiml(PUBLIC, "call-1"), response.to_xml()) == []
 
 
+def test_stream_twiml_with_a_media_token_equals_the_sdks_stream_parameters() -> None:
+    token = "v1.1800000000.abc-_DEF"
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(url=webhooks.media_url(PUBLIC))
+    stream.parameter(name="call_id", value="call-1")
+    stream.parameter(name="token", value=token)
+    response.append(connect)
+
+    ours = webhooks.stream_twiml(PUBLIC, "call-1", token)
+    assert tree_differences(ours, response.to_xml()) == []
+    assert tree_differences(webhooks.stream_twiml(PUBLIC, "call-1"), response.to_xml()) != []
+
+
 def test_stream_twiml_without_a_call_id_equals_a_stream_without_parameters() -> None:
     response = VoiceResponse()
     connect = Connect()

@@ -307,6 +307,14 @@ def test_answer_twiml_escapes_the_call_id_and_omits_it_when_unknown() -> None:
     assert inbound.find("./Connect/Stream/Parameter") is None
 
 
+def test_answer_twiml_carries_the_media_token_as_a_stream_parameter() -> None:
+    root = ET.fromstring(stream_twiml(PUBLIC, "c1", 'v1.9."<&>'))
+    parameters = {p.get("name"): p.get("value") for p in root.iter("Parameter")}
+    assert parameters == {"call_id": "c1", "token": 'v1.9."<&>'}
+    stream = root.find("./Connect/Stream")
+    assert stream is not None and "?" not in (stream.get("url") or "")  # Twilio allows none
+
+
 def test_rejection_twiml_says_goodbye_and_hangs_up() -> None:
     root = ET.fromstring(rejection_twiml())
 

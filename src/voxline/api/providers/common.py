@@ -6,7 +6,8 @@ the credential that verified the signature: provider call ids are not secret, an
 organizations may both have a call claiming one. URLs are checked as the provider requested
 them, i.e. under ``VOXLINE_PUBLIC_BASE_URL``. A media stream is
 only accepted for an active call of that provider whose provider call id matches the
-stream's; any API node can take one, and the voice session runs where the socket lands.
+stream's, that presents the call's media token, and that is the call's first stream (on
+any node); any API node can take one, and the voice session runs where the socket lands.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, repeat
@@ -39,7 +41,13 @@ from voxline.services.provider_calls import (
 )
 from voxline.telephony.base import ProviderEvent
 from voxline.telephony.credentials import ProviderCredentials
-from voxline.telephony.websocket import MediaCodec, PendingSockets, WebSocketTransport
+from voxline.telephony.media_tokens import MediaTokens
+from voxline.telephony.websocket import (
+    LiveStreams,
+    MediaCodec,
+    PendingSockets,
+    WebSocketTransport,
+)
 from voxline.voice.channel import LineClosed
 
 log = get_logger("api.providers")
@@ -202,6 +210,18 @@ async def hold_media_session(
         await transport.finish()
 
 
+def media_tokens(connection: HTTPConnection) -> MediaTokens:
+    """The deployment's media tokens (keyed from its secret key, made once per app)."""
+    state = connection.app.state
+    if getattr(state, "media_tokens", None) is None:
+        settings = state.settings
+        state.media_tokens = MediaTokens.for_deployment(
+            settings.resolved_secret_key(), settings.media_token_ttl_seconds
+        )
+    tokens: MediaTokens = state.media_tokens
+    return tokens
+
+
 def pending_sockets(connection: HTTPConnection) -> PendingSockets:
     """The app's count of media sockets waiting for their start."""
     state = connection.app.state
@@ -209,6 +229,33 @@ def pending_sockets(connection: HTTPConnection) -> PendingSockets:
         state.pending_media_sockets = PendingSockets(state.settings.media_pending_per_address)
     pending: PendingSockets = state.pending_media_sockets
     return pending
+
+
+def live_streams(connection: HTTPConnection) -> LiveStreams:
+    """The calls whose media stream this process holds."""
+    state = connection.app.state
+    if getattr(state, "live_media_streams", None) is None:
+        state.live_media_streams = LiveStreams()
+    live: LiveStreams = state.live_media_streams
+    return live
+
+
+async def _first_stream(connection: HTTPConnection, provider: str, call_id: str) -> bool:
+    """Record that ``call_id`` has its media stream: True the first time on any node, False
+    once a stream was opened for it anywhere (a call has one stream, and a provider does
+    not reopen it). Kept as a webhook receipt, so it lasts as long as those."""
+    settings, db = connection.app.state.settings, connection.app.state.db
+    retention = timedelta(hours=settings.webhook_receipt_retention_hours)
+    key = webhook_receipts.event_key(call_id, "media-stream")
+    return await webhook_receipts.claim(db, provider, key, retention=retention)
+
+
+async def _refuse(socket: WebSocket, provider: str, reason: str, call_id: str | None) -> None:
+    """Close a media socket that may not carry a call's audio, saying why (never the token)."""
+    log.warning(
+        "media socket refused", extra={"provider": provider, "reason": reason, "call_id": call_id}
+    )
+    await socket.close(code=POLICY_VIOLATION)
 
 
 class CarrierClient(Protocol):
@@ -224,13 +271,20 @@ async def serve_media_stream(
     client_for: Callable[[ProviderCredentials], CarrierClient | None],
     *,
     url_call_id: str | None = None,
+    upgrade_token: str | None = None,
+    upgrade_signed: Callable[[ProviderCredentials], bool] | None = None,
 ) -> None:
     """Hold one provider media stream: wait for its start (at most
     ``media_start_timeout_seconds``, with at most ``media_pending_per_address`` sockets of
-    one address waiting), accept it only for an active call
-    of ``provider`` whose provider call id matches (and whose call id agrees with the one in
-    the URL, if any), mark the call answered, keep pressed keys, let the agent hang up
-    through the provider's API, and run the voice session until either side hangs up."""
+    one address waiting), accept it only with the call's media token (from the start
+    message, else ``upgrade_token`` from the upgrade's header or URL; see
+    :mod:`~voxline.telephony.media_tokens`), only for an active call of ``provider`` whose
+    provider call id matches (and whose call id agrees with the one in the URL, if any),
+    only when ``upgrade_signed`` (if given) accepts the call's credentials, and only for
+    the call's first stream, on any node. Then mark the call answered, keep
+    pressed keys, let the agent hang up through the provider's API, and run the voice
+    session until either side hangs up. A refused socket is closed (1008) before any audio
+    is sent or any session is built, and logged with the reason, never the token."""
     settings, db = socket.app.state.settings, socket.app.state.db
     pending = pending_sockets(socket)
     address = socket.client.host if socket.client else ""
@@ -264,24 +318,41 @@ async def serve_media_stream(
             start = await transport.wait_start()
             if start.call_id and url_call_id and start.call_id != url_call_id:
                 raise NotFound.resource("Call")
-            call = await find_provider_call(
-                db, settings, provider, call_id=start.call_id or url_call_id
-            )
+            call_id = start.call_id or url_call_id
+            token = start.token if start.token is not None else upgrade_token
+            problem = media_tokens(socket).problem(token, provider, call_id or "", time.time())
+            if problem is not None:
+                await _refuse(socket, provider, f"token {problem}", call_id)
+                return
+            call = await find_provider_call(db, settings, provider, call_id=call_id)
     except (LineClosed, NotFound, TimeoutError):
         await socket.close(code=POLICY_VIOLATION)
         return
     finally:
         pending.leave(address)
     if call.status.is_terminal or call.provider_call_id not in (None, start.provider_call_id):
-        await socket.close(code=POLICY_VIOLATION)
+        await _refuse(socket, provider, "no such live call", call.call_id)
+        return
+    if upgrade_signed is not None and not upgrade_signed(call.credentials):
+        await _refuse(socket, provider, "upgrade signature", call.call_id)
         return
     client = client_for(call.credentials)
     if client is None:
         await socket.close(code=POLICY_VIOLATION)
         return
-    await answered(socket, call.call_id, start.provider_call_id)
+    live = live_streams(socket)
+    claimed = live.claim(call.call_id)
+    if not claimed or not await _first_stream(socket, provider, call.call_id):
+        if claimed:
+            live.release(call.call_id)
+        with contextlib.suppress(Exception):
+            await client.aclose()
+        await _refuse(socket, provider, "stream already opened", call.call_id)
+        return
     try:
+        await answered(socket, call.call_id, start.provider_call_id)
         await hold_media_session(socket, call.call_id, transport)
     finally:
+        live.release(call.call_id)
         with contextlib.suppress(Exception):
             await client.aclose()

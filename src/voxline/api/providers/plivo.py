@@ -11,6 +11,7 @@ the CallUUID, and only in the organization whose account signed them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from voxline.api.providers.common import (
     XML,
     apply_once,
     form_pairs,
+    media_tokens,
     public_url,
     refused,
     serve_media_stream,
@@ -137,7 +139,7 @@ async def plivo_answer(request: Request) -> Response:
     settings = request.app.state.settings
     if request.query_params.get("call_id"):
         call = await _apply_callback(request)
-        return _stream_response(settings.base_url, call.call_id)
+        return _stream_response(request, call.call_id)
     db = request.app.state.db
     pairs = await form_pairs(request)
     dialed = plivo.to_e164(_first(pairs, "To"))
@@ -152,18 +154,21 @@ async def plivo_answer(request: Request) -> Response:
     )
     if not decision.answered:
         return Response(plivo.rejection_xml(), media_type=XML)
-    return _stream_response(settings.base_url, decision.call_id)
+    return _stream_response(request, decision.call_id)
 
 
-def _stream_response(base_url: str, call_id: str) -> Response:
-    stream_url = plivo.media_url(base_url, call_id)
+def _stream_response(request: Request, call_id: str) -> Response:
+    """The answer document streaming the call to ``/media/plivo`` with its media token."""
+    token = media_tokens(request).issue(plivo.PROVIDER, call_id, time.time())
+    stream_url = plivo.media_url(request.app.state.settings.base_url, call_id, token)
     return Response(plivo.answer_xml(stream_url, call_id=call_id), media_type=XML)
 
 
 @router.websocket("/media/plivo")
 async def plivo_media(socket: WebSocket) -> None:
-    """The audio stream of a call: accepted only for an active Plivo call whose CallUUID is
-    the stream's; our call id comes from ``extraHeaders`` and the URL, which must agree."""
+    """The audio stream of a call: accepted only with the call's media token (``?token=``)
+    and for an active Plivo call whose CallUUID is the stream's; our call id comes from
+    ``extraHeaders`` and the URL, which must agree."""
     settings = socket.app.state.settings
 
     def client_for(credentials: ProviderCredentials) -> PlivoClient | None:
@@ -181,4 +186,5 @@ async def plivo_media(socket: WebSocket) -> None:
         _StreamCodec(),
         client_for,
         url_call_id=socket.query_params.get("call_id"),
+        upgrade_token=socket.query_params.get(plivo.MEDIA_TOKEN_PARAMETER),
     )

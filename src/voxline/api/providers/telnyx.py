@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from voxline.api.providers.common import (
     apply_once,
     bounded_json,
+    media_tokens,
     refused,
     serve_media_stream,
     signed_call,
@@ -54,6 +55,7 @@ def _client(
         public_base_url=settings.base_url,
         base_url=settings.telnyx_api_base_url,
         credentials=credentials,
+        stream_auth_token=media_tokens(connection).minter(telnyx.PROVIDER),
     )
 
 
@@ -157,8 +159,9 @@ async def _receive(request: Request, body: bytes, inbound: InboundCall, event_id
 
 @router.websocket("/media/telnyx")
 async def telnyx_media(socket: WebSocket) -> None:
-    """Telnyx's media stream of a call: accepted only for an active Telnyx call whose
-    ``call_control_id`` matches the stream's, then held by the voice session."""
+    """Telnyx's media stream of a call: accepted only with the call's media token (the
+    ``stream_auth_token`` Telnyx presents as an upgrade header) and for an active Telnyx
+    call whose ``call_control_id`` matches the stream's, then held by the voice session."""
 
     def client_for(credentials: ProviderCredentials) -> TelnyxClient | None:
         if not isinstance(credentials, TelnyxCredentials):
@@ -171,4 +174,5 @@ async def telnyx_media(socket: WebSocket) -> None:
         TelnyxMediaCodec(),
         client_for,
         url_call_id=socket.query_params.get("call_id"),
+        upgrade_token=socket.headers.get(telnyx.STREAM_TOKEN_HEADER),
     )

@@ -4,6 +4,7 @@ bidirectional media stream (``reference/telephony.md`` §1)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response, WebSocket
@@ -13,6 +14,7 @@ from voxline.api.providers.common import (
     apply_once,
     bounded_json,
     form_pairs,
+    media_tokens,
     public_url,
     refused,
     serve_media_stream,
@@ -105,12 +107,33 @@ async def twilio_answer(request: Request) -> Response:
     )
     if not decision.answered:
         return Response(twilio.rejection_twiml(), media_type=XML)
-    return Response(twilio.stream_twiml(settings.base_url, decision.call_id), media_type=XML)
+    token = media_tokens(request).issue(twilio.PROVIDER, decision.call_id, time.time())
+    twiml = twilio.stream_twiml(settings.base_url, decision.call_id, token)
+    return Response(twiml, media_type=XML)
+
+
+def _upgrade_verifier(socket: WebSocket) -> Callable[[ProviderCredentials], bool]:
+    """Whether the media upgrade's ``X-Twilio-Signature`` (over the ``wss://`` URL, no
+    parameters) is the call's account's. Twilio signs every upgrade, so a wrong signature
+    is refused; an absent one is accepted, the stream then resting on its media token
+    alone (a proxy may drop the header, and a test peer need not compute it)."""
+    signature = socket.headers.get(twilio.SIGNATURE_HEADER)
+    url = twilio.media_url(socket.app.state.settings.base_url)
+
+    def verifies(credentials: ProviderCredentials) -> bool:
+        if signature is None:
+            return True
+        return isinstance(credentials, TwilioCredentials) and twilio.verify(
+            credentials.auth_token, url, [], signature
+        )
+
+    return verifies
 
 
 @router.websocket("/media/twilio")
 async def twilio_media(socket: WebSocket) -> None:
-    """Twilio's media stream of a call (our call id is the stream's ``call_id`` parameter)."""
+    """Twilio's media stream of a call (our call id and its media token are the stream's
+    ``call_id`` and ``token`` parameters, echoed in its start message)."""
     settings = socket.app.state.settings
 
     def client_for(credentials: ProviderCredentials) -> TwilioClient | None:
@@ -122,4 +145,10 @@ async def twilio_media(socket: WebSocket) -> None:
             credentials=credentials,
         )
 
-    await serve_media_stream(socket, twilio.PROVIDER, TwilioMediaCodec(), client_for)
+    await serve_media_stream(
+        socket,
+        twilio.PROVIDER,
+        TwilioMediaCodec(),
+        client_for,
+        upgrade_signed=_upgrade_verifier(socket),
+    )

@@ -46,11 +46,19 @@ def answer_url(public_base_url: str, call_id: str) -> str:
     return _with_call_id(f"{public_base_url.rstrip('/')}/webhooks/plivo/answer", call_id)
 
 
-def media_url(public_base_url: str, call_id: str) -> str:
-    """The media WebSocket of one call: ``wss://`` for an https base URL, ``ws://`` for http."""
+MEDIA_TOKEN_PARAMETER = "token"
+
+
+def media_url(public_base_url: str, call_id: str, token: str | None = None) -> str:
+    """The media WebSocket of one call: ``wss://`` for an https base URL, ``ws://`` for http.
+
+    The call's media ``token`` (see :mod:`voxline.telephony.media_tokens`) travels in the
+    query string, which Plivo keeps when it opens the socket (the access log drops it).
+    """
     parts = urlsplit(public_base_url)
     scheme = "ws" if parts.scheme == "http" else "wss"
-    return urlunsplit((scheme, parts.netloc, "/media/plivo", urlencode({"call_id": call_id}), ""))
+    query = {"call_id": call_id} | ({MEDIA_TOKEN_PARAMETER: token} if token is not None else {})
+    return urlunsplit((scheme, parts.netloc, "/media/plivo", urlencode(query), ""))
 
 
 # -- Signature V3 ----------------------------------------------------------------------------

@@ -265,6 +265,10 @@ def recording_urls(body: bytes | Mapping[str, Any]) -> dict[str, str]:
     return {kind: url for kind, url in urls.items() if isinstance(url, str) and url}
 
 
+# The upgrade header carrying the ``stream_auth_token`` of a stream (its media token).
+STREAM_TOKEN_HEADER = "x-telnyx-streaming-auth-token"
+
+
 def stream_fields(
     public_base_url: str, call_id: str, stream_auth_token: str | None = None
 ) -> dict[str, Any]:

@@ -12,7 +12,7 @@ request they carry holds the Basic credentials.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,7 +62,8 @@ class TwilioClient:
 
     ``credentials`` is the account used when an operation is not tied to a placement this
     client made (hang-up or recovery after a restart); placements use the credentials of
-    their request and are remembered per call.
+    their request and are remembered per call. ``stream_token`` maps a call id to the
+    media token its stream presents (a ``<Parameter>`` of the ``<Stream>``); None sends none.
     """
 
     name = PROVIDER
@@ -77,6 +78,7 @@ class TwilioClient:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         record: bool = False,
+        stream_token: Callable[[str], str] | None = None,
     ) -> None:
         self.public_base_url = public_base_url.rstrip("/")
         self._credentials = credentials
@@ -85,6 +87,7 @@ class TwilioClient:
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(transport=transport, timeout=self._timeout)
         self._record = record
+        self._stream_token = stream_token
         # provider call id → account, and our call id → provider call id, for this process.
         self._accounts: dict[str, TwilioCredentials] = {}
         self._placed: dict[str, str] = {}
@@ -144,10 +147,11 @@ class TwilioClient:
         """The form Twilio receives to dial ``request`` (exposed for inspection)."""
         callback = events_url(self.public_base_url, request.call_id)
         ring = min(MAX_RING_SECONDS, max(1, round(request.join_timeout_seconds)))
+        token = self._stream_token(request.call_id) if self._stream_token else None
         form = [
             ("To", request.to_number),
             ("From", request.from_number),
-            ("Twiml", stream_twiml(self.public_base_url, request.call_id)),
+            ("Twiml", stream_twiml(self.public_base_url, request.call_id, token)),
             ("StatusCallback", callback),
             ("StatusCallbackMethod", "POST"),
             *(("StatusCallbackEvent", event) for event in STATUS_EVENTS),

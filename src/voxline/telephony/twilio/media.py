@@ -72,11 +72,14 @@ class TwilioMediaCodec:
     def _start(self, start: dict[str, Any]) -> MediaStart:
         self.stream_sid = json_text(start, "streamSid")
         parameters = start.get("customParameters")
-        call_id = parameters.get("call_id") if isinstance(parameters, dict) else None
+        if not isinstance(parameters, dict):
+            parameters = {}
+        call_id, token = parameters.get("call_id"), parameters.get("token")
         return MediaStart(
             stream_id=self.stream_sid,
             provider_call_id=json_text(start, "callSid"),
             call_id=call_id if isinstance(call_id, str) and call_id else None,
+            token=token if isinstance(token, str) and token else None,
         )
 
     def _media(self, media: dict[str, Any]) -> list[MediaEvent]:

@@ -290,16 +290,24 @@ def parse_status(call_id: str, params: Mapping[str, str]) -> list[ProviderEvent]
 _XML_HEADER = '<?xml version="1.0" encoding="UTF-8"?>'
 
 
-def stream_twiml(public_base_url: str, call_id: str | None) -> str:
+MEDIA_TOKEN_PARAMETER = "token"
+
+
+def stream_twiml(public_base_url: str, call_id: str | None, token: str | None = None) -> str:
     """TwiML that connects the call to Voxline's media WebSocket, both directions.
 
     ``call_id`` is passed as the stream's ``call_id`` custom parameter (omitted for an
-    inbound call not yet known to Voxline).
+    inbound call not yet known to Voxline), and the call's media ``token`` (see
+    :mod:`voxline.telephony.media_tokens`) as its ``token`` one: Twilio allows no query
+    string on the stream URL, and echoes both in the ``start`` message.
     """
-    parameter = (
-        f'<Parameter name="call_id" value={quoteattr(call_id)}/>' if call_id is not None else ""
+    values = [("call_id", call_id), (MEDIA_TOKEN_PARAMETER, token)]
+    parameters = "".join(
+        f"<Parameter name={quoteattr(name)} value={quoteattr(value)}/>"
+        for name, value in values
+        if value is not None
     )
-    stream = f"<Stream url={quoteattr(media_url(public_base_url))}>{parameter}</Stream>"
+    stream = f"<Stream url={quoteattr(media_url(public_base_url))}>{parameters}</Stream>"
     return f"{_XML_HEADER}<Response><Connect>{stream}</Connect></Response>"
 
 
