@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 import websockets
+from fastapi import FastAPI
 
 from tests.conftest import API
 from tests.emulators.twilio import (
@@ -65,6 +66,12 @@ class Deployment:
     db: Database
     engine: Engine
     tts: CountingTts
+    app: FastAPI
+
+    def app_prepared(self, call_id: str) -> bool:
+        """Whether the app's own voice sessions (an API-only node's) prepared the call."""
+        sessions = getattr(self.app.state, "voice_sessions", None)
+        return sessions is not None and bool(sessions.prepared(call_id))
 
     @property
     def api(self) -> str:
@@ -139,7 +146,7 @@ async def deploy(
                 )
                 assert assigned.status_code == 200, assigned.text
             yield Deployment(
-                base_url, http, tenant, agent_id, twilio, engine.voice, db, engine, tts
+                base_url, http, tenant, agent_id, twilio, engine.voice, db, engine, tts, app
             )
     finally:
         stop.set()
@@ -574,3 +581,20 @@ async def test_a_provider_without_a_recording_is_asked_a_bounded_number_of_times
     row = await recording_state(api_node.db, call_id)
     assert (row.provider_recording_url, row.provider_recording_due_at) == (None, None)
     assert row.provider_recording_attempts == 3
+
+
+async def test_an_api_only_node_prepares_the_greeting_while_the_phone_rings(
+    api_node: Deployment,
+) -> None:
+    body = {"agent_id": api_node.agent_id, "phone_number": "+14155550123"}
+    call_id = (await api_node.http.post(f"{API}/calls", json=body)).json()["data"]["id"]
+    assert await api_node.engine.place_now(call_id) is None
+    await wait_dialed(api_node.db, call_id)
+    (call,) = api_node.emulator.calls.values()
+
+    await post_callbacks(api_node, call.sid, "no-answer", upto=1)  # initiated
+    assert not api_node.app_prepared(call_id)
+    await post_callbacks(api_node, call.sid, "no-answer", upto=2)  # ringing
+    assert api_node.app_prepared(call_id)
+    await post_callbacks(api_node, call.sid, "no-answer", upto=10)  # ends unanswered
+    assert not api_node.app_prepared(call_id)

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 from fastapi import Request, WebSocket
 from starlette.requests import HTTPConnection
 
-from voxline.domain.calls import AnsweredBy, CallEvent
+from voxline.domain.calls import AnsweredBy, CallEvent, CallStatus
 from voxline.engine.sessions import VoiceSessions
 from voxline.engine.wakeup import FINALIZE, notify
 from voxline.errors import BadRequest, Forbidden, NotFound, ProviderError
@@ -100,7 +100,12 @@ async def apply_provider_events(connection: HTTPConnection, events: list[Provide
             await state.engine.on_provider_event(event)
             continue
         status = await apply_event(state.db, event)
+        if status is CallStatus.RINGING:
+            # An API-only node synthesizes the greeting while the phone rings too, for the
+            # media stream that reaches it once the call is answered.
+            voice_sessions(connection).prepare_ahead(event.call_id)
         if status is not None and status.is_terminal:
+            voice_sessions(connection).drop(event.call_id)
             await notify(state.db, FINALIZE)
 
 
