@@ -32,9 +32,11 @@ async def test_speech_is_audible_16_khz_audio_of_plausible_length(piper: PiperTt
 
 
 # Corpus word error rate of Piper's speech as Whisper hears it, measured with
-# CT2_FORCE_CPU_ISA=GENERIC, AVX, AVX2 and AVX512: 0.000 clean and 0.000 through the phone
-# line (every sentence word for word). The bound leaves room for a few words lost on another
-# processor, yet fails speech that says something else (see the negative test below).
+# CT2_FORCE_CPU_ISA=GENERIC, AVX, AVX2 and AVX512: 0.000 clean and through the phone line;
+# clean-clone CI runs on this machine saw 0.000 to 0.028 (Piper samples its prosody noise, so
+# its audio, and one word of the corpus, may differ from run to run). The bound leaves room
+# for a few words lost on another processor, yet fails speech that says something else (see
+# the negative test below).
 WER_AT_MOST = 0.15
 
 
