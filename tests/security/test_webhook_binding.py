@@ -12,33 +12,21 @@ from urllib.parse import urlencode
 import httpx
 from twilio.request_validator import RequestValidator
 
-from tests.conftest import API
 from tests.emulators.plivo import sign
 from tests.emulators.twilio import twilio_signature
-from tests.factories import Tenant, insert_call
-from tests.security.webhook_peers import Line, import_line, post_plivo, post_twilio, telnyx_event
+from tests.factories import Tenant
+from tests.security.webhook_peers import (
+    call_status,
+    import_line,
+    post_plivo,
+    post_twilio,
+    ringing_call,
+    telnyx_event,
+)
 from voxline.config import Settings
 from voxline.storage.db import Database
 
 NUMBER = "+14155550011"
-
-
-async def _call(db: Database, line: Line, provider: str, provider_call_id: str) -> str:
-    return await insert_call(
-        db,
-        line.tenant.org_id,
-        line.agent_id,
-        status="ringing",
-        provider_type=provider,
-        provider_call_id=provider_call_id,
-        phone_number_id=line.number_id,
-        from_number=line.number,
-    )
-
-
-async def _status(client: httpx.AsyncClient, tenant: Tenant, call_id: str) -> str:
-    response = await client.get(f"{API}/calls/{call_id}", headers=tenant.headers)
-    return str(response.json()["data"]["status"])
 
 
 async def test_a_telnyx_event_posted_under_another_call_id_changes_only_its_own_call(
@@ -46,14 +34,15 @@ async def test_a_telnyx_event_posted_under_another_call_id_changes_only_its_own_
 ) -> None:
     line = await import_line(client, db, tenant, "telnyx", NUMBER, secrets.token_hex(8))
     x_control, y_control = f"v3:{uuid.uuid4()}", f"v3:{uuid.uuid4()}"
-    x, y = await _call(db, line, "telnyx", x_control), await _call(db, line, "telnyx", y_control)
+    x = await ringing_call(db, line, "telnyx", x_control)
+    y = await ringing_call(db, line, "telnyx", y_control)
 
     answered = telnyx_event(line, "call.answered", x_control, x)
     response = await client.post(
         f"/webhooks/telnyx/events?call_id={y}", content=answered[0], headers=answered[1]
     )
     assert response.status_code == 204
-    assert (await _status(client, tenant, x), await _status(client, tenant, y)) == (
+    assert (await call_status(client, tenant, x), await call_status(client, tenant, y)) == (
         "in_progress",
         "ringing",
     )
@@ -64,7 +53,7 @@ async def test_a_telnyx_event_posted_under_another_call_id_changes_only_its_own_
         f"/webhooks/telnyx/events?call_id={y}", content=hangup[0], headers=hangup[1]
     )
     assert response.status_code == 204
-    assert (await _status(client, tenant, x), await _status(client, tenant, y)) == (
+    assert (await call_status(client, tenant, x), await call_status(client, tenant, y)) == (
         "completed",
         "ringing",
     )
@@ -75,7 +64,8 @@ async def test_a_telnyx_event_whose_ids_disagree_is_refused(
 ) -> None:
     line = await import_line(client, db, tenant, "telnyx", NUMBER, secrets.token_hex(8))
     x_control, y_control = f"v3:{uuid.uuid4()}", f"v3:{uuid.uuid4()}"
-    x, y = await _call(db, line, "telnyx", x_control), await _call(db, line, "telnyx", y_control)
+    x = await ringing_call(db, line, "telnyx", x_control)
+    y = await ringing_call(db, line, "telnyx", y_control)
 
     # client_state names Y, call_control_id is X's: not an event of either.
     body, headers = telnyx_event(line, "call.answered", x_control, y)
@@ -85,7 +75,7 @@ async def test_a_telnyx_event_whose_ids_disagree_is_refused(
     body, headers = telnyx_event(line, "call.answered", y_control, None)
     applied = await client.post("/webhooks/telnyx/events", content=body, headers=headers)
     assert applied.status_code == 204
-    assert (await _status(client, tenant, x), await _status(client, tenant, y)) == (
+    assert (await call_status(client, tenant, x), await call_status(client, tenant, y)) == (
         "ringing",
         "in_progress",
     )
@@ -96,7 +86,8 @@ async def test_a_signed_twilio_callback_cannot_be_moved_to_another_call_id(
 ) -> None:
     line = await import_line(client, db, tenant, "twilio", NUMBER, secrets.token_hex(16))
     x_sid, y_sid = "CA" + uuid.uuid4().hex, "CA" + uuid.uuid4().hex
-    x, y = await _call(db, line, "twilio", x_sid), await _call(db, line, "twilio", y_sid)
+    x = await ringing_call(db, line, "twilio", x_sid)
+    y = await ringing_call(db, line, "twilio", y_sid)
     params = [("CallSid", x_sid), ("CallStatus", "busy")]
     url = f"{settings.base_url}/webhooks/twilio/events?call_id={x}"
     signature = twilio_signature(line.secret, url, params)
@@ -105,16 +96,16 @@ async def test_a_signed_twilio_callback_cannot_be_moved_to_another_call_id(
 
     moved = await client.post(f"/webhooks/twilio/events?call_id={y}", content=body, headers=headers)
     assert moved.status_code == 403
-    assert await _status(client, tenant, y) == "ringing"
+    assert await call_status(client, tenant, y) == "ringing"
     # Signed for Y's id but carrying X's CallSid: the ids disagree, refused too.
     crossed = await post_twilio(
         client, settings.base_url, f"/webhooks/twilio/events?call_id={y}", params, line.secret
     )
     assert crossed.status_code == 403
-    assert await _status(client, tenant, y) == "ringing"
+    assert await call_status(client, tenant, y) == "ringing"
     kept = await client.post(f"/webhooks/twilio/events?call_id={x}", content=body, headers=headers)
     assert kept.status_code == 204
-    assert await _status(client, tenant, x) == "busy"
+    assert await call_status(client, tenant, x) == "busy"
 
 
 async def test_a_signed_plivo_callback_cannot_be_moved_to_another_call_id(
@@ -122,7 +113,8 @@ async def test_a_signed_plivo_callback_cannot_be_moved_to_another_call_id(
 ) -> None:
     line = await import_line(client, db, tenant, "plivo", NUMBER, secrets.token_hex(16))
     x_uuid, y_uuid = str(uuid.uuid4()), str(uuid.uuid4())
-    x, y = await _call(db, line, "plivo", x_uuid), await _call(db, line, "plivo", y_uuid)
+    x = await ringing_call(db, line, "plivo", x_uuid)
+    y = await ringing_call(db, line, "plivo", y_uuid)
     hangup = {"CallUUID": x_uuid, "Event": "Hangup", "CallStatus": "busy"}
     nonce = "98765432109876543210"
     url = f"{settings.base_url}/webhooks/plivo/events?call_id={x}"
@@ -139,12 +131,12 @@ async def test_a_signed_plivo_callback_cannot_be_moved_to_another_call_id(
         client, settings.base_url, f"/webhooks/plivo/events?call_id={y}", hangup, line.secret
     )
     assert crossed.status_code == 403
-    assert await _status(client, tenant, y) == "ringing"
+    assert await call_status(client, tenant, y) == "ringing"
     kept = await client.post(
         f"/webhooks/plivo/events?call_id={x}", content=urlencode(hangup), headers=headers
     )
     assert kept.status_code == 204
-    assert await _status(client, tenant, x) == "busy"
+    assert await call_status(client, tenant, x) == "busy"
 
 
 async def test_a_json_twilio_callback_signed_through_its_body_hash_is_applied(
@@ -152,7 +144,7 @@ async def test_a_json_twilio_callback_signed_through_its_body_hash_is_applied(
 ) -> None:
     line = await import_line(client, db, tenant, "twilio", NUMBER, secrets.token_hex(16))
     sid = "CA" + uuid.uuid4().hex
-    call_id = await _call(db, line, "twilio", sid)
+    call_id = await ringing_call(db, line, "twilio", sid)
     body = json.dumps({"CallSid": sid, "CallStatus": "busy"}).encode()
     query = f"call_id={call_id}&bodySHA256={hashlib.sha256(body).hexdigest()}"
     path = f"/webhooks/twilio/events?{query}"
@@ -163,7 +155,7 @@ async def test_a_json_twilio_callback_signed_through_its_body_hash_is_applied(
     tampered = body.replace(b"busy", b"no-answer")
     refused = await client.post(path, content=tampered, headers=headers)
     assert refused.status_code == 403
-    assert await _status(client, tenant, call_id) == "ringing"
+    assert await call_status(client, tenant, call_id) == "ringing"
     applied = await client.post(path, content=body, headers=headers)
     assert applied.status_code == 204
-    assert await _status(client, tenant, call_id) == "busy"
+    assert await call_status(client, tenant, call_id) == "busy"

@@ -14,8 +14,15 @@ import sqlalchemy as sa
 
 from tests.conftest import API
 from tests.emulators.telnyx import API_KEY, TelnyxEmulator
-from tests.factories import Tenant, insert_agent, insert_call
-from tests.security.webhook_peers import Line, import_line, post_plivo, post_twilio, telnyx_event
+from tests.factories import Tenant, insert_agent
+from tests.security.webhook_peers import (
+    call_status,
+    import_line,
+    post_plivo,
+    post_twilio,
+    ringing_call,
+    telnyx_event,
+)
 from voxline.config import Settings
 from voxline.services import webhook_receipts
 from voxline.storage.db import Database
@@ -24,28 +31,10 @@ from voxline.storage.tables import webhook_receipts as receipts_table
 NUMBER = "+14155550021"
 
 
-async def _call(db: Database, line: Line, provider: str, provider_call_id: str) -> str:
-    return await insert_call(
-        db,
-        line.tenant.org_id,
-        line.agent_id,
-        status="ringing",
-        provider_type=provider,
-        provider_call_id=provider_call_id,
-        phone_number_id=line.number_id,
-        from_number=line.number,
-    )
-
-
 async def _receipts(db: Database) -> int:
     async with db.read() as conn:
         count = await conn.execute(sa.select(sa.func.count()).select_from(receipts_table))
         return int(count.scalar_one())
-
-
-async def _status(client: httpx.AsyncClient, tenant: Tenant, call_id: str) -> str:
-    response = await client.get(f"{API}/calls/{call_id}", headers=tenant.headers)
-    return str(response.json()["data"]["status"])
 
 
 @pytest.fixture
@@ -101,7 +90,7 @@ async def test_a_replayed_telnyx_event_is_recognised_by_its_id(
 ) -> None:
     line = await import_line(client, db, tenant, "telnyx", NUMBER, "replays")
     control = f"v3:{uuid.uuid4()}"
-    call_id = await _call(db, line, "telnyx", control)
+    call_id = await ringing_call(db, line, "telnyx", control)
     event_id = str(uuid.uuid4())
     answered = telnyx_event(line, "call.answered", control, call_id, event_id=event_id)
     # Signed afresh, but the same event: Telnyx's id says so.
@@ -115,7 +104,7 @@ async def test_a_replayed_telnyx_event_is_recognised_by_its_id(
     response = await client.post("/webhooks/telnyx/events", content=hangup[0], headers=hangup[1])
     assert response.status_code == 204
     assert await _receipts(db) == 2
-    assert await _status(client, tenant, call_id) == "completed"
+    assert await call_status(client, tenant, call_id) == "completed"
 
 
 async def test_replayed_twilio_and_plivo_callbacks_are_recognised(
@@ -124,8 +113,8 @@ async def test_replayed_twilio_and_plivo_callbacks_are_recognised(
     twilio = await import_line(client, db, tenant, "twilio", NUMBER, uuid.uuid4().hex)
     plivo = await import_line(client, db, tenant, "plivo", "+14155550022", uuid.uuid4().hex)
     sid, call_uuid = "CA" + uuid.uuid4().hex, str(uuid.uuid4())
-    twilio_call = await _call(db, twilio, "twilio", sid)
-    plivo_call = await _call(db, plivo, "plivo", call_uuid)
+    twilio_call = await ringing_call(db, twilio, "twilio", sid)
+    plivo_call = await ringing_call(db, plivo, "plivo", call_uuid)
     ringing = [("CallSid", sid), ("CallStatus", "ringing"), ("SequenceNumber", "1")]
     busy = [("CallSid", sid), ("CallStatus", "busy"), ("SequenceNumber", "2")]
     hangup = {"CallUUID": call_uuid, "Event": "Hangup", "CallStatus": "busy"}
@@ -139,8 +128,8 @@ async def test_replayed_twilio_and_plivo_callbacks_are_recognised(
         response = await post_plivo(client, base, "/webhooks/plivo/events", hangup, plivo.secret)
         assert response.status_code == 204
     assert await _receipts(db) == 3
-    assert await _status(client, tenant, twilio_call) == "busy"
-    assert await _status(client, tenant, plivo_call) == "busy"
+    assert await call_status(client, tenant, twilio_call) == "busy"
+    assert await call_status(client, tenant, plivo_call) == "busy"
 
 
 async def test_receipts_are_kept_only_for_their_retention(db: Database) -> None:

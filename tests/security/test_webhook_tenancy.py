@@ -15,8 +15,15 @@ import xml.etree.ElementTree as ET
 import httpx
 
 from tests.conftest import API
-from tests.factories import Tenant, insert_call
-from tests.security.webhook_peers import Line, import_line, post_plivo, post_twilio
+from tests.factories import Tenant
+from tests.security.webhook_peers import (
+    Line,
+    call_status,
+    import_line,
+    post_plivo,
+    post_twilio,
+    ringing_call,
+)
 from voxline.config import Settings
 from voxline.storage.db import Database
 
@@ -47,25 +54,6 @@ async def _lines(
     return a, b
 
 
-async def _a_call(db: Database, line: Line, provider: str, provider_call_id: str) -> str:
-    return await insert_call(
-        db,
-        line.tenant.org_id,
-        line.agent_id,
-        status="ringing",
-        provider_type=provider,
-        provider_call_id=provider_call_id,
-        phone_number_id=line.number_id,
-        from_number=line.number,
-    )
-
-
-async def _status(client: httpx.AsyncClient, tenant: Tenant, call_id: str) -> str:
-    response = await client.get(f"{API}/calls/{call_id}", headers=tenant.headers)
-    assert response.status_code == 200, response.text
-    return str(response.json()["data"]["status"])
-
-
 async def _inbound_ids(client: httpx.AsyncClient, tenant: Tenant) -> list[str]:
     listed = await client.get(f"{API}/calls?direction=inbound", headers=tenant.headers)
     return [call["id"] for call in listed.json()["data"]]
@@ -91,7 +79,7 @@ async def test_twilio_answer_signed_by_another_account_does_not_reveal_the_call(
 ) -> None:
     a, b = await _lines(client, db, tenant, other_tenant, "twilio")
     sid = "CA" + uuid.uuid4().hex
-    a_call = await _a_call(db, a, "twilio", sid)
+    a_call = await ringing_call(db, a, "twilio", sid)
 
     response = await post_twilio(
         client,
@@ -106,7 +94,7 @@ async def test_twilio_answer_signed_by_another_account_does_not_reveal_the_call(
     assert b_call is not None and b_call != a_call
     assert a_call not in response.text
     assert await _inbound_ids(client, other_tenant) == [b_call]
-    assert await _status(client, tenant, a_call) == "ringing"
+    assert await call_status(client, tenant, a_call) == "ringing"
 
 
 async def test_twilio_answer_retried_by_the_owning_account_finds_its_call(
@@ -140,7 +128,7 @@ async def test_twilio_status_callback_reaches_only_the_signing_accounts_call(
 ) -> None:
     a, b = await _lines(client, db, tenant, other_tenant, "twilio")
     sid = "CA" + uuid.uuid4().hex
-    a_call = await _a_call(db, a, "twilio", sid)
+    a_call = await ringing_call(db, a, "twilio", sid)
     status = [("CallSid", sid), ("CallStatus", "busy"), ("SequenceNumber", "2")]
 
     # B has no call with A's CallSid yet: refused, exactly as an unknown call.
@@ -159,12 +147,12 @@ async def test_twilio_status_callback_reaches_only_the_signing_accounts_call(
         client, settings.base_url, "/webhooks/twilio/events", status, b.secret
     )
     assert applied.status_code == 204
-    assert await _status(client, other_tenant, b_call) == "busy"
-    assert await _status(client, tenant, a_call) == "ringing"
+    assert await call_status(client, other_tenant, b_call) == "busy"
+    assert await call_status(client, tenant, a_call) == "ringing"
     # A's own account still reaches A's call.
     mine = await post_twilio(client, settings.base_url, "/webhooks/twilio/events", status, a.secret)
     assert mine.status_code == 204
-    assert await _status(client, tenant, a_call) == "busy"
+    assert await call_status(client, tenant, a_call) == "busy"
 
 
 async def test_twilio_callback_for_a_call_id_of_another_organization_is_refused(
@@ -176,16 +164,16 @@ async def test_twilio_callback_for_a_call_id_of_another_organization_is_refused(
 ) -> None:
     a, b = await _lines(client, db, tenant, other_tenant, "twilio")
     sid = "CA" + uuid.uuid4().hex
-    a_call = await _a_call(db, a, "twilio", sid)
+    a_call = await ringing_call(db, a, "twilio", sid)
     path = f"/webhooks/twilio/events?call_id={a_call}"
     status = [("CallSid", sid), ("CallStatus", "busy")]
 
     forged = await post_twilio(client, settings.base_url, path, status, b.secret)
     assert forged.status_code == 403
-    assert await _status(client, tenant, a_call) == "ringing"
+    assert await call_status(client, tenant, a_call) == "ringing"
     genuine = await post_twilio(client, settings.base_url, path, status, a.secret)
     assert genuine.status_code == 204
-    assert await _status(client, tenant, a_call) == "busy"
+    assert await call_status(client, tenant, a_call) == "busy"
 
 
 def _plivo_inbound(uuid_: str, to: str) -> dict[str, str]:
@@ -207,7 +195,7 @@ async def test_plivo_answer_signed_by_another_account_does_not_reveal_the_call(
 ) -> None:
     a, b = await _lines(client, db, tenant, other_tenant, "plivo")
     call_uuid = str(uuid.uuid4())
-    a_call = await _a_call(db, a, "plivo", call_uuid)
+    a_call = await ringing_call(db, a, "plivo", call_uuid)
 
     response = await post_plivo(
         client,
@@ -221,7 +209,7 @@ async def test_plivo_answer_signed_by_another_account_does_not_reveal_the_call(
     assert a_call not in response.text
     b_calls = await _inbound_ids(client, other_tenant)
     assert len(b_calls) == 1 and b_calls[0] in response.text
-    assert await _status(client, tenant, a_call) == "ringing"
+    assert await call_status(client, tenant, a_call) == "ringing"
     # A's own retry of the same CallUUID still finds A's call.
     mine = await post_plivo(
         client,
@@ -242,7 +230,7 @@ async def test_plivo_hangup_signed_by_another_account_leaves_the_call_alone(
 ) -> None:
     a, b = await _lines(client, db, tenant, other_tenant, "plivo")
     call_uuid = str(uuid.uuid4())
-    a_call = await _a_call(db, a, "plivo", call_uuid)
+    a_call = await ringing_call(db, a, "plivo", call_uuid)
     hangup = {
         "CallUUID": call_uuid,
         "Event": "Hangup",
@@ -252,9 +240,9 @@ async def test_plivo_hangup_signed_by_another_account_leaves_the_call_alone(
 
     forged = await post_plivo(client, settings.base_url, "/webhooks/plivo/events", hangup, b.secret)
     assert forged.status_code == 403
-    assert await _status(client, tenant, a_call) == "ringing"
+    assert await call_status(client, tenant, a_call) == "ringing"
     genuine = await post_plivo(
         client, settings.base_url, "/webhooks/plivo/events", hangup, a.secret
     )
     assert genuine.status_code == 204
-    assert await _status(client, tenant, a_call) == "busy"
+    assert await call_status(client, tenant, a_call) == "busy"

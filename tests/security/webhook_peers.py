@@ -16,7 +16,7 @@ from tests.conftest import API
 from tests.emulators import plivo as plivo_emulator
 from tests.emulators.telnyx import TelnyxEmulator
 from tests.emulators.twilio import twilio_signature
-from tests.factories import Tenant, insert_agent
+from tests.factories import Tenant, insert_agent, insert_call
 from voxline.storage.db import Database
 from voxline.telephony.telnyx.webhooks import encode_client_state
 
@@ -128,3 +128,24 @@ def telnyx_event(
     }
     body = json.dumps(document).encode()
     return body, line.telnyx.sign(body, int(time.time()))
+
+
+async def ringing_call(db: Database, line: Line, provider: str, provider_call_id: str) -> str:
+    """A ringing outbound call from ``line``'s number, known to its provider by
+    ``provider_call_id``."""
+    return await insert_call(
+        db,
+        line.tenant.org_id,
+        line.agent_id,
+        status="ringing",
+        provider_type=provider,
+        provider_call_id=provider_call_id,
+        phone_number_id=line.number_id,
+        from_number=line.number,
+    )
+
+
+async def call_status(client: httpx.AsyncClient, tenant: Tenant, call_id: str) -> str:
+    response = await client.get(f"{API}/calls/{call_id}", headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    return str(response.json()["data"]["status"])
