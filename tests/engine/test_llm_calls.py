@@ -17,6 +17,7 @@ from voxline.api.app import create_app
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
+from voxline.voice.brain.openai import STILL_THERE
 from voxline.voice.stages import APOLOGY
 
 
@@ -115,9 +116,11 @@ async def test_an_llm_that_fails_mid_call_gets_an_apology_and_a_provider_error(
         f"{API}/calls/{call_id}/transcript", headers=llm_phone.tenant.headers
     )
     turns = response.json()["data"]["transcript"]
-    agent = [t["text"] for t in turns if t["speaker"] == "agent"]
+    # On a loaded machine the scaled silence timeout may prompt once before the contact's
+    # first words arrive; that prompt is not the brain's reply.
+    agent = [t["text"] for t in turns if t["speaker"] == "agent" and t["text"] != STILL_THERE]
     assert agent == ["Hi Jane, this is Ava.", APOLOGY]
-    assert [t["speaker"] for t in turns][:2] == ["agent", "contact"]
+    assert "contact" in [t["speaker"] for t in turns]
 
 
 async def test_an_llm_failure_that_a_retry_cures_goes_unnoticed(
@@ -139,5 +142,6 @@ async def test_an_llm_failure_that_a_retry_cures_goes_unnoticed(
     response = await llm_phone.client.get(
         f"{API}/calls/{call_id}/transcript", headers=llm_phone.tenant.headers
     )
-    agent = [t["text"] for t in response.json()["data"]["transcript"] if t["speaker"] == "agent"]
+    turns = response.json()["data"]["transcript"]
+    agent = [t["text"] for t in turns if t["speaker"] == "agent" and t["text"] != STILL_THERE]
     assert agent == ["Hi Jane, this is Ava.", "Perfect, see you on Thursday. Goodbye!"]

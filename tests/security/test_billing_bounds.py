@@ -244,7 +244,9 @@ async def test_honest_twilio_times_within_the_call_are_billed_as_reported(
 ) -> None:
     deployment = twilio_line.deployment
     call_id, hooks = await twilio_line.place()
-    created = await deployment.backdate(call_id, 30)
+    # Not further back than the join timeout (30 s): the ringing event's deadline must lie
+    # ahead, or the join-timeout timer could end the call before the answer arrives.
+    created = await deployment.backdate(call_id, 15)
     before = await deployment.balance()
     await twilio_line.post(hooks["ringing"], at=created + timedelta(seconds=1))
     await twilio_line.post(hooks["in-progress"], at=created + timedelta(seconds=5))
