@@ -24,8 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.factories import Tenant, make_tenant
-from voxline.api.app import create_app
+from tests.factories import Tenant, app_for, make_tenant
 from voxline.config import Settings, load_settings
 from voxline.storage import migrate
 from voxline.storage.db import Database
@@ -116,14 +115,14 @@ def app_factory(db: Database) -> Iterator[object]:
     """Build an app over the test database with settings overrides."""
 
     def build(settings: Settings) -> object:
-        return create_app(settings, db=db)
+        return app_for(settings, db=db)
 
     yield build
 
 
 @pytest.fixture
 async def client(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, db=db)
+    app = app_for(settings, db=db)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
         yield http

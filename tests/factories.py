@@ -6,6 +6,12 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from fastapi import FastAPI
+
+from voxline.api.app import create_app
+from voxline.config import Settings
+from voxline.engine.runner import Engine
+from voxline.runtime import build_runtime
 from voxline.services import billing, keys, orgs
 from voxline.storage.db import Database
 from voxline.storage.types import utcnow
@@ -158,3 +164,14 @@ async def insert_turn(
                 created_at=utcnow(),
             )
         )
+
+
+def app_for(
+    settings: Settings,
+    db: Database | None = None,
+    *,
+    engine: Engine | None = None,
+    run_engine: bool = False,
+) -> FastAPI:
+    """The app over a runtime built as ``voxline serve`` builds it (see ``build_runtime``)."""
+    return create_app(settings, build_runtime(settings, db, engine=engine, run_engine=run_engine))

@@ -99,6 +99,7 @@ def serve(
     import uvicorn
 
     from voxline.api.app import create_app
+    from voxline.runtime import build_runtime
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -109,7 +110,7 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     if migrate_first:
         migrate.upgrade(settings.resolved_database_url)
-    application = create_app(settings, run_engine=not no_engine)
+    application = create_app(settings, build_runtime(settings, run_engine=not no_engine))
     freeze_startup_heap()
     uvicorn.run(
         application,
@@ -130,24 +131,21 @@ def worker() -> None:
     """
     import signal
 
-    from voxline.engine.runner import Engine
+    from voxline.runtime import build_runtime
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     migrate.upgrade(settings.resolved_database_url)
 
     async def main() -> None:
-        db = Database(settings.resolved_database_url)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        try:
-            engine = Engine(db, settings)
-            freeze_startup_heap()
-            await engine.run(stop)
-        finally:
-            await db.dispose()
+        runtime = build_runtime(settings, run_engine=True)
+        freeze_startup_heap()
+        async with runtime.running():
+            await stop.wait()
 
     asyncio.run(main())
 

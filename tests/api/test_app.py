@@ -7,8 +7,7 @@ import uuid
 import httpx
 
 from tests.conftest import API
-from tests.factories import Tenant
-from voxline.api.app import create_app
+from tests.factories import Tenant, app_for
 from voxline.config import Settings
 from voxline.services import keys
 from voxline.storage.db import Database
@@ -58,7 +57,7 @@ async def test_malformed_json_is_bad_request(client: httpx.AsyncClient, tenant: 
 async def test_unexpected_errors_answer_500_without_internals(
     settings: Settings, db: Database
 ) -> None:
-    app = create_app(settings, db=db)
+    app = app_for(settings, db=db)
 
     @app.get("/boom")
     async def boom() -> None:

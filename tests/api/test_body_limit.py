@@ -12,8 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import API
-from tests.factories import Tenant, insert_agent, insert_number
-from voxline.api.app import create_app
+from tests.factories import Tenant, app_for, insert_agent, insert_number
 from voxline.config import Settings
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
@@ -25,7 +24,7 @@ FROM = "+14155550199"
 @pytest.fixture
 async def small(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app whose body limit is :data:`LIMIT` bytes."""
-    app = create_app(settings.model_copy(update={"max_body_bytes": LIMIT}), db=db)
+    app = app_for(settings.model_copy(update={"max_body_bytes": LIMIT}), db=db)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
         yield http

@@ -10,8 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import API
-from tests.factories import Tenant, insert_agent, insert_number
-from voxline.api.app import create_app
+from tests.factories import Tenant, app_for, insert_agent, insert_number
 from voxline.config import Settings
 from voxline.errors import ProviderError
 from voxline.services import billing
@@ -347,13 +346,13 @@ async def test_insufficient_credits_is_payment_required_and_creates_nothing(
 async def test_the_engine_is_woken_once_per_created_call(
     db: Database, settings: Settings, tenant: Tenant, agent_id: str
 ) -> None:
-    app = create_app(settings, db=db)
+    app = app_for(settings, db=db)
     woken: list[str] = []
 
     async def wake(call_id: str) -> None:
         woken.append(call_id)
 
-    app.state.call_created = wake
+    app.state.runtime.call_created = wake
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
         headers = {**tenant.headers, "X-Idempotency-Key": "wake-1"}
@@ -368,12 +367,12 @@ async def test_the_engine_is_woken_once_per_created_call(
 async def test_a_provider_refusal_during_the_request_is_a_provider_error(
     db: Database, settings: Settings, tenant: Tenant, agent_id: str
 ) -> None:
-    app = create_app(settings, db=db)
+    app = app_for(settings, db=db)
 
     async def refuse(call_id: str) -> ProviderError:
         return ProviderError("number not reachable", provider="sandbox", retryable=False)
 
-    app.state.call_created = refuse
+    app.state.runtime.call_created = refuse
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
         response = await http.post(

@@ -12,8 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import API
-from tests.factories import Tenant, insert_agent, insert_number
-from voxline.api.app import create_app
+from tests.factories import Tenant, app_for, insert_agent, insert_number
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.services import billing
@@ -139,7 +138,7 @@ async def test_an_overlong_key_is_a_validation_error(
 
 @pytest.fixture
 async def short_ttl_client(db: Database, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings.model_copy(update={"idempotency_ttl_seconds": 1}), db=db)
+    app = app_for(settings.model_copy(update={"idempotency_ttl_seconds": 1}), db=db)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
         yield http
@@ -169,7 +168,7 @@ async def test_a_replay_of_a_refused_call_answers_the_stored_502(
     db: Database, settings: Settings, tenant: Tenant, agent_id: str
 ) -> None:
     # The sandbox's +1 NPA 555 0104 is not in service: the engine's inline placement fails.
-    app = create_app(settings, db=db, engine=Engine(db, settings))
+    app = app_for(settings, db=db, engine=Engine(db, settings))
     body = {"agent_id": agent_id, "phone_number": "+14155550104"}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
@@ -193,7 +192,7 @@ async def test_a_replay_of_a_refused_call_answers_the_stored_502(
 async def test_a_replay_of_an_accepted_call_still_answers_201(
     db: Database, settings: Settings, tenant: Tenant, agent_id: str
 ) -> None:
-    app = create_app(settings, db=db, engine=Engine(db, settings))
+    app = app_for(settings, db=db, engine=Engine(db, settings))
     body = {"agent_id": agent_id, "phone_number": "+14155550101"}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:

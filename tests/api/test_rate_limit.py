@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import API
-from tests.factories import Tenant
-from voxline.api.app import create_app
+from tests.factories import Tenant, app_for
 from voxline.config import Settings
 from voxline.services.rate_limit import WINDOW_SECONDS
 from voxline.storage.db import Database
@@ -23,7 +22,7 @@ from voxline.storage.db import Database
 async def limited_client(
     settings: Settings, db: Database, limit: int
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings.model_copy(update={"rate_limit_per_minute": limit}), db=db)
+    app = app_for(settings.model_copy(update={"rate_limit_per_minute": limit}), db=db)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
         yield http

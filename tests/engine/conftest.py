@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import API
-from tests.factories import Tenant, insert_agent, insert_number
-from voxline.api.app import create_app
+from tests.factories import Tenant, app_for, insert_agent, insert_number
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
@@ -45,7 +44,7 @@ async def engine(db: Database, engine_settings: Settings) -> AsyncIterator[Engin
 async def engine_client(
     db: Database, engine_settings: Settings, engine: Engine
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(engine_settings, db=db, engine=engine)
+    app = app_for(engine_settings, db=db, engine=engine)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
         yield http

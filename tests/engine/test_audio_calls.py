@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import API
 from tests.engine.conftest import Phone
-from tests.factories import Tenant, insert_agent, insert_number
+from tests.factories import Tenant, app_for, insert_agent, insert_number
 from tests.voice.speech import (
     ANSWER_TO_FIRST_AUDIO_MS_AT_MOST,
     TALKER_KEYWORDS,
@@ -20,7 +20,6 @@ from tests.voice.speech import (
     channel_levels,
     misheard,
 )
-from voxline.api.app import create_app
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
@@ -41,7 +40,7 @@ async def audio_phone(db: Database, settings: Settings, tenant: Tenant) -> Async
     engine = Engine(db, audio_settings)
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run(stop))
-    app = create_app(audio_settings, db=db, engine=engine)
+    app = app_for(audio_settings, db=db, engine=engine)
     agent_id = await insert_agent(
         db,
         tenant.org_id,

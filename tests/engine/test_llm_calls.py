@@ -12,8 +12,7 @@ import pytest
 from tests.conftest import API
 from tests.emulators.llm_server import API_KEY, MODEL, EmulatedReply, LlmEmulator
 from tests.engine.conftest import TIME_SCALE, Phone
-from tests.factories import Tenant, insert_agent, insert_number
-from voxline.api.app import create_app
+from tests.factories import Tenant, app_for, insert_agent, insert_number
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
@@ -55,7 +54,7 @@ async def llm_phone(
         greeting="Hi {{first_name}}, this is Ava.",
     )
     await insert_number(db, tenant.org_id, "+14155551000", outbound_agent_id=agent_id)
-    app = create_app(llm_settings, db=db, engine=engine)
+    app = app_for(llm_settings, db=db, engine=engine)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
         yield Phone(http, tenant, agent_id)

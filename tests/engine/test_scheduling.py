@@ -21,7 +21,7 @@ from voxline.errors import ProviderError
 from voxline.services import billing, orgs
 from voxline.storage.db import Database
 from voxline.storage.tables import calls, credit_ledger
-from voxline.telephony.base import PlacementRequest, PlacementState
+from voxline.telephony.base import PlacementRequest, PlacementState, ProviderCall
 from voxline.telephony.registry import ProviderRegistry
 
 
@@ -121,11 +121,17 @@ class FlakyProvider:
             raise self.errors.pop(0)
         return "PROV-1"
 
-    async def hangup(self, provider_call_id: str) -> None:
+    async def hangup(self, call: ProviderCall) -> None:
         return None
 
-    async def placement_state(self, call_id: str) -> PlacementState:
+    async def placement_state(self, call: ProviderCall) -> PlacementState:
         return PlacementState.UNKNOWN
+
+    async def recording_url(self, call: ProviderCall) -> str | None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
 
 
 async def _queued_call(db: Database) -> str:

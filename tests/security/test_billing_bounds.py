@@ -34,8 +34,7 @@ from tests.emulators.twilio import (
     TwilioEmulator,
     twilio_signature,
 )
-from tests.factories import Tenant, insert_agent
-from voxline.api.app import create_app
+from tests.factories import Tenant, app_for, insert_agent
 from voxline.config import Settings
 from voxline.domain.pricing import PriceTable
 from voxline.engine.claims import renew_leases
@@ -113,7 +112,7 @@ async def _deploy(
     engine = Engine(db, live)
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run(stop))
-    app = create_app(live, db=db, engine=engine)
+    app = app_for(live, db=db, engine=engine)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     agent_id = await insert_agent(db, tenant.org_id, system_prompt="- Hello.")
     try:

@@ -31,8 +31,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import API
-from tests.factories import Tenant, insert_agent, insert_call, insert_number
-from voxline.api.app import create_app
+from tests.factories import Tenant, app_for, insert_agent, insert_call, insert_number
 from voxline.config import Settings, load_settings
 from voxline.storage.db import Database
 from voxline.storage.tables import metadata
@@ -67,7 +66,7 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
 @functools.cache
 def operations() -> tuple[Operation, ...]:
     """Every operation of the public API (the app is built only to read its document)."""
-    app = create_app(load_settings(database_url="sqlite+aiosqlite:///:memory:"))
+    app = app_for(load_settings(database_url="sqlite+aiosqlite:///:memory:"))
     document = app.openapi()
     found = []
     for path, methods in document["paths"].items():
@@ -323,7 +322,7 @@ async def fuzz_client(settings: Settings, db: Database) -> AsyncIterator[httpx.A
             "llm_base_url": None,
         }
     )
-    app = create_app(offline, db=db)  # no engine: a created call is only queued
+    app = app_for(offline, db=db)  # no engine: a created call is only queued
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
         yield http

@@ -13,7 +13,7 @@ import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from voxline.api.app import create_app
+from tests.factories import app_for
 from voxline.config import Settings
 from voxline.storage.db import Database
 
@@ -31,7 +31,7 @@ async def server_url(db: Database, settings: Settings) -> AsyncIterator[str]:
         update={"media_start_timeout_seconds": 0.5, "media_pending_per_address": 2}
     )
     server = uvicorn.Server(
-        uvicorn.Config(create_app(live, db=db), log_level="warning", lifespan="off")
+        uvicorn.Config(app_for(live, db=db), log_level="warning", lifespan="off")
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it

@@ -27,9 +27,8 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection
 
 from tests.conftest import API
-from tests.factories import Tenant, insert_call
+from tests.factories import Tenant, app_for, insert_call
 from tests.security.webhook_peers import import_line
-from voxline.api.app import create_app
 from voxline.config import Settings
 from voxline.storage.db import Database
 from voxline.telephony.media_tokens import MediaTokens
@@ -100,7 +99,7 @@ async def deployment(db: Database, settings: Settings, tenant: Tenant) -> AsyncI
     servers, tasks = [], []
     for bound in (sock, other_sock):
         server = uvicorn.Server(
-            uvicorn.Config(create_app(live, db=db), log_level="warning", lifespan="off")
+            uvicorn.Config(app_for(live, db=db), log_level="warning", lifespan="off")
         )
         servers.append(server)
         tasks.append(asyncio.create_task(server.serve(sockets=[bound])))

@@ -10,7 +10,7 @@ import pytest
 
 from voxline.domain.calls import AnsweredBy, CallEvent, EndReason
 from voxline.errors import ProviderError
-from voxline.telephony.base import PlacementRequest, PlacementState, ProviderEvent
+from voxline.telephony.base import PlacementRequest, PlacementState, ProviderCall, ProviderEvent
 from voxline.telephony.sandbox.carrier import SandboxCarrier
 from voxline.telephony.sandbox.line import TextLine
 from voxline.telephony.sandbox.personas import Behaviour, behaviour_for
@@ -164,7 +164,7 @@ async def test_never_answers_until_hung_up() -> None:
     provider_id = await carrier.place_call(request("+14155550102"))
     await asyncio.sleep(50 * SCALE)
     assert recorder.kinds == [CallEvent.RINGING]
-    await carrier.hangup(provider_id)
+    await carrier.hangup(ProviderCall("call-1", provider_id, None))
     await asyncio.wait_for(recorder.done.wait(), 5)
     assert recorder.kinds == [CallEvent.RINGING, CallEvent.HANGUP]
 
@@ -176,7 +176,7 @@ async def test_filibuster_talks_until_hung_up() -> None:
     await asyncio.sleep(200 * SCALE)
     assert recorder.kinds == [CallEvent.RINGING, CallEvent.ANSWERED]
     assert sum(1 for t in recorder.turns if t[0] == "contact") >= 2
-    await carrier.hangup(provider_id)
+    await carrier.hangup(ProviderCall("call-1", provider_id, None))
     await asyncio.wait_for(recorder.done.wait(), 5)
     assert recorder.kinds[-1] is CallEvent.HANGUP
 
@@ -188,5 +188,7 @@ async def test_placements_are_logged_for_recovery(tmp_path: Path) -> None:
     await first.aclose()
     # Another process of the same deployment can tell the call was dialed.
     second = make_carrier(Recorder(), tmp_path)
-    assert await second.placement_state("abc") is PlacementState.PLACED
-    assert await second.placement_state("never") is PlacementState.NOT_PLACED
+    assert await second.placement_state(ProviderCall("abc", None, None)) is PlacementState.PLACED
+    assert (
+        await second.placement_state(ProviderCall("never", None, None)) is PlacementState.NOT_PLACED
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,54 +14,19 @@ from voxline.api.middleware import RequestContextMiddleware
 from voxline.api.providers import plivo, telnyx, twilio
 from voxline.api.routes import agents, calls, recordings, telephony, voices
 from voxline.config import Settings
-from voxline.engine.runner import Engine, notify_dispatch
-from voxline.errors import ProviderError
-from voxline.services.rate_limit import create_rate_limiter
-from voxline.storage.db import Database, create_database
+from voxline.runtime import Runtime
 
 API_PREFIX = "/api/public/v1"
 
 
-def create_app(
-    settings: Settings,
-    db: Database | None = None,
-    *,
-    run_engine: bool = False,
-    engine: Engine | None = None,
-) -> FastAPI:
-    """Build the ASGI app.
-
-    A ``db`` passed in is shared and left open; otherwise the app opens one from ``settings``
-    and closes it at shutdown. ``run_engine`` runs the call engine inside this process for
-    the app's lifetime (``voxline serve``); API-only nodes (``--no-engine``) leave it to
-    workers and wake them through the database. An ``engine`` passed in is used to place new
-    calls but is run by its owner.
-    """
-    owns_db = db is None
-    database = db or create_database(settings.resolved_database_url)
-    live_engine = engine or (Engine(database, settings) if run_engine else None)
+def create_app(settings: Settings, runtime: Runtime) -> FastAPI:
+    """Build the ASGI app serving ``runtime`` (see :mod:`voxline.runtime`), which the app
+    runs for its lifetime: its engine, when it runs one, and closing what it owns."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        stop = asyncio.Event()
-        task = None
-        if run_engine and engine is None and live_engine is not None:
-            task = asyncio.create_task(live_engine.run(stop), name="voxline-engine")
-        try:
+        async with runtime.running():
             yield
-        finally:
-            stop.set()
-            if task is not None:
-                await task
-            if owns_db:
-                await database.dispose()
-
-    async def call_created(call_id: str) -> ProviderError | None:
-        """Place a new call at once where an engine runs here; else wake the workers."""
-        if live_engine is not None:
-            return await live_engine.place_now(call_id)
-        await notify_dispatch(database)
-        return None
 
     app = FastAPI(
         title="Voxline API",
@@ -73,11 +37,7 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.db = database
-    app.state.engine = live_engine
-    app.state.call_created = call_created
-    app.state.rate_limiter = create_rate_limiter(database, settings.rate_limit_per_minute)
+    app.state.runtime = runtime
 
     install_error_handlers(app)
     # Added first, so it runs inside RequestContextMiddleware and its 413 has a request id.

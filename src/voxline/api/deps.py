@@ -1,4 +1,6 @@
-"""Typed dependencies shared by the routes: settings, database, the caller's organization."""
+"""Typed dependencies shared by the routes: the runtime, settings, database, the caller's
+organization. Everything a route needs of the process comes from the :class:`Runtime` the
+app was built with."""
 
 from __future__ import annotations
 
@@ -7,11 +9,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from voxline.config import Settings
 from voxline.errors import Unauthorized
+from voxline.runtime import Runtime
 from voxline.services.keys import authenticate_key
-from voxline.services.rate_limit import RateLimiter
 from voxline.storage.db import Database
 
 _bearer = HTTPBearer(
@@ -21,14 +24,22 @@ _bearer = HTTPBearer(
 )
 
 
+def runtime_of(connection: HTTPConnection) -> Runtime:
+    """The runtime of the app serving ``connection`` (a request or a WebSocket)."""
+    runtime: Runtime = connection.app.state.runtime
+    return runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
+
+
 def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return runtime_of(request).settings
 
 
 def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+    return runtime_of(request).db
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +56,13 @@ async def get_caller(
 ) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Invalid or missing API key")
-    db: Database = request.app.state.db
-    key = await authenticate_key(db, credentials.credentials)
-    limiter: RateLimiter = request.app.state.rate_limiter
-    await limiter.hit(key.org_id)
+    runtime = runtime_of(request)
+    key = await authenticate_key(runtime.db, credentials.credentials)
+    await runtime.rate_limiter.hit(key.org_id)
     return Caller(org_id=key.org_id, key_id=key.id)
 
 
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DbDep = Annotated[Database, Depends(get_db)]
 CallerDep = Annotated[Caller, Depends(get_caller)]

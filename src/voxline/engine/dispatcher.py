@@ -23,7 +23,13 @@ from voxline.services.call_events import apply_event
 from voxline.services.credentials import credential_for_number
 from voxline.storage.db import Database
 from voxline.storage.types import utcnow
-from voxline.telephony.base import PlacementRequest, PlacementState, ProviderEvent
+from voxline.telephony.base import (
+    PlacementRequest,
+    PlacementState,
+    ProviderCall,
+    ProviderEvent,
+    TelephonyProvider,
+)
 from voxline.telephony.registry import ProviderRegistry
 
 log = get_logger("engine.dispatcher")
@@ -100,7 +106,7 @@ class Dispatcher:
                 provider.place_call(request), self.settings.placement_timeout_seconds
             )
         except TimeoutError:
-            return await self._unknown_outcome(call, provider)
+            return await self._unknown_outcome(call, provider, request)
         except ProviderError as exc:
             if exc.retryable and call.attempts < self.settings.placement_max_attempts:
                 delay = self.settings.placement_backoff_seconds * 2 ** (call.attempts - 1)
@@ -135,10 +141,12 @@ class Dispatcher:
             credentials=credentials,
         )
 
-    async def _unknown_outcome(self, call: ClaimedCall, provider: object) -> ProviderError | None:
+    async def _unknown_outcome(
+        self, call: ClaimedCall, provider: TelephonyProvider, request: PlacementRequest
+    ) -> ProviderError | None:
         state = PlacementState.UNKNOWN
-        with suppress(Exception):
-            state = await provider.placement_state(call.id)  # type: ignore[attr-defined]
+        with suppress(ProviderError):
+            state = await provider.placement_state(ProviderCall(call.id, None, request.credentials))
         if (
             state is PlacementState.NOT_PLACED
             and call.attempts < self.settings.placement_max_attempts

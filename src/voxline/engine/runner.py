@@ -25,19 +25,14 @@ from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups, listen, notify
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
-from voxline.services.provider_recordings import Fetcher
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.telephony.base import ProviderEvent
-from voxline.telephony.credentials import ProviderCredentials
-from voxline.telephony.media_tokens import MediaTokens
-from voxline.telephony.plivo.client import PlivoClient
+from voxline.telephony.carriers import Carriers
 from voxline.telephony.registry import ProviderRegistry
 from voxline.telephony.sandbox.audio_line import AudioEnd
 from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
 from voxline.telephony.sandbox.line import TextLine
-from voxline.telephony.telnyx.client import TelnyxClient
-from voxline.telephony.twilio.client import TwilioClient
 
 log = get_logger("engine")
 
@@ -46,7 +41,14 @@ __all__ = ["Engine", "new_worker_id", "notify_dispatch"]
 
 
 class Engine:
-    def __init__(self, db: Database, settings: Settings, worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        worker_id: str | None = None,
+        *,
+        carriers: Carriers | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
@@ -68,37 +70,15 @@ class Engine:
             placements_log=settings.data_dir / "sandbox" / "placements.log",
             audio=audio,
         )
-        tokens = MediaTokens.for_deployment(
-            settings.resolved_secret_key(), settings.media_token_ttl_seconds
-        )
-        self.carriers = (
-            TwilioClient(
-                public_base_url=settings.base_url,
-                base_url=settings.twilio_api_base_url,
-                stream_token=tokens.minter("twilio"),
-            ),
-            TelnyxClient(
-                public_base_url=settings.base_url,
-                base_url=settings.telnyx_api_base_url,
-                stream_auth_token=tokens.minter("telnyx"),
-            ),
-            PlivoClient(
-                public_base_url=settings.base_url, api_base_url=settings.plivo_api_base_url
-            ),
-        )
-        self.carriers_by_name = {carrier.name: carrier for carrier in self.carriers}
-        self.registry = ProviderRegistry(
-            {"sandbox": self.sandbox, **{carrier.name: carrier for carrier in self.carriers}}
-        )
+        self.carriers = carriers or Carriers.for_deployment(settings)
+        self.registry = ProviderRegistry({"sandbox": self.sandbox, **self.carriers.by_name()})
         self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
         self.timers = Timers(db, settings, self.registry, self.wakeups)
         self.finalizer = Finalizer(
             db,
             settings,
             self.wakeups,
-            recordings={
-                carrier.name: self._recording_fetcher(carrier) for carrier in self.carriers
-            },
+            recordings={carrier.name: carrier.recording_url for carrier in self.carriers},
         )
 
     async def on_provider_event(self, event: ProviderEvent) -> None:
@@ -124,14 +104,6 @@ class Engine:
         if row is None or row.direction != "outbound":
             return False
         return row.provider_type != "sandbox" or self.settings.sandbox_mode == "audio"
-
-    @staticmethod
-    def _recording_fetcher(carrier: TwilioClient | TelnyxClient | PlivoClient) -> Fetcher:
-        async def fetch(provider_call_id: str, credentials: ProviderCredentials) -> str | None:
-            # The credentials are those of the call's own number, hence of this provider.
-            return await carrier.recording_url(provider_call_id, credentials=credentials)  # type: ignore[arg-type]
-
-        return fetch
 
     async def place_now(self, call_id: str) -> ProviderError | None:
         return await self.dispatcher.place_now(call_id)
@@ -165,8 +137,7 @@ class Engine:
             await self.sessions.leases.aclose()
             halt.set()
         # After the finalizer stopped: its recording step asks the carriers.
-        for carrier in self.carriers:
-            await carrier.aclose()
+        await self.carriers.aclose()
         log.info("engine stopped", extra={"worker_id": self.worker_id})
 
     async def _drain(self) -> None:

@@ -32,6 +32,7 @@ from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
+from voxline.services.provider_calls import hang_up, provider_call_of
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.storage.types import utcnow
@@ -86,12 +87,9 @@ class Timers:
         return len(rows)
 
     async def _hangup(self, row: Any) -> None:
-        if not row.provider_call_id or row.provider_type not in self.registry:
-            return
-        try:
-            await self.registry.get(row.provider_type).hangup(row.provider_call_id)
-        except ProviderError as exc:
-            log.warning("hang-up failed", extra={"call_id": row.id, "code": exc.provider_code})
+        """Ask the provider to end the call, with its own number's credentials, whichever
+        process placed or received it."""
+        await hang_up(self.db, self.settings, self.registry, row.id)
 
     async def recover_expired_leases(self) -> int:
         expired = await expired_leases(self.db)
@@ -126,9 +124,10 @@ class Timers:
 
     async def _recover_placement(self, call_id: str, provider_type: str) -> None:
         state = PlacementState.UNKNOWN
-        if provider_type in self.registry:
+        call = await provider_call_of(self.db, self.settings, call_id)
+        if provider_type in self.registry and call is not None:
             try:
-                state = await self.registry.get(provider_type).placement_state(call_id)
+                state = await self.registry.get(provider_type).placement_state(call)
             except ProviderError:
                 state = PlacementState.UNKNOWN
         if state is PlacementState.NOT_PLACED:

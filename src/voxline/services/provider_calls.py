@@ -11,24 +11,33 @@ import sqlalchemy as sa
 
 from voxline.config import Settings
 from voxline.domain.calls import CallDirection, CallStatus, EndReason
-from voxline.errors import NotFound, ValidationFailed
+from voxline.errors import NotFound, ProviderError, ValidationFailed
 from voxline.logging import get_logger
 from voxline.services.credentials import NumberCredential, credential_for_number
 from voxline.storage.db import Database
 from voxline.storage.tables import agents, calls, phone_numbers
 from voxline.storage.types import utcnow
-from voxline.telephony.credentials import ProviderCredentials
+from voxline.telephony.base import ProviderCall
+from voxline.telephony.credentials import ProviderCredentials, carries_credentials
+from voxline.telephony.registry import ProviderRegistry
 
 log = get_logger("services.provider_calls")
 
 
 @dataclass(frozen=True, slots=True)
-class ProviderCall:
+class KnownCall:
+    """A call on a carrier, with the decrypted credentials of the number it uses."""
+
     call_id: str
     org_id: str
     status: CallStatus
     provider_call_id: str | None
     credentials: ProviderCredentials
+
+    @property
+    def ref(self) -> ProviderCall:
+        """The call as its provider's operations take it."""
+        return ProviderCall(self.call_id, self.provider_call_id, self.credentials)
 
 
 # A provider call id names one call per organization; more than this many organizations
@@ -51,7 +60,7 @@ async def find_provider_calls(
     *,
     call_id: str | None = None,
     provider_call_id: str | None = None,
-) -> list[ProviderCall]:
+) -> list[KnownCall]:
     """The calls a webhook may speak of: the one with our id ``call_id`` (and, when given,
     that provider call id), else every call of ``provider`` with ``provider_call_id``, in
     whichever organization. Provider call ids are not secret and not unique across
@@ -79,7 +88,7 @@ async def find_provider_calls(
         except (NotFound, ValidationFailed):  # released, or its credential is gone
             continue
         found.append(
-            ProviderCall(
+            KnownCall(
                 row.id,
                 row.organization_id,
                 CallStatus(row.status),
@@ -96,7 +105,7 @@ async def find_provider_call(
     provider: str,
     *,
     call_id: str | None,
-) -> ProviderCall:
+) -> KnownCall:
     """The call of ``provider`` with our id ``call_id``, with the credentials of the number
     it uses; :class:`NotFound` when there is no such call on that provider."""
     found = await find_provider_calls(db, settings, provider, call_id=call_id) if call_id else []
@@ -241,3 +250,58 @@ async def record_dtmf(db: Database, call_id: str, digit: str) -> None:
         await conn.execute(
             calls.update().where(calls.c.id == call_id).values(context=context, updated_at=utcnow())
         )
+
+
+async def provider_call_of(db: Database, settings: Settings, call_id: str) -> ProviderCall | None:
+    """The call as its provider's operations take it, whichever process placed or received
+    it: its provider call id and the decrypted credentials of the number it uses (None on
+    the sandbox). None when there is no such call, or its number (and with it the account)
+    is gone."""
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(
+                    calls.c.provider_type, calls.c.provider_call_id, calls.c.phone_number_id
+                ).where(calls.c.id == call_id)
+            )
+        ).first()
+    if row is None:
+        return None
+    if not carries_credentials(row.provider_type):
+        return ProviderCall(call_id, row.provider_call_id, None)
+    if row.phone_number_id is None:
+        return None
+    try:
+        number = await credential_for_number(db, settings, row.phone_number_id)
+    except (NotFound, ValidationFailed):  # released, or its credential is gone
+        return None
+    return ProviderCall(call_id, row.provider_call_id, number.credentials)
+
+
+async def hang_up(
+    db: Database, settings: Settings, providers: ProviderRegistry, call_id: str
+) -> bool:
+    """Ask the call's provider to end it, with the credentials of the call's own number, from
+    any process. False (and a warning without personal data) when the provider refused or
+    the call cannot be reached through it; the caller's record of the call stands."""
+    async with db.read() as conn:
+        provider_type = (
+            await conn.execute(sa.select(calls.c.provider_type).where(calls.c.id == call_id))
+        ).scalar_one_or_none()
+    if provider_type is None or provider_type not in providers:
+        return False
+    call = await provider_call_of(db, settings, call_id)
+    if call is None or not call.provider_call_id:
+        log.warning(
+            "hang-up impossible", extra={"call_id": call_id, "reason": "no provider reference"}
+        )
+        return False
+    try:
+        await providers.get(provider_type).hangup(call)
+    except ProviderError as exc:
+        log.warning(
+            "hang-up failed",
+            extra={"call_id": call_id, "provider": provider_type, "code": exc.provider_code},
+        )
+        return False
+    return True

@@ -30,7 +30,7 @@ from voxline.services.provider_calls import find_provider_call
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.storage.types import utcnow
-from voxline.telephony.credentials import ProviderCredentials
+from voxline.telephony.base import ProviderCall
 
 log = get_logger("services.provider_recordings")
 
@@ -38,7 +38,7 @@ log = get_logger("services.provider_recordings")
 # question, counted from the one before (the first from finalization).
 RETRY_DELAYS = (1.0, 4.0, 10.0, 30.0)
 
-Fetcher = Callable[[str, ProviderCredentials], Awaitable[str | None]]
+Fetcher = Callable[[ProviderCall], Awaitable[str | None]]
 
 
 def wanted(
@@ -126,7 +126,7 @@ async def fetch_once(
         call = await find_provider_call(db, settings, provider, call_id=call_id)
         if call.provider_call_id is None:
             return None
-        url = await fetch(call.provider_call_id, call.credentials)
+        url = await fetch(call.ref)
     except (NotFound, ProviderError) as exc:
         log.info(
             "provider recording not available",

@@ -1,4 +1,11 @@
-"""The port every telephony provider implements, in provider-neutral terms."""
+"""The port every telephony provider implements, in provider-neutral terms.
+
+The port is stateless: every operation on a call receives a :class:`ProviderCall`, the
+provider's reference to it with the decrypted credentials of the call's own number, so any
+process can hang up, inspect or fetch the recording of any call, whichever process placed
+it, whether it came in or went out, and after any restart. Providers remember nothing
+between operations.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +47,16 @@ class ProviderEvent:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderCall:
+    """One call as a provider knows it: our id, the provider's id (None until the provider
+    named it) and the credentials of the account that carries it (None on the sandbox)."""
+
+    call_id: str
+    provider_call_id: str | None
+    credentials: ProviderCredentials | None
+
+
 class PlacementState(StrEnum):
     """What a provider knows of a placement attempt, asked during crash recovery."""
 
@@ -52,15 +69,27 @@ EventSink = Callable[[ProviderEvent], Awaitable[None]]
 
 
 class TelephonyProvider(Protocol):
-    """Dial, hang up and answer recovery questions for one provider."""
+    """Dial, hang up, fetch recordings and answer recovery questions for one provider.
+
+    Every method raises :class:`~voxline.errors.ProviderError` (with its ``retryable`` bit)
+    when the provider fails or the credentials are not the provider's.
+    """
 
     name: str
 
     async def place_call(self, request: PlacementRequest) -> str:
-        """Start dialing; returns the provider's call id. Raises ``ProviderError``."""
+        """Start dialing; returns the provider's call id."""
 
-    async def hangup(self, provider_call_id: str) -> None:
-        """End the call if it is still up (idempotent). Raises ``ProviderError``."""
+    async def hangup(self, call: ProviderCall) -> None:
+        """End the call if it is still up, or cancel it while it rings (idempotent: a call
+        the provider no longer knows counts as ended)."""
 
-    async def placement_state(self, call_id: str) -> PlacementState:
-        """Whether a call with our id was placed, for recovery after a crash."""
+    async def placement_state(self, call: ProviderCall) -> PlacementState:
+        """Whether the call was placed, for recovery after a crash (UNKNOWN when the
+        provider cannot tell)."""
+
+    async def recording_url(self, call: ProviderCall) -> str | None:
+        """Where the provider's recording of the call can be downloaded, or None."""
+
+    async def aclose(self) -> None:
+        """Release what the provider holds (its HTTP client)."""

@@ -11,7 +11,7 @@ import pytest
 
 from tests.emulators.plivo import AUTH_ID, AUTH_TOKEN, Failure, PlivoEmulator
 from voxline.errors import ProviderError
-from voxline.telephony.base import PlacementRequest, PlacementState
+from voxline.telephony.base import PlacementRequest, PlacementState, ProviderCall
 from voxline.telephony.credentials import PlivoCredentials, TwilioCredentials
 from voxline.telephony.plivo.client import PlivoClient
 
@@ -27,6 +27,11 @@ REQUEST = PlacementRequest(
     join_timeout_seconds=25.4,
     credentials=CREDENTIALS,
 )
+
+
+def _line(request_uuid: str | None) -> ProviderCall:
+    """The call as any process hands it to the adapter: its id and its account."""
+    return ProviderCall(REQUEST.call_id, request_uuid, CREDENTIALS)
 
 
 @pytest.fixture
@@ -171,7 +176,7 @@ async def test_hangup_of_a_live_call_deletes_the_call(
     request_uuid = await client.place_call(REQUEST)
     plivo.calls[request_uuid].state = "in-progress"
 
-    await client.hangup(request_uuid)
+    await client.hangup(_line(request_uuid))
 
     assert plivo.calls[request_uuid].state == "ended"
     assert [(r.method, r.path) for r in plivo.requests[1:]] == [
@@ -184,7 +189,7 @@ async def test_hangup_of_a_ringing_call_cancels_the_request(
 ) -> None:
     request_uuid = await client.place_call(REQUEST)
 
-    await client.hangup(request_uuid)
+    await client.hangup(_line(request_uuid))
 
     assert plivo.calls[request_uuid].state == "ended"
     assert plivo.requests[-1].path == f"/v1/Account/{AUTH_ID}/Request/{request_uuid}/"
@@ -193,15 +198,28 @@ async def test_hangup_of_a_ringing_call_cancels_the_request(
 async def test_hangup_of_a_call_already_gone_succeeds(
     plivo: PlivoEmulator, client: PlivoClient
 ) -> None:
-    await client.hangup("9834029e-58b6-11e1-b8b7-a5bd0e4e126f", credentials=CREDENTIALS)
+    await client.hangup(_line("9834029e-58b6-11e1-b8b7-a5bd0e4e126f"))
     assert len(plivo.requests) == 2
+
+
+async def test_hangup_without_plivo_credentials_sends_nothing(
+    plivo: PlivoEmulator, client: PlivoClient
+) -> None:
+    request_uuid = await client.place_call(REQUEST)
+    sent = len(plivo.requests)
+    with pytest.raises(ProviderError):
+        await client.hangup(ProviderCall(REQUEST.call_id, request_uuid, None))
+    with pytest.raises(ProviderError):
+        wrong = TwilioCredentials("AC" + "0" * 32, "0" * 32)
+        await client.hangup(ProviderCall(REQUEST.call_id, request_uuid, wrong))
+    assert len(plivo.requests) == sent
 
 
 async def test_hangup_server_error_is_retryable(plivo: PlivoEmulator, client: PlivoClient) -> None:
     request_uuid = await client.place_call(REQUEST)
     plivo.fail_next(Failure(status=500))
     with pytest.raises(ProviderError) as caught:
-        await client.hangup(request_uuid)
+        await client.hangup(_line(request_uuid))
     assert caught.value.retryable is True
 
 
@@ -209,16 +227,16 @@ async def test_recording_url_is_fetched_from_plivo(
     plivo: PlivoEmulator, client: PlivoClient
 ) -> None:
     request_uuid = await client.place_call(REQUEST)
-    assert await client.recording_url(request_uuid) is None
+    assert await client.recording_url(_line(request_uuid)) is None
 
     url = plivo.add_recording(request_uuid)
 
-    assert await client.recording_url(request_uuid) == url
+    assert await client.recording_url(_line(request_uuid)) == url
     assert plivo.requests[-1].query == {"call_uuid": request_uuid}
 
 
 async def test_placement_state_is_unknown(client: PlivoClient) -> None:
-    assert await client.placement_state(REQUEST.call_id) is PlacementState.UNKNOWN
+    assert await client.placement_state(_line(None)) is PlacementState.UNKNOWN
 
 
 async def test_machine_detection_can_be_switched_off(plivo: PlivoEmulator) -> None:

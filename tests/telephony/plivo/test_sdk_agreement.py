@@ -20,7 +20,7 @@ from tests.telephony.agreement import (
     sdk_call,
     tree_differences,
 )
-from voxline.telephony.base import PlacementRequest
+from voxline.telephony.base import PlacementRequest, ProviderCall
 from voxline.telephony.credentials import PlivoCredentials
 from voxline.telephony.plivo import webhooks
 from voxline.telephony.plivo.client import PlivoClient
@@ -58,9 +58,7 @@ async def server() -> AsyncIterator[RecordingServer]:
 
 @pytest.fixture
 async def ours(server: RecordingServer) -> AsyncIterator[PlivoClient]:
-    client = PlivoClient(
-        public_base_url=PUBLIC, credentials=CREDENTIALS, api_base_url=server.base_url
-    )
+    client = PlivoClient(public_base_url=PUBLIC, api_base_url=server.base_url)
     yield client
     await client.aclose()
 
@@ -142,7 +140,7 @@ async def test_the_comparison_notices_a_wrong_parameter_name(
 async def test_hanging_up_sends_what_calls_delete_sends(
     ours: PlivoClient, sdk: plivo.RestClient, server: RecordingServer
 ) -> None:
-    await ours.hangup(REQUEST_UUID)
+    await ours.hangup(ProviderCall("call-1", REQUEST_UUID, CREDENTIALS))
     mine = only_request(server)
     _, theirs = await sdk_call(server, lambda: sdk.calls.delete(REQUEST_UUID))
 
@@ -158,7 +156,7 @@ async def test_hanging_up_sends_what_calls_delete_sends(
 async def test_hanging_up_a_call_still_ringing_cancels_it_as_calls_cancel_does(
     ours: PlivoClient, sdk: plivo.RestClient, server: RecordingServer
 ) -> None:
-    await ours.hangup(GONE_UUID)
+    await ours.hangup(ProviderCall("call-1", GONE_UUID, CREDENTIALS))
     deleted, canceled = server.take()
     _, theirs = await sdk_call(server, lambda: sdk.calls.cancel(GONE_UUID))
 
@@ -169,7 +167,7 @@ async def test_hanging_up_a_call_still_ringing_cancels_it_as_calls_cancel_does(
 async def test_finding_a_recording_sends_what_recordings_list_sends(
     ours: PlivoClient, sdk: plivo.RestClient, server: RecordingServer
 ) -> None:
-    assert await ours.recording_url(REQUEST_UUID) is None
+    assert await ours.recording_url(ProviderCall("call-1", REQUEST_UUID, CREDENTIALS)) is None
     mine = only_request(server)
     _, theirs = await sdk_call(server, lambda: sdk.recordings.list(call_uuid=REQUEST_UUID))
 

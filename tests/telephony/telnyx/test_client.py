@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import socket
 
+import httpx
 import pytest
 
 from tests.emulators.telnyx import (
@@ -15,9 +16,9 @@ from tests.emulators.telnyx import (
     TelnyxEmulator,
 )
 from voxline.errors import ProviderError
-from voxline.telephony.base import PlacementRequest, PlacementState
+from voxline.telephony.base import PlacementRequest, PlacementState, ProviderCall
 from voxline.telephony.credentials import TelnyxCredentials
-from voxline.telephony.telnyx.client import TelnyxClient, provider_error
+from voxline.telephony.telnyx.client import TelnyxClient
 
 
 def placement(
@@ -211,21 +212,36 @@ async def test_an_unreachable_api_is_retryable(credentials: TelnyxCredentials) -
     assert caught.value.__cause__ is None
 
 
-def test_an_error_body_that_is_not_json_still_maps_by_status() -> None:
-    error = provider_error(502, b"<html>Bad gateway</html>")
+async def test_an_error_body_that_is_not_json_still_maps_by_status(
+    credentials: TelnyxCredentials,
+) -> None:
+    def gateway(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, content=b"<html>Bad gateway</html>")
 
+    client = TelnyxClient(public_base_url=PUBLIC_BASE_URL, transport=httpx.MockTransport(gateway))
+    try:
+        with pytest.raises(ProviderError) as caught:
+            await client.place_call(placement(credentials))
+    finally:
+        await client.aclose()
+
+    error = caught.value
     assert error.retryable
     assert error.provider_code is None
     assert error.message == "Telnyx failed (HTTP 502)"
 
 
-async def test_hangup_uses_the_placement_credential_and_is_idempotent(
+async def test_hangup_uses_the_calls_credential_and_is_idempotent(
     telnyx: TelnyxClient, emulator: TelnyxEmulator, credentials: TelnyxCredentials
 ) -> None:
     call_control_id = await telnyx.place_call(placement(credentials))
-
-    await telnyx.hangup(call_control_id)
-    await telnyx.hangup(call_control_id)  # Telnyx answers 422 90018: already ended
+    elsewhere = TelnyxClient(public_base_url=PUBLIC_BASE_URL, base_url=emulator.base_url)
+    try:
+        # Another process, which never saw the placement, hangs the call up.
+        await elsewhere.hangup(ProviderCall("call-1", call_control_id, credentials))
+    finally:
+        await elsewhere.aclose()
+    await telnyx.hangup(ProviderCall("call-1", call_control_id, credentials))  # 422 90018
 
     assert [action for action, _ in emulator.calls[call_control_id].commands] == ["hangup"]
     method, path, _ = emulator.requests[-1]
@@ -236,7 +252,7 @@ async def test_hangup_of_an_unknown_call_is_a_final_error(
     telnyx: TelnyxClient, credentials: TelnyxCredentials
 ) -> None:
     with pytest.raises(ProviderError) as caught:
-        await telnyx.hangup("v3:unknown", credentials=credentials)
+        await telnyx.hangup(ProviderCall("call-1", "v3:unknown", credentials))
 
     assert (caught.value.retryable, caught.value.http_status) == (False, 404)
 
@@ -245,18 +261,20 @@ async def test_hangup_without_any_known_credential_fails_without_a_request(
     telnyx: TelnyxClient, emulator: TelnyxEmulator
 ) -> None:
     with pytest.raises(ProviderError):
-        await telnyx.hangup("v3:someone-elses")
+        await telnyx.hangup(ProviderCall("call-1", "v3:someone-elses", None))
 
     assert emulator.requests == []
 
 
-async def test_placement_state_is_placed_only_for_calls_this_process_dialed(
+async def test_placement_state_asks_telnyx_about_the_call_control_id(
     telnyx: TelnyxClient, credentials: TelnyxCredentials
 ) -> None:
-    await telnyx.place_call(placement(credentials))
+    call_control_id = await telnyx.place_call(placement(credentials))
 
-    assert await telnyx.placement_state("call-1") is PlacementState.PLACED
-    assert await telnyx.placement_state("call-2") is PlacementState.UNKNOWN
+    placed = ProviderCall("call-1", call_control_id, credentials)
+    assert await telnyx.placement_state(placed) is PlacementState.PLACED
+    unnamed = ProviderCall("call-2", None, credentials)
+    assert await telnyx.placement_state(unnamed) is PlacementState.UNKNOWN
 
 
 async def test_recording_url_is_the_download_link_of_the_call_leg(
@@ -265,9 +283,10 @@ async def test_recording_url_is_the_download_link_of_the_call_leg(
     client = TelnyxClient(public_base_url=PUBLIC_BASE_URL, base_url=emulator.base_url, record=True)
     try:
         call_control_id = await client.place_call(placement(credentials))
-        assert await client.recording_url(call_control_id) is None
+        line = ProviderCall("call-1", call_control_id, credentials)
+        assert await client.recording_url(line) is None
         emulator.scenario(call_control_id, "completed")
-        url = await client.recording_url(call_control_id)
+        url = await client.recording_url(line)
     finally:
         await client.aclose()
 
@@ -281,7 +300,7 @@ async def test_recording_url_of_a_call_placed_elsewhere_looks_the_leg_up(
     call = emulator.add_call("outgoing", {"record": "record-from-answer"})
     call.recording_urls = {"wav": "https://s3.emulator.invalid/x.wav"}
 
-    url = await telnyx.recording_url(call.call_control_id, credentials=credentials)
+    url = await telnyx.recording_url(ProviderCall("call-1", call.call_control_id, credentials))
 
     assert url == "https://s3.emulator.invalid/x.wav"
     paths = [path for _, path, _ in emulator.requests]
@@ -293,7 +312,7 @@ async def test_answer_streams_an_inbound_call_to_voxline(
 ) -> None:
     call, _ = emulator.inbound("+14155550123", "+13125550100", f"{PUBLIC_BASE_URL}/hook")
 
-    await telnyx.answer(call.call_control_id, "call-9", credentials=credentials)
+    await telnyx.answer(ProviderCall("call-9", call.call_control_id, credentials))
 
     [(action, body)] = call.commands
     assert action == "answer"
@@ -307,7 +326,7 @@ async def test_reject_turns_an_inbound_call_away(
 ) -> None:
     call, _ = emulator.inbound("+14155550123", "+13125550100", f"{PUBLIC_BASE_URL}/hook")
 
-    await telnyx.reject(call.call_control_id, credentials=credentials)
+    await telnyx.reject(ProviderCall("call-9", call.call_control_id, credentials))
 
     assert call.commands == [("reject", {"cause": "CALL_REJECTED"})]
     assert not call.alive

@@ -25,11 +25,10 @@ import websockets
 
 from tests.conftest import API
 from tests.emulators.telnyx import API_KEY, CONNECTION_ID, Injected, TelnyxEmulator
-from tests.factories import Tenant, insert_agent
+from tests.factories import Tenant, app_for, insert_agent
 from tests.telephony.greeting import count_speech
 from tests.telephony.placement import refused_call, wait_dialed
 from tests.voice.speech import channel_levels, misheard
-from voxline.api.app import create_app
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
@@ -124,7 +123,7 @@ async def deployment(
     stop = asyncio.Event()
     engine_task = asyncio.create_task(engine.run(stop))
     server = uvicorn.Server(
-        uvicorn.Config(create_app(live, db=db, engine=engine), log_level="warning", lifespan="off")
+        uvicorn.Config(app_for(live, db=db, engine=engine), log_level="warning", lifespan="off")
     )
     server_task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it

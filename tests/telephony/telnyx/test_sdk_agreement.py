@@ -13,7 +13,7 @@ from telnyx.resources.calls.actions import AsyncActionsResource
 
 from tests.emulators.recorder import Recorded, RecordingServer
 from tests.telephony.agreement import Shape, differences, only_request
-from voxline.telephony.base import PlacementRequest
+from voxline.telephony.base import PlacementRequest, ProviderCall
 from voxline.telephony.credentials import TelnyxCredentials
 from voxline.telephony.telnyx import webhooks
 from voxline.telephony.telnyx.client import TelnyxClient
@@ -24,6 +24,7 @@ CALL_CONTROL_ID = "v3:ZmFrZS1jYWxsLWNvbnRyb2wtaWQ"
 CALL_LEG_ID = "428c31b6-7af4-4bcb-b7f5-5013ef9657c1"
 PUBLIC = "https://voxline.example.com"
 CREDENTIALS = TelnyxCredentials(api_key=API_KEY, connection_id=CONNECTION_ID)
+LINE = ProviderCall("call-9", CALL_CONTROL_ID, CREDENTIALS)
 
 
 def _answer(method: str, path: str) -> tuple[int, Any]:
@@ -51,9 +52,7 @@ async def server() -> AsyncIterator[RecordingServer]:
 
 @pytest.fixture
 async def ours(server: RecordingServer) -> AsyncIterator[TelnyxClient]:
-    client = TelnyxClient(
-        public_base_url=PUBLIC, base_url=f"{server.base_url}/v2", credentials=CREDENTIALS
-    )
+    client = TelnyxClient(public_base_url=PUBLIC, base_url=f"{server.base_url}/v2")
     yield client
     await client.aclose()
 
@@ -142,7 +141,7 @@ async def test_the_comparison_notices_a_wrong_field_name(
 async def test_hanging_up_sends_what_actions_hangup_sends(
     ours: TelnyxClient, sdk: AsyncTelnyx, server: RecordingServer
 ) -> None:
-    await ours.hangup(CALL_CONTROL_ID)
+    await ours.hangup(LINE)
     mine = _one(server)
     await sdk.calls.actions.hangup(CALL_CONTROL_ID)
     theirs = _one(server)
@@ -157,7 +156,7 @@ async def test_a_call_id_is_spelled_in_the_path_as_the_sdk_spells_it(
     ours: TelnyxClient, sdk: AsyncTelnyx, server: RecordingServer
 ) -> None:
     odd = "v3:a/b c@d"
-    await ours.hangup(odd)
+    await ours.hangup(ProviderCall("call-9", odd, CREDENTIALS))
     mine = _one(server)
     await sdk.calls.actions.hangup(odd)
     theirs = _one(server)
@@ -168,7 +167,7 @@ async def test_a_call_id_is_spelled_in_the_path_as_the_sdk_spells_it(
 async def test_answering_sends_what_actions_answer_sends(
     ours: TelnyxClient, sdk: AsyncTelnyx, server: RecordingServer
 ) -> None:
-    await ours.answer(CALL_CONTROL_ID, "call-9")
+    await ours.answer(LINE)
     mine = _one(server)
     await sdk.calls.actions.answer(
         CALL_CONTROL_ID,
@@ -205,11 +204,10 @@ async def test_an_answer_with_a_stream_token_starts_the_stream_as_the_sdk_would(
     client = TelnyxClient(
         public_base_url=PUBLIC,
         base_url=f"{server.base_url}/v2",
-        credentials=CREDENTIALS,
         stream_auth_token=lambda call_id: f"token-for-{call_id}",
     )
     try:
-        await client.answer(CALL_CONTROL_ID, "call-9")
+        await client.answer(LINE)
     finally:
         await client.aclose()
     answered, started = server.take()
@@ -244,7 +242,7 @@ async def test_an_answer_with_a_stream_token_starts_the_stream_as_the_sdk_would(
 async def test_rejecting_sends_what_actions_reject_sends(
     ours: TelnyxClient, sdk: AsyncTelnyx, server: RecordingServer
 ) -> None:
-    await ours.reject(CALL_CONTROL_ID)
+    await ours.reject(LINE)
     mine = _one(server)
     await sdk.calls.actions.reject(CALL_CONTROL_ID, cause="CALL_REJECTED")
     theirs = _one(server)
@@ -260,7 +258,7 @@ async def test_rejecting_sends_what_actions_reject_sends(
 async def test_finding_a_recording_sends_what_retrieve_status_and_recordings_list_send(
     ours: TelnyxClient, sdk: AsyncTelnyx, server: RecordingServer
 ) -> None:
-    assert await ours.recording_url(CALL_CONTROL_ID) is None
+    assert await ours.recording_url(LINE) is None
     fetched, listed = server.take()
 
     await sdk.calls.retrieve_status(CALL_CONTROL_ID)
@@ -280,7 +278,6 @@ async def test_dialing_with_recording_and_a_stream_token_sends_what_calls_dial_s
     client = TelnyxClient(
         public_base_url=PUBLIC,
         base_url=f"{server.base_url}/v2",
-        credentials=CREDENTIALS,
         record=True,
         stream_auth_token=lambda call_id: f"token-for-{call_id}",
     )

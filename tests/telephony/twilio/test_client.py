@@ -10,7 +10,7 @@ import pytest
 
 from tests.emulators.twilio import ACCOUNT_SID, AUTH_TOKEN, Failure, TwilioEmulator
 from voxline.errors import ProviderError
-from voxline.telephony.base import PlacementRequest, PlacementState
+from voxline.telephony.base import PlacementRequest, PlacementState, ProviderCall
 from voxline.telephony.credentials import TelnyxCredentials, TwilioCredentials
 from voxline.telephony.twilio.client import TwilioClient
 
@@ -31,6 +31,11 @@ def _request(**overrides: object) -> PlacementRequest:
     }
     fields.update(overrides)
     return PlacementRequest(**fields)  # type: ignore[arg-type]
+
+
+def _line(sid: str | None, call_id: str = "call-123") -> ProviderCall:
+    """The call as any process hands it to the adapter: its SID and its account."""
+    return ProviderCall(call_id, sid, CREDENTIALS)
 
 
 @pytest.fixture
@@ -186,21 +191,19 @@ async def test_connection_refused_is_retryable() -> None:
 async def test_hangup_completes_the_call(client: TwilioClient, twilio: TwilioEmulator) -> None:
     sid = await client.place_call(_request())
 
-    await client.hangup(sid)
+    await client.hangup(_line(sid))
 
     method, path, form = twilio.requests[-1]
     assert (method, path) == ("POST", f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{sid}.json")
     assert form == [("Status", "completed")]
     assert twilio.calls[sid].status == "canceled"  # it was still queued
-    assert await client.call_status(sid) == "canceled"
+    assert await client.call_status(_line(sid)) == "canceled"
 
 
 async def test_hangup_of_an_unknown_call_is_a_no_op(twilio: TwilioEmulator) -> None:
-    adapter = TwilioClient(
-        public_base_url=PUBLIC, base_url=twilio.base_url, credentials=CREDENTIALS
-    )
+    adapter = TwilioClient(public_base_url=PUBLIC, base_url=twilio.base_url)
     try:
-        await adapter.hangup("CA" + "f" * 32)
+        await adapter.hangup(_line("CA" + "f" * 32))
     finally:
         await adapter.aclose()
 
@@ -212,38 +215,55 @@ async def test_hangup_failure_propagates(client: TwilioClient, twilio: TwilioEmu
     twilio.fail_next(Failure(502))
 
     with pytest.raises(ProviderError) as caught:
-        await client.hangup(sid)
+        await client.hangup(_line(sid))
 
     assert caught.value.retryable
 
 
-async def test_hangup_without_any_credentials_is_refused(client: TwilioClient) -> None:
+async def test_hangup_without_any_credentials_is_refused(
+    client: TwilioClient, twilio: TwilioEmulator
+) -> None:
+    sent = len(twilio.requests)
     with pytest.raises(ProviderError):
-        await client.hangup("CA" + "a" * 32)
+        await client.hangup(ProviderCall("call-123", "CA" + "a" * 32, None))
+    with pytest.raises(ProviderError):
+        await client.hangup(ProviderCall("call-123", "CA" + "a" * 32, TelnyxCredentials("KEYa")))
+    assert len(twilio.requests) == sent
+
+
+async def test_any_client_hangs_up_a_call_another_client_placed(
+    client: TwilioClient, twilio: TwilioEmulator
+) -> None:
+    sid = await client.place_call(_request())
+    other = TwilioClient(public_base_url=PUBLIC, base_url=twilio.base_url)
+    try:
+        await other.hangup(_line(sid))
+    finally:
+        await other.aclose()
+
+    assert twilio.calls[sid].status == "canceled"
 
 
 async def test_recording_url_is_the_latest_completed_recording(
     client: TwilioClient, twilio: TwilioEmulator
 ) -> None:
     sid = await client.place_call(_request())
-    assert await client.recording_url(sid) is None
+    assert await client.recording_url(_line(sid)) is None
 
     done = twilio.add_recording(sid)
     twilio.add_recording(sid, status="processing")
 
-    url = await client.recording_url(sid)
+    url = await client.recording_url(_line(sid))
     assert url == f"{twilio.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{done}.wav"
 
 
-async def test_placement_state_is_placed_only_for_calls_this_client_dialed(
-    client: TwilioClient,
-) -> None:
-    assert await client.placement_state("call-123") is PlacementState.UNKNOWN
+async def test_placement_state_asks_twilio_about_the_calls_sid(client: TwilioClient) -> None:
+    assert await client.placement_state(_line(None)) is PlacementState.UNKNOWN
 
-    await client.place_call(_request())
+    sid = await client.place_call(_request())
 
-    assert await client.placement_state("call-123") is PlacementState.PLACED
-    assert await client.placement_state("other-call") is PlacementState.UNKNOWN
+    assert await client.placement_state(_line(sid)) is PlacementState.PLACED
+    assert await client.placement_state(_line("CA" + "0" * 32)) is PlacementState.NOT_PLACED
 
 
 async def test_placement_twiml_carries_the_calls_media_token(twilio: TwilioEmulator) -> None:

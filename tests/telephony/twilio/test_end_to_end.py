@@ -32,11 +32,10 @@ from tests.emulators.twilio import (
     TwilioEmulator,
     twilio_signature,
 )
-from tests.factories import Tenant, insert_agent
+from tests.factories import Tenant, app_for, insert_agent
 from tests.telephony.greeting import CountingTts, count_speech
 from tests.telephony.placement import refused_call, wait_dialed
 from tests.voice.speech import channel_levels, misheard
-from voxline.api.app import create_app
 from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
@@ -70,8 +69,7 @@ class Deployment:
 
     def app_prepared(self, call_id: str) -> bool:
         """Whether the app's own voice sessions (an API-only node's) prepared the call."""
-        sessions = getattr(self.app.state, "voice_sessions", None)
-        return sessions is not None and bool(sessions.prepared(call_id))
+        return bool(self.app.state.runtime.sessions.prepared(call_id))
 
     @property
     def api(self) -> str:
@@ -111,9 +109,9 @@ async def deploy(
     stop = asyncio.Event()
     engine_task = asyncio.create_task(engine.run(stop)) if engine_in_app else None
     app = (
-        create_app(live, db=db, engine=engine)
+        app_for(live, db=db, engine=engine)
         if engine_in_app
-        else create_app(live, db=db, run_engine=False)
+        else app_for(live, db=db, run_engine=False)
     )
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     server_task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -25,7 +25,7 @@ from tests.telephony.agreement import (
     tree_differences,
 )
 from voxline.domain.calls import AnsweredBy, CallEvent
-from voxline.telephony.base import PlacementRequest
+from voxline.telephony.base import PlacementRequest, ProviderCall
 from voxline.telephony.credentials import TwilioCredentials
 from voxline.telephony.twilio import webhooks
 from voxline.telephony.twilio.client import STATUS_EVENTS, TwilioClient
@@ -35,6 +35,7 @@ AUTH_TOKEN = "twilio-auth-token"
 CALL_SID = "CA" + "2" * 32
 PUBLIC = "https://voxline.example.com"
 CREDENTIALS = TwilioCredentials(ACCOUNT_SID, AUTH_TOKEN)
+LINE = ProviderCall("call-1", CALL_SID, CREDENTIALS)
 
 
 def _call(status: str = "in-progress") -> dict[str, Any]:
@@ -59,9 +60,7 @@ async def server() -> AsyncIterator[RecordingServer]:
 
 @pytest.fixture
 async def ours(server: RecordingServer) -> AsyncIterator[TwilioClient]:
-    client = TwilioClient(
-        public_base_url=PUBLIC, base_url=server.base_url, credentials=CREDENTIALS, record=True
-    )
+    client = TwilioClient(public_base_url=PUBLIC, base_url=server.base_url, record=True)
     yield client
     await client.aclose()
 
@@ -139,7 +138,7 @@ async def test_the_comparison_notices_a_wrong_parameter_name(
 async def test_hanging_up_sends_what_call_update_completed_sends(
     ours: TwilioClient, sdk: Client, server: RecordingServer
 ) -> None:
-    await ours.hangup(CALL_SID)
+    await ours.hangup(LINE)
     mine = only_request(server)
     _, theirs = await sdk_call(server, lambda: sdk.calls(CALL_SID).update(status="completed"))
 
@@ -151,7 +150,7 @@ async def test_hanging_up_sends_what_call_update_completed_sends(
 async def test_asking_a_calls_status_sends_what_call_fetch_sends(
     ours: TwilioClient, sdk: Client, server: RecordingServer
 ) -> None:
-    status = await ours.call_status(CALL_SID)
+    status = await ours.call_status(LINE)
     mine = only_request(server)
     call, theirs = await sdk_call(server, lambda: sdk.calls(CALL_SID).fetch())
 
@@ -170,7 +169,7 @@ async def test_placement_state_sends_what_call_fetch_sends(
 ) -> None:
     await ours.place_call(_placement())
     server.take()
-    await ours.placement_state("call-1")
+    await ours.placement_state(LINE)
     mine = only_request(server)
     _, theirs = await sdk_call(server, lambda: sdk.calls(CALL_SID).fetch())
 
@@ -180,7 +179,7 @@ async def test_placement_state_sends_what_call_fetch_sends(
 async def test_listing_recordings_sends_what_call_recordings_list_sends(
     ours: TwilioClient, sdk: Client, server: RecordingServer
 ) -> None:
-    assert await ours.recording_url(CALL_SID) is None
+    assert await ours.recording_url(LINE) is None
     mine = only_request(server)
     listed, theirs = await sdk_call(server, lambda: sdk.calls(CALL_SID).recordings.list())
 

@@ -13,39 +13,33 @@ any node); any API node can take one, and the voice session runs where the socke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, repeat
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request, WebSocket
 from starlette.requests import HTTPConnection
 
-from voxline.domain.calls import AnsweredBy, CallEvent, CallStatus
-from voxline.engine.sessions import VoiceSessions
-from voxline.engine.wakeup import FINALIZE, notify
+from voxline.api.deps import runtime_of
+from voxline.domain.calls import AnsweredBy, CallEvent
 from voxline.errors import BadRequest, Forbidden, NotFound, ProviderError
 from voxline.logging import get_logger
 from voxline.services import webhook_receipts
-from voxline.services.call_events import apply_event
 from voxline.services.provider_calls import (
-    ProviderCall,
+    KnownCall,
     find_provider_call,
     find_provider_calls,
     record_dtmf,
 )
-from voxline.telephony.base import ProviderEvent
+from voxline.telephony.base import ProviderCall, ProviderEvent
 from voxline.telephony.credentials import ProviderCredentials
-from voxline.telephony.media_tokens import MediaTokens
 from voxline.telephony.websocket import (
-    LiveStreams,
     MediaCodec,
-    PendingSockets,
     WebSocketTransport,
 )
 from voxline.voice.channel import LineClosed
@@ -71,11 +65,12 @@ async def signed_call(
     *,
     call_id: str | None = None,
     provider_call_id: str | None = None,
-) -> ProviderCall:
+) -> KnownCall:
     """The call a webhook speaks of (by our id from signed data, else the provider's id)
     whose credentials ``verifies`` accepts; 403 :func:`refused` when there is none, be it
     unknown or signed by another account."""
-    settings, db = request.app.state.settings, request.app.state.db
+    runtime = runtime_of(request)
+    settings, db = runtime.settings, runtime.db
     candidates = await find_provider_calls(
         db, settings, provider, call_id=call_id, provider_call_id=provider_call_id
     )
@@ -87,26 +82,8 @@ async def signed_call(
 
 def public_url(request: Request) -> str:
     """The URL the provider requested, as it knows Voxline."""
-    url = f"{request.app.state.settings.base_url}{request.url.path}"
+    url = f"{runtime_of(request).settings.base_url}{request.url.path}"
     return f"{url}?{request.url.query}" if request.url.query else url
-
-
-async def apply_provider_events(connection: HTTPConnection, events: list[ProviderEvent]) -> None:
-    """Apply events here (through the local engine when there is one, else waking the
-    workers' finalizers)."""
-    state = connection.app.state
-    for event in events:
-        if state.engine is not None:
-            await state.engine.on_provider_event(event)
-            continue
-        status = await apply_event(state.db, event)
-        if status is CallStatus.RINGING:
-            # An API-only node synthesizes the greeting while the phone rings too, for the
-            # media stream that reaches it once the call is answered.
-            voice_sessions(connection).prepare_ahead(event.call_id)
-        if status is not None and status.is_terminal:
-            voice_sessions(connection).drop(event.call_id)
-            await notify(state.db, FINALIZE)
 
 
 async def apply_once(
@@ -115,15 +92,15 @@ async def apply_once(
     """Apply a webhook's events unless the webhook with this ``key`` (see
     :func:`~voxline.services.webhook_receipts.event_key`) was applied before; False for
     such a replay, which changes nothing."""
-    state = connection.app.state
-    retention = timedelta(hours=state.settings.webhook_receipt_retention_hours)
-    if not await webhook_receipts.claim(state.db, provider, key, retention=retention):
+    runtime = runtime_of(connection)
+    retention = timedelta(hours=runtime.settings.webhook_receipt_retention_hours)
+    if not await webhook_receipts.claim(runtime.db, provider, key, retention=retention):
         log.info("webhook replay ignored", extra={"provider": provider})
         return False
     try:
-        await apply_provider_events(connection, events)
+        await runtime.on_provider_events(events)
     except BaseException:
-        await webhook_receipts.release(state.db, provider, key)
+        await webhook_receipts.release(runtime.db, provider, key)
         raise
     return True
 
@@ -134,7 +111,7 @@ async def webhook_body(request: Request) -> bytes:
     cached: bytes | None = getattr(request.state, "webhook_body", None)
     if cached is not None:
         return cached
-    limit = request.app.state.settings.webhook_max_body_bytes
+    limit = runtime_of(request).settings.webhook_max_body_bytes
     too_large = BadRequest("Webhook body is too large")
     declared = request.headers.get("content-length", "")
     if declared.isdecimal() and int(declared) > limit:
@@ -178,18 +155,6 @@ async def form_pairs(request: Request) -> list[tuple[str, str]]:
         raise BadRequest("Webhook body is not form-encoded text") from None
 
 
-def voice_sessions(connection: HTTPConnection) -> VoiceSessions:
-    """The process's voice sessions: the engine's when it runs here, else the app's own."""
-    state = connection.app.state
-    if state.engine is not None:
-        sessions: VoiceSessions = state.engine.sessions
-        return sessions
-    if getattr(state, "voice_sessions", None) is None:
-        state.voice_sessions = VoiceSessions(state.db, state.settings)
-    existing: VoiceSessions = state.voice_sessions
-    return existing
-
-
 async def answered(connection: HTTPConnection, call_id: str, provider_call_id: str) -> None:
     """Media started: the call is connected (idempotent if a callback said so already)."""
     event = ProviderEvent(
@@ -199,7 +164,7 @@ async def answered(connection: HTTPConnection, call_id: str, provider_call_id: s
         provider_call_id=provider_call_id,
         answered_by=AnsweredBy.HUMAN,
     )
-    await apply_provider_events(connection, [event])
+    await runtime_of(connection).on_provider_events([event])
 
 
 async def hold_media_session(
@@ -209,47 +174,18 @@ async def hold_media_session(
     try:
         async with asyncio.TaskGroup() as group:
             pump = group.create_task(transport.pump())
-            await voice_sessions(connection).run_audio(call_id, transport)
+            await runtime_of(connection).sessions.run_audio(call_id, transport)
             pump.cancel()
     finally:
         await transport.finish()
-
-
-def media_tokens(connection: HTTPConnection) -> MediaTokens:
-    """The deployment's media tokens (keyed from its secret key, made once per app)."""
-    state = connection.app.state
-    if getattr(state, "media_tokens", None) is None:
-        settings = state.settings
-        state.media_tokens = MediaTokens.for_deployment(
-            settings.resolved_secret_key(), settings.media_token_ttl_seconds
-        )
-    tokens: MediaTokens = state.media_tokens
-    return tokens
-
-
-def pending_sockets(connection: HTTPConnection) -> PendingSockets:
-    """The app's count of media sockets waiting for their start."""
-    state = connection.app.state
-    if getattr(state, "pending_media_sockets", None) is None:
-        state.pending_media_sockets = PendingSockets(state.settings.media_pending_per_address)
-    pending: PendingSockets = state.pending_media_sockets
-    return pending
-
-
-def live_streams(connection: HTTPConnection) -> LiveStreams:
-    """The calls whose media stream this process holds."""
-    state = connection.app.state
-    if getattr(state, "live_media_streams", None) is None:
-        state.live_media_streams = LiveStreams()
-    live: LiveStreams = state.live_media_streams
-    return live
 
 
 async def _first_stream(connection: HTTPConnection, provider: str, call_id: str) -> bool:
     """Record that ``call_id`` has its media stream: True the first time on any node, False
     once a stream was opened for it anywhere (a call has one stream, and a provider does
     not reopen it). Kept as a webhook receipt, so it lasts as long as those."""
-    settings, db = connection.app.state.settings, connection.app.state.db
+    runtime = runtime_of(connection)
+    settings, db = runtime.settings, runtime.db
     retention = timedelta(hours=settings.webhook_receipt_retention_hours)
     key = webhook_receipts.event_key(call_id, "media-stream")
     return await webhook_receipts.claim(db, provider, key, retention=retention)
@@ -263,17 +199,10 @@ async def _refuse(socket: WebSocket, provider: str, reason: str, call_id: str | 
     await socket.close(code=POLICY_VIOLATION)
 
 
-class CarrierClient(Protocol):
-    async def hangup(self, provider_call_id: str) -> None: ...
-
-    async def aclose(self) -> None: ...
-
-
 async def serve_media_stream(
     socket: WebSocket,
     provider: str,
     codec: MediaCodec,
-    client_for: Callable[[ProviderCredentials], CarrierClient | None],
     *,
     url_call_id: str | None = None,
     upgrade_token: str | None = None,
@@ -290,8 +219,8 @@ async def serve_media_stream(
     pressed keys, let the agent hang up through the provider's API, and run the voice
     session until either side hangs up. A refused socket is closed (1008) before any audio
     is sent or any session is built, and logged with the reason, never the token."""
-    settings, db = socket.app.state.settings, socket.app.state.db
-    pending = pending_sockets(socket)
+    runtime = runtime_of(socket)
+    settings, db, pending = runtime.settings, runtime.db, runtime.pending_sockets
     address = socket.client.host if socket.client else ""
     if not pending.admit(address):
         log.info("media socket refused", extra={"provider": provider, "reason": "too many"})
@@ -302,14 +231,15 @@ async def serve_media_stream(
     except BaseException:
         pending.leave(address)
         raise
-    client: CarrierClient | None = None
-    call: ProviderCall | None = None
+    call: KnownCall | None = None
+    stream_call_id: str | None = None
 
     async def hang_up() -> None:
-        if client is None or call is None or not call.provider_call_id:
+        if call is None or not stream_call_id:
             return
+        line = ProviderCall(call.call_id, stream_call_id, call.credentials)
         try:
-            await client.hangup(call.provider_call_id)
+            await runtime.providers.get(provider).hangup(line)
         except ProviderError as exc:
             log.warning("hang-up failed", extra={"call_id": call.call_id, "code": exc.code})
 
@@ -325,7 +255,7 @@ async def serve_media_stream(
                 raise NotFound.resource("Call")
             call_id = start.call_id or url_call_id
             token = start.token if start.token is not None else upgrade_token
-            problem = media_tokens(socket).problem(token, provider, call_id or "", time.time())
+            problem = runtime.media_tokens.problem(token, provider, call_id or "", time.time())
             if problem is not None:
                 await _refuse(socket, provider, f"token {problem}", call_id)
                 return
@@ -341,17 +271,15 @@ async def serve_media_stream(
     if upgrade_signed is not None and not upgrade_signed(call.credentials):
         await _refuse(socket, provider, "upgrade signature", call.call_id)
         return
-    client = client_for(call.credentials)
-    if client is None:
+    if provider not in runtime.providers:
         await socket.close(code=POLICY_VIOLATION)
         return
-    live = live_streams(socket)
+    stream_call_id = start.provider_call_id
+    live = runtime.live_streams
     claimed = live.claim(call.call_id)
     if not claimed or not await _first_stream(socket, provider, call.call_id):
         if claimed:
             live.release(call.call_id)
-        with contextlib.suppress(Exception):
-            await client.aclose()
         await _refuse(socket, provider, "stream already opened", call.call_id)
         return
     try:
@@ -359,5 +287,3 @@ async def serve_media_stream(
         await hold_media_session(socket, call.call_id, transport)
     finally:
         live.release(call.call_id)
-        with contextlib.suppress(Exception):
-            await client.aclose()

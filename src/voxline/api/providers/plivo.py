@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response, WebSocket
 
+from voxline.api.deps import runtime_of
 from voxline.api.providers.common import (
     XML,
     apply_once,
     form_pairs,
-    media_tokens,
     public_url,
     refused,
     serve_media_stream,
@@ -29,12 +29,11 @@ from voxline.api.providers.common import (
 )
 from voxline.errors import BadRequest
 from voxline.logging import get_logger
-from voxline.services.provider_calls import ProviderCall, find_number, receive_inbound
+from voxline.services.provider_calls import KnownCall, find_number, receive_inbound
 from voxline.services.webhook_receipts import event_key
 from voxline.telephony.credentials import PlivoCredentials, ProviderCredentials
 from voxline.telephony.media_events import MediaEvent
 from voxline.telephony.plivo import webhooks as plivo
-from voxline.telephony.plivo.client import PlivoClient
 from voxline.telephony.plivo.media import PlivoMediaCodec
 from voxline.voice.frames import AudioFrame
 
@@ -104,7 +103,7 @@ def _verifier(
     return verifies
 
 
-async def _apply_callback(request: Request) -> ProviderCall:
+async def _apply_callback(request: Request) -> KnownCall:
     """Apply the events of a signed callback, once; the call it speaks of is our id from
     the signed URL, else Plivo's CallUUID among the calls whose account signed it."""
     pairs = await form_pairs(request)
@@ -136,11 +135,11 @@ async def plivo_answer(request: Request) -> Response:
     the URL) is marked answered; an inbound one is recorded for the number's inbound agent,
     or turned away politely when no agent takes it. Only the account of the number dialed
     may sign an inbound one, and only that organization's calls are looked at for a retry."""
-    settings = request.app.state.settings
+    runtime = runtime_of(request)
+    settings, db = runtime.settings, runtime.db
     if request.query_params.get("call_id"):
         call = await _apply_callback(request)
         return _stream_response(request, call.call_id)
-    db = request.app.state.db
     pairs = await form_pairs(request)
     dialed = plivo.to_e164(_first(pairs, "To"))
     number = await find_number(db, settings, plivo.PROVIDER, dialed)
@@ -159,8 +158,9 @@ async def plivo_answer(request: Request) -> Response:
 
 def _stream_response(request: Request, call_id: str) -> Response:
     """The answer document streaming the call to ``/media/plivo`` with its media token."""
-    token = media_tokens(request).issue(plivo.PROVIDER, call_id, time.time())
-    stream_url = plivo.media_url(request.app.state.settings.base_url, call_id, token)
+    runtime = runtime_of(request)
+    token = runtime.media_tokens.issue(plivo.PROVIDER, call_id, time.time())
+    stream_url = plivo.media_url(runtime.settings.base_url, call_id, token)
     return Response(plivo.answer_xml(stream_url, call_id=call_id), media_type=XML)
 
 
@@ -169,22 +169,10 @@ async def plivo_media(socket: WebSocket) -> None:
     """The audio stream of a call: accepted only with the call's media token (``?token=``)
     and for an active Plivo call whose CallUUID is the stream's; our call id comes from
     ``extraHeaders`` and the URL, which must agree."""
-    settings = socket.app.state.settings
-
-    def client_for(credentials: ProviderCredentials) -> PlivoClient | None:
-        if not isinstance(credentials, PlivoCredentials):
-            return None
-        return PlivoClient(
-            public_base_url=settings.base_url,
-            api_base_url=settings.plivo_api_base_url,
-            credentials=credentials,
-        )
-
     await serve_media_stream(
         socket,
         plivo.PROVIDER,
         _StreamCodec(),
-        client_for,
         url_call_id=socket.query_params.get("call_id"),
         upgrade_token=socket.query_params.get(plivo.MEDIA_TOKEN_PARAMETER),
     )

@@ -21,10 +21,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, WebSocket
 
+from voxline.api.deps import runtime_of
 from voxline.api.providers.common import (
     apply_once,
     bounded_json,
-    media_tokens,
     refused,
     serve_media_stream,
     signed_call,
@@ -36,27 +36,14 @@ from voxline.services import webhook_receipts
 from voxline.services.call_queries import get_call
 from voxline.services.provider_calls import find_number, receive_inbound
 from voxline.services.webhook_receipts import event_key
+from voxline.telephony.base import ProviderCall
 from voxline.telephony.credentials import ProviderCredentials, TelnyxCredentials
 from voxline.telephony.telnyx import webhooks as telnyx
-from voxline.telephony.telnyx.client import TelnyxClient
 from voxline.telephony.telnyx.media import TelnyxMediaCodec
 from voxline.telephony.telnyx.webhooks import InboundCall
 
 router = APIRouter(include_in_schema=False)
 log = get_logger("api.providers.telnyx")
-
-
-def _client(
-    connection: Request | WebSocket, credentials: TelnyxCredentials | None = None
-) -> TelnyxClient:
-    """A client for commands sent from this node (the caller closes it)."""
-    settings = connection.app.state.settings
-    return TelnyxClient(
-        public_base_url=settings.base_url,
-        base_url=settings.telnyx_api_base_url,
-        credentials=credentials,
-        stream_auth_token=media_tokens(connection).minter(telnyx.PROVIDER),
-    )
 
 
 def _verifier(request: Request, body: bytes) -> Callable[[ProviderCredentials], bool]:
@@ -93,7 +80,8 @@ async def telnyx_events(request: Request) -> Response:
     (with its ``call_control_id``, once known, agreeing), else the ``call_control_id``
     alone, among the calls whose credential's public key verifies the signature. The
     ``call_id`` in the URL is not signed and is not used."""
-    settings, db = request.app.state.settings, request.app.state.db
+    runtime = runtime_of(request)
+    settings, db = runtime.settings, runtime.db
     body = await webhook_body(request)
     document = bounded_json(body, settings.webhook_max_json_depth)
     payload = _payload(document)
@@ -127,12 +115,11 @@ async def _receive(request: Request, body: bytes, inbound: InboundCall, event_id
     retry finds the call already recorded. Only the account of the number dialed may sign
     it, and only that organization's calls are looked at for a retry. A replay of an event
     already handled (``event_id``, for this number) sends no command again."""
-    settings, db = request.app.state.settings, request.app.state.db
+    runtime = runtime_of(request)
+    settings, db = runtime.settings, runtime.db
     number = await find_number(db, settings, telnyx.PROVIDER, inbound.to_number)
     if number is None or not _verifier(request, body)(number.credentials):
         raise refused()
-    credentials = number.credentials
-    assert isinstance(credentials, TelnyxCredentials)  # the verifier accepts no other
     retention = timedelta(hours=settings.webhook_receipt_retention_hours)
     key = event_key(number.number_id, event_id)
     if not await webhook_receipts.claim(db, telnyx.PROVIDER, key, retention=retention):
@@ -142,16 +129,11 @@ async def _receive(request: Request, body: bytes, inbound: InboundCall, event_id
         decision = await receive_inbound(
             db, number, caller=inbound.from_number, provider_call_id=inbound.provider_call_id
         )
-        client = _client(request)
-        try:
-            if not decision.answered:
-                await client.reject(inbound.provider_call_id, credentials=credentials)
-            else:
-                await client.answer(
-                    inbound.provider_call_id, decision.call_id, credentials=credentials
-                )
-        finally:
-            await client.aclose()
+        call = ProviderCall(decision.call_id, inbound.provider_call_id, number.credentials)
+        if not decision.answered:
+            await runtime.carriers.telnyx.reject(call)
+        else:
+            await runtime.carriers.telnyx.answer(call)
     except BaseException:
         await webhook_receipts.release(db, telnyx.PROVIDER, key)
         raise
@@ -163,16 +145,10 @@ async def telnyx_media(socket: WebSocket) -> None:
     ``stream_auth_token`` Telnyx presents as an upgrade header) and for an active Telnyx
     call whose ``call_control_id`` matches the stream's, then held by the voice session."""
 
-    def client_for(credentials: ProviderCredentials) -> TelnyxClient | None:
-        if not isinstance(credentials, TelnyxCredentials):
-            return None
-        return _client(socket, credentials)
-
     await serve_media_stream(
         socket,
         telnyx.PROVIDER,
         TelnyxMediaCodec(),
-        client_for,
         url_call_id=socket.query_params.get("call_id"),
         upgrade_token=socket.headers.get(telnyx.STREAM_TOKEN_HEADER),
     )

@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response, WebSocket
 
+from voxline.api.deps import runtime_of
 from voxline.api.providers.common import (
     XML,
     apply_once,
     bounded_json,
     form_pairs,
-    media_tokens,
     public_url,
     refused,
     serve_media_stream,
@@ -27,7 +27,6 @@ from voxline.services.provider_calls import find_number, receive_inbound
 from voxline.services.webhook_receipts import event_key
 from voxline.telephony.credentials import ProviderCredentials, TwilioCredentials
 from voxline.telephony.twilio import webhooks as twilio
-from voxline.telephony.twilio.client import TwilioClient
 from voxline.telephony.twilio.media import TwilioMediaCodec
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +43,7 @@ async def _fields(request: Request) -> tuple[list[tuple[str, str]], bytes | None
     if media_type != "application/json":
         return await form_pairs(request), None
     body = await webhook_body(request)
-    data = bounded_json(body, request.app.state.settings.webhook_max_json_depth)
+    data = bounded_json(body, runtime_of(request).settings.webhook_max_json_depth)
     if not isinstance(data, dict):
         raise BadRequest("Webhook body is not a JSON object")
     pairs = [
@@ -95,7 +94,8 @@ async def twilio_answer(request: Request) -> Response:
     """Twilio's voice URL for inbound calls: answered by the number's inbound agent with a
     media stream, or turned away politely. Only the account of the number dialed may sign
     it, and only that organization's calls are looked at for a retry."""
-    settings, db = request.app.state.settings, request.app.state.db
+    runtime = runtime_of(request)
+    settings, db = runtime.settings, runtime.db
     pairs, raw_json = await _fields(request)
     params = dict(pairs)
     number = await find_number(db, settings, twilio.PROVIDER, params.get("To", ""))
@@ -107,7 +107,7 @@ async def twilio_answer(request: Request) -> Response:
     )
     if not decision.answered:
         return Response(twilio.rejection_twiml(), media_type=XML)
-    token = media_tokens(request).issue(twilio.PROVIDER, decision.call_id, time.time())
+    token = runtime.media_tokens.issue(twilio.PROVIDER, decision.call_id, time.time())
     twiml = twilio.stream_twiml(settings.base_url, decision.call_id, token)
     return Response(twiml, media_type=XML)
 
@@ -118,7 +118,7 @@ def _upgrade_verifier(socket: WebSocket) -> Callable[[ProviderCredentials], bool
     is refused; an absent one is accepted, the stream then resting on its media token
     alone (a proxy may drop the header, and a test peer need not compute it)."""
     signature = socket.headers.get(twilio.SIGNATURE_HEADER)
-    url = twilio.media_url(socket.app.state.settings.base_url)
+    url = twilio.media_url(runtime_of(socket).settings.base_url)
 
     def verifies(credentials: ProviderCredentials) -> bool:
         if signature is None:
@@ -134,21 +134,9 @@ def _upgrade_verifier(socket: WebSocket) -> Callable[[ProviderCredentials], bool
 async def twilio_media(socket: WebSocket) -> None:
     """Twilio's media stream of a call (our call id and its media token are the stream's
     ``call_id`` and ``token`` parameters, echoed in its start message)."""
-    settings = socket.app.state.settings
-
-    def client_for(credentials: ProviderCredentials) -> TwilioClient | None:
-        if not isinstance(credentials, TwilioCredentials):
-            return None
-        return TwilioClient(
-            public_base_url=settings.base_url,
-            base_url=settings.twilio_api_base_url,
-            credentials=credentials,
-        )
-
     await serve_media_stream(
         socket,
         twilio.PROVIDER,
         TwilioMediaCodec(),
-        client_for,
         upgrade_signed=_upgrade_verifier(socket),
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from voxline.api.deps import CallerDep, DbDep, SettingsDep
+from voxline.api.deps import CallerDep, DbDep, SettingsDep, runtime_of
 from voxline.api.envelope import Envelope, ListEnvelope, error_responses, ok, page
 from voxline.api.params import IdempotencyKey, PageLimit, PageOffset
 from voxline.api.schemas.calls import (
@@ -104,15 +103,10 @@ async def create_call(
 
 
 async def _notify_created(request: Request, call_id: str) -> None:
-    """Hand the committed call to the engine (``app.state.call_created``). When it placed the
-    call at once and the provider refused it for good, the call is already ``failed`` and the
-    request answers 502 with that error and ``details.call_id``."""
-    waker = getattr(request.app.state, "call_created", None)
-    if waker is None:
-        return
-    result: Any = waker(call_id)
-    if inspect.isawaitable(result):
-        result = await result
+    """Hand the committed call to the runtime's placer. When it placed the call at once and
+    the provider refused it for good, the call is already ``failed`` and the request
+    answers 502 with that error and ``details.call_id``."""
+    result = await runtime_of(request).call_created(call_id)
     if isinstance(result, ProviderError):
         # The call exists (failed, with context.last_error); tell the client which one.
         result.details["call_id"] = call_id

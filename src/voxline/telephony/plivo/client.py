@@ -7,8 +7,9 @@ stream, see :func:`~voxline.telephony.plivo.webhooks.answer_xml`), ring and hang
 callbacks, and asynchronous answering-machine detection, all pointing at
 ``{public_base_url}/webhooks/plivo/...?call_id=<our call id>``.
 
-Every failure becomes a :class:`ProviderError` in :meth:`PlivoClient._request`, the one place
-that maps HTTP statuses and transport errors.
+Every failure becomes a :class:`ProviderError` in
+:class:`~voxline.telephony.http.ProviderHttp`, the one place that maps HTTP statuses and
+transport errors.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from typing import Any
 
 import httpx
 
-from voxline.errors import ProviderError
-from voxline.telephony.base import PlacementRequest, PlacementState
+from voxline.telephony.base import PlacementRequest, PlacementState, ProviderCall
 from voxline.telephony.credentials import PlivoCredentials
+from voxline.telephony.http import DEFAULT_TIMEOUT_SECONDS, ProviderHttp
 from voxline.telephony.plivo.webhooks import PROVIDER, answer_url, events_url
 
 API_BASE_URL = "https://api.plivo.com"
-DEFAULT_TIMEOUT_SECONDS = 10.0
 # Longest provider message copied into an error; Plivo's are one sentence.
 _MAX_MESSAGE = 300
 
@@ -49,23 +49,15 @@ def _error_text(response: httpx.Response) -> str:
     return text[:_MAX_MESSAGE]
 
 
-def _status_error(response: httpx.Response) -> ProviderError:
-    status = response.status_code
-    return ProviderError(
-        f"Plivo answered HTTP {status}: {_error_text(response)}",
-        provider=PROVIDER,
-        # A refused request fails the same way again, except a timeout or a rate limit.
-        retryable=status >= 500 or status in (408, 429),
-        http_status=status,
-    )
+def _error_message(response: httpx.Response) -> tuple[str, str | None]:
+    return f"Plivo answered HTTP {response.status_code}: {_error_text(response)}", None
 
 
 class PlivoClient:
     """A :class:`~voxline.telephony.base.TelephonyProvider` for Plivo.
 
-    ``credentials`` is the account used when a call gives none. The account that placed a
-    call is remembered for :meth:`hangup` and :meth:`recording_url`; after a restart pass it
-    explicitly. ``http`` (or just ``transport``) lets tests and the app share a client.
+    Stateless: each operation uses the account of the call it is given. ``http`` (or just
+    ``transport``) lets tests and the app share a client.
     """
 
     name = PROVIDER
@@ -74,7 +66,6 @@ class PlivoClient:
         self,
         *,
         public_base_url: str,
-        credentials: PlivoCredentials | None = None,
         api_base_url: str = API_BASE_URL,
         http: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -82,27 +73,29 @@ class PlivoClient:
         machine_detection: bool = True,
     ) -> None:
         self._public_base_url = public_base_url.rstrip("/")
-        self._credentials = credentials
         self._api_base_url = api_base_url.rstrip("/")
-        self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(transport=transport)
-        self._timeout = httpx.Timeout(timeout_seconds)
+        self._http = ProviderHttp(
+            PROVIDER,
+            label="Plivo",
+            error_text=_error_message,
+            http=http,
+            transport=transport,
+            timeout_seconds=timeout_seconds,
+        )
         self._machine_detection = machine_detection
-        self._accounts: dict[str, PlivoCredentials] = {}
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        await self._http.aclose()
 
     def _account(self, credentials: object | None) -> PlivoCredentials:
-        chosen = credentials if credentials is not None else self._credentials
-        if not isinstance(chosen, PlivoCredentials):
-            raise ProviderError(
-                "No Plivo credentials are configured for this call",
-                provider=PROVIDER,
-                retryable=False,
-            )
-        return chosen
+        if not isinstance(credentials, PlivoCredentials):
+            raise self._http.error("No Plivo credentials are configured for this call")
+        return credentials
+
+    def _uuid(self, call: ProviderCall) -> str:
+        if not call.provider_call_id:
+            raise self._http.error("Plivo has not named this call yet")
+        return call.provider_call_id
 
     async def _request(
         self,
@@ -115,29 +108,15 @@ class PlivoClient:
         allow: tuple[int, ...] = (),
     ) -> httpx.Response:
         """Send one request; any status outside 2xx and ``allow`` raises :class:`ProviderError`."""
-        url = f"{self._api_base_url}/v1/Account/{account.auth_id}/{path}"
-        try:
-            response = await self._http.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                auth=(account.auth_id, account.auth_token),
-                headers={"Accept": "application/json"},
-                timeout=self._timeout,
-            )
-        except httpx.TimeoutException:
-            # from None: the cause holds the request, and with it the Authorization header.
-            raise ProviderError(
-                "Plivo did not answer in time", provider=PROVIDER, retryable=True
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderError(
-                f"Could not reach Plivo ({type(exc).__name__})", provider=PROVIDER, retryable=True
-            ) from None
-        if response.is_success or response.status_code in allow:
-            return response
-        raise _status_error(response)
+        return await self._http.request(
+            method,
+            f"{self._api_base_url}/v1/Account/{account.auth_id}/{path}",
+            json=json,
+            params=params,
+            auth=(account.auth_id, account.auth_token),
+            headers={"Accept": "application/json"},
+            allow=allow,
+        )
 
     async def place_call(self, request: PlacementRequest) -> str:
         """Dial ``request.to_number``; returns Plivo's ``request_uuid``, which Plivo also uses
@@ -168,39 +147,34 @@ class PlivoClient:
             request_uuid = None
         if not isinstance(request_uuid, str) or not request_uuid:
             # The call may exist: not retryable, or a retry could dial the contact twice.
-            raise ProviderError(
+            raise self._http.error(
                 "Plivo accepted the call but returned no request_uuid",
-                provider=PROVIDER,
-                retryable=False,
                 http_status=response.status_code,
             )
-        self._accounts[request_uuid] = account
         return request_uuid
 
-    async def hangup(
-        self, provider_call_id: str, *, credentials: PlivoCredentials | None = None
-    ) -> None:
+    async def hangup(self, call: ProviderCall) -> None:
         """Hang up a live call, or cancel one still ringing; a call already gone is fine."""
-        account = self._account(credentials or self._accounts.get(provider_call_id))
+        account, call_uuid = self._account(call.credentials), self._uuid(call)
         for resource in ("Call", "Request"):
             response = await self._request(
-                account, "DELETE", f"{resource}/{provider_call_id}/", allow=(404,)
+                account, "DELETE", f"{resource}/{call_uuid}/", allow=(404,)
             )
             if response.status_code != 404:
                 break
-        self._accounts.pop(provider_call_id, None)
 
-    async def placement_state(self, call_id: str) -> PlacementState:
+    async def placement_state(self, call: ProviderCall) -> PlacementState:
         """Plivo cannot look calls up by our id, so recovery cannot learn anything here."""
         return PlacementState.UNKNOWN
 
-    async def recording_url(
-        self, provider_call_id: str, *, credentials: PlivoCredentials | None = None
-    ) -> str | None:
+    async def recording_url(self, call: ProviderCall) -> str | None:
         """The URL of the call's first recording, or None when it has none."""
-        account = self._account(credentials or self._accounts.get(provider_call_id))
         response = await self._request(
-            account, "GET", "Recording/", params={"call_uuid": provider_call_id}, allow=(404,)
+            self._account(call.credentials),
+            "GET",
+            "Recording/",
+            params={"call_uuid": self._uuid(call)},
+            allow=(404,),
         )
         if response.status_code == 404:
             return None

@@ -24,7 +24,13 @@ from pathlib import Path
 from voxline.domain.calls import AnsweredBy, CallEvent, EndReason
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
-from voxline.telephony.base import EventSink, PlacementRequest, PlacementState, ProviderEvent
+from voxline.telephony.base import (
+    EventSink,
+    PlacementRequest,
+    PlacementState,
+    ProviderCall,
+    ProviderEvent,
+)
 from voxline.telephony.sandbox.audio_line import AudioEnd, AudioLine
 from voxline.telephony.sandbox.callee import play_callee
 from voxline.telephony.sandbox.callee_audio import AudioCallee
@@ -115,13 +121,14 @@ class SandboxCarrier:
         task.add_done_callback(self._tasks.discard)
         return provider_call_id
 
-    async def hangup(self, provider_call_id: str) -> None:
-        call = self._calls.get(provider_call_id)
+    async def hangup(self, call_ref: ProviderCall) -> None:
+        call = self._calls.get(call_ref.provider_call_id or "")
         if call is not None:
             call.hangup_requested.set()
             call.line.hangup("agent")
 
-    async def placement_state(self, call_id: str) -> PlacementState:
+    async def placement_state(self, call_ref: ProviderCall) -> PlacementState:
+        call_id = call_ref.call_id
         if call_id in self._placed:
             return PlacementState.PLACED
         if self._log_path is not None and self._log_path.exists():
@@ -129,6 +136,10 @@ class SandboxCarrier:
             if call_id in placed.split():
                 return PlacementState.PLACED
         return PlacementState.NOT_PLACED
+
+    async def recording_url(self, call_ref: ProviderCall) -> str | None:
+        """None: the sandbox keeps no recording of its own (Voxline records the call)."""
+        return None
 
     async def aclose(self) -> None:
         """End every simulated call (the process is stopping)."""

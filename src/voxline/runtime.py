@@ -1,0 +1,135 @@
+"""The runtime: everything a Voxline process serves calls with, built in one place.
+
+``voxline serve`` and ``voxline worker`` build the same :class:`Runtime` with
+:func:`build_runtime`: settings, database, the carriers and the provider registry, the voice
+sessions this process hosts, media tokens, the placer of new calls and the handler of
+provider events. ``create_app(settings, runtime)`` receives it, and routes reach it through
+a typed dependency (:mod:`voxline.api.deps`), never through untyped ``app.state``
+attributes.
+
+With an engine (a single node, a worker, or a test that runs one) provider events go through
+the engine, which wakes its own finalizer and prepares greetings; without one (an API-only
+node of a scale-out deployment) the same steps happen here and the workers are woken
+through the database. Either way a provider event takes one path:
+:meth:`Runtime.on_provider_events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from voxline.config import Settings
+from voxline.domain.calls import CallStatus
+from voxline.engine.runner import Engine
+from voxline.engine.sessions import VoiceSessions
+from voxline.engine.wakeup import DISPATCH, FINALIZE, notify
+from voxline.errors import ProviderError
+from voxline.services.call_events import apply_event
+from voxline.services.rate_limit import RateLimiter, create_rate_limiter
+from voxline.storage.db import Database, create_database
+from voxline.telephony.base import ProviderEvent
+from voxline.telephony.carriers import Carriers
+from voxline.telephony.media_tokens import MediaTokens
+from voxline.telephony.registry import ProviderRegistry
+from voxline.telephony.websocket import LiveStreams, PendingSockets
+
+__all__ = ["Runtime", "build_runtime"]
+
+
+@dataclass
+class Runtime:
+    """What one process serves calls with. ``engine`` is None on an API-only node;
+    ``run_engine`` says whether :meth:`running` runs it (else its owner does)."""
+
+    settings: Settings
+    db: Database
+    carriers: Carriers
+    providers: ProviderRegistry
+    sessions: VoiceSessions
+    media_tokens: MediaTokens
+    rate_limiter: RateLimiter
+    engine: Engine | None = None
+    run_engine: bool = False
+    owns_db: bool = False
+    live_streams: LiveStreams = field(default_factory=LiveStreams)
+    pending_sockets: PendingSockets = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pending_sockets = PendingSockets(self.settings.media_pending_per_address)
+
+    async def on_provider_events(self, events: Sequence[ProviderEvent]) -> None:
+        """Apply what a provider reported, in order: through the engine where one runs
+        here, else here, synthesizing the greeting while an outbound call rings and waking
+        the workers' finalizers once it ended."""
+        for event in events:
+            if self.engine is not None:
+                await self.engine.on_provider_event(event)
+                continue
+            status = await apply_event(self.db, event)
+            if status is CallStatus.RINGING:
+                self.sessions.prepare_ahead(event.call_id)
+            if status is not None and status.is_terminal:
+                self.sessions.drop(event.call_id)
+                await notify(self.db, FINALIZE)
+
+    async def call_created(self, call_id: str) -> ProviderError | None:
+        """Place a new call at once where an engine runs here; else wake the workers.
+        Returns the provider's error when it refused the call for good."""
+        if self.engine is not None:
+            return await self.engine.place_now(call_id)
+        await notify(self.db, DISPATCH)
+        return None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run the engine (if this runtime runs it) until the block ends; then stop it,
+        release the carriers and sessions, and close the database if the runtime owns it."""
+        stop = asyncio.Event()
+        task = None
+        if self.run_engine and self.engine is not None:
+            task = asyncio.create_task(self.engine.run(stop), name="voxline-engine")
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            if self.engine is None:
+                await self.sessions.aclose()
+                await self.carriers.aclose()
+            if self.owns_db:
+                await self.db.dispose()
+
+
+def build_runtime(
+    settings: Settings,
+    db: Database | None = None,
+    *,
+    run_engine: bool = False,
+    engine: Engine | None = None,
+) -> Runtime:
+    """The runtime of a process. A ``db`` passed in is shared and left open; otherwise one
+    is opened from ``settings`` and closed by :meth:`Runtime.running`. ``run_engine`` builds
+    an engine that :meth:`Runtime.running` runs (``voxline serve`` on a single node,
+    ``voxline worker``); an ``engine`` passed in is used (to place calls, to host sessions)
+    but run by its owner. With neither, the process is an API-only node."""
+    database = db or create_database(settings.resolved_database_url)
+    live = engine or (Engine(database, settings) if run_engine else None)
+    carriers = live.carriers if live is not None else Carriers.for_deployment(settings)
+    return Runtime(
+        settings=settings,
+        db=database,
+        carriers=carriers,
+        providers=live.registry if live is not None else ProviderRegistry(carriers.by_name()),
+        sessions=live.sessions if live is not None else VoiceSessions(database, settings),
+        media_tokens=MediaTokens.for_deployment(
+            settings.resolved_secret_key(), settings.media_token_ttl_seconds
+        ),
+        rate_limiter=create_rate_limiter(database, settings.rate_limit_per_minute),
+        engine=live,
+        run_engine=run_engine and engine is None,
+        owns_db=db is None,
+    )
