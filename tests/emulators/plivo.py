@@ -235,6 +235,14 @@ class PlivoEmulator:
             201,
         )
 
+    def inbound_call(self, caller: str, number: str) -> str:
+        """A call a contact placed to one of the account's numbers, answered and live;
+        returns its CallUUID."""
+        call_uuid = str(uuid.uuid4())
+        body = {"from": caller.removeprefix("+"), "to": number.removeprefix("+")}
+        self.calls[call_uuid] = EmulatedCall(call_uuid, body, state="in-progress")
+        return call_uuid
+
     async def _end(self, request: Request, state: str) -> Response:
         refused = await self._gate(request)
         if refused is not None:

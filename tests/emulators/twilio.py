@@ -200,6 +200,13 @@ class TwilioEmulator:
         self.calls[call_sid].recordings.insert(0, record)
         return sid
 
+    def inbound_call(self, caller: str, number: str) -> str:
+        """A call a contact placed to one of the account's numbers, answered and live;
+        returns its CallSid."""
+        call = EmulatedCall(_sid("CA"), [("From", caller), ("To", number)], "in-progress")
+        self.calls[call.sid] = call
+        return call.sid
+
     # -- request handling -----------------------------------------------------------------
 
     async def _checked(self, request: Request) -> Response | list[tuple[str, str]]:
