@@ -10,10 +10,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from voxline.config import Settings
-from voxline.domain.calls import CallDirection, CallStatus, EndReason
+from voxline.domain.calls import CallDirection, CallStatus, EndReason, PlacementStatus
 from voxline.errors import NotFound, ValidationFailed
 from voxline.logging import get_logger
 from voxline.services.credentials import NumberCredential, credential_for_number
+from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
 from voxline.storage.tables import agents, calls, phone_numbers
 from voxline.storage.types import utcnow
@@ -174,8 +175,9 @@ async def receive_inbound(
         now = utcnow()
         call_id = str(uuid.uuid4())
         if agent is None or agent.status != "active":
-            await conn.execute(
-                calls.insert().values(
+            await CALL_STORE.insert(
+                conn,
+                dict(
                     id=call_id,
                     organization_id=number.organization_id,
                     agent_id=None,
@@ -194,12 +196,13 @@ async def receive_inbound(
                     attempts=0,
                     created_at=now,
                     updated_at=now,
-                )
+                ),
             )
             log.info("inbound call turned away", extra={"call_id": call_id})
             return InboundDecision(call_id, answered=False)
-        await conn.execute(
-            calls.insert().values(
+        await CALL_STORE.insert(
+            conn,
+            dict(
                 id=call_id,
                 organization_id=number.organization_id,
                 agent_id=agent.id,
@@ -219,12 +222,12 @@ async def receive_inbound(
                     "join_timeout_seconds": agent.join_timeout_seconds,
                 },
                 context={},
-                placement_state="placed",
+                placement_state=PlacementStatus.PLACED.value,
                 attempts=0,
                 deadline_at=now + timedelta(seconds=agent.join_timeout_seconds),
                 created_at=now,
                 updated_at=now,
-            )
+            ),
         )
     log.info("inbound call received", extra={"call_id": call_id, "provider": number.provider_type})
     return InboundDecision(call_id, answered=True)
@@ -233,11 +236,4 @@ async def receive_inbound(
 async def record_dtmf(db: Database, call_id: str, digit: str) -> None:
     """Keep a key the contact pressed, in order, in the call's ``context.dtmf``."""
     async with db.write() as conn:
-        row = (await conn.execute(sa.select(calls.c.context).where(calls.c.id == call_id))).first()
-        if row is None:
-            return
-        context = dict(row.context or {})
-        context["dtmf"] = str(context.get("dtmf", "")) + digit
-        await conn.execute(
-            calls.update().where(calls.c.id == call_id).values(context=context, updated_at=utcnow())
-        )
+        await CALL_STORE.record_dtmf(conn, call_id, digit)
