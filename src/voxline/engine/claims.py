@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from voxline.domain.lines import SANDBOX
 from voxline.services.call_records import CallSettings
-from voxline.storage.calls import CALL_STORE, CallStore, ExpiredLease
+from voxline.services.ports import CallStore
+from voxline.storage.calls import CALL_STORE, ExpiredLease
 from voxline.storage.db import Database
 
 __all__ = [

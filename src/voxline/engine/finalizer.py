@@ -32,6 +32,7 @@ from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services import billing
 from voxline.services.call_records import CallSettings
+from voxline.services.ports import CallStore
 from voxline.services.provider_recordings import (
     RETRY_DELAYS,
     Fetcher,
@@ -42,7 +43,7 @@ from voxline.services.provider_recordings import (
     wanted,
 )
 from voxline.services.transcripts import load_turns
-from voxline.storage.calls import CALL_STORE, CallStore
+from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.storage.types import utcnow

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxline.domain.call_changes import CallOccurrence
 from voxline.domain.calls import CallStatus
-from voxline.storage.calls import CALL_STORE, CallStore
+from voxline.services.ports import CallStore
+from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
 from voxline.telephony.base import ProviderEvent
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from voxline.storage.calls import CALL_STORE, CallStore
+from voxline.services.ports import CallStore
+from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
 
 
