@@ -50,6 +50,18 @@ class EndReason(StrEnum):
     CANCELED = "canceled"
 
 
+class PlacementStatus(StrEnum):
+    """Values of ``calls.placement_state``: how far the engine got placing a call.
+
+    ``None`` (no value) means nobody claimed the call yet. ``dialing``: a worker claimed it
+    and may be asking the provider to dial; ``placed``: the provider accepted the call (or
+    it came in from the network).
+    """
+
+    DIALING = "dialing"
+    PLACED = "placed"
+
+
 class AnsweredBy(StrEnum):
     HUMAN = "human"
     MACHINE = "machine"

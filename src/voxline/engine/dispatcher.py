@@ -15,6 +15,7 @@ from contextlib import suppress
 
 from voxline.config import Settings
 from voxline.domain.calls import CallEvent, EndReason
+from voxline.domain.lines import is_simulated, time_scale
 from voxline.engine.claims import ClaimedCall, claim_due_calls, mark_placed, release_for_retry
 from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups
 from voxline.errors import ProviderError, VoxlineError
@@ -118,7 +119,7 @@ class Dispatcher:
                 return None
             await self._fail(call, exc)
             return exc
-        scale = self.settings.sandbox_time_scale if call.provider_type == "sandbox" else 1.0
+        scale = time_scale(call.provider_type, self.settings.sandbox_time_scale)
         await mark_placed(
             self.db, call, provider_call_id, self.settings.engine_lease_seconds, scale
         )
@@ -127,7 +128,7 @@ class Dispatcher:
 
     async def _request(self, call: ClaimedCall) -> PlacementRequest:
         credentials = None
-        if call.provider_type != "sandbox" and call.phone_number_id:
+        if not is_simulated(call.provider_type) and call.phone_number_id:
             number = await credential_for_number(self.db, self.settings, call.phone_number_id)
             credentials = number.credentials
         return PlacementRequest(

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from voxline.config import Settings
 from voxline.domain.call_clock import answered_limit_seconds, billable_seconds
 from voxline.domain.calls import TERMINAL_STATUSES, CallStatus
+from voxline.domain.lines import time_scale
 from voxline.domain.money import to_micros
 from voxline.domain.pricing import PriceTable, billed_seconds
 from voxline.domain.summary import Turn, extractive_summary
@@ -31,6 +32,7 @@ from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services import billing
 from voxline.services.call_records import CallSettings
+from voxline.services.ports import CallStore
 from voxline.services.provider_recordings import (
     RETRY_DELAYS,
     Fetcher,
@@ -41,6 +43,7 @@ from voxline.services.provider_recordings import (
     wanted,
 )
 from voxline.services.transcripts import load_turns
+from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.storage.types import utcnow
@@ -63,8 +66,10 @@ class Finalizer:
         wakeups: Wakeups,
         recordings: Mapping[str, Fetcher] | None = None,
         recording_delays: tuple[float, ...] = RETRY_DELAYS,
+        store: CallStore = CALL_STORE,
     ) -> None:
         self.db = db
+        self.store = store
         self.recordings = dict(recordings or {})
         self.recording_delays = recording_delays
         self.wakeups = wakeups
@@ -124,11 +129,10 @@ class Finalizer:
         provider_type: str | None,
     ) -> float:
         """Connected seconds to bill, within the call's max_duration and the grace."""
-        scale = self.settings.sandbox_time_scale if provider_type == "sandbox" else 1.0
         limit = answered_limit_seconds(
             CallSettings.from_json(settings or {}).max_duration_seconds,
             grace_seconds=self.settings.answered_grace_seconds,
-            time_scale=scale,
+            time_scale=time_scale(provider_type, self.settings.sandbox_time_scale),
         )
         return billable_seconds(started_at, ended_at, limit_seconds=limit)
 
@@ -173,33 +177,22 @@ class Finalizer:
         ):
             recording_due = first_due(now, self.recording_delays)
         async with self.db.write() as conn:
-            claimed = await conn.execute(
-                calls.update()
-                .where(calls.c.id == call_id, calls.c.finalized_at.is_(None))
-                .values(
-                    finalized_at=now,
-                    provider_recording_due_at=recording_due,
-                    duration_seconds=duration,
-                    cost_micros=to_micros(cost),
-                    summary=summary,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=utcnow(),
-                )
+            claimed = await self.store.claim_finalization(
+                conn,
+                call_id,
+                now=now,
+                recording_due=recording_due,
+                duration_seconds=duration,
+                cost_micros=to_micros(cost),
+                summary=summary,
             )
-            if claimed.rowcount != 1:
+            if not claimed:
                 return 0
             debit = await billing.debit_call(
                 conn, row.organization_id, call_id, cost, self.settings.credit_floor_usd
             )
             if debit.uncollected:
-                current = (
-                    await conn.execute(sa.select(calls.c.context).where(calls.c.id == call_id))
-                ).scalar_one()
-                context = {**(current or {}), "uncollected_usd": str(debit.uncollected)}
-                await conn.execute(
-                    calls.update().where(calls.c.id == call_id).values(context=context)
-                )
+                await self.store.note_uncollected(conn, call_id, str(debit.uncollected))
                 log.warning(
                     "call cost partly uncollected at the credit floor",
                     extra={"call_id": call_id, "uncollected_usd": str(debit.uncollected)},

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from voxline.config import Settings
 from voxline.domain.calls import CallStatus
+from voxline.domain.lines import is_simulated
 from voxline.engine.dispatcher import Dispatcher
 from voxline.engine.finalizer import Finalizer
 from voxline.engine.leases import new_worker_id
@@ -71,7 +72,9 @@ class Engine:
             audio=audio,
         )
         self.carriers = carriers or Carriers.for_deployment(settings)
-        self.registry = ProviderRegistry({"sandbox": self.sandbox, **self.carriers.by_name()})
+        self.registry = ProviderRegistry(
+            {self.sandbox.name: self.sandbox, **self.carriers.by_name()}
+        )
         self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
         self.timers = Timers(db, settings, self.registry, self.wakeups)
         self.finalizer = Finalizer(
@@ -103,7 +106,7 @@ class Engine:
             ).first()
         if row is None or row.direction != "outbound":
             return False
-        return row.provider_type != "sandbox" or self.settings.sandbox_mode == "audio"
+        return not is_simulated(row.provider_type) or self.settings.sandbox_mode == "audio"
 
     async def place_now(self, call_id: str) -> ProviderError | None:
         return await self.dispatcher.place_now(call_id)

@@ -26,8 +26,9 @@ import sqlalchemy as sa
 
 from voxline.config import Settings
 from voxline.domain.call_clock import last_alive
-from voxline.domain.calls import CallEvent, CallStatus, EndReason
-from voxline.engine.claims import ExpiredLease, Placement, expired_leases, requeue_unplaced
+from voxline.domain.calls import CallEvent, CallStatus, EndReason, PlacementStatus
+from voxline.domain.lines import SANDBOX
+from voxline.engine.claims import ExpiredLease, expired_leases, requeue_unplaced
 from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
@@ -94,9 +95,9 @@ class Timers:
     async def recover_expired_leases(self) -> int:
         expired = await expired_leases(self.db)
         for call in expired:
-            if call.placement_state == Placement.DIALING and call.status is CallStatus.QUEUED:
-                await self._recover_placement(call.id, call.provider_type or "sandbox")
-            elif (call.provider_type or "sandbox") == "sandbox":
+            if call.placement_state is PlacementStatus.DIALING and call.status is CallStatus.QUEUED:
+                await self._recover_placement(call.id, call.provider_type or SANDBOX)
+            elif call.simulated:
                 await self._end(
                     call.id,
                     EndReason.PROVIDER_ERROR,

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from voxline.services.ports import CallStore
+from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
-from voxline.storage.tables import calls
-from voxline.storage.types import utcnow
 
 
 async def save_session_outcome(
-    db: Database, call_id: str, *, recording_path: str | None, metrics: dict[str, Any]
+    db: Database,
+    call_id: str,
+    *,
+    recording_path: str | None,
+    metrics: dict[str, Any],
+    store: CallStore = CALL_STORE,
 ) -> None:
-    values: dict[str, Any] = {"metrics": metrics, "updated_at": utcnow()}
-    if recording_path is not None:
-        values["recording_path"] = recording_path
+    """Keep ``metrics`` on the call, and ``recording_path`` when the session recorded one."""
     async with db.write() as conn:
-        await conn.execute(calls.update().where(calls.c.id == call_id).values(**values))
+        await store.save_session_outcome(
+            conn, call_id, recording_path=recording_path, metrics=metrics
+        )

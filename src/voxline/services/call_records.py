@@ -21,6 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxline.config import Settings
 from voxline.crypto import UrlSigner
+from voxline.domain.call_changes import (
+    DEFAULT_JOIN_TIMEOUT_SECONDS,
+    DEFAULT_MAX_DURATION_SECONDS,
+)
 from voxline.domain.calls import CallDirection, CallStatus
 from voxline.domain.money import from_micros
 from voxline.domain.text import safe_json, safe_text
@@ -49,8 +53,12 @@ class CallSettings:
             recording_enabled=bool(data.get("recording_enabled", True)),
             transcription_enabled=bool(data.get("transcription_enabled", True)),
             greeting=greeting if isinstance(greeting := data.get("greeting"), str) else None,
-            max_duration_seconds=float(data.get("max_duration_seconds", 3600)),
-            join_timeout_seconds=float(data.get("join_timeout_seconds", 30)),
+            max_duration_seconds=float(
+                data.get("max_duration_seconds", DEFAULT_MAX_DURATION_SECONDS)
+            ),
+            join_timeout_seconds=float(
+                data.get("join_timeout_seconds", DEFAULT_JOIN_TIMEOUT_SECONDS)
+            ),
         )
 
 

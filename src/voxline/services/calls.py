@@ -45,8 +45,9 @@ from voxline.services.call_records import (
     select_call,
     to_call,
 )
+from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
-from voxline.storage.tables import agents, calls, phone_numbers, transcript_turns
+from voxline.storage.tables import agents, calls, phone_numbers
 from voxline.storage.types import utcnow
 
 IDEMPOTENCY_ENDPOINT = "POST /calls"
@@ -173,8 +174,9 @@ async def create_call(
         await billing.require_credit(conn, org_id, settings.minimum_call_credit())
         call_id = str(uuid.uuid4())
         now = utcnow()
-        await conn.execute(
-            calls.insert().values(
+        await CALL_STORE.insert(
+            conn,
+            dict(
                 id=call_id,
                 organization_id=org_id,
                 agent_id=new.agent_id,
@@ -191,7 +193,7 @@ async def create_call(
                 not_before=now,
                 created_at=now,
                 updated_at=now,
-            )
+            ),
         )
         row = await select_call(conn, org_id, call_id)
         assert row is not None
@@ -327,7 +329,8 @@ async def update_call(
         row = await select_call(conn, org_id, call_id, for_update=True)
         if row is None:
             raise NotFound.resource("Call", call_id)
-        values: dict[str, Any] = {"updated_at": utcnow()}
+        context: dict[str, Any] | None = None
+        stored: dict[str, Any] | None = None
         if changes.context is not None:
             merged = {**(row["context"] or {}), **changes.context}
             try:
@@ -335,15 +338,14 @@ async def update_call(
             except text_policy.TextPolicyError as exc:
                 # Each PATCH is within the limits; many of them must not add up past them.
                 raise ValidationFailed.field("context", exc.reason) from None
-            values["context"] = merged
+            context = merged
         if changes.settings is not None:
             stored = dict(row["settings"] or {})
             for name in ("recording_enabled", "transcription_enabled"):
                 flag = getattr(changes.settings, name)
                 if flag is not None:
                     stored[name] = flag
-            values["settings"] = stored
-        await conn.execute(calls.update().where(calls.c.id == row["id"]).values(**values))
+        await CALL_STORE.edit(conn, row["id"], context=context, settings=stored)
         updated = await select_call(conn, org_id, row["id"])
         assert updated is not None
         return to_call(updated, RecordingLinks(settings))
@@ -398,6 +400,4 @@ async def bulk_delete(
 
 
 async def _delete_rows(conn: AsyncConnection, call_ids: list[str]) -> None:
-    # The foreign key cascades too; deleting turns explicitly does not depend on it.
-    await conn.execute(transcript_turns.delete().where(transcript_turns.c.call_id.in_(call_ids)))
-    await conn.execute(calls.delete().where(calls.c.id.in_(call_ids)))
+    await CALL_STORE.delete(conn, call_ids)

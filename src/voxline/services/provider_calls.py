@@ -10,15 +10,17 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from voxline.config import Settings
-from voxline.domain.calls import CallDirection, CallStatus, EndReason
+from voxline.domain.calls import CallDirection, CallStatus, EndReason, PlacementStatus
+from voxline.domain.lines import is_simulated
 from voxline.errors import NotFound, ProviderError, ValidationFailed
 from voxline.logging import get_logger
 from voxline.services.credentials import NumberCredential, credential_for_number
+from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
 from voxline.storage.tables import agents, calls, phone_numbers
 from voxline.storage.types import utcnow
 from voxline.telephony.base import ProviderCall
-from voxline.telephony.credentials import ProviderCredentials, carries_credentials
+from voxline.telephony.credentials import ProviderCredentials
 from voxline.telephony.registry import ProviderRegistry
 
 log = get_logger("services.provider_calls")
@@ -183,8 +185,9 @@ async def receive_inbound(
         now = utcnow()
         call_id = str(uuid.uuid4())
         if agent is None or agent.status != "active":
-            await conn.execute(
-                calls.insert().values(
+            await CALL_STORE.insert(
+                conn,
+                dict(
                     id=call_id,
                     organization_id=number.organization_id,
                     agent_id=None,
@@ -203,12 +206,13 @@ async def receive_inbound(
                     attempts=0,
                     created_at=now,
                     updated_at=now,
-                )
+                ),
             )
             log.info("inbound call turned away", extra={"call_id": call_id})
             return InboundDecision(call_id, answered=False)
-        await conn.execute(
-            calls.insert().values(
+        await CALL_STORE.insert(
+            conn,
+            dict(
                 id=call_id,
                 organization_id=number.organization_id,
                 agent_id=agent.id,
@@ -228,12 +232,12 @@ async def receive_inbound(
                     "join_timeout_seconds": agent.join_timeout_seconds,
                 },
                 context={},
-                placement_state="placed",
+                placement_state=PlacementStatus.PLACED.value,
                 attempts=0,
                 deadline_at=now + timedelta(seconds=agent.join_timeout_seconds),
                 created_at=now,
                 updated_at=now,
-            )
+            ),
         )
     log.info("inbound call received", extra={"call_id": call_id, "provider": number.provider_type})
     return InboundDecision(call_id, answered=True)
@@ -242,14 +246,7 @@ async def receive_inbound(
 async def record_dtmf(db: Database, call_id: str, digit: str) -> None:
     """Keep a key the contact pressed, in order, in the call's ``context.dtmf``."""
     async with db.write() as conn:
-        row = (await conn.execute(sa.select(calls.c.context).where(calls.c.id == call_id))).first()
-        if row is None:
-            return
-        context = dict(row.context or {})
-        context["dtmf"] = str(context.get("dtmf", "")) + digit
-        await conn.execute(
-            calls.update().where(calls.c.id == call_id).values(context=context, updated_at=utcnow())
-        )
+        await CALL_STORE.record_dtmf(conn, call_id, digit)
 
 
 async def provider_call_of(db: Database, settings: Settings, call_id: str) -> ProviderCall | None:
@@ -267,7 +264,7 @@ async def provider_call_of(db: Database, settings: Settings, call_id: str) -> Pr
         ).first()
     if row is None:
         return None
-    if not carries_credentials(row.provider_type):
+    if is_simulated(row.provider_type):
         return ProviderCall(call_id, row.provider_call_id, None)
     if row.phone_number_id is None:
         return None

@@ -20,16 +20,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxline.config import Settings
 from voxline.errors import NotFound, ProviderError
 from voxline.logging import get_logger
 from voxline.services.call_records import CallSettings
 from voxline.services.provider_calls import find_provider_call
+from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
-from voxline.storage.types import utcnow
 from voxline.telephony.base import ProviderCall
 
 log = get_logger("services.provider_recordings")
@@ -97,20 +96,16 @@ async def claim_attempt(
             row.settings, row.recording_path, row.provider_recording_url
         )
         next_due = None if done else now + timedelta(seconds=delays[attempts])
-        claimed = await conn.execute(
-            calls.update()
-            .where(
-                calls.c.id == call_id,
-                calls.c.provider_recording_due_at == row.provider_recording_due_at,
-                calls.c.provider_recording_attempts == row.provider_recording_attempts,
-            )
-            .values(
-                provider_recording_due_at=next_due,
-                provider_recording_attempts=attempts,
-                updated_at=now,
-            )
+        claimed = await CALL_STORE.claim_recording_attempt(
+            conn,
+            call_id,
+            seen_due=row.provider_recording_due_at,
+            seen_attempts=row.provider_recording_attempts,
+            next_due=next_due,
+            attempts=attempts,
+            now=now,
         )
-        if claimed.rowcount != 1:
+        if not claimed:
             return None
     if not wanted(row.settings, row.recording_path, row.provider_recording_url):
         return None
@@ -136,14 +131,6 @@ async def fetch_once(
     if not url:
         return None
     async with db.write() as conn:
-        await _cache(conn, call_id, url)
+        await CALL_STORE.cache_recording_url(conn, call_id, url)
     log.info("provider recording cached", extra={"call_id": call_id, "provider": provider})
     return url
-
-
-async def _cache(conn: AsyncConnection, call_id: str, url: str) -> None:
-    await conn.execute(
-        calls.update()
-        .where(calls.c.id == call_id, calls.c.provider_recording_url.is_(None))
-        .values(provider_recording_url=url, provider_recording_due_at=None, updated_at=utcnow())
-    )

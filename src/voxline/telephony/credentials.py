@@ -48,15 +48,6 @@ def parse_provider(value: ProviderType | str) -> ProviderType:
         raise ValidationFailed.field("provider_type", f"must be one of {allowed}") from None
 
 
-def carries_credentials(provider_type: str | None) -> bool:
-    """Whether calls of ``provider_type`` are carried by an account whose credentials every
-    provider operation needs (every carrier; not the sandbox, whose calls Voxline simulates)."""
-    return provider_type in _CARRIERS
-
-
-_CARRIERS = frozenset({ProviderType.TWILIO, ProviderType.TELNYX, ProviderType.PLIVO})
-
-
 def _matches(pattern: str) -> Callable[[str], bool]:
     compiled = re.compile(pattern)
     return lambda value: bool(compiled.fullmatch(value))
