@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -164,14 +165,29 @@ async def test_an_expired_key_creates_a_new_call(
     assert await count_calls(db) == 2
 
 
+@asynccontextmanager
+async def _closing(engine: Engine) -> AsyncIterator[None]:
+    """Ends the engine's simulated calls and closes its carriers when the block ends: the
+    engine is not run, so nothing else stops a placed sandbox call from writing later."""
+    try:
+        yield
+    finally:
+        await engine.sandbox.aclose()
+        await engine.carriers.aclose()
+
+
 async def test_a_replay_of_a_refused_call_answers_the_stored_502(
     db: Database, settings: Settings, tenant: Tenant, agent_id: str
 ) -> None:
     # The sandbox's +1 NPA 555 0104 is not in service: the engine's inline placement fails.
-    app = app_for(settings, db=db, engine=Engine(db, settings))
+    engine = Engine(db, settings)
+    app = app_for(settings, db=db, engine=engine)
     body = {"agent_id": agent_id, "phone_number": "+14155550104"}
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
+    async with (
+        _closing(engine),
+        httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http,
+    ):
         first = await http.post(f"{API}/calls", json=body, headers=keyed(tenant, "refused-1"))
         again = await http.post(f"{API}/calls", json=body, headers=keyed(tenant, "refused-1"))
         other = await http.post(f"{API}/calls", json=body, headers=keyed(tenant, "refused-2"))
@@ -192,10 +208,14 @@ async def test_a_replay_of_a_refused_call_answers_the_stored_502(
 async def test_a_replay_of_an_accepted_call_still_answers_201(
     db: Database, settings: Settings, tenant: Tenant, agent_id: str
 ) -> None:
-    app = app_for(settings, db=db, engine=Engine(db, settings))
+    engine = Engine(db, settings)
+    app = app_for(settings, db=db, engine=engine)
     body = {"agent_id": agent_id, "phone_number": "+14155550101"}
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http:
+    async with (
+        _closing(engine),
+        httpx.AsyncClient(transport=transport, base_url="http://voxline.test") as http,
+    ):
         first = await http.post(f"{API}/calls", json=body, headers=keyed(tenant, "accepted-1"))
         again = await http.post(f"{API}/calls", json=body, headers=keyed(tenant, "accepted-1"))
 
