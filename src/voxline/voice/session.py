@@ -1,33 +1,31 @@
 """A live call's voice session: the agent listens, thinks and speaks, on audio or on text.
 
-One :class:`CallSession` per call holds the conversation policy, whatever carries the call:
-the greeting, listening and answering turn by turn, prompting after a silence and hanging up
-after the second, hanging up once an ``end_call`` goodbye has been said (a goodbye the
-contact cut short is not one: the contact is heard out), the transcript written turn by turn
-with a cut agent turn stored as far as it was said, and the error boundary of
-``voice.stages``: a stage that fails twice (or times out) makes the agent apologise and hang
-up, and the failure is reported through ``on_failure`` (after the apology is in the
-transcript) and kept in :attr:`CallSession.failure`.
+One :class:`CallSession` per call holds the conversation policy whatever carries the call:
+the greeting; answering turn by turn; a prompt after a silence and a hang-up after the
+second; hanging up once an ``end_call`` goodbye has been said (one the contact cut short is
+not a goodbye: the contact is heard out); the transcript written turn by turn, a cut agent
+turn stored as far as it was said; and the error boundary of ``voice.stages``: a stage that
+fails twice (or times out) makes the agent apologise and hang up, and the failure is kept in
+:attr:`CallSession.failure` and reported through ``on_failure`` once the apology is written.
 
-Two transports carry it; the turn logic (``_respond_to_each``, ``_say``, ``_fail``) is the
-same for both, and only three seams differ: where the contact's next turn comes from
-(``_next_item``), how a reply is said (``_say``), and what paces the call.
+Two transports carry it. The turn logic (``_respond_to_each``, ``_fail``) is shared; only
+where the contact's next turn comes from (``_next_item``), how a reply is said (``_say``) and
+what paces the call differ:
 
-- :meth:`CallSession.run` on a :class:`~voxline.voice.transport.MediaTransport` (provider
-  WebSocket, sandbox audio): a task group owns the media clock (one agent frame out every
-  20 ms, silence when idle), the listener (VAD endpointing, barge-in) and the responder
-  (speech-to-text, the brain, text-to-speech clause by clause). The recording (agent left,
-  contact right) and the latency figures are kept as the call goes.
-- :meth:`CallSession.run_text` on a :class:`~voxline.voice.channel.AgentLine` (sandbox text
-  mode: tests and capacity runs): the responder alone. A contact turn arrives as words, a
-  silence is ``listen`` timing out, and a reply is said whole with ``say``, which reports
-  what was said before any interruption. There is no media clock, no VAD and no speech
-  model, so a text call costs a sleeping task, not a 20 ms timer.
+- :meth:`CallSession.run`, on a :class:`~voxline.voice.transport.MediaTransport` (provider
+  WebSocket, sandbox audio): a task group owns the media clock (one agent frame every 20 ms,
+  silence when idle), the listener (VAD endpointing, barge-in) and the responder (STT, the
+  brain, TTS clause by clause), and keeps the recording and latency figures.
+- :meth:`CallSession.run_text`, on a :class:`~voxline.voice.channel.AgentLine` (sandbox text
+  mode: tests and capacity runs): the responder alone. Contact turns arrive as words, a
+  silence is ``listen`` timing out, a reply is said whole by ``say``, which reports what was
+  said before any interruption. No media clock, VAD or speech model: a text call is one
+  sleeping task, not a 20 ms timer.
 
-Decision: one class with two entry points, not a line interface with two implementations:
-the audio path's frame-level state (playback position, pending turns, barge-in) is what the
-turn book-keeping is made of, and routing it through an interface would put an indirection
-on every 20 ms frame. So the audio path is unchanged, and the text path reuses the same turn
+Decision: one class with two entry points rather than a line interface with two
+implementations. The audio path's frame-level state (playback position, pending turns,
+barge-in) is what the turn book-keeping is made of; an interface would put an indirection on
+every 20 ms frame. So the audio path is unchanged, and the text path reuses the same turn
 objects (:mod:`voxline.voice.turns`) at the granularity of whole turns.
 """
 
@@ -45,6 +43,7 @@ from voxline.voice.brain.clauses import sentences, split_clauses
 from voxline.voice.brain.scripted import FAREWELL
 from voxline.voice.channel import AgentLine, Heard, LineClosed
 from voxline.voice.frames import FRAME_MS, AudioFrame
+from voxline.voice.kit import SpeechModels
 from voxline.voice.metrics import CallMetrics, TurnLatency
 from voxline.voice.playback import Playback
 from voxline.voice.playback import Utterance as Speech
@@ -76,21 +75,9 @@ class SessionConfig:
     limits: StageLimits = field(default_factory=StageLimits)
 
 
-@dataclass(frozen=True, slots=True)
-class SpeechModels:
-    """What an audio session hears and speaks with; a text-line session needs none."""
-
-    stt: SpeechToText
-    tts: TextToSpeech
-    vad: StreamingVad
-
-
 class CallSession:
-    """The agent's side of one live call (see the module's docstring).
-
-    ``stt``, ``tts`` and ``vad`` are needed by :meth:`run` only; a session built without
-    them runs on a text line.
-    """
+    """The agent's side of one live call. ``stt``, ``tts`` and ``vad`` are needed by
+    :meth:`run` only: a session built without them runs on a text line."""
 
     def __init__(
         self,
@@ -118,13 +105,16 @@ class CallSession:
         # The media clock's time and pacing; voxline.testing's VirtualClock replaces both.
         self._clock = clock or asyncio.get_event_loop().time
         self._sleep = sleep or asyncio.sleep
-        self._aligner = Aligner(recording)
-        self._playback = Playback()
+        self._recording = recording
+        # The audio path's recording, playback and inbox of heard utterances are made by
+        # run(): a text-line session, one of thousands per process, never needs them.
+        self._aligner: Aligner
+        self._playback: Playback
+        self._inbox: asyncio.Queue[HeardAudio | Silence]
         self._history: list[Utterance] = []
         self._turns: dict[int, AgentTurn] = {}
         self._next_turn = 0
         self._greeting: tuple[Reply, list[tuple[str, bytes]]] | None = None
-        self._inbox: asyncio.Queue[HeardAudio | Silence] = asyncio.Queue()
         self._text_line: AgentLine | None = None
         self._over = False
         self._responding = False
@@ -140,8 +130,8 @@ class CallSession:
         self.failure: StageFailure | None = None
 
     def attach_recording(self, recording: Recording) -> None:
-        """Record both sides from now on (before :meth:`run`)."""
-        self._aligner = Aligner(recording)
+        """Record both sides of the call (before :meth:`run`)."""
+        self._recording = recording
 
     @property
     def _models(self) -> SpeechModels:
@@ -202,6 +192,9 @@ class CallSession:
         """Hold the conversation on an audio transport until either side hangs up; returns
         the latency figures. Needs the speech models (``stt``, ``tts``, ``vad``)."""
         models = self._models
+        self._aligner = Aligner(self._recording)
+        self._playback = Playback()
+        self._inbox = asyncio.Queue()
         await self.prepare()
         self._answered_at = self._last_activity = self._clock()
         if self._greeting is not None:
@@ -240,7 +233,8 @@ class CallSession:
         self._answered_at = self._last_activity = self._clock()
         try:
             if self._greeting is not None:
-                await self._say(self._greeting[0])
+                greeting, self._greeting = self._greeting[0], None
+                await self._say(greeting)
             elif self._greeting_failure is not None:
                 await self._fail(self._greeting_failure)
             if not self._over:
@@ -352,12 +346,14 @@ class CallSession:
             turn.pending -= 1
 
     def _end_reached(self) -> bool:
-        if self._hang_up_now:
-            return True
+        return self._hang_up_now or (self._goodbye_said() and not self._playback.active)
+
+    def _goodbye_said(self) -> bool:
+        """Whether the turn that ends the call has been said (or cut) to its end."""
         if self._hangup_after is None:
             return False
         turn = self._turns.get(self._hangup_after)
-        return turn is not None and turn.pending <= 0 and not self._playback.active
+        return turn is not None and turn.pending <= 0
 
     def _check_silence(self, vad: StreamingVad) -> None:
         if self._playback.active or vad.speaking or self._responding:
@@ -450,9 +446,10 @@ class CallSession:
                     await self._say(await run_stage(Stage.BRAIN, on_silence, limits))
                     continue
                 silences = 0
+                latency: TurnLatency | None = None
+                last_word_at: float | None = None
                 if isinstance(item, Heard):
-                    text, last_word_at = item.text.strip(), self._clock()
-                    latency = TurnLatency(0.0, 0.0, brain_ms=0.0, tts_ms=0.0)
+                    text = item.text.strip()  # no audio: no latency figures
                 else:
                     started = self._clock()
                     self._in_flight = item
@@ -469,15 +466,17 @@ class CallSession:
                 )
                 self._in_flight = None
                 self._history.append(Utterance("contact", text))
-                self.metrics.turns.append(latency)
-                # A text line says each reply whole, so a streamed reply is waited for there.
-                if isinstance(self.brain, StreamingBrain) and self._text_line is None:
-                    await self._say_streamed(self.brain, latency, last_word_at)
-                    continue
+                # Audio only: a text line says each reply whole, so there a stream is awaited.
+                if latency is not None and last_word_at is not None:
+                    self.metrics.turns.append(latency)
+                    if isinstance(self.brain, StreamingBrain):
+                        await self._say_streamed(self.brain, latency, last_word_at)
+                        continue
                 thinking = self._clock()
                 respond = partial(self.brain.respond, list(self._history))
                 reply = await run_stage(Stage.BRAIN, respond, limits)
-                latency.brain_ms = (self._clock() - thinking) * 1000
+                if latency is not None:
+                    latency.brain_ms = (self._clock() - thinking) * 1000
                 await self._say(reply, latency, last_word_at)
             finally:
                 self._responding = False
@@ -521,10 +520,11 @@ class CallSession:
         turn.pending -= 1
         self._last_activity = self._clock()
         await self._write_finished_turns()
-        if self._end_reached():
+        if self._goodbye_said():
             await self._report_failure()
             line.hangup("agent")
             self._over = True
+        del self._turns[number]  # written: a long call keeps no turn it is done with
 
     async def _next_item(self) -> HeardAudio | Heard | Silence:
         """The contact's next turn: heard by the VAD (audio), or from the text line, where
