@@ -130,7 +130,7 @@ class AudioCalls:
 
     async def run(self) -> None:
         while True:
-            hosted = set(self.engine._hosted)
+            hosted = set(self.engine.sessions.leases.hosted)
             for call_id in hosted - self.tasks.keys():
                 self.tasks[call_id] = asyncio.create_task(self.media(call_id))
             for call_id in self.tasks.keys() - hosted:
@@ -178,12 +178,14 @@ async def main(stats: Path, mode: str) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, window.start)
-    loop.add_signal_handler(signal.SIGUSR2, lambda: window.dump(stats, len(engine._hosted)))
+    loop.add_signal_handler(
+        signal.SIGUSR2, lambda: window.dump(stats, len(engine.sessions.leases.hosted))
+    )
 
     async def report_live() -> None:
         live = stats.with_suffix(".live")
         while True:
-            live.with_suffix(".livetmp").write_text(str(len(engine._hosted)))
+            live.with_suffix(".livetmp").write_text(str(len(engine.sessions.leases.hosted)))
             live.with_suffix(".livetmp").replace(live)
             await asyncio.sleep(0.5)
 

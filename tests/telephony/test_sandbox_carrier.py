@@ -16,7 +16,7 @@ from voxline.telephony.sandbox.line import TextLine
 from voxline.telephony.sandbox.personas import Behaviour, behaviour_for
 from voxline.voice.brain.base import AgentProfile
 from voxline.voice.brain.scripted import ScriptedBrain
-from voxline.voice.text_session import converse
+from voxline.voice.session import CallSession, SessionConfig
 
 SCALE = 0.01
 
@@ -54,7 +54,12 @@ def profile() -> AgentProfile:
 
 def make_carrier(recorder: Recorder, tmp_path: Path | None = None) -> SandboxCarrier:
     async def on_answer(call_id: str, line: TextLine) -> None:
-        await converse(ScriptedBrain(profile()), line, recorder, silence_timeout=6 * SCALE)
+        session = CallSession(
+            brain=ScriptedBrain(profile()),
+            transcript=recorder,
+            config=SessionConfig(silence_timeout_s=6 * SCALE),
+        )
+        await session.run_text(line)
 
     return SandboxCarrier(
         events=recorder.sink,

@@ -24,12 +24,13 @@ from voxline.telephony.sandbox.audio_line import AudioEnd
 from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
 from voxline.telephony.sandbox.personas import persona_for
 from voxline.voice.brain.base import AgentProfile, Brain
+from voxline.voice.brain.clauses import sentences
 from voxline.voice.brain.openai import ChatClient, OpenAIBrain
 from voxline.voice.brain.scripted import ScriptedBrain
 from voxline.voice.kit import VoiceKit
 from voxline.voice.metrics import CallMetrics
 from voxline.voice.recorder import CallRecorder
-from voxline.voice.session import CallSession, SessionConfig, sentences
+from voxline.voice.session import CallSession, SessionConfig
 from voxline.voice.stages import APOLOGY, Stage, StageFailure
 from voxline.voice.stt.base import SpeechToText
 from voxline.voice.tts.base import TextToSpeech

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+import pytest
+
 from voxline.testing import (
     ContactLine,
     FakeBrain,
@@ -223,3 +225,10 @@ async def test_a_greeting_that_cannot_be_prepared_gets_the_apology_at_once() -> 
     assert done.agent() == []
     assert [failure.stage for failure in done.failures] == [Stage.TTS]
     assert done.line.closed_by == "agent"
+
+
+async def test_a_session_without_speech_models_runs_only_on_a_text_line() -> None:
+    session = CallSession(brain=FakeBrain(GREETING), transcript=MemoryTranscript())
+
+    with pytest.raises(RuntimeError, match="text line"):
+        await session.run(FakeLine([]))

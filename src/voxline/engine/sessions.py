@@ -34,7 +34,6 @@ from voxline.voice.channel import AgentLine
 from voxline.voice.kit import VoiceKit
 from voxline.voice.session import CallSession, SessionConfig
 from voxline.voice.stages import FailureSink, StageFailure
-from voxline.voice.text_session import converse
 from voxline.voice.transport import MediaTransport
 
 log = get_logger("engine.sessions")
@@ -210,23 +209,23 @@ class VoiceSessions:
             )
 
     async def run_text(self, call_id: str, line: AgentLine, silence_timeout: float) -> None:
-        """Hold a text-mode call (sandbox tests and capacity runs)."""
+        """Hold a text-mode call (sandbox tests and capacity runs): the same
+        :class:`CallSession` on the text line, without speech models. Its latency figures
+        are not stored (no audio was played)."""
         profile = await load_session_profile(self.db, call_id)
         if profile is None:
             return
-        transcript = CallTranscript(self.db, call_id, enabled=profile.transcription_enabled)
-        brain = self.brain(profile)
+        session = CallSession(
+            brain=self.brain(profile),
+            transcript=CallTranscript(self.db, call_id, enabled=profile.transcription_enabled),
+            config=SessionConfig(silence_timeout_s=silence_timeout),
+            on_failure=self.failure_sink(call_id),
+        )
         try:
             async with self.leases.hold(call_id):
-                await converse(
-                    brain,
-                    line,
-                    transcript,
-                    silence_timeout=silence_timeout,
-                    on_failure=self.failure_sink(call_id),
-                )
+                await session.run_text(line)
         finally:
-            await close_brain(brain)
+            await close_brain(session.brain)
 
 
 async def close_brain(brain: Brain) -> None:

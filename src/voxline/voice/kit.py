@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 from voxline.config import Settings
 from voxline.voice.stt.base import SpeechToText
 from voxline.voice.tts.base import TextToSpeech
 from voxline.voice.vad import Endpointer, SileroVad, StreamingVad
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechModels:
+    """What an audio session hears and speaks with; a text-line session needs none."""
+
+    stt: SpeechToText
+    tts: TextToSpeech
+    vad: StreamingVad
 
 
 class VoiceKit:

@@ -1,14 +1,32 @@
-"""A live call's voice session: the agent listens, thinks and speaks on a media transport.
+"""A live call's voice session: the agent listens, thinks and speaks, on audio or on text.
 
-One :class:`CallSession` per call owns, in one task group, the media clock (one agent frame
-out every 20 ms, silence when idle), the listener (VAD endpointing on the contact's audio,
-barge-in) and the responder (STT, brain, TTS clause by clause). The transcript is written
-turn by turn; an agent turn cut short by barge-in is stored as far as it was played. The
-recording (agent left, contact right) and the latency figures are kept as the call goes.
+One :class:`CallSession` per call holds the conversation policy whatever carries the call:
+the greeting; answering turn by turn; a prompt after a silence and a hang-up after the
+second; hanging up once an ``end_call`` goodbye has been said (one the contact cut short is
+not a goodbye: the contact is heard out); the transcript written turn by turn, a cut agent
+turn stored as far as it was said; and the error boundary of ``voice.stages``: a stage that
+fails twice (or times out) makes the agent apologise and hang up, and the failure is kept in
+:attr:`CallSession.failure` and reported through ``on_failure`` once the apology is written.
 
-Every stage runs inside the error boundary of ``voice.stages``: a stage that fails twice (or
-times out) makes the agent apologise and hang up, and the failure is reported through
-``on_failure`` and kept in :attr:`CallSession.failure`.
+Two transports carry it. The turn logic (``_respond_to_each``, ``_fail``) is shared; only
+where the contact's next turn comes from (``_next_item``), how a reply is said (``_say``) and
+what paces the call differ:
+
+- :meth:`CallSession.run`, on a :class:`~voxline.voice.transport.MediaTransport` (provider
+  WebSocket, sandbox audio): a task group owns the media clock (one agent frame every 20 ms,
+  silence when idle), the listener (VAD endpointing, barge-in) and the responder (STT, the
+  brain, TTS clause by clause), and keeps the recording and latency figures.
+- :meth:`CallSession.run_text`, on a :class:`~voxline.voice.channel.AgentLine` (sandbox text
+  mode: tests and capacity runs): the responder alone. Contact turns arrive as words, a
+  silence is ``listen`` timing out, a reply is said whole by ``say``, which reports what was
+  said before any interruption. No media clock, VAD or speech model: a text call is one
+  sleeping task, not a 20 ms timer.
+
+Decision: one class with two entry points rather than a line interface with two
+implementations. The audio path's frame-level state (playback position, pending turns,
+barge-in) is what the turn book-keeping is made of; an interface would put an indirection on
+every 20 ms frame. So the audio path is unchanged, and the text path reuses the same turn
+objects (:mod:`voxline.voice.turns`) at the granularity of whole turns.
 """
 
 from __future__ import annotations
@@ -16,17 +34,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
 
 from voxline.voice.brain.base import Brain, EndCall, Reply, StreamingBrain, Utterance
-from voxline.voice.brain.clauses import split_clauses
+from voxline.voice.brain.clauses import sentences, split_clauses
 from voxline.voice.brain.scripted import FAREWELL
-from voxline.voice.channel import LineClosed
+from voxline.voice.channel import AgentLine, Heard, LineClosed
 from voxline.voice.frames import FRAME_MS, AudioFrame
+from voxline.voice.kit import SpeechModels
 from voxline.voice.metrics import CallMetrics, TurnLatency
 from voxline.voice.playback import Playback
 from voxline.voice.playback import Utterance as Speech
@@ -38,26 +55,17 @@ from voxline.voice.stages import (
     StageFailure,
     StageLimits,
     describe,
+    each_within,
     run_stage,
 )
+from voxline.voice.stereo import Aligner, Recording
 from voxline.voice.stt.base import SpeechToText
-from voxline.voice.text_session import TranscriptSink
 from voxline.voice.transport import MediaTransport
 from voxline.voice.tts.base import TextToSpeech
+from voxline.voice.turns import AgentTurn, HeardAudio, Silence, TranscriptSink
 from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
 
 log = logging.getLogger(__name__)
-
-_CLAUSE_END = re.compile(r"(?<=[.!?;])\s+")
-
-
-def sentences(text: str) -> list[str]:
-    """``text`` cut after each sentence end, so speech can start with the first one."""
-    return [part.strip() for part in _CLAUSE_END.split(text) if part.strip()]
-
-
-class Recording(Protocol):
-    def write(self, agent_pcm: bytes, contact_pcm: bytes) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,73 +75,18 @@ class SessionConfig:
     limits: StageLimits = field(default_factory=StageLimits)
 
 
-@dataclass
-class _Heard:
-    pcm: bytes
-    started_at: float
-    last_word_at: float
-    vad_wait_ms: float
-
-
-@dataclass
-class _Silence:
-    pass
-
-
-@dataclass
-class _Turn:
-    started_at: float | None = None
-    complete: bool = False
-    spoken: list[str] = field(default_factory=list)
-    pending: int = 0
-    latency: TurnLatency | None = None
-    last_word_at: float | None = None
-    cut: bool = False
-    written: bool = False
-
-
-class _Aligner:
-    """Pairs the two directions of audio into equal chunks for a stereo recording."""
-
-    def __init__(self, recording: Recording | None) -> None:
-        self._recording = recording
-        self._agent = bytearray()
-        self._contact = bytearray()
-
-    def agent(self, pcm: bytes) -> None:
-        self._agent += pcm
-        self._flush()
-
-    def contact(self, pcm: bytes) -> None:
-        self._contact += pcm
-        self._flush()
-
-    def _flush(self) -> None:
-        ready = min(len(self._agent), len(self._contact))
-        if ready and self._recording is not None:
-            self._recording.write(bytes(self._agent[:ready]), bytes(self._contact[:ready]))
-        del self._agent[:ready]
-        del self._contact[:ready]
-
-    def close(self) -> None:
-        if self._recording is not None and (self._agent or self._contact):
-            size = max(len(self._agent), len(self._contact))
-            self._recording.write(
-                bytes(self._agent.ljust(size, b"\0")), bytes(self._contact.ljust(size, b"\0"))
-            )
-        self._agent.clear()
-        self._contact.clear()
-
-
 class CallSession:
+    """The agent's side of one live call. ``stt``, ``tts`` and ``vad`` are needed by
+    :meth:`run` only: a session built without them runs on a text line."""
+
     def __init__(
         self,
         *,
         brain: Brain,
-        stt: SpeechToText,
-        tts: TextToSpeech,
-        vad: StreamingVad,
         transcript: TranscriptSink,
+        stt: SpeechToText | None = None,
+        tts: TextToSpeech | None = None,
+        vad: StreamingVad | None = None,
         recording: Recording | None = None,
         config: SessionConfig | None = None,
         clock: Callable[[], float] | None = None,
@@ -141,24 +94,31 @@ class CallSession:
         on_failure: FailureSink | None = None,
     ) -> None:
         self.brain = brain
-        self.stt = stt
-        self.tts = tts
-        self.vad = vad
+        self.speech = (
+            SpeechModels(stt, tts, vad)
+            if stt is not None and tts is not None and vad is not None
+            else None
+        )
         self.transcript = transcript
         self.config = config or SessionConfig()
         self.metrics = CallMetrics()
         # The media clock's time and pacing; voxline.testing's VirtualClock replaces both.
         self._clock = clock or asyncio.get_event_loop().time
         self._sleep = sleep or asyncio.sleep
-        self._aligner = _Aligner(recording)
-        self._playback = Playback()
+        self._recording = recording
+        # The audio path's recording, playback and inbox of heard utterances are made by
+        # run(): a text-line session, one of thousands per process, never needs them.
+        self._aligner: Aligner
+        self._playback: Playback
+        self._inbox: asyncio.Queue[HeardAudio | Silence]
         self._history: list[Utterance] = []
-        self._turns: dict[int, _Turn] = {}
+        self._turns: dict[int, AgentTurn] = {}
         self._next_turn = 0
         self._greeting: tuple[Reply, list[tuple[str, bytes]]] | None = None
-        self._inbox: asyncio.Queue[_Heard | _Silence] = asyncio.Queue()
+        self._text_line: AgentLine | None = None
+        self._over = False
         self._responding = False
-        self._in_flight: _Heard | None = None
+        self._in_flight: HeardAudio | None = None
         self._hangup_after: int | None = None
         self._answered_at = 0.0
         self._last_activity = 0.0
@@ -170,11 +130,18 @@ class CallSession:
         self.failure: StageFailure | None = None
 
     def attach_recording(self, recording: Recording) -> None:
-        """Record both sides from now on (before :meth:`run`)."""
-        self._aligner = _Aligner(recording)
+        """Record both sides of the call (before :meth:`run`)."""
+        self._recording = recording
+
+    @property
+    def _models(self) -> SpeechModels:
+        if self.speech is None:
+            raise RuntimeError("a session without speech models runs on a text line only")
+        return self.speech
 
     async def prepare(self) -> None:
-        """Synthesize the greeting ahead of time (while the phone rings).
+        """Get the greeting, and synthesize it if the session has speech models, ahead of
+        time (while the phone rings).
 
         Never raises for a failing stage: the failure is kept and the call, once answered,
         gets the apology instead of the greeting.
@@ -183,14 +150,15 @@ class CallSession:
             return
         try:
             reply = await run_stage(Stage.BRAIN, self.brain.greet, self.config.limits)
-            self._greeting = (reply, await self._synthesize_all(reply.text))
+            audio = await self._synthesize_all(reply.text) if self.speech is not None else []
+            self._greeting = (reply, audio)
         except StageFailed as failed:
             self._greeting_failure = failed.failure
 
     async def _synthesize(self, text: str) -> bytes:
         voice = self.config.agent_voice
         return await run_stage(
-            Stage.TTS, lambda: self.tts.synthesize(text, voice), self.config.limits
+            Stage.TTS, lambda: self._models.tts.synthesize(text, voice), self.config.limits
         )
 
     async def _synthesize_all(self, text: str) -> list[tuple[str, bytes]]:
@@ -202,11 +170,15 @@ class CallSession:
         if self.failure is not None:
             return
         self.failure = failure
+        if self._text_line is not None:
+            await self._say(Reply(APOLOGY, end_call=True))
+            return
         voice = self.config.agent_voice
+        tts = self._models.tts
         try:
             pcm = await run_stage(
                 Stage.TTS,
-                lambda: self.tts.synthesize(APOLOGY, voice),
+                lambda: tts.synthesize(APOLOGY, voice),
                 self.config.limits,
                 retry=False,
             )
@@ -217,7 +189,12 @@ class CallSession:
         self._playback.enqueue(Speech(number, APOLOGY, pcm))
 
     async def run(self, transport: MediaTransport) -> CallMetrics:
-        """Hold the conversation until either side hangs up; returns the latency figures."""
+        """Hold the conversation on an audio transport until either side hangs up; returns
+        the latency figures. Needs the speech models (``stt``, ``tts``, ``vad``)."""
+        models = self._models
+        self._aligner = Aligner(self._recording)
+        self._playback = Playback()
+        self._inbox = asyncio.Queue()
         await self.prepare()
         self._answered_at = self._last_activity = self._clock()
         if self._greeting is not None:
@@ -239,7 +216,33 @@ class CallSession:
             self._flush_turns(final=True)
             self._aligner.close()
             await self._write_finished_turns(final=True)
-            await self._transcribe_leftovers()
+            await self._transcribe_leftovers(models.stt)
+            await self._report_failure()
+        return self.metrics
+
+    async def run_text(self, line: AgentLine) -> CallMetrics:
+        """Hold the conversation on a text line until either side hangs up.
+
+        The same turns as :meth:`run`, but each reply is said whole with ``line.say`` (which
+        takes as long as saying it would, and reports how much was said before the contact
+        cut in) and each contact turn arrives as words: no media clock, no VAD, no speech
+        models. The session is over when the line closes or the agent hangs up.
+        """
+        await self.prepare()
+        self._text_line = line
+        self._answered_at = self._last_activity = self._clock()
+        try:
+            if self._greeting is not None:
+                greeting, self._greeting = self._greeting[0], None
+                await self._say(greeting)
+            elif self._greeting_failure is not None:
+                await self._fail(self._greeting_failure)
+            if not self._over:
+                await self._respond()
+        except LineClosed:
+            pass
+        finally:
+            await self._write_finished_turns(final=True)
             await self._report_failure()
         return self.metrics
 
@@ -254,17 +257,17 @@ class CallSession:
             except Exception:
                 log.exception("recording a voice stage failure failed")
 
-    async def _transcribe_leftovers(self) -> None:
+    async def _transcribe_leftovers(self, stt: SpeechToText) -> None:
         """The contact's last words, heard but not yet transcribed when the line closed."""
-        leftovers: list[_Heard | _Silence] = [self._in_flight] if self._in_flight else []
+        leftovers: list[HeardAudio | Silence] = [self._in_flight] if self._in_flight else []
         while not self._inbox.empty():
             leftovers.append(self._inbox.get_nowait())
         self._in_flight = None
         for item in leftovers:
-            if isinstance(item, _Heard):
+            if isinstance(item, HeardAudio):
                 try:
                     text = await run_stage(
-                        Stage.STT, partial(self.stt.transcribe, item.pcm), self.config.limits
+                        Stage.STT, partial(stt.transcribe, item.pcm), self.config.limits
                     )
                 except StageFailed:
                     continue  # the line is closed: nothing more to say; the rest is saved
@@ -286,7 +289,7 @@ class CallSession:
         """Start an agent turn of ``planned`` utterances (enqueued as they are synthesized)."""
         number = self._next_turn
         self._next_turn += 1
-        self._turns[number] = _Turn(pending=planned, latency=latency, last_word_at=last_word_at)
+        self._turns[number] = AgentTurn(pending=planned, latency=latency, last_word_at=last_word_at)
         if reply is not None:
             self._history.append(Utterance("agent", reply.text))
             if reply.end_call:
@@ -295,6 +298,7 @@ class CallSession:
 
     async def _media_clock(self, transport: MediaTransport) -> None:
         period = FRAME_MS / 1000
+        vad = self._models.vad
         next_tick = self._clock()
         while not transport.closed:
             pcm, speech = self._playback.next_frame()
@@ -312,20 +316,24 @@ class CallSession:
                 await self._report_failure()
                 transport.hangup("agent")
                 return
-            self._check_silence()
+            self._check_silence(vad)
             next_tick += period
             await self._sleep(max(0.0, next_tick - self._clock()))
 
     def _on_played(self, speech: Speech) -> None:
-        turn = self._turns[speech.turn]
+        self._turn_started(speech.turn)
+        self._last_activity = self._clock()
+
+    def _turn_started(self, number: int) -> None:
+        """The contact starts hearing turn ``number``: its time and latency are taken."""
+        turn = self._turns[number]
         if turn.started_at is None:
             now = self._clock()
             turn.started_at = now
-            if speech.turn == 0:
+            if number == 0:
                 self.metrics.answer_to_first_audio_ms = (turn.started_at - self._answered_at) * 1000
             elif turn.latency is not None and turn.last_word_at is not None:
                 turn.latency.total_ms = (turn.started_at - turn.last_word_at) * 1000
-        self._last_activity = self._clock()
 
     def _flush_turns(self, final: bool = False) -> None:
         """Account for utterances played to the end or cut (``final``: the call is over)."""
@@ -338,21 +346,23 @@ class CallSession:
             turn.pending -= 1
 
     def _end_reached(self) -> bool:
-        if self._hang_up_now:
-            return True
+        return self._hang_up_now or (self._goodbye_said() and not self._playback.active)
+
+    def _goodbye_said(self) -> bool:
+        """Whether the turn that ends the call has been said (or cut) to its end."""
         if self._hangup_after is None:
             return False
         turn = self._turns.get(self._hangup_after)
-        return turn is not None and turn.pending <= 0 and not self._playback.active
+        return turn is not None and turn.pending <= 0
 
-    def _check_silence(self) -> None:
-        if self._playback.active or self.vad.speaking or self._responding:
+    def _check_silence(self, vad: StreamingVad) -> None:
+        if self._playback.active or vad.speaking or self._responding:
             return
         if not self._inbox.empty() or self._hangup_after is not None:
             return
         if self._clock() - self._last_activity >= self.config.silence_timeout_s:
             self._last_activity = self._clock()
-            self._inbox.put_nowait(_Silence())
+            self._inbox.put_nowait(Silence())
 
     async def _write_finished_turns(self, final: bool = False) -> None:
         """Write agent turns whose every utterance was played or cut, in order."""
@@ -369,15 +379,16 @@ class CallSession:
     # Listening.
 
     async def _listen(self, transport: MediaTransport) -> None:
+        vad = self._models.vad
         while True:
             try:
                 frame = await transport.receive()
             except LineClosed:
                 return
             self._aligner.contact(frame.pcm)
-            for event in self.vad.feed(frame):
+            for event in vad.feed(frame):
                 now = self._clock()
-                endpointer = self.vad.endpointer
+                endpointer = vad.endpointer
                 behind = (endpointer.position_ms - (endpointer.speech_started_ms or 0.0)) / 1000
                 if event is SPEECH_START:
                     self._speech_started_at = now - behind
@@ -385,24 +396,28 @@ class CallSession:
                     if self._playback.active:
                         await self._barge_in(transport)
                 elif event is SPEECH_END:
-                    pcm = self.vad.take_utterance()
+                    pcm = vad.take_utterance()
                     ended = (endpointer.speech_ended_ms or endpointer.position_ms) / 1000
                     wait_s = endpointer.position_ms / 1000 - ended
                     self._last_activity = now
                     if pcm:
                         self._inbox.put_nowait(
-                            _Heard(pcm, self._speech_started_at, now - wait_s, wait_s * 1000)
+                            HeardAudio(pcm, self._speech_started_at, now - wait_s, wait_s * 1000)
                         )
 
     async def _barge_in(self, transport: MediaTransport) -> None:
         """The contact talks over the agent: stop speaking now, drop the rest of the turn."""
-        self.metrics.barge_ins += 1
         self._playback.cut()
+        self._cut_short()
+        self._flush_turns()
+        await transport.clear()
+
+    def _cut_short(self) -> None:
+        """The contact talked over the agent: the turns being said end where they are."""
+        self.metrics.barge_ins += 1
         for turn in self._turns.values():
             if turn.pending > 0:
                 turn.cut = True
-        self._flush_turns()
-        await transport.clear()
         # A cut goodbye is not a goodbye: the contact is heard out first. A cut apology still
         # ends the call: the agent cannot go on.
         if self.failure is None:
@@ -420,22 +435,29 @@ class CallSession:
     async def _respond_to_each(self) -> None:
         limits = self.config.limits
         silences = 0
-        while self.failure is None:
-            item = await self._inbox.get()
+        while self.failure is None and not self._over:
+            item = await self._next_item()
             self._responding = True
             try:
                 await self._write_finished_turns()
-                if isinstance(item, _Silence):
+                if isinstance(item, Silence):
                     silences += 1
                     on_silence = partial(self.brain.on_silence, silences)
                     await self._say(await run_stage(Stage.BRAIN, on_silence, limits))
                     continue
                 silences = 0
-                started = self._clock()
-                self._in_flight = item
-                transcribe = partial(self.stt.transcribe, item.pcm)
-                text = (await run_stage(Stage.STT, transcribe, limits)).strip()
-                stt_ms = (self._clock() - started) * 1000
+                latency: TurnLatency | None = None
+                last_word_at: float | None = None
+                if isinstance(item, Heard):
+                    text = item.text.strip()  # no audio: no latency figures
+                else:
+                    started = self._clock()
+                    self._in_flight = item
+                    transcribe = partial(self._models.stt.transcribe, item.pcm)
+                    text = (await run_stage(Stage.STT, transcribe, limits)).strip()
+                    stt_ms = (self._clock() - started) * 1000
+                    last_word_at = item.last_word_at
+                    latency = TurnLatency(item.vad_wait_ms, stt_ms, brain_ms=0.0, tts_ms=0.0)
                 if not text:
                     self._in_flight = None
                     continue
@@ -444,23 +466,30 @@ class CallSession:
                 )
                 self._in_flight = None
                 self._history.append(Utterance("contact", text))
-                latency = TurnLatency(item.vad_wait_ms, stt_ms, brain_ms=0.0, tts_ms=0.0)
-                self.metrics.turns.append(latency)
-                if isinstance(self.brain, StreamingBrain):
-                    await self._say_streamed(self.brain, latency, item.last_word_at)
-                    continue
+                # Audio only: a text line says each reply whole, so there a stream is awaited.
+                if latency is not None and last_word_at is not None:
+                    self.metrics.turns.append(latency)
+                    if isinstance(self.brain, StreamingBrain):
+                        await self._say_streamed(self.brain, latency, last_word_at)
+                        continue
                 thinking = self._clock()
                 respond = partial(self.brain.respond, list(self._history))
                 reply = await run_stage(Stage.BRAIN, respond, limits)
-                latency.brain_ms = (self._clock() - thinking) * 1000
-                await self._say(reply, latency, item.last_word_at)
+                if latency is not None:
+                    latency.brain_ms = (self._clock() - thinking) * 1000
+                await self._say(reply, latency, last_word_at)
             finally:
                 self._responding = False
 
     async def _say(
         self, reply: Reply, latency: TurnLatency | None = None, last_word_at: float | None = None
     ) -> None:
-        """Speak ``reply`` sentence by sentence: each plays as soon as it is synthesized."""
+        """Speak ``reply`` sentence by sentence: each plays as soon as it is synthesized (on
+        a text line: say it whole)."""
+        if self._text_line is not None:
+            number = self._open_turn(reply, planned=1, latency=latency, last_word_at=last_word_at)
+            await self._say_on_line(self._text_line, number, reply.text)
+            return
         parts = sentences(reply.text)
         number = self._open_turn(
             reply, planned=len(parts), latency=latency, last_word_at=last_word_at
@@ -478,6 +507,32 @@ class CallSession:
                 turn.pending -= 1
                 continue
             self._playback.enqueue(Speech(number, part, pcm))
+
+    async def _say_on_line(self, line: AgentLine, number: int, text: str) -> None:
+        """Say turn ``number`` on a text line; once it is said, hang up if it ends the call."""
+        turn = self._turns[number]
+        self._turn_started(number)
+        spoken = await line.say(text)
+        if spoken.text:
+            turn.spoken.append(spoken.text)
+        if spoken.interrupted:
+            self._cut_short()
+        turn.pending -= 1
+        self._last_activity = self._clock()
+        await self._write_finished_turns()
+        if self._goodbye_said():
+            await self._report_failure()
+            line.hangup("agent")
+            self._over = True
+        del self._turns[number]  # written: a long call keeps no turn it is done with
+
+    async def _next_item(self) -> HeardAudio | Heard | Silence:
+        """The contact's next turn: heard by the VAD (audio), or from the text line, where
+        a silence is ``listen`` waiting out the silence timeout."""
+        if self._text_line is None:
+            return await self._inbox.get()
+        heard = await self._text_line.listen(self.config.silence_timeout_s)
+        return Silence() if heard is None else heard
 
     async def _say_streamed(
         self, brain: StreamingBrain, latency: TurnLatency, last_word_at: float
@@ -497,7 +552,7 @@ class CallSession:
             for attempt in (1, 2):
                 pieces = split_clauses(brain.stream(list(self._history)))
                 try:
-                    async for piece in _each_within(pieces, timeout_s):
+                    async for piece in each_within(pieces, timeout_s):
                         if isinstance(piece, EndCall):
                             end_call = True
                             continue
@@ -537,24 +592,6 @@ class CallSession:
             self._history.append(Utterance("agent", " ".join(said)))
             if end_call and not turn.cut:
                 self._hangup_after = number
-
-
-async def _each_within(
-    pieces: AsyncIterator[str | EndCall], timeout_s: float
-) -> AsyncIterator[str | EndCall]:
-    """The items of ``pieces``, each of which must arrive within ``timeout_s``."""
-    try:
-        while True:
-            try:
-                piece = await asyncio.wait_for(anext(pieces), timeout_s)
-            except StopAsyncIteration:
-                return
-            yield piece
-    finally:
-        closer = getattr(pieces, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
 
 
 async def _first_done(*tasks: asyncio.Task[None]) -> None:

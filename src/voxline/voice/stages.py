@@ -11,8 +11,9 @@ silence because a vendor failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
@@ -95,3 +96,19 @@ async def run_stage(
             if attempt == attempts:
                 raise StageFailed(describe(stage, exc, timeout_s)) from exc
     raise AssertionError("unreachable")
+
+
+async def each_within(pieces: AsyncIterator[_T], timeout_s: float) -> AsyncIterator[_T]:
+    """The items of ``pieces``, each of which must arrive within ``timeout_s``."""
+    try:
+        while True:
+            try:
+                piece = await asyncio.wait_for(anext(pieces), timeout_s)
+            except StopAsyncIteration:
+                return
+            yield piece
+    finally:
+        closer = getattr(pieces, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()

@@ -21,6 +21,7 @@ DEFAULT_MIN_WORDS = 4
 # Closing quotes and brackets that may follow a sentence end (including typographic ones).
 _CLOSERS = "\"')]\u201d\u2019"
 _BOUNDARY = re.compile(rf"(?:[.!?…]+[{re.escape(_CLOSERS)}]*|[,;:—])(?=\s)|\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 _ABBREVIATIONS = frozenset(
     {"mr", "mrs", "ms", "dr", "st", "jr", "sr", "prof", "vs", "etc", "e.g", "i.e", "a.m", "p.m"}
 )
@@ -86,3 +87,8 @@ async def split_clauses(
     rest = splitter.flush()
     if rest:
         yield rest
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut after each sentence end, so speech can start with the first one."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
