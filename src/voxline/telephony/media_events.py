@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from voxline.voice.frames import AudioFrame
+from voxline.voice.audio import Resampler
+from voxline.voice.frames import AudioFrame, Framer
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +72,15 @@ def json_text(container: dict[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise MediaProtocolError(f"{key} must be a non-empty string")
     return value
+
+
+def remaining_audio(inbound: Resampler, framer: Framer) -> list[MediaEvent]:
+    """What a codec still holds of the contact's audio once the socket closed (the
+    resampler's tail, the last partial frame), then :class:`MediaStop`."""
+    frames = framer.push(inbound.flush())
+    last = framer.flush()
+    events: list[MediaEvent] = [MediaAudio(frame) for frame in frames]
+    if last is not None:
+        events.append(MediaAudio(last))
+    events.append(MediaStop())
+    return events

@@ -69,11 +69,26 @@ class LiveStreams:
 
 
 class MediaCodec(Protocol):
-    def parse(self, text: str) -> list[MediaEvent]: ...
+    """One provider's media-stream messages ⇄ neutral media events and agent audio. Every
+    provider's codec has exactly these methods (``tests/telephony/test_codecs.py``)."""
 
-    def audio(self, frame: AudioFrame) -> list[str]: ...
+    def parse(self, text: str) -> list[MediaEvent]:
+        """The events in one message from the provider."""
 
-    def clear(self) -> str: ...
+    def finish(self) -> list[MediaEvent]:
+        """The contact's audio still held once the socket closed, then ``MediaStop``."""
+
+    def audio(self, frame: AudioFrame) -> list[str]:
+        """Messages carrying one agent frame (some audio may be held back)."""
+
+    def flush(self) -> list[str]:
+        """Messages carrying all agent audio held back (the end of an utterance)."""
+
+    def mark(self, name: str) -> list[str]:
+        """Held-back audio, then a message the provider echoes once all of it played."""
+
+    def clear(self) -> str:
+        """The message that drops agent audio queued at the provider (barge-in)."""
 
 
 class WebSocketTransport:

@@ -167,7 +167,7 @@ def test_agent_sine_goes_out_as_20ms_ulaw_and_keeps_its_energy() -> None:
     codec = PlivoMediaCodec()
     messages: list[str] = []
     for frame in split_frames(_sine(16000, 1.0)):
-        messages += codec.play(frame)
+        messages += codec.audio(frame)
     messages += codec.flush()
 
     payloads = _payloads(messages)
@@ -180,26 +180,34 @@ def test_agent_sine_goes_out_as_20ms_ulaw_and_keeps_its_energy() -> None:
 
 def test_agent_audio_must_be_16khz() -> None:
     with pytest.raises(ValueError):
-        PlivoMediaCodec().play(AudioFrame(bytes(320), 8000))
+        PlivoMediaCodec().audio(AudioFrame(bytes(320), 8000))
 
 
 def test_checkpoint_and_clear_name_the_stream() -> None:
     codec = PlivoMediaCodec()
     with pytest.raises(MediaProtocolError):
-        codec.checkpoint("u1")
+        codec.mark("u1")
     codec.parse(_start())
-    assert json.loads(codec.checkpoint("u1")) == {
-        "event": "checkpoint",
-        "streamId": STREAM_ID,
-        "name": "u1",
-    }
+    [checkpoint] = codec.mark("u1")
+    assert json.loads(checkpoint) == {"event": "checkpoint", "streamId": STREAM_ID, "name": "u1"}
     assert json.loads(codec.clear()) == {"event": "clearAudio", "streamId": STREAM_ID}
+
+
+def test_a_checkpoint_follows_the_audio_still_buffered() -> None:
+    codec = PlivoMediaCodec()
+    codec.parse(_start())
+    for frame in split_frames(_sine(16000, 0.05)):
+        codec.audio(frame)
+    *audio, checkpoint = codec.mark("u2")
+    assert audio and all(json.loads(m)["event"] == "playAudio" for m in audio)
+    assert json.loads(checkpoint)["event"] == "checkpoint"
+    assert codec.flush() == []
 
 
 def test_clear_drops_agent_audio_still_buffered() -> None:
     codec = PlivoMediaCodec()
     codec.parse(_start())
     for frame in split_frames(_sine(16000, 0.05)):
-        codec.play(frame)
+        codec.audio(frame)
     codec.clear()
     assert codec.flush() == []

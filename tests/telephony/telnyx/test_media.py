@@ -201,7 +201,9 @@ def test_audio_round_trips_through_two_codecs() -> None:
 def test_mark_and_clear_messages() -> None:
     codec = TelnyxMediaCodec()
 
-    assert json.loads(codec.mark("utt-7")) == {"event": "mark", "mark": {"name": "utt-7"}}
+    assert [json.loads(m) for m in codec.mark("utt-7")] == [
+        {"event": "mark", "mark": {"name": "utt-7"}}
+    ]
     assert json.loads(codec.clear()) == {"event": "clear"}
 
 

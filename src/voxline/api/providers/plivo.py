@@ -32,10 +32,8 @@ from voxline.logging import get_logger
 from voxline.services.provider_calls import KnownCall, find_number, receive_inbound
 from voxline.services.webhook_receipts import event_key
 from voxline.telephony.credentials import PlivoCredentials, ProviderCredentials
-from voxline.telephony.media_events import MediaEvent
 from voxline.telephony.plivo import webhooks as plivo
 from voxline.telephony.plivo.media import PlivoMediaCodec
-from voxline.voice.frames import AudioFrame
 
 router = APIRouter(include_in_schema=False)
 log = get_logger("api.providers.plivo")
@@ -44,22 +42,6 @@ SIGNATURE_HEADER = "X-Plivo-Signature-V3"
 # The same scheme keyed with the main account's token (calls placed under a subaccount).
 MAIN_ACCOUNT_SIGNATURE_HEADER = "X-Plivo-Signature-Ma-V3"
 NONCE_HEADER = "X-Plivo-Signature-V3-Nonce"
-
-
-class _StreamCodec:
-    """:class:`PlivoMediaCodec` under the names :class:`WebSocketTransport` calls."""
-
-    def __init__(self) -> None:
-        self.plivo = PlivoMediaCodec()
-
-    def parse(self, text: str) -> list[MediaEvent]:
-        return self.plivo.parse(text)
-
-    def audio(self, frame: AudioFrame) -> list[str]:
-        return self.plivo.play(frame)
-
-    def clear(self) -> str:
-        return self.plivo.clear()
 
 
 def _params(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -172,7 +154,7 @@ async def plivo_media(socket: WebSocket) -> None:
     await serve_media_stream(
         socket,
         plivo.PROVIDER,
-        _StreamCodec(),
+        PlivoMediaCodec(),
         url_call_id=socket.query_params.get("call_id"),
         upgrade_token=socket.query_params.get(plivo.MEDIA_TOKEN_PARAMETER),
     )

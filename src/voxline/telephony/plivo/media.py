@@ -26,6 +26,7 @@ from voxline.telephony.media_events import (
     MediaProtocolError,
     MediaStart,
     MediaStop,
+    remaining_audio,
 )
 from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
 from voxline.voice.frames import SAMPLE_RATE, AudioFrame, Framer
@@ -122,18 +123,11 @@ class PlivoMediaCodec:
 
     def finish(self) -> list[MediaEvent]:
         """The caller audio still buffered once the socket closed, then :class:`MediaStop`."""
-        pcm = self._inbound.flush()
-        frames = self._inbound_frames.push(pcm)
-        last = self._inbound_frames.flush()
-        events: list[MediaEvent] = [MediaAudio(frame) for frame in frames]
-        if last is not None:
-            events.append(MediaAudio(last))
-        events.append(MediaStop())
-        return events
+        return remaining_audio(self._inbound, self._inbound_frames)
 
     # -- Voxline → Plivo -------------------------------------------------------------------
 
-    def play(self, frame: AudioFrame) -> list[str]:
+    def audio(self, frame: AudioFrame) -> list[str]:
         """``playAudio`` messages for agent audio, each one 20 ms of 8 kHz μ-law."""
         if frame.sample_rate != SAMPLE_RATE:
             raise ValueError(f"agent audio must be {SAMPLE_RATE} Hz, not {frame.sample_rate}")
@@ -156,10 +150,11 @@ class PlivoMediaCodec:
         }
         return json.dumps({"event": "playAudio", "media": media})
 
-    def checkpoint(self, name: str) -> str:
-        """Ask Plivo to answer ``playedStream`` named ``name`` once the audio sent so far has
-        played."""
-        return json.dumps({"event": "checkpoint", "streamId": self._stream(), "name": name})
+    def mark(self, name: str) -> list[str]:
+        """Held-back audio, then a ``checkpoint``: Plivo answers ``playedStream`` named
+        ``name`` once the audio sent before it has played."""
+        checkpoint = {"event": "checkpoint", "streamId": self._stream(), "name": name}
+        return [*self.flush(), json.dumps(checkpoint)]
 
     def clear(self) -> str:
         """Drop the agent audio Plivo has queued (barge-in); buffered audio here goes too."""

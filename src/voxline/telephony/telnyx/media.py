@@ -28,6 +28,7 @@ from voxline.telephony.media_events import (
     MediaStop,
     json_object,
     json_text,
+    remaining_audio,
 )
 from voxline.telephony.telnyx.webhooks import decode_client_state
 from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
@@ -118,6 +119,10 @@ class TelnyxMediaCodec:
 
     # -- Voxline → Telnyx -------------------------------------------------------------
 
+    def finish(self) -> list[MediaEvent]:
+        """The caller audio still buffered once the socket closed, then :class:`MediaStop`."""
+        return remaining_audio(self._inbound, self._framer)
+
     @staticmethod
     def _media_message(pcm8k: bytes) -> str:
         return json.dumps({"event": "media", "media": {"payload": encode_payload(pcm8k)}})
@@ -148,9 +153,9 @@ class TelnyxMediaCodec:
             messages.append(self._media_message(chunk + bytes(size - len(chunk))))
         return messages
 
-    def mark(self, name: str) -> str:
-        """A ``mark``: Telnyx echoes it once the audio sent before it has played."""
-        return json.dumps({"event": "mark", "mark": {"name": name}})
+    def mark(self, name: str) -> list[str]:
+        """Held-back audio, then a ``mark`` Telnyx echoes once the audio before it played."""
+        return [*self.flush(), json.dumps({"event": "mark", "mark": {"name": name}})]
 
     def clear(self) -> str:
         """A ``clear`` for barge-in: Telnyx drops queued agent audio (and returns its

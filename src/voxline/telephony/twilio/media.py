@@ -27,6 +27,7 @@ from voxline.telephony.media_events import (
     MediaStop,
     json_object,
     json_text,
+    remaining_audio,
 )
 from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
 from voxline.voice.frames import SAMPLE_RATE, AudioFrame, Framer
@@ -91,6 +92,10 @@ class TwilioMediaCodec:
             raise MediaProtocolError("media payload is not base64") from None
         pcm = self._inbound.process(mulaw_to_pcm16(ulaw))
         return [MediaAudio(frame) for frame in self._framer.push(pcm)]
+
+    def finish(self) -> list[MediaEvent]:
+        """The caller audio still buffered once the socket closed, then :class:`MediaStop`."""
+        return remaining_audio(self._inbound, self._framer)
 
     # -- Voxline → Twilio -------------------------------------------------------------
 
