@@ -31,6 +31,7 @@ from voxline.services.call_events import apply_event
 from voxline.services.rate_limit import RateLimiter, create_rate_limiter
 from voxline.storage.db import Database, create_database
 from voxline.telephony.base import ProviderEvent
+from voxline.telephony.callbacks import ProviderCallbacks
 from voxline.telephony.carriers import Carriers
 from voxline.telephony.media_tokens import MediaTokens
 from voxline.telephony.registry import ProviderRegistry
@@ -56,9 +57,11 @@ class Runtime:
     owns_db: bool = False
     live_streams: LiveStreams = field(default_factory=LiveStreams)
     pending_sockets: PendingSockets = field(init=False)
+    callbacks: dict[str, ProviderCallbacks] = field(init=False)
 
     def __post_init__(self) -> None:
         self.pending_sockets = PendingSockets(self.settings.media_pending_per_address)
+        self.callbacks = self.carriers.callbacks()
 
     async def on_provider_events(self, events: Sequence[ProviderEvent]) -> None:
         """Apply what a provider reported, in order: through the engine where one runs

@@ -11,7 +11,7 @@ from voxline import __version__
 from voxline.api.body_limit import BodyLimitMiddleware
 from voxline.api.errors import install_error_handlers
 from voxline.api.middleware import RequestContextMiddleware
-from voxline.api.providers import plivo, telnyx, twilio
+from voxline.api.providers import routes as provider_routes
 from voxline.api.routes import agents, calls, recordings, telephony, voices
 from voxline.config import Settings
 from voxline.runtime import Runtime
@@ -49,8 +49,7 @@ def create_app(settings: Settings, runtime: Runtime) -> FastAPI:
         public.include_router(module.router)
     app.include_router(public)
     app.include_router(recordings.router)
-    for provider in (twilio, telnyx, plivo):
-        app.include_router(provider.router)
+    app.include_router(provider_routes.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

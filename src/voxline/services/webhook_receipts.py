@@ -1,6 +1,7 @@
 """Webhook receipts: each provider event is applied once, however often it is delivered.
 
-A webhook is keyed by what its provider signed (see :func:`event_key`): replaying a captured
+A webhook is keyed by what its provider signed (see
+:func:`voxline.telephony.callbacks.event_key`): replaying a captured
 request, signature and all, finds its key taken and changes nothing. A key is claimed before
 the event is applied and released again if applying fails, so a provider's retry after an
 error is still applied. Receipts are kept for ``webhook_receipt_retention_hours``; a replay
@@ -9,8 +10,6 @@ older than that meets the call's state machine, whose transitions are idempotent
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -19,19 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from voxline.storage.db import Database
 from voxline.storage.tables import webhook_receipts
 from voxline.storage.types import utcnow
-
-
-def event_key(*parts: str | Iterable[tuple[str, str]]) -> str:
-    """A fixed-size key of signed content: strings and (name, value) pairs, in the given
-    order (pairs sorted, so their order in the body does not matter)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        items = [part] if isinstance(part, str) else [f"{k}={v}" for k, v in sorted(part)]
-        for item in items:
-            digest.update(item.encode("utf-8", "surrogatepass"))
-            digest.update(b"\x00")
-        digest.update(b"\x01")
-    return digest.hexdigest()
 
 
 async def claim(db: Database, provider: str, key: str, *, retention: timedelta) -> bool:

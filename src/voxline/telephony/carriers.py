@@ -1,8 +1,10 @@
-"""The carriers a deployment reaches: one stateless adapter per real provider.
+"""The carriers a deployment reaches: one stateless adapter per real provider, and its
+callbacks (webhooks and media streams).
 
 Every process builds the same set from its settings (``Carriers.for_deployment``); since
 the adapters remember nothing between operations, any process can act on any call, with
-the credentials of the call's own number.
+the credentials of the call's own number. Adding a carrier means its own package
+(``client.py``, ``webhooks.py``, ``media.py``, ``callbacks.py``) and a line here for each.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from dataclasses import dataclass
 
 from voxline.config import Settings
 from voxline.telephony.base import TelephonyProvider
+from voxline.telephony.callbacks import ProviderCallbacks
 from voxline.telephony.media_tokens import MediaTokens
+from voxline.telephony.plivo.callbacks import PlivoCallbacks
 from voxline.telephony.plivo.client import PlivoClient
+from voxline.telephony.telnyx.callbacks import TelnyxCallbacks
 from voxline.telephony.telnyx.client import TelnyxClient
+from voxline.telephony.twilio.callbacks import TwilioCallbacks
 from voxline.telephony.twilio.client import TwilioClient
 
 
@@ -54,6 +60,15 @@ class Carriers:
 
     def by_name(self) -> dict[str, TelephonyProvider]:
         return {carrier.name: carrier for carrier in self}
+
+    def callbacks(self) -> dict[str, ProviderCallbacks]:
+        """Each carrier's webhooks and media streams, by provider name."""
+        handlers: list[ProviderCallbacks] = [
+            TwilioCallbacks(),
+            TelnyxCallbacks(self.telnyx),
+            PlivoCallbacks(),
+        ]
+        return {handler.name: handler for handler in handlers}
 
     async def aclose(self) -> None:
         for carrier in self:
