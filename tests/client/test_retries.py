@@ -146,12 +146,12 @@ def test_a_retry_after_beyond_the_patience_is_raised_with_its_value() -> None:
 
 def test_backoff_grows_with_jitter_and_is_capped() -> None:
     waits: list[float] = []
-    policy = RetryPolicy(attempts=6, backoff=1, max_backoff=4, random=lambda: 1.0)
+    policy = RetryPolicy(attempts=6, backoff=1, max_backoff=4, jitter=lambda: 1.0)
     script = Script(*[envelope(500, "internal_error") for _ in range(6)])
     with pytest.raises(InternalError):
         client(script, policy, sleep=waits.append).calls.get("c1")
     assert waits == [1, 2, 4, 4, 4]
-    half = RetryPolicy(backoff=1, random=lambda: 0.5)
+    half = RetryPolicy(backoff=1, jitter=lambda: 0.5)
     assert half.backoff_delay(3) == 2
 
 

@@ -47,11 +47,12 @@ class RetryPolicy:
     max_backoff: float = 8.0
     max_retry_after: float = 60.0
     wait: bool = True
-    random: Callable[[], float] = field(default=random.random, repr=False)
+    # Draws in [0, 1) that scale each wait; fixed in tests to make waits exact.
+    jitter: Callable[[], float] = field(default=random.random, repr=False)
 
     def backoff_delay(self, attempt: int) -> float:
         """Full jitter: anywhere up to ``backoff * 2**(attempt-1)``, capped."""
-        return self.random() * min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
+        return self.jitter() * min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
 
 
 NO_RETRY = RetryPolicy(attempts=1)
@@ -165,7 +166,7 @@ def retry_delay(
             return policy.backoff_delay(attempt)
         if asked > policy.max_retry_after:
             return None
-        return asked + policy.random() * min(1.0, policy.backoff)
+        return asked + policy.jitter() * min(1.0, policy.backoff)
     if status >= 500 and op.retry_safe:
         if _error_body(outcome)[0].get("code") == "provider_error":
             return None

@@ -23,7 +23,7 @@ Messages hold what the server said and never a request header, so no API key.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 
 class VoxlineClientError(Exception):
@@ -37,7 +37,8 @@ class ConnectionFailed(VoxlineClientError):
 class VoxlineAPIError(VoxlineClientError):
     """The API answered with its error envelope (or, from a proxy, a bare error status)."""
 
-    code: ClassVar[str] = "error"
+    # Each subclass's own code; an instance takes the server's when it sends one.
+    code: str = "error"
 
     def __init__(
         self,
@@ -51,9 +52,7 @@ class VoxlineAPIError(VoxlineClientError):
         super().__init__(message)
         self.message = message
         self.status = status
-        # Instance attribute shadows the class default: the server's code wins when it
-        # names one this client does not know.
-        self.code = code or type(self).code  # type: ignore[misc]
+        self.code = code or type(self).code
         self.details: dict[str, Any] = details or {}
         self.request_id = request_id
 
