@@ -51,6 +51,9 @@ EXIT_UNREACHABLE = 5
 EXIT_CALL_NOT_COMPLETED = 6
 EXIT_WATCH_TIMEOUT = 7
 
+_PIPE_WIDTH = 200
+_ID_WIDTH = 36
+
 calls_app = typer.Typer(help="Calls, through the public API.", no_args_is_help=True)
 agents_app = typer.Typer(help="Agents, through the public API.", no_args_is_help=True)
 
@@ -125,11 +128,17 @@ def _when(call: Call) -> str:
     return call.created_at.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _print_table(table: Table) -> None:
+    # Piped output (grep, less) is not cut at 80 columns; a terminal keeps its width, and
+    # ids are never shortened (min_width), other cells wrap instead.
+    out.print(table, width=None if out.is_terminal else _PIPE_WIDTH)
+
+
 def _calls_table(calls: list[Call]) -> Table:
     table = Table(box=None, pad_edge=False)
-    table.add_column("ID", no_wrap=True)
+    table.add_column("ID", no_wrap=True, min_width=_ID_WIDTH)
     for name in ("STATUS", "DIRECTION", "NUMBER", "CREATED", "SECONDS"):
-        table.add_column(name, no_wrap=True)
+        table.add_column(name, overflow="fold")
     for c in calls:
         seconds = "" if c.duration_seconds is None else str(c.duration_seconds)
         table.add_row(c.id, c.status, c.direction, c.phone_number, _when(c), seconds)
@@ -219,7 +228,7 @@ def calls_list(
     if as_json:
         _print_json(list(calls))
         return
-    out.print(_calls_table(calls))
+    _print_table(_calls_table(calls))
     err.print(f"{len(calls)} of {total} calls", highlight=False)
 
 
@@ -321,9 +330,9 @@ def calls_watch(
 
 def _agents_table(agents: list[Agent]) -> Table:
     table = Table(box=None, pad_edge=False)
-    table.add_column("ID", no_wrap=True)
+    table.add_column("ID", no_wrap=True, min_width=_ID_WIDTH)
     for name in ("NAME", "STATUS", "MODEL", "VOICE"):
-        table.add_column(name)
+        table.add_column(name, overflow="fold")
     for a in agents:
         table.add_row(a.id, a.name, a.status, a.model, a.voice_id or "")
     return table
@@ -372,7 +381,7 @@ def agents_list(
     if as_json:
         _print_json(list(agents))
     else:
-        out.print(_agents_table(agents))
+        _print_table(_agents_table(agents))
 
 
 @agents_app.command("get")

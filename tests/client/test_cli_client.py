@@ -49,6 +49,8 @@ async def test_calls_list_json_prints_the_data(live: LiveApi, xdg: Path) -> None
     assert len(listed) == 2 and {c["id"] for c in listed} <= ids
     every = json.loads(run(xdg, "calls", "list", "--all", "--json", *flags(live)).stdout)
     assert {c["id"] for c in every} == ids
+    table = run(xdg, "calls", "list", *flags(live)).stdout
+    assert all(call_id in table for call_id in ids)
 
 
 async def test_calls_create_get_transcript_and_delete(live: LiveApi, xdg: Path) -> None:
