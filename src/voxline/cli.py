@@ -1,4 +1,6 @@
-"""The ``voxline`` command line: serve, migrate, and manage organizations, keys and credits."""
+"""The ``voxline`` command line: serve, migrate, and manage organizations, keys and credits
+on this deployment's database; ``calls`` and ``agents`` (:mod:`voxline.cli_client`) talk to a
+deployment through its public API instead."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from voxline.cli_client import agents_app, calls_app
 from voxline.config import Settings, load_settings
 from voxline.errors import VoxlineError
 from voxline.logging import configure_logging, get_logger, uvicorn_log_config
@@ -28,6 +31,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
+app.add_typer(calls_app, name="calls")
+app.add_typer(agents_app, name="agents")
 
 out = Console()
 err = Console(stderr=True)

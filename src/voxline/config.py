@@ -3,11 +3,18 @@
 Every setting is a ``VOXLINE_*`` environment variable (or a line in a ``.env`` file in the
 working directory). ``load_settings()`` reads them once; apps, engines and the CLI receive the
 resulting :class:`Settings` object instead of reading the environment themselves.
+
+``load_client_config()`` reads the two settings of the API client commands
+(``VOXLINE_API_URL``, ``VOXLINE_API_KEY``, or ``~/.config/voxline/config.toml``).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -196,3 +203,54 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once; keyword overrides win (used by tests and the CLI)."""
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Where the ``voxline calls``/``agents`` commands send requests, and with which key.
+
+    Apart from :class:`Settings` on purpose: these describe a remote deployment the client
+    talks to, not this process, and a server's ``.env`` must not lend its values to them.
+    """
+
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+
+
+def client_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/voxline/config.toml``, else ``~/.config/voxline/config.toml``."""
+    env = os.environ if environ is None else environ
+    root = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(root) / "voxline" / "config.toml"
+
+
+def load_client_config(
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ClientConfig:
+    """The client's base URL and key: flags first, then ``VOXLINE_API_URL`` and
+    ``VOXLINE_API_KEY``, then the config file (``base_url``, ``api_key``), then the default
+    local server. Each value is resolved on its own, so a flag may override only the URL.
+
+    Raises ``ValueError`` when the config file exists but is not valid TOML.
+    """
+    env = os.environ if environ is None else environ
+    path = client_config_path(env)
+    stored: dict[str, object] = {}
+    if path.is_file():
+        try:
+            stored = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path} is not valid TOML: {exc}") from None
+
+    def pick(flag: str | None, var: str, key: str) -> str | None:
+        value = flag or env.get(var) or stored.get(key)
+        return value if isinstance(value, str) and value else None
+
+    url = pick(base_url, "VOXLINE_API_URL", "base_url")
+    return ClientConfig(url or DEFAULT_API_URL, pick(api_key, "VOXLINE_API_KEY", "api_key"))
