@@ -130,6 +130,12 @@ class FlakyProvider:
     async def recording_url(self, call: ProviderCall) -> str | None:
         return None
 
+    async def send_digits(self, call: ProviderCall, digits: str) -> bool:
+        return False
+
+    async def transfer(self, call: ProviderCall, destination: str) -> None:
+        return None
+
     async def aclose(self) -> None:
         return None
 

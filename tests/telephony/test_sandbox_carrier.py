@@ -197,3 +197,17 @@ async def test_placements_are_logged_for_recovery(tmp_path: Path) -> None:
     assert (
         await second.placement_state(ProviderCall("never", None, None)) is PlacementState.NOT_PLACED
     )
+
+
+async def test_keys_are_tones_on_the_line_and_transfers_are_refused() -> None:
+    carrier = make_carrier(Recorder())
+    line = ProviderCall("call-1", "SBX1", None)
+    try:
+        assert await carrier.send_digits(line, "1#") is False
+        with pytest.raises(ProviderError) as refused:
+            await carrier.transfer(line, "+14155550123")
+        assert refused.value.retryable is False
+        with pytest.raises(ProviderError):
+            await carrier.send_digits(line, "one")
+    finally:
+        await carrier.aclose()

@@ -16,6 +16,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from voxline.domain.calls import AnsweredBy, CallEvent, EndReason
+from voxline.domain.phone import is_keypad_digits, is_transfer_destination
+from voxline.errors import ProviderError
 from voxline.telephony.credentials import ProviderCredentials
 
 
@@ -57,6 +59,29 @@ class ProviderCall:
     credentials: ProviderCredentials | None
 
 
+def checked_digits(provider: str, digits: str) -> str:
+    """``digits`` when they are keypad keys; else a final ProviderError, nothing sent."""
+    if not is_keypad_digits(digits):
+        raise ProviderError(
+            "Keys to press must be 0-9, *, #, A-D, w or W (at most 64)",
+            provider=provider,
+            retryable=False,
+        )
+    return digits
+
+
+def checked_destination(provider: str, destination: str) -> str:
+    """``destination`` when a call can be handed to it (E.164 or a SIP URI); else a final
+    ProviderError, nothing sent."""
+    if not is_transfer_destination(destination):
+        raise ProviderError(
+            "A transfer destination must be an E.164 number or a SIP URI",
+            provider=provider,
+            retryable=False,
+        )
+    return destination
+
+
 class PlacementState(StrEnum):
     """What a provider knows of a placement attempt, asked during crash recovery."""
 
@@ -90,6 +115,16 @@ class TelephonyProvider(Protocol):
 
     async def recording_url(self, call: ProviderCall) -> str | None:
         """Where the provider's recording of the call can be downloaded, or None."""
+
+    async def send_digits(self, call: ProviderCall, digits: str) -> bool:
+        """Press keypad keys on the live call through the provider's API (``0-9*#A-D``,
+        ``w`` and ``W`` for pauses), to navigate a phone menu. False, with nothing sent,
+        when the provider takes keys during a media stream only as tones in the call's
+        audio: the caller then plays them itself."""
+
+    async def transfer(self, call: ProviderCall, destination: str) -> None:
+        """Hand the contact to ``destination`` (an E.164 number or a SIP URI) and leave:
+        the provider bridges the contact's leg there, and Voxline's media stream ends."""
 
     async def aclose(self) -> None:
         """Release what the provider holds (its HTTP client)."""

@@ -33,7 +33,7 @@ from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
 from voxline.telephony.media_tokens import MediaTokens
-from voxline.telephony.plivo.webhooks import media_url, stream_headers
+from voxline.telephony.plivo.webhooks import media_url, stream_headers, transfer_url
 from voxline.voice.audio import pcm16_to_mulaw, resample
 from voxline.voice.kit import VoiceKit
 
@@ -431,3 +431,23 @@ async def test_inbound_call_to_an_unassigned_number_is_turned_away_and_recorded(
     (call,) = (await deployment.http.get(f"{API}/calls?direction=inbound")).json()["data"]
     assert call["status"] == "failed"
     assert "not assigned to an agent" in call["context"]["last_error"]
+
+
+async def test_a_transferred_leg_is_dialed_to_the_destination_its_signed_url_names(
+    deployment: Deployment,
+) -> None:
+    call_id = await place_call(deployment)
+    await wait_dialed(deployment.db, call_id)
+    (call,) = deployment.emulator.calls.values()
+    url = transfer_url(deployment.base_url, call_id, "+14155550177")
+    fields = {"CallUUID": call.request_uuid, "CallStatus": "in-progress"}
+
+    answer = await post(deployment, deployment.emulator.signed(url, fields))
+
+    assert answer.status_code == 200
+    number = ET.fromstring(answer.text).find("./Dial/Number")
+    assert number is not None and number.text == "14155550177"
+    other_account = PlivoEmulator(auth_token="someone-elses-token").signed(url, fields)
+    assert (await post(deployment, other_account)).status_code == 403
+    nowhere = transfer_url(deployment.base_url, call_id, "not-a-number")
+    assert (await post(deployment, deployment.emulator.signed(nowhere, fields))).status_code == 400

@@ -218,3 +218,57 @@ def test_the_rejection_xml_equals_the_sdks_speak_and_hangup() -> None:
 
     assert tree_differences(webhooks.rejection_xml(), theirs) == []
     assert tree_differences(webhooks.rejection_xml("Bye."), theirs) != []
+
+
+# -- Transfer and keys -------------------------------------------------------------------------
+
+LIVE = ProviderCall("call-1", REQUEST_UUID, CREDENTIALS)
+
+
+async def test_pressing_keys_sends_what_calls_send_digits_sends(
+    ours: PlivoClient, sdk: plivo.RestClient, server: RecordingServer
+) -> None:
+    assert await ours.send_digits(LIVE, "1w2#") is True
+    mine = only_request(server)
+    _, theirs = await sdk_call(
+        server, lambda: sdk.calls.send_digits(REQUEST_UUID, "1w2#", leg="aleg")
+    )
+
+    assert mine.raw_path == f"/v1/Account/{AUTH_ID}/Call/{REQUEST_UUID}/DTMF/"
+    # plivo-python echoes its call_uuid argument in the body; the id is in the path already.
+    assert theirs.json()["call_uuid"] == REQUEST_UUID
+    assert differences(Shape.of(mine), Shape.of(theirs, ignore={"call_uuid"})) == []
+
+
+async def test_a_transfer_sends_what_calls_transfer_sends(
+    ours: PlivoClient, sdk: plivo.RestClient, server: RecordingServer
+) -> None:
+    await ours.transfer(LIVE, "+14155550123")
+    mine = only_request(server)
+    url = webhooks.transfer_url(PUBLIC, "call-1", "+14155550123")
+    _, theirs = await sdk_call(
+        server,
+        lambda: sdk.calls.transfer(REQUEST_UUID, legs="aleg", aleg_url=url, aleg_method="POST"),
+    )
+
+    assert mine.raw_path == f"/v1/Account/{AUTH_ID}/Call/{REQUEST_UUID}/"
+    assert differences(Shape.of(mine), Shape.of(theirs, ignore={"call_uuid"})) == []
+    assert mine.json()["aleg_url"] == (
+        f"{PUBLIC}/webhooks/plivo/transfer?call_id=call-1&to=%2B14155550123"
+    )
+
+
+@pytest.mark.parametrize(
+    ("destination", "element"),
+    [
+        ("+14155550123", plivoxml.NumberElement("14155550123")),
+        ("sip:desk@pbx.example.com", plivoxml.UserElement("sip:desk@pbx.example.com")),
+    ],
+)
+def test_the_transfer_xml_equals_the_sdks_dial(destination: str, element: Any) -> None:
+    response = plivoxml.ResponseElement()
+    response.add(plivoxml.DialElement().add(element))
+    theirs = str(response.to_string(pretty=False))
+
+    assert tree_differences(webhooks.dial_xml(destination), theirs) == []
+    assert tree_differences(webhooks.dial_xml("+14155550199"), theirs) != []

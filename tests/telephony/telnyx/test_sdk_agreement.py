@@ -13,6 +13,7 @@ from telnyx.resources.calls.actions import AsyncActionsResource
 
 from tests.emulators.recorder import Recorded, RecordingServer
 from tests.telephony.agreement import Shape, differences, only_request
+from voxline.errors import ProviderError
 from voxline.telephony.base import PlacementRequest, ProviderCall
 from voxline.telephony.credentials import TelnyxCredentials
 from voxline.telephony.telnyx import webhooks
@@ -298,3 +299,43 @@ async def test_dialing_with_recording_and_a_stream_token_sends_what_calls_dial_s
     assert differences(Shape.of(mine), Shape.of(theirs)) == []
     await sdk.calls.dial(**_dial_arguments(record="record-from-answer", record_channels="dual"))
     assert _fields(differences(Shape.of(mine), Shape.of(_one(server)))) == ["params"]
+
+
+# -- Transfer and keys -------------------------------------------------------------------------
+
+
+async def test_pressing_keys_sends_what_actions_send_dtmf_sends(
+    ours: TelnyxClient, sdk: AsyncTelnyx, server: RecordingServer
+) -> None:
+    assert await ours.send_digits(LINE, "1w2#") is True
+    mine = _one(server)
+    await sdk.calls.actions.send_dtmf(CALL_CONTROL_ID, digits="1w2#", duration_millis=250)
+    theirs = _one(server)
+
+    assert mine.raw_path == f"/v2/calls/{CALL_CONTROL_ID}/actions/send_dtmf"
+    assert differences(Shape.of(mine), Shape.of(theirs)) == []
+    await sdk.calls.actions.send_dtmf(CALL_CONTROL_ID, digits="1w2")
+    assert differences(Shape.of(mine), Shape.of(_one(server))) != []
+
+
+@pytest.mark.parametrize("destination", ["+14155550123", "sip:desk@pbx.example.com"])
+async def test_a_transfer_sends_what_actions_transfer_sends(
+    ours: TelnyxClient, sdk: AsyncTelnyx, server: RecordingServer, destination: str
+) -> None:
+    await ours.transfer(LINE, destination)
+    mine = _one(server)
+    await sdk.calls.actions.transfer(CALL_CONTROL_ID, to=destination)
+    theirs = _one(server)
+
+    assert mine.raw_path == f"/v2/calls/{CALL_CONTROL_ID}/actions/transfer"
+    assert differences(Shape.of(mine), Shape.of(theirs)) == []
+
+
+async def test_bad_keys_or_destinations_send_nothing(
+    ours: TelnyxClient, server: RecordingServer
+) -> None:
+    with pytest.raises(ProviderError):
+        await ours.send_digits(LINE, "")
+    with pytest.raises(ProviderError):
+        await ours.transfer(LINE, "4155550123")
+    assert server.take() == []

@@ -25,6 +25,7 @@ from tests.telephony.agreement import (
     tree_differences,
 )
 from voxline.domain.calls import AnsweredBy, CallEvent
+from voxline.errors import ProviderError
 from voxline.telephony.base import PlacementRequest, ProviderCall
 from voxline.telephony.credentials import TwilioCredentials
 from voxline.telephony.twilio import webhooks
@@ -348,3 +349,38 @@ def test_answered_by_human_and_unknown_stay_answers() -> None:
             "call-1", {"CallSid": CALL_SID, "CallStatus": "in-progress", "AnsweredBy": value}
         )
         assert [(e.event, e.answered_by) for e in events] == [(CallEvent.ANSWERED, expected)]
+
+
+# -- Transfer and keys -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("destination", ["+14155550123", "sip:desk@pbx.example.com"])
+async def test_a_transfer_sends_what_call_update_with_dial_twiml_sends(
+    ours: TwilioClient, sdk: Client, server: RecordingServer, destination: str
+) -> None:
+    await ours.transfer(LINE, destination)
+    mine = only_request(server)
+    response = VoiceResponse()
+    dial = response.dial()
+    if destination.startswith("sip:"):
+        dial.sip(destination)
+    else:
+        dial.number(destination)
+    _, theirs = await sdk_call(server, lambda: sdk.calls(CALL_SID).update(twiml=response))
+
+    assert differences(Shape.of(mine, ignore={"Twiml"}), Shape.of(theirs, ignore={"Twiml"})) == []
+    [twiml], [sdk_twiml] = mine.form()["Twiml"], theirs.form()["Twiml"]
+    assert tree_differences(twiml, sdk_twiml) == []
+    assert tree_differences(webhooks.dial_twiml("+14155550199"), sdk_twiml) != []
+
+
+async def test_keys_are_left_to_the_media_stream_on_twilio(
+    ours: TwilioClient, server: RecordingServer
+) -> None:
+    assert await ours.send_digits(LINE, "1w2#") is False
+    assert server.take() == []
+    with pytest.raises(ProviderError):
+        await ours.send_digits(LINE, "1; DROP")
+    with pytest.raises(ProviderError):
+        await ours.transfer(LINE, "not a number")
+    assert server.take() == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from voxline.domain.phone import is_transfer_destination
 from voxline.errors import BadRequest, NotFound
 from voxline.telephony.callbacks import (
     CallbackHost,
@@ -84,7 +85,23 @@ class PlivoCallbacks:
             return WebhookReply()
         if request.kind == "answer":
             return await self._answer(request, host)
+        if request.kind == "transfer":
+            return await self._transfer(request, host)
         raise NotFound.resource("Webhook")
+
+    async def _transfer(self, request: WebhookRequest, host: CallbackHost) -> WebhookReply:
+        """The XML a transferred call's leg runs: dial the destination Voxline named in the
+        (signed) URL it gave Plivo, for the call whose account signed the request."""
+        pairs = form_pairs(request.body)
+        await host.signed_call(
+            _verifier(request, pairs),
+            call_id=request.query.get("call_id"),
+            provider_call_id=_first(pairs, "CallUUID") or None,
+        )
+        destination = request.query.get("to", "")
+        if not is_transfer_destination(destination):
+            raise BadRequest("The transfer destination is not an E.164 number or a SIP URI")
+        return WebhookReply.document(plivo.dial_xml(destination))
 
     async def _apply_callback(self, request: WebhookRequest, host: CallbackHost) -> SignedCall:
         """Apply the events of a signed callback (ring, machine detection, hangup, answer),

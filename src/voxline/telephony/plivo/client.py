@@ -18,10 +18,16 @@ from typing import Any
 
 import httpx
 
-from voxline.telephony.base import PlacementRequest, PlacementState, ProviderCall
+from voxline.telephony.base import (
+    PlacementRequest,
+    PlacementState,
+    ProviderCall,
+    checked_destination,
+    checked_digits,
+)
 from voxline.telephony.credentials import PlivoCredentials
 from voxline.telephony.http import DEFAULT_TIMEOUT_SECONDS, ProviderHttp
-from voxline.telephony.plivo.webhooks import PROVIDER, answer_url, events_url
+from voxline.telephony.plivo.webhooks import PROVIDER, answer_url, events_url, transfer_url
 
 API_BASE_URL = "https://api.plivo.com"
 # Longest provider message copied into an error; Plivo's are one sentence.
@@ -166,6 +172,25 @@ class PlivoClient:
     async def placement_state(self, call: ProviderCall) -> PlacementState:
         """Plivo cannot look calls up by our id, so recovery cannot learn anything here."""
         return PlacementState.UNKNOWN
+
+    async def send_digits(self, call: ProviderCall, digits: str) -> bool:
+        """Press keys on the contact's leg (Plivo's "send digits")."""
+        body = {"digits": checked_digits(PROVIDER, digits), "leg": "aleg"}
+        await self._request(
+            self._account(call.credentials), "POST", f"Call/{self._uuid(call)}/DTMF/", json=body
+        )
+        return True
+
+    async def transfer(self, call: ProviderCall, destination: str) -> None:
+        """Transfer the contact's leg to XML (``/webhooks/plivo/transfer``) that dials
+        ``destination``; the media stream ends when the leg leaves its answer XML."""
+        url = transfer_url(
+            self._public_base_url, call.call_id, checked_destination(PROVIDER, destination)
+        )
+        body = {"legs": "aleg", "aleg_url": url, "aleg_method": "POST"}
+        await self._request(
+            self._account(call.credentials), "POST", f"Call/{self._uuid(call)}/", json=body
+        )
 
     async def recording_url(self, call: ProviderCall) -> str | None:
         """The URL of the call's first recording, or None when it has none."""

@@ -46,6 +46,12 @@ def answer_url(public_base_url: str, call_id: str) -> str:
     return _with_call_id(f"{public_base_url.rstrip('/')}/webhooks/plivo/answer", call_id)
 
 
+def transfer_url(public_base_url: str, call_id: str, destination: str) -> str:
+    """Where Plivo fetches the XML that bridges a transferred call to ``destination``."""
+    query = urlencode({"call_id": call_id, "to": destination})
+    return f"{public_base_url.rstrip('/')}/webhooks/plivo/transfer?{query}"
+
+
 MEDIA_TOKEN_PARAMETER = "token"
 
 
@@ -281,6 +287,15 @@ def answer_xml(stream_url: str, *, call_id: str | None = None) -> str:
         attributes["extraHeaders"] = stream_headers(call_id)
     rendered = " ".join(f"{name}={quoteattr(value)}" for name, value in attributes.items())
     return f"{_XML_HEAD}<Response><Stream {rendered}>{escape(stream_url)}</Stream></Response>"
+
+
+def dial_xml(destination: str) -> str:
+    """Plivo XML that bridges the call to ``destination`` (an E.164 number or a SIP URI)."""
+    if destination.startswith(("sip:", "sips:")):
+        noun = f"<User>{escape(destination)}</User>"
+    else:
+        noun = f"<Number>{escape(destination.removeprefix('+'))}</Number>"
+    return f"{_XML_HEAD}<Response><Dial>{noun}</Dial></Response>"
 
 
 def rejection_xml(message: str = REJECTION_MESSAGE) -> str:

@@ -30,6 +30,8 @@ from voxline.telephony.base import (
     PlacementState,
     ProviderCall,
     ProviderEvent,
+    checked_destination,
+    checked_digits,
 )
 from voxline.telephony.sandbox.audio_line import AudioEnd, AudioLine
 from voxline.telephony.sandbox.callee import play_callee
@@ -136,6 +138,18 @@ class SandboxCarrier:
             if call_id in placed.split():
                 return PlacementState.PLACED
         return PlacementState.NOT_PLACED
+
+    async def send_digits(self, call_ref: ProviderCall, digits: str) -> bool:
+        """False: on the simulated line keys are tones in the call's audio."""
+        checked_digits(self.name, digits)
+        return False
+
+    async def transfer(self, call_ref: ProviderCall, destination: str) -> None:
+        """The simulated network has no one to hand a call to yet: a final ProviderError."""
+        checked_destination(self.name, destination)
+        raise ProviderError(
+            "The sandbox cannot transfer calls", provider=self.name, retryable=False
+        )
 
     async def recording_url(self, call_ref: ProviderCall) -> str | None:
         """None: the sandbox keeps no recording of its own (Voxline records the call)."""

@@ -19,7 +19,13 @@ from urllib.parse import quote
 import httpx
 
 from voxline.errors import ProviderError
-from voxline.telephony.base import PlacementRequest, PlacementState, ProviderCall
+from voxline.telephony.base import (
+    PlacementRequest,
+    PlacementState,
+    ProviderCall,
+    checked_destination,
+    checked_digits,
+)
 from voxline.telephony.credentials import TelnyxCredentials
 from voxline.telephony.http import DEFAULT_TIMEOUT_SECONDS, ProviderHttp
 from voxline.telephony.telnyx.webhooks import (
@@ -34,6 +40,8 @@ from voxline.telephony.telnyx.webhooks import (
 )
 
 TELNYX_API = "https://api.telnyx.com/v2"
+# How long each key sounds when Voxline presses keys on a call.
+DTMF_MILLIS = 250
 # Telnyx's answer to a hang-up of a call that already ended: the goal is met.
 CALL_ALREADY_ENDED = "90018"
 # What a path segment may hold unencoded (RFC 3986 pchar): telnyx-python sends a
@@ -183,6 +191,16 @@ class TelnyxClient:
                     if isinstance(urls.get(kind), str) and urls[kind]:
                         return str(urls[kind])
         return None
+
+    async def send_digits(self, call: ProviderCall, digits: str) -> bool:
+        """Press keys with the ``send_dtmf`` command (250 ms each)."""
+        body = {"digits": checked_digits(PROVIDER, digits), "duration_millis": DTMF_MILLIS}
+        await self.command(call, "send_dtmf", body)
+        return True
+
+    async def transfer(self, call: ProviderCall, destination: str) -> None:
+        """Hand the contact to ``destination`` with the ``transfer`` command."""
+        await self.command(call, "transfer", {"to": checked_destination(PROVIDER, destination)})
 
     # -- Commands ----------------------------------------------------------------------
 

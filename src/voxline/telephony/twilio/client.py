@@ -18,10 +18,16 @@ from urllib.parse import urlencode
 import httpx
 
 from voxline.errors import ProviderError
-from voxline.telephony.base import PlacementRequest, PlacementState, ProviderCall
+from voxline.telephony.base import (
+    PlacementRequest,
+    PlacementState,
+    ProviderCall,
+    checked_destination,
+    checked_digits,
+)
 from voxline.telephony.credentials import TwilioCredentials
 from voxline.telephony.http import DEFAULT_TIMEOUT_SECONDS, ProviderHttp
-from voxline.telephony.twilio.webhooks import PROVIDER, events_url, stream_twiml
+from voxline.telephony.twilio.webhooks import PROVIDER, dial_twiml, events_url, stream_twiml
 
 API_BASE_URL = "https://api.twilio.com"
 API_VERSION = "2010-04-01"
@@ -174,6 +180,24 @@ class TwilioClient:
                 return PlacementState.NOT_PLACED
             return PlacementState.UNKNOWN
         return PlacementState.PLACED
+
+    async def send_digits(self, call: ProviderCall, digits: str) -> bool:
+        """False: during ``<Connect><Stream>`` Twilio takes keys only as tones in the call's
+        audio. Updating the call with ``<Play digits>`` would replace its TwiML and end the
+        stream, and with it the agent."""
+        checked_digits(PROVIDER, digits)
+        return False
+
+    async def transfer(self, call: ProviderCall, destination: str) -> None:
+        """Update the live call with TwiML that dials ``destination``: Twilio ends the media
+        stream and bridges the contact there."""
+        twiml = dial_twiml(checked_destination(PROVIDER, destination))
+        await self._request(
+            "POST",
+            self._account(call.credentials),
+            f"Calls/{self._sid(call)}.json",
+            [("Twiml", twiml)],
+        )
 
     async def call_status(self, call: ProviderCall) -> str:
         """Twilio's current status of the call (``queued``, ``in-progress``, ...)."""

@@ -311,6 +311,13 @@ def stream_twiml(public_base_url: str, call_id: str | None, token: str | None = 
     return f"{_XML_HEADER}<Response><Connect>{stream}</Connect></Response>"
 
 
+def dial_twiml(destination: str) -> str:
+    """TwiML that bridges the call to ``destination`` (an E.164 number or a SIP URI): the
+    cold transfer that replaces the call's media stream."""
+    noun = "Sip" if destination.startswith(("sip:", "sips:")) else "Number"
+    return f"{_XML_HEADER}<Response><Dial><{noun}>{escape(destination)}</{noun}></Dial></Response>"
+
+
 REJECTION_MESSAGE = "Sorry, this number cannot take calls right now. Goodbye."
 
 
