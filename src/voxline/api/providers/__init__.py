@@ -1,1 +1,3 @@
-"""Provider-facing routes: one module per telephony provider (webhooks and media stream)."""
+"""Provider-facing routes: one router for every provider's webhooks and media streams
+(``routes``), the host their callbacks ask (``host``) and the media-socket checks
+(``media``)."""
