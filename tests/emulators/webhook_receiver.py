@@ -26,6 +26,7 @@ from tests.emulators.loopback import LoopbackServer
 class Received:
     headers: dict[str, str]
     body: dict[str, Any]
+    raw: bytes
 
 
 @dataclass
@@ -66,7 +67,7 @@ class WebhookReceiver:
             return Response(status_code=401)
         if self.answer >= 300:
             return Response(status_code=self.answer)
-        self.received.append(Received(headers, json.loads(raw)))
+        self.received.append(Received(headers, json.loads(raw), raw))
         return Response(status_code=self.answer)
 
     async def start(self) -> str:
