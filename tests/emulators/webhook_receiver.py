@@ -33,6 +33,7 @@ class Received:
 class WebhookReceiver:
     secrets: list[str] = field(default_factory=list)
     answer: int = 204
+    delay: float = 0.0  # seconds before answering, to keep deliveries in flight
     received: list[Received] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     hits: int = 0
@@ -61,6 +62,8 @@ class WebhookReceiver:
     async def _hook(self, request: Request) -> Response:
         self.hits += 1
         raw = await request.body()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         headers = {k.lower(): v for k, v in request.headers.items()}
         if not self.verify(headers, raw):
             self.refused.append(headers.get("webhook-id", ""))
