@@ -174,6 +174,43 @@ async def test_a_turned_away_inbound_call_gets_one_call_ended_and_one_call_analy
     assert fanned == 1  # the endpoint subscribes to call.ended only
 
 
+async def test_a_call_deleted_before_its_finalization_still_gets_one_call_ended(
+    db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    call_id = str(uuid.uuid4())
+    now = utcnow()
+    async with db.write() as conn:
+        await CALL_STORE.insert(
+            conn,
+            dict(
+                id=call_id,
+                organization_id=tenant.org_id,
+                agent_id=None,
+                direction="outbound",
+                status="busy",
+                phone_number="+14155550101",
+                variables={},
+                settings={},
+                context={},
+                end_reason="busy",
+                ended_at=now,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            ),
+        )
+    async with db.write() as conn:
+        await CALL_STORE.delete(conn, [call_id])
+    assert await Finalizer(db, settings, Wakeups()).finalize(call_id) == 0
+    async with db.read() as conn:
+        kinds = (
+            (await conn.execute(sa.select(events.c.type).where(events.c.call_id == call_id)))
+            .scalars()
+            .all()
+        )
+    assert kinds == ["call.ended"]
+
+
 async def test_a_new_call_writes_call_queued_in_its_transaction(
     db: Database, settings: Settings, tenant: Tenant
 ) -> None:

@@ -15,7 +15,8 @@ Events (:mod:`voxline.storage.events`, the outbox) are written here too, in the 
 transaction as the change they report: ``call.queued`` (or ``call.ringing`` for an inbound
 call) when a call is created, ``call.ringing`` and ``call.started`` when it enters those
 statuses, and ``call.ended`` then ``call.analyzed`` when it is finalized (exactly once per
-call, whatever its outcome: the finalization claim is a conditional update).
+call, whatever its outcome: the finalization claim is a conditional update; a call deleted
+before it was finalized gets its ``call.ended`` when it is deleted).
 
 Claims: a claim marks queued calls ``placement_state='dialing'`` with a lease *before* the
 provider is asked to dial, in the transaction that checked the organization's concurrency
@@ -187,6 +188,16 @@ class SqlCallStore:
 
     async def delete(self, conn: AsyncConnection, call_ids: Sequence[str]) -> None:
         ids = list(call_ids)
+        # A call deleted before the finalizer reached it still gets its one call.ended.
+        unfinalized = (
+            await conn.execute(
+                sa.select(calls.c.id)
+                .where(calls.c.id.in_(ids), calls.c.finalized_at.is_(None))
+                .order_by(calls.c.id)
+            )
+        ).scalars()
+        for call_id in list(unfinalized):
+            await events.append_call_event(conn, call_id, EventType.CALL_ENDED)
         # The foreign key cascades too; deleting turns explicitly does not depend on it.
         await conn.execute(transcript_turns.delete().where(transcript_turns.c.call_id.in_(ids)))
         await conn.execute(calls.delete().where(calls.c.id.in_(ids)))
