@@ -6,6 +6,8 @@ same on every retry and replay: deduplicate on it), ``data`` holds the event aga
 (``data.id``, ``data.eventId``, ``data.event``), the call's sequence number ``data.seq`` and,
 for a call event, ``data.call``: the call as ``GET /calls/{id}`` shows it when the event
 happened, plus the reference's ids ``data.call.callId`` and ``data.call.agent.agentId``.
+The body is rendered from the stored event at each attempt: only a Voxline-served
+``recording_url`` (signed, expiring) differs between two attempts of one event.
 """
 
 from __future__ import annotations
