@@ -4,6 +4,11 @@
 the change it reports. ``webhook_deliveries`` holds one row per (endpoint, event), claimed by
 the engine's delivery loop with a lease.
 
+``events`` has no foreign key to ``organizations`` on purpose: the key check would take a
+share lock on the organization's row in every transaction that changes a call, and the
+dispatcher locks that row ``FOR UPDATE`` while it claims calls; under a burst on PostgreSQL
+the two deadlocked.
+
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-05 23:00:00
@@ -64,12 +69,6 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
         _at("created_at", nullable=False),
-        sa.ForeignKeyConstraint(
-            ["organization_id"],
-            ["organizations.id"],
-            name="fk_events_organization_id_organizations",
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name="pk_events"),
         sa.UniqueConstraint("call_id", "seq", name="uq_events_call_id_seq"),
     )
