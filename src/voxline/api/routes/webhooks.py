@@ -176,7 +176,7 @@ async def replay_webhook_delivery(
     "/webhooks/{webhook_id}/replay",
     status_code=202,
     response_model=Envelope[ReplayOut],
-    responses=error_responses(404, 422),
+    responses=error_responses(400, 404, 422),
     summary="Send again every subscribed event since a time",
 )
 async def replay_webhook_events(
