@@ -96,6 +96,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         rate_limit_per_minute=0,
         log_format="console",
         sandbox_mode="text",
+        webhooks_allow_private_networks=True,
     )
 
 

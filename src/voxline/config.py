@@ -64,6 +64,45 @@ class Settings(BaseSettings):
     webhook_max_json_depth: int = Field(
         default=32, ge=4, le=200, description="Deepest JSON nesting of a webhook body"
     )
+    webhooks_allow_http: bool = Field(
+        default=True, description="Customer webhook URLs may be http:// (local and sandbox use)"
+    )
+    webhooks_allow_private_networks: bool = Field(
+        default=False,
+        description=(
+            "Customer webhook URLs may resolve to loopback, private, link-local, multicast or "
+            "unspecified addresses"
+        ),
+    )
+    webhooks_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="Timeout of one webhook delivery request"
+    )
+    webhooks_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Attempts of one webhook delivery before it fails"
+    )
+    webhooks_retry_base_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="Wait after a delivery's first failure; each next wait is 4x (with jitter)",
+    )
+    webhooks_retry_max_seconds: float = Field(
+        default=8 * 3600.0, ge=0, description="Longest wait between two delivery attempts"
+    )
+    webhooks_disable_after_days: float = Field(
+        default=5.0, gt=0, description="An endpoint failing every delivery this long is disabled"
+    )
+    webhooks_concurrency_per_endpoint: int = Field(
+        default=4, ge=1, le=100, description="Deliveries in flight to one endpoint per worker"
+    )
+    webhooks_max_in_flight: int = Field(
+        default=64, ge=1, description="Deliveries in flight per worker, all endpoints together"
+    )
+    webhooks_lease_seconds: float = Field(
+        default=60.0, ge=1, description="A claimed delivery is claimed again after this"
+    )
+    webhooks_rotation_overlap_seconds: float = Field(
+        default=24 * 3600.0, ge=0, description="How long a rotated-out secret still signs"
+    )
     media_start_timeout_seconds: float = Field(
         default=5.0, gt=0, description="A media socket without a valid start is closed then"
     )

@@ -25,7 +25,7 @@ from voxline.config import Settings
 from voxline.domain.calls import CallStatus
 from voxline.engine.runner import Engine
 from voxline.engine.sessions import VoiceSessions
-from voxline.engine.wakeup import DISPATCH, FINALIZE, notify
+from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, notify
 from voxline.errors import ProviderError
 from voxline.services.call_events import apply_event
 from voxline.services.rate_limit import RateLimiter, create_rate_limiter
@@ -82,6 +82,8 @@ class Runtime:
         """Place a new call at once where an engine runs here; else wake the workers.
         Returns the provider's error when it refused the call for good."""
         if self.engine is not None:
+            # Its call.queued event is in the outbox.
+            self.engine.wakeups.wake(DELIVER)
             return await self.engine.place_now(call_id)
         await notify(self.db, DISPATCH)
         return None

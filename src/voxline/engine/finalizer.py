@@ -27,7 +27,7 @@ from voxline.domain.lines import time_scale
 from voxline.domain.money import to_micros
 from voxline.domain.pricing import PriceTable, billed_seconds
 from voxline.domain.summary import Turn, extractive_summary
-from voxline.engine.wakeup import FINALIZE, Wakeups
+from voxline.engine.wakeup import DELIVER, FINALIZE, Wakeups
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services import billing
@@ -197,6 +197,8 @@ class Finalizer:
                     "call cost partly uncollected at the credit floor",
                     extra={"call_id": call_id, "uncollected_usd": str(debit.uncollected)},
                 )
+        # call.ended and call.analyzed were written with the finalization.
+        self.wakeups.wake(DELIVER)
         log.info("call finalized", extra={"call_id": call_id, "status": row.status})
         return 1
 

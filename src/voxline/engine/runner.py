@@ -1,4 +1,5 @@
-"""The engine: dispatcher, timers, finalizer and the live calls this process hosts.
+"""The engine: dispatcher, timers, finalizer, webhook deliveries and the live calls this
+process hosts.
 
 ``voxline serve`` runs it inside the API process; ``voxline worker`` runs it alone. On
 SQLite exactly one engine may run (the single-node mode); on PostgreSQL any number of
@@ -17,12 +18,13 @@ import sqlalchemy as sa
 from voxline.config import Settings
 from voxline.domain.calls import CallStatus
 from voxline.domain.lines import is_simulated
+from voxline.engine.deliveries import Deliverer
 from voxline.engine.dispatcher import Dispatcher
 from voxline.engine.finalizer import Finalizer
 from voxline.engine.leases import new_worker_id
 from voxline.engine.sessions import VoiceSessions
 from voxline.engine.timers import Timers
-from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups, listen, notify
+from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, Wakeups, listen, notify
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
@@ -83,10 +85,13 @@ class Engine:
             self.wakeups,
             recordings={carrier.name: carrier.recording_url for carrier in self.carriers},
         )
+        self.deliverer = Deliverer(db, settings, self.wakeups, self.worker_id)
 
     async def on_provider_event(self, event: ProviderEvent) -> None:
         """Apply a provider's report to its call (sandbox now; webhooks call this too)."""
         status = await apply_event(self.db, event, self.settings.sandbox_time_scale)
+        if status is not None:
+            self.wakeups.wake(DELIVER)
         if status is not None and status.is_terminal:
             self.wakeups.wake(FINALIZE)
             self.sessions.drop(event.call_id)
@@ -113,6 +118,7 @@ class Engine:
 
     def wake(self) -> None:
         self.wakeups.wake(DISPATCH)
+        self.wakeups.wake(DELIVER)
 
     async def _converse(self, call_id: str, line: TextLine | AudioEnd) -> None:
         """The agent's side of a connected sandbox call, in text or audio (its session keeps
@@ -131,6 +137,7 @@ class Engine:
             group.create_task(self.dispatcher.run(stop))
             group.create_task(self.timers.run(halt))
             group.create_task(self.finalizer.run(halt))
+            group.create_task(self.deliverer.run(halt))
             group.create_task(listen(self.db, self.wakeups, halt))
             await stop.wait()
             await self._drain()

@@ -21,6 +21,7 @@ log = get_logger("engine.wakeup")
 CHANNEL = "voxline_engine"
 DISPATCH = "dispatch"
 FINALIZE = "finalize"
+DELIVER = "deliver"
 
 
 class Wakeups:
@@ -28,6 +29,7 @@ class Wakeups:
         self._events: dict[str, asyncio.Event] = {
             DISPATCH: asyncio.Event(),
             FINALIZE: asyncio.Event(),
+            DELIVER: asyncio.Event(),
         }
 
     def wake(self, topic: str) -> None:
@@ -62,7 +64,7 @@ async def listen(db: Database, wakeups: Wakeups, stop: asyncio.Event) -> None:
                 driver: Any = raw.driver_connection
 
                 def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-                    if payload in (DISPATCH, FINALIZE):
+                    if payload in (DISPATCH, FINALIZE, DELIVER):
                         wakeups.wake(payload)
 
                 await driver.add_listener(CHANNEL, on_notify)

@@ -11,6 +11,13 @@ use case can change a call together with other tables and commit once. A status 
 :func:`voxline.domain.call_changes.apply`: the store reads the call (locked on PostgreSQL),
 asks the domain for the change and persists exactly that.
 
+Events (:mod:`voxline.storage.events`, the outbox) are written here too, in the same
+transaction as the change they report: ``call.queued`` (or ``call.ringing`` for an inbound
+call) when a call is created, ``call.ringing`` and ``call.started`` when it enters those
+statuses, and ``call.ended`` then ``call.analyzed`` when it is finalized (exactly once per
+call, whatever its outcome: the finalization claim is a conditional update; a call deleted
+before it was finalized gets its ``call.ended`` when it is deleted).
+
 Claims: a claim marks queued calls ``placement_state='dialing'`` with a lease *before* the
 provider is asked to dial, in the transaction that checked the organization's concurrency
 limit. Each organization's row is locked while its calls are counted and claimed, so two
@@ -42,10 +49,21 @@ from voxline.domain.call_changes import (
 )
 from voxline.domain.calls import ACTIVE_STATUSES, CallStatus, PlacementStatus
 from voxline.domain.lines import SANDBOX, SIMULATED_PROVIDERS, lease_follows_media, time_scale
+from voxline.domain.webhooks import EventType
+from voxline.storage import events
 from voxline.storage.tables import calls, organizations, transcript_turns
 from voxline.storage.types import utcnow
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+# The event a call's arrival in a live status writes. Its end writes ``call.ended`` (then
+# ``call.analyzed``) once, at finalization, when duration, cost and summary are known: every
+# terminal call is finalized exactly once, whatever ended it.
+_EVENT_OF_STATUS = {
+    CallStatus.QUEUED: EventType.CALL_QUEUED,
+    CallStatus.RINGING: EventType.CALL_RINGING,
+    CallStatus.IN_PROGRESS: EventType.CALL_STARTED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +167,9 @@ class SqlCallStore:
 
     async def insert(self, conn: AsyncConnection, values: Mapping[str, Any]) -> None:
         await conn.execute(calls.insert().values(**values))
+        first = _EVENT_OF_STATUS.get(CallStatus(values["status"]))
+        if first is not None:
+            await events.append_call_event(conn, str(values["id"]), first)
 
     async def edit(
         self,
@@ -167,6 +188,16 @@ class SqlCallStore:
 
     async def delete(self, conn: AsyncConnection, call_ids: Sequence[str]) -> None:
         ids = list(call_ids)
+        # A call deleted before the finalizer reached it still gets its one call.ended.
+        unfinalized = (
+            await conn.execute(
+                sa.select(calls.c.id)
+                .where(calls.c.id.in_(ids), calls.c.finalized_at.is_(None))
+                .order_by(calls.c.id)
+            )
+        ).scalars()
+        for call_id in list(unfinalized):
+            await events.append_call_event(conn, call_id, EventType.CALL_ENDED)
         # The foreign key cascades too; deleting turns explicitly does not depend on it.
         await conn.execute(transcript_turns.delete().where(transcript_turns.c.call_id.in_(ids)))
         await conn.execute(calls.delete().where(calls.c.id.in_(ids)))
@@ -200,6 +231,9 @@ class SqlCallStore:
         await conn.execute(
             calls.update().where(calls.c.id == row.id).values(**change_values(change))
         )
+        reported = _EVENT_OF_STATUS.get(change.status)
+        if reported is not None and change.status is not state.status:
+            await events.append_call_event(conn, row.id, reported)
         return change.status
 
     async def save_session_outcome(
@@ -443,7 +477,11 @@ class SqlCallStore:
                 updated_at=utcnow(),
             )
         )
-        return claimed.rowcount == 1
+        if claimed.rowcount != 1:
+            return False
+        await events.append_call_event(conn, call_id, EventType.CALL_ENDED)
+        await events.append_call_event(conn, call_id, EventType.CALL_ANALYZED)
+        return True
 
     async def note_uncollected(self, conn: AsyncConnection, call_id: str, amount: str) -> None:
         current = (

@@ -277,3 +277,73 @@ webhook_receipts = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Index(None, "received_at"),
 )
+
+# Customer webhooks (0006). An endpoint's signing secret is sealed with the deployment key
+# (``voxline.crypto.SecretBox``); during a rotation the previous one signs too until
+# ``previous_secret_expires_at``.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("url", Text, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("event_types", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", String(40), nullable=True),
+    Column("secret_sealed", Text, nullable=False),
+    Column("previous_secret_sealed", Text, nullable=True),
+    Column("previous_secret_expires_at", UTCDateTime, nullable=True),
+    # The first failed delivery since the last success; the endpoint is disabled once it has
+    # been failing for ``webhooks_disable_after_days``.
+    Column("failing_since", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id", "created_at", "id"),
+)
+
+# The outbox: one row per thing a customer may hear about, written in the transaction of the
+# change that caused it. ``seq`` numbers a call's events from 1. No foreign key to ``calls``
+# either: a deleted call's events stay in the delivery log.
+events = Table(
+    "events",
+    metadata,
+    Column("id", ID, primary_key=True),
+    # Not a foreign key: its check would share-lock the organization's row in every call
+    # change, against the dispatcher's FOR UPDATE of that row (deadlocks under bursts).
+    Column("organization_id", ID, nullable=False),
+    Column("call_id", ID, nullable=True),
+    Column("type", String(60), nullable=False),
+    Column("seq", Integer, nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("call_id", "seq"),
+    Index(None, "organization_id", "created_at"),
+)
+
+# One row per (endpoint, event): the delivery and its retries.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "endpoint_id", ID, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("event_id", ID, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("organization_id", ID, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("endpoint_id", "event_id"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "endpoint_id", "created_at"),
+)

@@ -1,0 +1,249 @@
+"""Webhooks: how soon a call's ``call.ended`` reaches a local receiver, and how many events
+one engine delivers per second.
+
+A single-node ``voxline serve`` (SQLite, engine in the process, sandbox in text mode) sends to
+a receiver in this process: a minimal HTTP/1.1 server on a loopback port that answers 204 and
+timestamps each request.
+
+- **Delay**: calls to ``+1 415 555 0105`` (hangs up at once) are posted at a steady pace;
+  the delay of each is the receipt time of its ``call.ended`` minus the call's ``ended_at``
+  (one clock: same machine). Baseline, same run: ``finalized_at - ended_at`` of the same
+  calls, when duration, cost and summary were written: the earliest moment anyone, polling or
+  not, could learn of the end with its cost.
+- **Rate**: a backlog of ``webhook.test`` events is written straight into the database before
+  the server starts; the rate is receipts per second from the first to the last. Baseline:
+  plain unsigned POSTs of a body of the same size from this process to the same receiver at
+  the same concurrency (``VOXLINE_WEBHOOKS_CONCURRENCY_PER_ENDPOINT``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from bench.common import HttpClient, Stats, api_server, log, ratio
+from bench.seed import create_tenant
+from voxline.config import load_settings
+from voxline.services import webhooks
+from voxline.storage import events as outbox
+from voxline.storage import migrate
+from voxline.storage.db import Database
+from voxline.storage.tables import calls
+
+API = "/api/public/v1"
+HANGS_UP = "+14155550105"
+CALLS = 60
+PACE_PER_SECOND = 5.0
+BACKLOG = 1500
+CONCURRENCY = 4
+SERVER_ENV = {
+    "VOXLINE_SANDBOX_MODE": "text",
+    "VOXLINE_SANDBOX_TIME_SCALE": "0.05",
+    "VOXLINE_ENGINE_DRAIN_SECONDS": "0",
+    "VOXLINE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "true",
+    "VOXLINE_WEBHOOKS_CONCURRENCY_PER_ENDPOINT": str(CONCURRENCY),
+}
+
+
+class Receiver:
+    """A minimal HTTP/1.1 receiver: 204 to every request, ``(time.time(), body)`` kept."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[float, dict[str, Any]]] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.decode("latin-1").split("\r\n")[1:]:
+                    name, _, value = line.partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                body = await reader.readexactly(length)
+                self.received.append((time.time(), json.loads(body)))
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._open.discard(writer)
+            writer.close()
+
+    async def stop(self) -> None:
+        for writer in list(self._open):
+            writer.close()  # idle keep-alive connections end their handlers
+        await asyncio.sleep(0.05)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def _wait(predicate: Any, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for deliveries")
+        await asyncio.sleep(0.01)
+
+
+async def _endpoint(url: str, org_id: str, receiver_url: str) -> None:
+    db = Database(url)
+    settings = load_settings(
+        database_url=url, secret_key="bench-secret-key", webhooks_allow_private_networks=True
+    )
+    try:
+        await webhooks.create_endpoint(
+            db, settings, org_id, url=receiver_url, event_types=["call.ended"]
+        )
+    finally:
+        await db.dispose()
+
+
+async def delay_part(root: Path) -> dict[str, Any]:
+    url = f"sqlite+aiosqlite:///{root / 'delay.db'}"
+    await migrate.upgrade_async(url)
+    tenant = await create_tenant(url, "Hooks", phone_number="+14155551000")
+    receiver = Receiver()
+    await _endpoint(url, tenant.org_id, await receiver.start())
+    ids: list[str] = []
+    try:
+        async with api_server(url, root / "delay-data", engine=True, **SERVER_ENV) as (
+            host,
+            port,
+            _,
+        ):
+            client = await HttpClient.connect(host, port)
+            try:
+                for _ in range(CALLS):
+                    status, body = await client.request(
+                        "POST",
+                        f"{API}/calls",
+                        headers=tenant.headers,
+                        body={"agent_id": tenant.agent_ids[0], "phone_number": HANGS_UP},
+                    )
+                    if status != 201:
+                        raise RuntimeError(f"POST /calls answered {status}: {body[:200]!r}")
+                    ids.append(json.loads(body)["data"]["id"])
+                    await asyncio.sleep(1 / PACE_PER_SECOND)
+            finally:
+                client.close()
+            await _wait(lambda: len(receiver.received) >= CALLS, within=120)
+    finally:
+        await receiver.stop()
+    arrived = {body["data"]["call"]["id"]: at for at, body in receiver.received}
+    db = Database(url)
+    try:
+        async with db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(calls.c.id, calls.c.ended_at, calls.c.finalized_at).where(
+                        calls.c.id.in_(ids)
+                    )
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    ended: dict[str, datetime] = {r.id: r.ended_at for r in rows}
+    delays = [arrived[i] - ended[i].timestamp() for i in ids]
+    finalized = [(r.finalized_at - r.ended_at).total_seconds() for r in rows]
+    webhook, baseline = Stats.of(delays), Stats.of(finalized)
+    return {
+        "call_end_to_call_ended": webhook.as_dict(),
+        "baseline_call_end_to_finalized": baseline.as_dict(),
+        "ratio_p50": ratio(webhook.p50, baseline.p50),
+    }
+
+
+async def rate_part(root: Path) -> dict[str, Any]:
+    url = f"sqlite+aiosqlite:///{root / 'rate.db'}"
+    await migrate.upgrade_async(url)
+    tenant = await create_tenant(url, "Hooks", phone_number="+14155551000")
+    receiver = Receiver()
+    receiver_url = await receiver.start()
+    db = Database(url)
+    settings = load_settings(
+        database_url=url, secret_key="bench-secret-key", webhooks_allow_private_networks=True
+    )
+    try:
+        endpoint, _ = await webhooks.create_endpoint(
+            db, settings, tenant.org_id, url=receiver_url, event_types=["call.ended"]
+        )
+        async with db.write() as conn:
+            for _ in range(BACKLOG):
+                await outbox.append(
+                    conn,
+                    organization_id=tenant.org_id,
+                    event_type="webhook.test",
+                    payload={"webhook_id": endpoint.id, "message": "bench"},
+                    only_endpoint_id=endpoint.id,
+                )
+    finally:
+        await db.dispose()
+    try:
+        async with api_server(url, root / "rate-data", engine=True, **SERVER_ENV):
+            await _wait(lambda: len(receiver.received) >= BACKLOG, within=300)
+        times = sorted(at for at, _ in receiver.received)
+        engine_rate = (len(times) - 1) / (times[-1] - times[0])
+        body = json.dumps(receiver.received[0][1]).encode()
+        receiver.received.clear()
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONCURRENCY)) as http:
+            queue = list(range(BACKLOG))
+
+            async def post() -> None:
+                while queue:
+                    queue.pop()
+                    await http.post(receiver_url, content=body)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(post() for _ in range(CONCURRENCY)))
+            baseline_rate = BACKLOG / (time.perf_counter() - started)
+    finally:
+        await receiver.stop()
+    return {
+        "events_per_second_one_engine": engine_rate,
+        "baseline_plain_posts_per_second": baseline_rate,
+        "ratio": ratio(engine_rate, baseline_rate),
+    }
+
+
+async def run() -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="voxline-bench-hooks-"))
+    try:
+        log("webhooks: delay from a call's end to its call.ended")
+        delay = await delay_part(root)
+        log(f"  {delay}")
+        log("webhooks: events per second one engine delivers")
+        rate = await rate_part(root)
+        log(f"  {rate}")
+        return {"delay": delay, "rate": rate}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0]).parse_args()
+    print(json.dumps(asyncio.run(run()), indent=2))
+
+
+if __name__ == "__main__":
+    main()

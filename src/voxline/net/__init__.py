@@ -1,0 +1,1 @@
+"""Outbound network access on behalf of customers (webhooks today, agent HTTP tools next)."""
