@@ -1,5 +1,5 @@
-"""Webhooks: how soon a call's ``call.ended`` reaches a local receiver, and how many events
-one engine delivers per second.
+"""Webhooks: how soon a call's ``call.ended`` reaches a local receiver, how many events one
+engine delivers per second, and that a dead receiver leaves the dispatch rate as it was.
 
 A single-node ``voxline serve`` (SQLite, engine in the process, sandbox in text mode) sends to
 a receiver in this process: a minimal HTTP/1.1 server on a loopback port that answers 204 and
@@ -14,6 +14,11 @@ timestamps each request.
   the server starts; the rate is receipts per second from the first to the last. Baseline:
   plain unsigned POSTs of a body of the same size from this process to the same receiver at
   the same concurrency (``VOXLINE_WEBHOOKS_CONCURRENCY_PER_ENDPOINT``).
+- **Dead receiver**: on PostgreSQL, one ``voxline worker`` drains a backlog of queued calls
+  (as in ``bench/dispatch.py``) while the organization's webhook endpoint, subscribed to every
+  call event, accepts connections and never answers, so every delivery waits out its
+  timeout. Baseline, same run: the same backlog with a healthy endpoint (the same events and
+  deliveries written, answered at once); with no endpoint for reference. They alternate twice.
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ import json
 import shutil
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 
-from bench.common import HttpClient, Stats, api_server, log, ratio
+from bench import dispatch
+from bench.common import HttpClient, Stats, api_server, log, process, ratio, voxline_env
 from bench.seed import create_tenant
 from voxline.config import load_settings
 from voxline.services import webhooks
@@ -45,6 +51,7 @@ HANGS_UP = "+14155550105"
 CALLS = 60
 PACE_PER_SECOND = 5.0
 BACKLOG = 1500
+DISPATCH_BACKLOG = 1500
 CONCURRENCY = 4
 SERVER_ENV = {
     "VOXLINE_SANDBOX_MODE": "text",
@@ -226,6 +233,90 @@ async def rate_part(root: Path) -> dict[str, Any]:
     }
 
 
+class BlackHole:
+    """A receiver that accepts connections and never answers: every delivery to it waits
+    out the delivery timeout, the worst a dead endpoint can do."""
+
+    def __init__(self) -> None:
+        self._server: asyncio.Server | None = None
+        self._held: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._held.append(writer)
+
+        self._server = await asyncio.start_server(hold, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/hooks"
+
+    async def stop(self) -> None:
+        for writer in self._held:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def _dispatch_rate(workdir: Path, label: str, dead_receiver: str | None) -> float:
+    """Placements per second of one ``voxline worker`` draining a backlog on PostgreSQL;
+    with ``dead_receiver``, the organization's webhook endpoint for every call event is it,
+    so each call's ringing fans out a delivery that hangs until its timeout."""
+    async with dispatch.deployment(label, workdir) as (url, tenant, data_dir):
+        if dead_receiver is not None:
+            db = Database(url)
+            settings = load_settings(
+                database_url=url,
+                secret_key="bench-secret-key",
+                webhooks_allow_private_networks=True,
+            )
+            try:
+                await webhooks.create_endpoint(
+                    db,
+                    settings,
+                    tenant.org_id,
+                    url=dead_receiver,
+                    event_types=["call.queued", "call.ringing", "call.started", "call.ended"],
+                )
+            finally:
+                await db.dispose()
+        due = datetime.now(UTC) + timedelta(seconds=6)
+        await dispatch.insert_backlog(url, tenant, DISPATCH_BACKLOG, due)
+        env = voxline_env(
+            url, data_dir, **dispatch.WORKER_ENV, VOXLINE_WEBHOOKS_ALLOW_PRIVATE_NETWORKS="true"
+        )
+        async with dispatch.following(data_dir / "sandbox" / "placements.log") as placements:
+            with process(["-m", "voxline", "worker"], env, log_file=data_dir / "worker.log"):
+                await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+                await _wait(lambda: len(placements.seen) >= DISPATCH_BACKLOG, within=120)
+    times = sorted(placements.seen.values())
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+async def dead_receiver_part(root: Path) -> dict[str, Any]:
+    """Dispatch with a dead endpoint against dispatch with a healthy one (the same events and
+    deliveries written, answered at once), and with none for reference, alternated twice so
+    the machine's noise falls on all alike."""
+    hole = BlackHole()
+    dead_url = await hole.start()
+    receiver = Receiver()
+    healthy_url = await receiver.start()
+    rates: dict[str, list[float]] = {"none": [], "healthy": [], "dead": []}
+    try:
+        for turn in range(2):
+            for kind, url in (("none", None), ("healthy", healthy_url), ("dead", dead_url)):
+                rates[kind].append(await _dispatch_rate(root, f"{kind}{turn}", url))
+    finally:
+        await hole.stop()
+        await receiver.stop()
+    return {
+        "calls_per_second_without_endpoint": rates["none"],
+        "calls_per_second_with_healthy_endpoint": rates["healthy"],
+        "calls_per_second_with_dead_endpoint": rates["dead"],
+        "ratio_dead_to_healthy": ratio(max(rates["dead"]), max(rates["healthy"])),
+        "ratio_healthy_to_none": ratio(max(rates["healthy"]), max(rates["none"])),
+    }
+
+
 async def run() -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="voxline-bench-hooks-"))
     try:
@@ -235,7 +326,10 @@ async def run() -> dict[str, Any]:
         log("webhooks: events per second one engine delivers")
         rate = await rate_part(root)
         log(f"  {rate}")
-        return {"delay": delay, "rate": rate}
+        log("webhooks: dispatch rate with a dead receiver")
+        dead = await dead_receiver_part(root)
+        log(f"  {dead}")
+        return {"delay": delay, "rate": rate, "dead_receiver": dead}
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
