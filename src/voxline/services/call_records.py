@@ -29,6 +29,7 @@ from voxline.domain.calls import CallDirection, CallStatus
 from voxline.domain.money import from_micros
 from voxline.domain.text import safe_json, safe_text
 from voxline.logging import get_logger
+from voxline.storage.events import SNAPSHOT_COLUMNS
 from voxline.storage.tables import calls
 
 log = get_logger("services.call_records")
@@ -115,33 +116,9 @@ class RecordingLinks:
         return url
 
 
-# The columns a Call is made of (the engine's bookkeeping columns are left out).
-RECORD_COLUMNS = tuple(
-    calls.c[name]
-    for name in (
-        "id",
-        "agent_id",
-        "direction",
-        "status",
-        "phone_number",
-        "from_number",
-        "variables",
-        "context",
-        "settings",
-        "end_reason",
-        "answered_by",
-        "summary",
-        "recording_path",
-        "provider_recording_url",
-        "metrics",
-        "cost_micros",
-        "duration_seconds",
-        "started_at",
-        "ended_at",
-        "created_at",
-        "updated_at",
-    )
-)
+# The columns a Call is made of (the engine's bookkeeping columns are left out): the same
+# ones a webhook event snapshots, so both render the same call object.
+RECORD_COLUMNS = tuple(calls.c[name] for name in SNAPSHOT_COLUMNS)
 
 
 def _object(value: Any) -> dict[str, Any]:
