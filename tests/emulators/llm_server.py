@@ -8,7 +8,11 @@ free port) that behaves like the servers Voxline talks to:
   ``messages``, ``tools`` that are function definitions, and ``stream: true`` (else 400);
 - it answers with the next queued :class:`EmulatedReply` (or a default one) as an SSE stream
   of ``chat.completion.chunk`` objects ending with ``data: [DONE]``, the text split into
-  several chunks and an ``end_call`` tool call split across two chunks, as OpenAI does;
+  several chunks and each tool call (``tool_calls``, then ``end_call``) split across two
+  chunks, as OpenAI does;
+- a conversation with tool calls must be well formed as OpenAI checks it: an assistant
+  message with ``tool_calls`` is followed by one ``role: "tool"`` message per call id, and a
+  tool message answers a call made just before it (else 400);
 - a reply can instead fail with an HTTP status, or stall before its first chunk.
 
 Every request body is kept in :attr:`LlmEmulator.requests` for assertions.
@@ -43,6 +47,7 @@ class EmulatedReply:
     chunk_chars: int = 7
     end_call: bool = False
     end_call_reason: str = "conversation finished"
+    tool_calls: tuple[tuple[str, dict[str, Any]], ...] = ()  # (name, arguments)
     status: int = 200
     stall_seconds: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
@@ -59,15 +64,41 @@ def _problem(body: Any) -> str | None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return "messages must be a non-empty list"
+    awaited: set[str] = set()
     for message in messages:
         if not isinstance(message, dict) or message.get("role") not in (
             "system",
             "user",
             "assistant",
+            "tool",
         ):
-            return "every message needs a role of system, user or assistant"
+            return "every message needs a role of system, user, assistant or tool"
+        role = message["role"]
+        if role == "tool":
+            if message.get("tool_call_id") not in awaited:
+                return "a tool message must answer a tool call of the message before"
+            awaited.discard(message["tool_call_id"])
+            if not isinstance(message.get("content"), str):
+                return "a tool message needs string content"
+            continue
+        if awaited:
+            return "an assistant message with tool_calls must be followed by their results"
+        calls = message.get("tool_calls")
+        if role == "assistant" and calls:
+            for call in calls:
+                function = call.get("function") if isinstance(call, dict) else None
+                if not isinstance(function, dict) or not isinstance(
+                    function.get("arguments"), str
+                ):
+                    return "tool_calls need a function with string arguments"
+                awaited.add(str(call.get("id")))
+            if message.get("content") is not None and not isinstance(message["content"], str):
+                return "content must be a string or null"
+            continue
         if not isinstance(message.get("content"), str):
             return "every message needs string content"
+    if awaited:
+        return "an assistant message with tool_calls must be followed by their results"
     for tool in body.get("tools") or []:
         function = tool.get("function") if isinstance(tool, dict) else None
         if tool.get("type") != "function" or not isinstance(function, dict):
@@ -99,12 +130,17 @@ async def _events(reply: EmulatedReply) -> AsyncIterator[str]:
     yield _chunk({"role": "assistant", "content": ""})
     for start in range(0, len(reply.text), reply.chunk_chars):
         yield _chunk({"content": reply.text[start : start + reply.chunk_chars]})
+    calls = list(reply.tool_calls)
     if reply.end_call:
-        call = {"index": 0, "id": "call_1", "type": "function"}
-        yield _chunk({"tool_calls": [{**call, "function": {"name": "end_call", "arguments": ""}}]})
-        arguments = json.dumps({"reason": reply.end_call_reason})
-        yield _chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]})
-    yield _chunk({}, "tool_calls" if reply.end_call else "stop")
+        calls.append(("end_call", {"reason": reply.end_call_reason}))
+    for index, (name, arguments) in enumerate(calls):
+        call = {"index": index, "id": f"call_{index + 1}", "type": "function"}
+        yield _chunk({"tool_calls": [{**call, "function": {"name": name, "arguments": ""}}]})
+        text = json.dumps(arguments)
+        half = len(text) // 2
+        for part in (text[:half], text[half:]):
+            yield _chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]})
+    yield _chunk({}, "tool_calls" if calls else "stop")
     yield "data: [DONE]\n\n"
 
 

@@ -144,9 +144,9 @@ async def test_the_agent_hangs_up_only_after_its_goodbye_was_said(mode: str) -> 
     assert done.said_whole_before_hanging_up(goodbye)
 
 
-async def test_a_cut_goodbye_is_kept_as_far_as_said_and_does_not_end_the_call(
-    mode: str,
-) -> None:
+async def test_a_goodbye_talked_over_still_ends_the_call(mode: str) -> None:
+    """``end_call`` hangs up after the goodbye, and talking over it does not cancel it: on
+    audio the goodbye plays to its end; a text line reports the cut, and the call ends."""
     goodbye = "Thank you for your time, have a lovely day and a wonderful week. Goodbye!"
     done = await call(
         mode,
@@ -154,12 +154,32 @@ async def test_a_cut_goodbye_is_kept_as_far_as_said_and_does_not_end_the_call(
         replies=[Reply(goodbye, end_call=True), Reply("Of course, go ahead.")],
     )
 
+    assert done.closed_by == "agent"
+    assert "Of course, go ahead." not in done.agent()
+    said = done.agent()[1]
+    if mode == "audio":
+        assert done.session.metrics.barge_ins == 0
+        assert said == goodbye  # the transcript keeps what was played, so all of it played
+    else:
+        assert done.session.metrics.barge_ins == 1
+        assert said and said != goodbye and goodbye.startswith(said)
+
+
+async def test_a_turn_talked_over_before_the_goodbye_is_cut_and_the_contact_heard(
+    mode: str,
+) -> None:
+    long_turn = "Let me tell you about our three plans, starting with the basic one for homes."
+    done = await call(
+        mode,
+        [ContactLine("Okay."), ContactLine("Wait, one more thing!", barge_in_after_ms=800)],
+        replies=[Reply(long_turn), Reply("Of course, go ahead.")],
+    )
+
     assert done.session.metrics.barge_ins == 1
     cut = done.agent()[1]
-    assert cut and cut != goodbye and goodbye.startswith(cut)
-    assert done.agent()[-1] == "Of course, go ahead."
+    assert cut and cut != long_turn and long_turn.startswith(cut)
+    assert done.agent()[2] == "Of course, go ahead."
     assert done.transcript.said_by("contact") == ["Okay.", "Wait, one more thing!"]
-    assert done.closed_by == "contact"
 
 
 async def test_a_failing_brain_gets_an_apology_then_the_failure_is_reported(mode: str) -> None:

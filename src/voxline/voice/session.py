@@ -34,11 +34,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any, Protocol
 
-from voxline.voice.brain.base import Brain, EndCall, Reply, StreamingBrain, Utterance
+from voxline.domain.tools import BuiltinTool
+from voxline.voice.brain.base import (
+    Brain,
+    EndCall,
+    Reply,
+    StreamingBrain,
+    ToolCall,
+    ToolResult,
+    ToolTurn,
+    Turn,
+    Utterance,
+)
 from voxline.voice.brain.clauses import sentences, split_clauses
 from voxline.voice.brain.scripted import FAREWELL
 from voxline.voice.channel import AgentLine, Heard, LineClosed
@@ -60,12 +74,24 @@ from voxline.voice.stages import (
 )
 from voxline.voice.stereo import Aligner, Recording
 from voxline.voice.stt.base import SpeechToText
+from voxline.voice.tools import (
+    BEEP_WAIT_SECONDS,
+    SessionTools,
+    ToolFailed,
+    error_result,
+    json_result,
+    parse_arguments,
+)
 from voxline.voice.transport import MediaTransport
 from voxline.voice.tts.base import TextToSpeech
 from voxline.voice.turns import AgentTurn, HeardAudio, Silence, TranscriptSink
 from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
 
 log = logging.getLogger(__name__)
+
+# Rounds of tool calls in one agent turn before the agent must speak.
+MAX_TOOL_ROUNDS = 5
+TIMELINE_TEXT_MAX = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +118,10 @@ class CallSession:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         on_failure: FailureSink | None = None,
+        tools: SessionTools | None = None,
     ) -> None:
         self.brain = brain
+        self.tools = tools
         self.speech = (
             SpeechModels(stt, tts, vad)
             if stt is not None and tts is not None and vad is not None
@@ -111,7 +139,7 @@ class CallSession:
         self._aligner: Aligner
         self._playback: Playback
         self._inbox: asyncio.Queue[HeardAudio | Silence]
-        self._history: list[Utterance] = []
+        self._history: list[Turn] = []
         self._turns: dict[int, AgentTurn] = {}
         self._next_turn = 0
         self._greeting: tuple[Reply, list[tuple[str, bytes]]] | None = None
@@ -128,6 +156,14 @@ class CallSession:
         self._hang_up_now = False
         self._failure_reported = False
         self.failure: StageFailure | None = None
+        # Call control: the agent left the call to someone else (a transfer: no hang-up), or
+        # left a voicemail message (reported once it is said, before the hang-up).
+        self._leave = False
+        self._voicemail_pending = False
+        self._beep_heard: asyncio.Event | None = None
+        self._beep_detector: _Detector | None = None
+        self._notes: set[asyncio.Task[None]] = set()
+        self._transport: MediaTransport | None = None
 
     def attach_recording(self, recording: Recording) -> None:
         """Record both sides of the call (before :meth:`run`)."""
@@ -195,6 +231,7 @@ class CallSession:
         self._aligner = Aligner(self._recording)
         self._playback = Playback()
         self._inbox = asyncio.Queue()
+        self._transport = transport
         await self.prepare()
         self._answered_at = self._last_activity = self._clock()
         if self._greeting is not None:
@@ -218,6 +255,7 @@ class CallSession:
             await self._write_finished_turns(final=True)
             await self._transcribe_leftovers(models.stt)
             await self._report_failure()
+            await self._settle_notes()
         return self.metrics
 
     async def run_text(self, line: AgentLine) -> CallMetrics:
@@ -244,6 +282,7 @@ class CallSession:
         finally:
             await self._write_finished_turns(final=True)
             await self._report_failure()
+            await self._settle_notes()
         return self.metrics
 
     async def _report_failure(self) -> None:
@@ -314,7 +353,9 @@ class CallSession:
                 # The last turn is in the transcript before the call ends.
                 await self._write_finished_turns()
                 await self._report_failure()
-                transport.hangup("agent")
+                await self._report_voicemail()
+                if not self._leave:  # after a transfer the caller stays on the line
+                    transport.hangup("agent")
                 return
             self._check_silence(vad)
             next_tick += period
@@ -346,7 +387,9 @@ class CallSession:
             turn.pending -= 1
 
     def _end_reached(self) -> bool:
-        return self._hang_up_now or (self._goodbye_said() and not self._playback.active)
+        return (
+            self._leave or self._hang_up_now or (self._goodbye_said() and not self._playback.active)
+        )
 
     def _goodbye_said(self) -> bool:
         """Whether the turn that ends the call has been said (or cut) to its end."""
@@ -386,6 +429,9 @@ class CallSession:
             except LineClosed:
                 return
             self._aligner.contact(frame.pcm)
+            beep = self._beep_detector
+            if beep is not None and self._beep_heard is not None and beep.feed(frame.pcm):
+                self._beep_heard.set()
             for event in vad.feed(frame):
                 now = self._clock()
                 endpointer = vad.endpointer
@@ -393,7 +439,7 @@ class CallSession:
                 if event is SPEECH_START:
                     self._speech_started_at = now - behind
                     self._last_activity = now
-                    if self._playback.active:
+                    if self._playback.active and not self._saying_goodbye():
                         await self._barge_in(transport)
                 elif event is SPEECH_END:
                     pcm = vad.take_utterance()
@@ -412,15 +458,25 @@ class CallSession:
         self._flush_turns()
         await transport.clear()
 
-    def _cut_short(self) -> None:
-        """The contact talked over the agent: the turns being said end where they are."""
+    def _saying_goodbye(self) -> bool:
+        """Whether the agent is saying the turn that ends the call: a goodbye is said to
+        its end, whoever talks over it."""
+        queue = self._playback.queue
+        return bool(queue) and queue[0].turn == self._hangup_after
+
+    def _cut_short(self, said: int | None = None) -> None:
+        """The contact talked over the agent: the turns being said end where they are.
+
+        A goodbye that was being said (``said``, on a text line) still ends the call; one
+        that had not started yet is dropped, and the contact is heard out first. A cut
+        apology still ends the call: the agent cannot go on.
+        """
         self.metrics.barge_ins += 1
+        self._note("barge_in", {})
         for turn in self._turns.values():
             if turn.pending > 0:
                 turn.cut = True
-        # A cut goodbye is not a goodbye: the contact is heard out first. A cut apology still
-        # ends the call: the agent cannot go on.
-        if self.failure is None:
+        if self.failure is None and self._hangup_after != said:
             self._hangup_after = None
 
     # Thinking.
@@ -466,26 +522,275 @@ class CallSession:
                 )
                 self._in_flight = None
                 self._history.append(Utterance("contact", text))
-                # Audio only: a text line says each reply whole, so there a stream is awaited.
-                if latency is not None and last_word_at is not None:
+                if latency is not None:
                     self.metrics.turns.append(latency)
-                    if isinstance(self.brain, StreamingBrain):
-                        await self._say_streamed(self.brain, latency, last_word_at)
-                        continue
+                await self._answer(latency, last_word_at)
+            finally:
+                self._responding = False
+
+    async def _answer(self, latency: TurnLatency | None, last_word_at: float | None) -> None:
+        """The agent's turn: its reply and the tools it calls, round after round, until it
+        has said what it had to, listens (after keys), or left the call.
+
+        Audio with a streaming brain speaks while the brain writes; a text line says each
+        reply whole, so there a reply is awaited.
+        """
+        if self._hangup_after is not None:
+            return  # the goodbye is being said: what the contact said is kept, not answered
+        streaming = self._text_line is None and isinstance(self.brain, StreamingBrain)
+        for round_ in range(MAX_TOOL_ROUNDS + 1):
+            if isinstance(self.brain, StreamingBrain) and streaming:
+                said, calls = await self._say_streamed(self.brain, latency, last_word_at)
+            else:
                 thinking = self._clock()
                 respond = partial(self.brain.respond, list(self._history))
-                reply = await run_stage(Stage.BRAIN, respond, limits)
+                reply = await run_stage(Stage.BRAIN, respond, self.config.limits)
                 if latency is not None:
                     latency.brain_ms = (self._clock() - thinking) * 1000
                 await self._say(reply, latency, last_word_at)
+                said, calls = reply.text, reply.tool_calls
+            if not calls or self._over or self._leave or self.failure is not None:
+                return
+            if not await self._act(said, calls, last_round=round_ == MAX_TOOL_ROUNDS):
+                return
+            latency = last_word_at = None
+
+    # Acting: the tools the brain calls.
+
+    def _note(self, kind: str, data: dict[str, object]) -> None:
+        """Put ``kind`` on the call's timeline (in the background; best effort)."""
+        timeline = self.tools.timeline if self.tools is not None else None
+        if timeline is None:
+            return
+        data = {**data, "offset_s": round(max(0.0, self._clock() - self._answered_at), 3)}
+        task = asyncio.get_running_loop().create_task(timeline.record(kind, data))
+        self._notes.add(task)
+        task.add_done_callback(self._notes.discard)
+
+    async def _settle_notes(self) -> None:
+        if self._notes:
+            await asyncio.gather(*list(self._notes), return_exceptions=True)
+
+    async def _act(self, said: str, calls: tuple[ToolCall, ...], *, last_round: bool) -> bool:
+        """Run one round of tool calls (HTTP tools together, then the built-ins in order),
+        keep them and their results in the history; whether the agent speaks next."""
+        results: dict[str, ToolResult] = {}
+        speak = False
+        if last_round:
+            for call in calls:
+                results[call.id] = error_result(call, "too many tool calls in one turn")
+        else:
+            http = [c for c in calls if c.name not in _BUILTINS]
+            if http:
+                for result in await self._run_http(http):
+                    results[result.call_id] = result
+                speak = True
+            for call in calls:
+                if call.name in _BUILTINS:
+                    result, speak_after = await self._run_builtin(call)
+                    results[call.id] = result
+                    speak = speak or speak_after
+        last = self._history[-1] if self._history else None
+        if isinstance(last, Utterance) and last.speaker == "agent" and last.text == said:
+            self._history.pop()
+        self._history.append(ToolTurn(said, calls, tuple(results[c.id] for c in calls)))
+        return speak and not self._leave and not self._over
+
+    async def _run_http(self, calls: list[ToolCall]) -> list[ToolResult]:
+        """Run HTTP tool calls together; a filler line is said if they are slow."""
+        tools = self.tools
+        if tools is None:
+            return [error_result(c, f"there is no tool named {c.name!r}") for c in calls]
+        history = list(self._history)
+        work: asyncio.Future[list[ToolResult]] = asyncio.ensure_future(
+            asyncio.gather(*(self._run_one(tools, call, history) for call in calls))
+        )
+        filler = tools.filler(calls)
+        if filler is not None:
+            waiter: asyncio.Future[Any] = asyncio.ensure_future(self._sleep(filler.delay_seconds))
+            try:
+                await asyncio.wait([work, waiter], return_when=asyncio.FIRST_COMPLETED)
             finally:
-                self._responding = False
+                waiter.cancel()
+            if not work.done():
+                await self._speak(filler.text)
+        return list(await work)
+
+    async def _run_one(
+        self, tools: SessionTools, call: ToolCall, history: list[Turn]
+    ) -> ToolResult:
+        started = time.perf_counter()
+        result = await tools.run_http(call, history)
+        failed = '"error"' in result.content[:10]
+        self._note(
+            "tool_call",
+            {
+                "name": call.name,
+                "tool_call_id": call.id,
+                "arguments": call.arguments[:TIMELINE_TEXT_MAX],
+                "result": result.content[:TIMELINE_TEXT_MAX],
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                "outcome": "error" if failed else "ok",
+            },
+        )
+        return result
+
+    async def _run_builtin(self, call: ToolCall) -> tuple[ToolResult, bool]:
+        """A built-in tool call's result, and whether the agent speaks after it."""
+        tools = self.tools
+        started = time.perf_counter()
+        if call.name == BuiltinTool.END_CALL:
+            if self._next_turn:
+                self._hangup_after = self._next_turn - 1
+            return json_result(call, {"ok": True}), False
+        if tools is None or not tools.enabled(call.name):
+            return error_result(call, f"{call.name} is not enabled for this agent"), True
+        try:
+            arguments = parse_arguments(call)
+            if call.name == BuiltinTool.TRANSFER_CALL:
+                value = await self._transfer(tools, arguments)
+                speak = False
+            elif call.name == BuiltinTool.SEND_DTMF:
+                value = await self._press(tools, arguments)
+                speak = False
+            else:
+                value = await self._leave_voicemail(tools)
+                speak = False
+            result = json_result(call, value)
+        except ToolFailed as exc:
+            result, speak = error_result(call, str(exc)), True
+        self._note(
+            "tool_call",
+            {
+                "name": call.name,
+                "tool_call_id": call.id,
+                "arguments": call.arguments[:TIMELINE_TEXT_MAX],
+                "result": result.content[:TIMELINE_TEXT_MAX],
+                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                "outcome": "error" if speak else "ok",
+            },
+        )
+        return result, speak
+
+    async def _transfer(self, tools: SessionTools, arguments: dict[str, object]) -> object:
+        settings = tools.agent.transfer
+        assert settings is not None
+        choices = [d.to for d in settings.destinations]
+        destination = arguments.get("destination") or (choices[0] if len(choices) == 1 else None)
+        if destination not in choices:
+            raise ToolFailed(f"destination must be one of: {', '.join(choices)}")
+        assert isinstance(destination, str)
+        if tools.control is None:
+            raise ToolFailed("this call cannot be transferred")
+        if settings.message:
+            await self._until_said(await self._speak(settings.message))
+        try:
+            await tools.control.transfer(destination)
+        except ToolFailed as exc:
+            self._note("transfer", {"to": destination, "status": "failed", "error": str(exc)})
+            raise
+        self._note("transfer", {"to": destination, "status": "completed"})
+        self._leave = True
+        if self._text_line is not None:
+            self._over = True
+        return {"transferred": True, "destination": destination}
+
+    async def _press(self, tools: SessionTools, arguments: dict[str, object]) -> object:
+        digits = arguments.get("digits")
+        if not isinstance(digits, str) or not _DIGITS.fullmatch(digits):
+            raise ToolFailed("digits must be 1 to 32 of 0-9, *, #, w (a pause)")
+        sent = tools.control is not None and await tools.control.send_digits(digits)
+        if not sent:
+            await self._play_tones(digits)
+        self._note("dtmf", {"digits": digits, "via": "carrier" if sent else "tones"})
+        return {"sent": digits}
+
+    async def _play_tones(self, digits: str) -> None:
+        """Keys as tones in the call's audio (or pressed on a text line)."""
+        if self._text_line is not None:
+            await self._text_line.press(digits)
+            return
+        from voxline.voice.dtmf import tones
+
+        number = self._open_turn(None, planned=1)
+        self._playback.enqueue(Speech(number, "", tones(digits)))
+        await self._until_said(number)
+
+    async def _leave_voicemail(self, tools: SessionTools) -> object:
+        voicemail = tools.agent.voicemail
+        assert voicemail is not None
+        beep = await self._await_beep()
+        self._voicemail_pending = True
+        await self._say(Reply(voicemail.message, end_call=True))
+        return {"left": True, "beep_heard": beep}
+
+    async def _await_beep(self) -> bool:
+        """Wait (at most :data:`BEEP_WAIT_SECONDS`) for a voicemail's beep; whether it came."""
+        deadline = self._clock() + BEEP_WAIT_SECONDS
+        if self._text_line is not None:
+            while (left := deadline - self._clock()) > 0:
+                heard = await self._text_line.listen(left)
+                if heard is None:
+                    return False
+                if "beep" in heard.text.lower():
+                    return True
+            return False
+        from voxline.voice.dtmf import BeepDetector
+
+        self._beep_heard = asyncio.Event()
+        self._beep_detector = BeepDetector()
+        try:
+            while not self._beep_heard.is_set() and self._clock() < deadline:
+                if self._transport is not None and self._transport.closed:
+                    return False
+                await self._sleep(FRAME_MS / 1000)
+            return self._beep_heard.is_set()
+        finally:
+            self._beep_detector = None
+            # What the machine said before the beep is not a turn to answer.
+            while not self._inbox.empty():
+                self._inbox.get_nowait()
+
+    async def _report_voicemail(self) -> None:
+        """Tell the call's control (once) that the voicemail message was left."""
+        if not self._voicemail_pending:
+            return
+        self._voicemail_pending = False
+        control = self.tools.control if self.tools is not None else None
+        if control is not None:
+            try:
+                await control.voicemail_left()
+            except Exception:
+                log.exception("recording a voicemail drop failed")
+
+    async def _speak(self, text: str) -> int:
+        """Say ``text`` as a turn of its own, outside the conversation the brain sees (a
+        filler, a transfer's announcement); its turn number."""
+        if self._text_line is not None:
+            number = self._open_turn(None, planned=1)
+            await self._say_on_line(self._text_line, number, text)
+            return number
+        audio = await self._synthesize_all(text)
+        number = self._open_turn(None, planned=len(audio))
+        for part, pcm in audio:
+            self._playback.enqueue(Speech(number, part, pcm))
+        return number
+
+    async def _until_said(self, number: int) -> None:
+        """Wait until turn ``number`` has been played (or cut); at once on a text line."""
+        while (turn := self._turns.get(number)) is not None and turn.pending > 0:
+            if self._transport is None or self._transport.closed:
+                return
+            await self._sleep(FRAME_MS / 1000)
 
     async def _say(
         self, reply: Reply, latency: TurnLatency | None = None, last_word_at: float | None = None
     ) -> None:
         """Speak ``reply`` sentence by sentence: each plays as soon as it is synthesized (on
         a text line: say it whole)."""
+        if not reply.text.strip() and reply.tool_calls:
+            self._history.append(Utterance("agent", ""))  # it only acts
+            return
         if self._text_line is not None:
             number = self._open_turn(reply, planned=1, latency=latency, last_word_at=last_word_at)
             await self._say_on_line(self._text_line, number, reply.text)
@@ -516,12 +821,13 @@ class CallSession:
         if spoken.text:
             turn.spoken.append(spoken.text)
         if spoken.interrupted:
-            self._cut_short()
+            self._cut_short(said=number)
         turn.pending -= 1
         self._last_activity = self._clock()
         await self._write_finished_turns()
         if self._goodbye_said():
             await self._report_failure()
+            await self._report_voicemail()
             line.hangup("agent")
             self._over = True
         del self._turns[number]  # written: a long call keeps no turn it is done with
@@ -535,9 +841,10 @@ class CallSession:
         return Silence() if heard is None else heard
 
     async def _say_streamed(
-        self, brain: StreamingBrain, latency: TurnLatency, last_word_at: float
-    ) -> None:
-        """Speak a reply while the brain is still writing it, clause by clause.
+        self, brain: StreamingBrain, latency: TurnLatency | None, last_word_at: float | None
+    ) -> tuple[str, tuple[ToolCall, ...]]:
+        """Speak a reply while the brain is still writing it, clause by clause; what was
+        said and the tools the reply calls.
 
         A stream that fails before its first clause is asked once more; once something was
         said, a failure ends the call (a repeated stream would say it twice).
@@ -546,6 +853,7 @@ class CallSession:
         turn = self._turns[number]
         thinking = self._clock()
         said: list[str] = []
+        calls: list[ToolCall] = []
         end_call = False
         timeout_s = self.config.limits.timeout(Stage.BRAIN)
         try:
@@ -556,14 +864,17 @@ class CallSession:
                         if isinstance(piece, EndCall):
                             end_call = True
                             continue
-                        if not said:
+                        if isinstance(piece, ToolCall):
+                            calls.append(piece)
+                            continue
+                        if not said and latency is not None:
                             latency.brain_ms = (self._clock() - thinking) * 1000
                         said.append(piece)
                         if turn.cut:
                             continue
                         started = self._clock()
                         pcm = await self._synthesize(piece)
-                        if len(said) == 1:
+                        if len(said) == 1 and latency is not None:
                             latency.tts_ms = (self._clock() - started) * 1000
                         if not turn.cut:
                             turn.pending += 1
@@ -580,9 +891,9 @@ class CallSession:
                             "error": type(exc).__name__,
                         },
                     )
-                    if said or end_call or attempt == 2:
+                    if said or end_call or calls or attempt == 2:
                         raise StageFailed(describe(Stage.BRAIN, exc, timeout_s)) from exc
-            if end_call and not said:
+            if end_call and not said and not calls:
                 said.append(FAREWELL)
                 turn.pending += 1
                 pcm = await self._synthesize(FAREWELL)
@@ -590,8 +901,19 @@ class CallSession:
         finally:
             turn.pending -= 1  # the stream itself is done
             self._history.append(Utterance("agent", " ".join(said)))
-            if end_call and not turn.cut:
+            if end_call and not turn.cut and not calls:
                 self._hangup_after = number
+        return " ".join(said), tuple(calls)
+
+
+_BUILTINS = frozenset(t.value for t in BuiltinTool)
+
+
+class _Detector(Protocol):
+    def feed(self, pcm: bytes) -> bool: ...
+
+
+_DIGITS = re.compile(r"[0-9*#wW]{1,32}")
 
 
 async def _first_done(*tasks: asyncio.Task[None]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 
-from voxline.voice.brain.base import EndCall
+from voxline.voice.brain.base import EndCall, ToolCall
 
 DEFAULT_MIN_WORDS = 4
 
@@ -70,13 +70,13 @@ class ClauseSplitter:
 
 
 async def split_clauses(
-    stream: AsyncIterable[str | EndCall], *, min_words: int = DEFAULT_MIN_WORDS
-) -> AsyncIterator[str | EndCall]:
-    """Re-chunk a brain's streamed reply into clauses; :class:`EndCall` passes through
-    after the text before it."""
+    stream: AsyncIterable[str | EndCall | ToolCall], *, min_words: int = DEFAULT_MIN_WORDS
+) -> AsyncIterator[str | EndCall | ToolCall]:
+    """Re-chunk a brain's streamed reply into clauses; :class:`EndCall` and
+    :class:`ToolCall` pass through after the text before them."""
     splitter = ClauseSplitter(min_words)
     async for item in stream:
-        if isinstance(item, EndCall):
+        if not isinstance(item, str):
             rest = splitter.flush()
             if rest:
                 yield rest

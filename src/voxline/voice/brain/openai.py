@@ -4,9 +4,13 @@ OpenAI, Ollama, vLLM, llama.cpp's server and others accept the same streaming
 ``POST {base_url}/chat/completions``. :class:`ChatClient` speaks that protocol (SSE stream of
 ``chat.completion.chunk`` objects), :class:`OpenAIBrain` turns an agent and its conversation
 into requests: the rendered system prompt, the turns so far (agent → ``assistant``, contact →
-``user``), the agent's temperature, and one tool, ``end_call``, which the model calls to hang
-up. Its reply streams as text pieces followed by :class:`EndCall` if the tool was called;
-:func:`voxline.voice.brain.clauses.split_clauses` cuts that into clauses for speech.
+``user``), the agent's temperature, and its tools as function definitions: ``end_call``
+(always: the model calls it to hang up) and the agent's own (:attr:`AgentProfile.tools`).
+A turn that called tools is sent back as the assistant's ``tool_calls`` followed by one
+``role: "tool"`` message per result, as the protocol requires. A reply streams as text
+pieces, then each :class:`ToolCall` (several may come in one turn), then :class:`EndCall` if
+``end_call`` was called; :func:`voxline.voice.brain.clauses.split_clauses` cuts the text
+into clauses for speech.
 
 Every failure — HTTP errors, timeouts, a dropped or garbled stream — raises
 :class:`ProviderError` (``provider="llm"``), retryable for timeouts, 408, 429 and 5xx.
@@ -20,8 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,7 +33,16 @@ import httpx
 from voxline.config import Settings
 from voxline.domain.templates import render
 from voxline.errors import ProviderError
-from voxline.voice.brain.base import AgentProfile, EndCall, Reply, Utterance
+from voxline.voice.brain.base import (
+    AgentProfile,
+    EndCall,
+    Reply,
+    ToolCall,
+    ToolSpec,
+    ToolTurn,
+    Turn,
+    Utterance,
+)
 from voxline.voice.brain.scripted import FAREWELL, SILENT_FAREWELL, STILL_THERE
 
 PROVIDER = "llm"
@@ -56,10 +69,16 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
 _ROLES = {"agent": "assistant", "contact": "user"}
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    name: str
-    arguments: str
+def function_definition(spec: ToolSpec) -> dict[str, Any]:
+    """A tool as an OpenAI-compatible ``tools`` entry."""
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": spec.description,
+            "parameters": dict(spec.parameters),
+        },
+    }
 
 
 class ChatClient:
@@ -100,7 +119,7 @@ class ChatClient:
         self,
         *,
         model: str,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         temperature: float | None = None,
         tools: list[dict[str, Any]] | None = None,
         max_tokens: int | None = None,
@@ -146,9 +165,14 @@ class ChatClient:
                 f"LLM server unreachable ({type(exc).__name__})", provider=PROVIDER, retryable=True
             ) from None
         for index in sorted(calls):
-            yield ToolCall(calls[index].get("name", ""), calls[index].get("arguments", ""))
+            call = calls[index]
+            yield ToolCall(
+                call.get("id") or f"call_{uuid.uuid4().hex[:24]}",
+                call.get("name", ""),
+                call.get("arguments", ""),
+            )
 
-    async def complete(self, *, model: str, messages: list[dict[str, str]], **options: Any) -> str:
+    async def complete(self, *, model: str, messages: list[dict[str, Any]], **options: Any) -> str:
         """The whole text of a reply (tool calls ignored)."""
         parts = [p async for p in self.stream(model=model, messages=messages, **options)]
         return "".join(p for p in parts if isinstance(p, str)).strip()
@@ -196,6 +220,8 @@ def _apply(chunk: dict[str, Any], calls: dict[int, dict[str, str]]) -> list[str]
             texts.append(content)
         for fragment in delta.get("tool_calls") or []:
             call = calls.setdefault(int(fragment.get("index", 0)), {})
+            if isinstance(fragment.get("id"), str) and fragment["id"]:
+                call["id"] = fragment["id"]
             function = fragment.get("function") or {}
             if function.get("name"):
                 call["name"] = call.get("name", "") + function["name"]
@@ -270,49 +296,80 @@ class OpenAIBrain:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def messages(self, history: Sequence[Utterance]) -> list[dict[str, str]]:
-        """The request's messages: the system prompt, then the conversation."""
-        messages = [{"role": "system", "content": self.profile.system_prompt}]
-        messages += [
-            {"role": _ROLES.get(turn.speaker, "user"), "content": turn.text} for turn in history
-        ]
+    def messages(self, history: Sequence[Turn]) -> list[dict[str, Any]]:
+        """The request's messages: the system prompt, then the conversation and the tool
+        calls made in it with their results."""
+        messages: list[dict[str, Any]] = [{"role": "system", "content": self.profile.system_prompt}]
+        for turn in history:
+            if isinstance(turn, ToolTurn):
+                messages.append(
+                    {
+                        "role": "assistant",
+                        "content": turn.text or None,
+                        "tool_calls": [
+                            {
+                                "id": call.id,
+                                "type": "function",
+                                "function": {"name": call.name, "arguments": call.arguments},
+                            }
+                            for call in turn.calls
+                        ],
+                    }
+                )
+                messages += [
+                    {"role": "tool", "tool_call_id": result.call_id, "content": result.content}
+                    for result in turn.results
+                ]
+            else:
+                messages.append({"role": _ROLES.get(turn.speaker, "user"), "content": turn.text})
         return messages
 
-    async def stream(self, history: Sequence[Utterance]) -> AsyncIterator[str | EndCall]:
+    def tools(self) -> list[dict[str, Any]]:
+        """The function definitions sent with every request: ``end_call``, then the
+        agent's tools."""
+        return [END_CALL_TOOL, *(function_definition(spec) for spec in self.profile.tools)]
+
+    async def stream(self, history: Sequence[Turn]) -> AsyncIterator[str | EndCall | ToolCall]:
         ended: EndCall | None = None
         async for piece in self.client.stream(
             model=self.model,
             messages=self.messages(history),
             temperature=self.profile.temperature,
-            tools=[END_CALL_TOOL],
+            tools=self.tools(),
             max_tokens=self.max_tokens,
         ):
             if isinstance(piece, str):
                 yield piece
-            elif piece.name == "end_call" and ended is None:
-                ended = EndCall(_reason(piece.arguments))
+            elif piece.name == "end_call":
+                if ended is None:
+                    ended = EndCall(_reason(piece.arguments))
+            else:
+                yield piece
         if ended is not None:
             yield ended
 
-    async def _reply(self, history: Sequence[Utterance]) -> Reply:
+    async def _reply(self, history: Sequence[Turn]) -> Reply:
         parts: list[str] = []
+        calls: list[ToolCall] = []
         end_call = False
         async for piece in self.stream(history):
             if isinstance(piece, EndCall):
                 end_call = True
+            elif isinstance(piece, ToolCall):
+                calls.append(piece)
             else:
                 parts.append(piece)
         text = " ".join("".join(parts).split())
-        if end_call and not text:
+        if end_call and not text and not calls:
             text = FAREWELL  # hanging up without a word would be rude
-        return Reply(text, end_call=end_call)
+        return Reply(text, end_call=end_call, tool_calls=tuple(calls))
 
     async def greet(self) -> Reply:
         if self.profile.greeting:
             return Reply(render(self.profile.greeting, self.profile.variables))
         return await self._reply([])
 
-    async def respond(self, history: Sequence[Utterance]) -> Reply:
+    async def respond(self, history: Sequence[Turn]) -> Reply:
         return await self._reply(history)
 
     async def on_silence(self, attempts: int) -> Reply:

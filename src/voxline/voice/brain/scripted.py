@@ -5,15 +5,30 @@ lines one per turn. Script lines are the lines of the system prompt that start w
 ``*`` or a number (``1.``/``1)``), rendered with the call's variables. It recognises a
 goodbye, a "not interested" and a "stop calling" reply and closes politely; once the script
 is done it asks whether there is anything else, and after two silences it hangs up.
+
+It calls tools deterministically, so every tool works offline:
+
+- A script line may call a tool: ``- Let me check. [lookup_order {"id": "{{order_id}}"}]
+  Your order is {{lookup_order.status}}.`` The text before the brackets is said, the tool is
+  called with the JSON arguments (rendered with the call's variables), and the text after
+  them is the next reply, rendered with the tool's JSON result as ``{{tool_name.field}}``
+  (nested fields with dots). A failed tool gets :data:`TOOL_FAILED_REPLY` instead.
+- With the built-in tools enabled on the agent: a contact who asks for a person (a human, a
+  representative, an operator...) is transferred (``transfer_call``); a phone menu ("for
+  appointments, press 1") gets the key of the option the system prompt mentions
+  (``send_dtmf``); a voicemail greeting ("leave a message after the beep") gets the agent's
+  voicemail message (``leave_voicemail``). A transfer that fails is said to have failed.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from voxline.domain.templates import render
-from voxline.voice.brain.base import AgentProfile, Reply, Utterance
+from voxline.voice.brain.base import AgentProfile, Reply, ToolCall, ToolTurn, Turn
 
 _SCRIPT_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+?)\s*$")
 
@@ -32,10 +47,50 @@ NOT_INTERESTED_REPLY = "I understand. Thank you for your time, and have a good d
 STOP_CALLING_REPLY = "Understood, I'm sorry for the interruption. We won't call you again. Goodbye!"
 STILL_THERE = "Are you still there?"
 SILENT_FAREWELL = "It seems I can't hear you, so I'll let you go. Goodbye!"
+TOOL_FAILED_REPLY = "I'm sorry, I couldn't get that information right now."
+TRANSFER_FAILED_REPLY = (
+    "I'm sorry, I couldn't put you through right now. Is there anything I can help you with?"
+)
+
+_TOOL_IN_LINE = re.compile(r"\[([a-zA-Z0-9_-]{1,64})(\s+\{.*\})?\s*\]")
+_ASKS_FOR_PERSON = re.compile(
+    r"\b(real person|a person|human|representative|operator|someone else|an agent|a manager"
+    r"|transfer me|put me through)\b",
+    re.I,
+)
+_VOICEMAIL = re.compile(
+    r"\b(leave (a|your) message|after the (beep|tone)|voicemail|voice mail)\b", re.I
+)
+_MENU_OPTION = (
+    re.compile(r"\bfor ([a-z][a-z ]{1,40}?),? press (\d|\*|#)", re.I),
+    re.compile(r"\bpress (\d|\*|#) for ([a-z][a-z ]{1,40}?)\b(?=[.,;]|$)", re.I),
+)
 
 
 def script_lines(system_prompt: str) -> list[str]:
     return [m.group(1) for line in system_prompt.splitlines() if (m := _SCRIPT_LINE.match(line))]
+
+
+def menu_options(said: str) -> dict[str, str]:
+    """The options of a phone menu heard in ``said``: what each is for → its key."""
+    options: dict[str, str] = {}
+    for match in _MENU_OPTION[0].finditer(said):
+        options[match.group(1).strip().lower()] = match.group(2)
+    for match in _MENU_OPTION[1].finditer(said):
+        options.setdefault(match.group(2).strip().lower(), match.group(1))
+    return options
+
+
+def _flatten(value: Any, prefix: str, into: dict[str, str]) -> dict[str, str]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _flatten(item, f"{prefix}.{key}", into)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _flatten(item, f"{prefix}.{index}", into)
+    else:
+        into[prefix] = "" if value is None else str(value)
+    return into
 
 
 class ScriptedBrain:
@@ -45,23 +100,85 @@ class ScriptedBrain:
             render(line, profile.variables) for line in script_lines(profile.system_prompt)
         ]
         self._next = 0
+        self._tools = {spec.name for spec in profile.tools}
+        self._calls = 0
+        self._after_tool: str | None = None
 
     async def greet(self) -> Reply:
         greeting = self._profile.greeting
         return Reply(render(greeting, self._profile.variables) if greeting else DEFAULT_GREETING)
 
-    async def respond(self, history: Sequence[Utterance]) -> Reply:
-        said = history[-1].text if history else ""
+    def _call(self, name: str, arguments: Mapping[str, Any]) -> ToolCall:
+        self._calls += 1
+        return ToolCall(f"call_{self._calls}", name, json.dumps(dict(arguments)))
+
+    async def respond(self, history: Sequence[Turn]) -> Reply:
+        last = history[-1] if history else None
+        if isinstance(last, ToolTurn):
+            return self._after_results(last)
+        said = last.text if last is not None else ""
         if _STOP_CALLING.search(said):
             return Reply(STOP_CALLING_REPLY, end_call=True)
         if _NOT_INTERESTED.search(said):
             return Reply(NOT_INTERESTED_REPLY, end_call=True)
         if _GOODBYE.search(said):
             return Reply(FAREWELL, end_call=True)
+        builtin = self._builtin_for(said)
+        if builtin is not None:
+            return builtin
         if self._next < len(self._script):
             line = self._script[self._next]
             self._next += 1
+            return self._line(line)
+        return Reply(ANYTHING_ELSE)
+
+    def _builtin_for(self, said: str) -> Reply | None:
+        """A built-in tool call for what the contact said, if the agent enabled it."""
+        if "leave_voicemail" in self._tools and _VOICEMAIL.search(said):
+            return Reply("", tool_calls=(self._call("leave_voicemail", {}),))
+        if "transfer_call" in self._tools and _ASKS_FOR_PERSON.search(said):
+            return Reply("", tool_calls=(self._call("transfer_call", {}),))
+        if "send_dtmf" in self._tools:
+            prompt = self._profile.system_prompt.lower()
+            wanted = [key for option, key in menu_options(said).items() if option in prompt]
+            if wanted:
+                return Reply("", tool_calls=(self._call("send_dtmf", {"digits": wanted[0]}),))
+        return None
+
+    def _line(self, line: str) -> Reply:
+        """A script line; one with ``[tool {args}]`` calls the tool (see the module)."""
+        match = _TOOL_IN_LINE.search(line)
+        if match is None:
             return Reply(line)
+        try:
+            arguments = json.loads(match.group(2)) if match.group(2) else {}
+        except json.JSONDecodeError:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            arguments = {}
+        self._after_tool = line[match.end() :].strip() or None
+        call = self._call(match.group(1), arguments)
+        return Reply(line[: match.start()].strip(), tool_calls=(call,))
+
+    def _after_results(self, turn: ToolTurn) -> Reply:
+        """The reply once a turn's tools answered."""
+        results: dict[str, str] = {}
+        failed = []
+        for result in turn.results:
+            try:
+                value = json.loads(result.content)
+            except json.JSONDecodeError:
+                value = result.content
+            if isinstance(value, Mapping) and "error" in value:
+                failed.append(result.name)
+            _flatten(value, result.name, results)
+        after, self._after_tool = self._after_tool, None
+        if "transfer_call" in failed:
+            return Reply(TRANSFER_FAILED_REPLY)
+        if failed:
+            return Reply(TOOL_FAILED_REPLY)
+        if after:
+            return Reply(render(after, {**self._profile.variables, **results}))
         return Reply(ANYTHING_ELSE)
 
     async def on_silence(self, attempts: int) -> Reply:
