@@ -74,6 +74,16 @@ class Settings(BaseSettings):
             "unspecified addresses"
         ),
     )
+    tools_allow_private_networks: bool = Field(
+        default=False,
+        description=(
+            "Agents' HTTP tools may call URLs that resolve to loopback, private, link-local, "
+            "multicast or unspecified addresses"
+        ),
+    )
+    tools_max_response_bytes: int = Field(
+        default=64 * 1024, ge=1024, le=10 * 1024 * 1024, description="Largest tool answer read"
+    )
     webhooks_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="Timeout of one webhook delivery request"
     )

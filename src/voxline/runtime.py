@@ -124,12 +124,17 @@ def build_runtime(
     database = db or create_database(settings.resolved_database_url)
     live = engine or (Engine(database, settings) if run_engine else None)
     carriers = live.carriers if live is not None else Carriers.for_deployment(settings)
+    providers = live.registry if live is not None else ProviderRegistry(carriers.by_name())
     return Runtime(
         settings=settings,
         db=database,
         carriers=carriers,
-        providers=live.registry if live is not None else ProviderRegistry(carriers.by_name()),
-        sessions=live.sessions if live is not None else VoiceSessions(database, settings),
+        providers=providers,
+        sessions=(
+            live.sessions
+            if live is not None
+            else VoiceSessions(database, settings, providers=providers)
+        ),
         media_tokens=MediaTokens.for_deployment(
             settings.resolved_secret_key(), settings.media_token_ttl_seconds
         ),

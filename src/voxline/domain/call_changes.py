@@ -72,6 +72,7 @@ class CallOccurrence:
     message: str | None = None
     provider_code: str | None = None
     answered_at: datetime | None = None
+    transfer_to: str | None = None
 
 
 class LeaseChange(StrEnum):
@@ -161,6 +162,12 @@ def _ended_context(state: CallState, occurrence: CallOccurrence, new: CallStatus
     context = dict(state.context)
     if occurrence.cause:
         context["provider_cause"] = occurrence.cause
+    if occurrence.event is CallEvent.TRANSFERRED:
+        context["transfer"] = {
+            "to": occurrence.transfer_to,
+            "at": occurrence.at.isoformat(),
+            "status": "completed",
+        }
     if new is CallStatus.FAILED or occurrence.event is CallEvent.FAILED:
         context["last_error"] = occurrence.message or occurrence.cause or DEFAULT_FAILURE_MESSAGE
         if occurrence.provider_code:

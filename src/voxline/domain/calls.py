@@ -48,6 +48,7 @@ class EndReason(StrEnum):
     PLACEMENT_UNKNOWN = "placement_unknown"
     REJECTED = "rejected"
     CANCELED = "canceled"
+    TRANSFERRED = "transferred"
 
 
 class PlacementStatus(StrEnum):
@@ -70,7 +71,15 @@ class AnsweredBy(StrEnum):
 
 # Keys of a call's ``context`` that the platform writes and clients may not overwrite.
 PLATFORM_CONTEXT_KEYS = frozenset(
-    {"last_error", "provider_cause", "provider_code", "dtmf", "provider_status", "uncollected_usd"}
+    {
+        "last_error",
+        "provider_cause",
+        "provider_code",
+        "dtmf",
+        "provider_status",
+        "uncollected_usd",
+        "transfer",
+    }
 )
 
 
@@ -86,6 +95,8 @@ class CallEvent(StrEnum):
     FAILED = "failed"
     JOIN_TIMEOUT = "join_timeout"
     MAX_DURATION = "max_duration"
+    TRANSFERRED = "transferred"  # the agent handed the caller over (a cold transfer)
+    VOICEMAIL_LEFT = "voicemail_left"  # the agent left its message on an answering machine
 
 
 _PRE_ANSWER = (CallStatus.QUEUED, CallStatus.RINGING)
@@ -106,6 +117,8 @@ TRANSITIONS: dict[tuple[CallStatus, CallEvent], CallStatus] = {
     (CallStatus.IN_PROGRESS, CallEvent.HANGUP): CallStatus.COMPLETED,
     (CallStatus.IN_PROGRESS, CallEvent.FAILED): CallStatus.COMPLETED,
     (CallStatus.IN_PROGRESS, CallEvent.MAX_DURATION): CallStatus.COMPLETED,
+    (CallStatus.IN_PROGRESS, CallEvent.TRANSFERRED): CallStatus.COMPLETED,
+    (CallStatus.IN_PROGRESS, CallEvent.VOICEMAIL_LEFT): CallStatus.VOICEMAIL,
 }
 
 _DEFAULT_END_REASONS: dict[CallEvent, EndReason] = {
@@ -116,6 +129,8 @@ _DEFAULT_END_REASONS: dict[CallEvent, EndReason] = {
     CallEvent.FAILED: EndReason.PROVIDER_ERROR,
     CallEvent.HANGUP: EndReason.CONTACT_HANGUP,
     CallEvent.MAX_DURATION: EndReason.MAX_DURATION,
+    CallEvent.TRANSFERRED: EndReason.TRANSFERRED,
+    CallEvent.VOICEMAIL_LEFT: EndReason.VOICEMAIL,
 }
 
 

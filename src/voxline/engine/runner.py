@@ -78,6 +78,7 @@ class Engine:
             {self.sandbox.name: self.sandbox, **self.carriers.by_name()}
         )
         self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
+        self.sessions.providers = self.registry
         self.timers = Timers(db, settings, self.registry, self.wakeups)
         self.finalizer = Finalizer(
             db,

@@ -14,26 +14,35 @@ saved whatever happens.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from voxline.config import Settings
-from voxline.domain.calls import CallEvent, EndReason
+from voxline.domain.calls import CallDirection, CallEvent, EndReason
 from voxline.domain.templates import render
+from voxline.domain.tool_requests import CallFacts
+from voxline.domain.tools import AgentTools
+from voxline.engine.call_control import CarrierCallControl
 from voxline.engine.leases import LeaseKeeper, new_worker_id
 from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
 from voxline.services.call_outcomes import save_session_outcome
 from voxline.services.call_sessions import SessionProfile, load_session_profile
+from voxline.services.call_timeline import CallTimeline
+from voxline.services.http_tools import HttpTools, signing_secrets_of
+from voxline.services.tools import load_agent_tools
 from voxline.services.transcripts import CallTranscript
 from voxline.storage.db import Database
 from voxline.storage.types import utcnow
 from voxline.telephony.base import ProviderEvent
+from voxline.telephony.registry import ProviderRegistry
 from voxline.voice.brain.base import AgentProfile, Brain
 from voxline.voice.brain.scripted import ScriptedBrain
 from voxline.voice.channel import AgentLine
 from voxline.voice.kit import VoiceKit
 from voxline.voice.session import CallSession, SessionConfig
 from voxline.voice.stages import FailureSink, StageFailure
+from voxline.voice.tools import SessionTools
 from voxline.voice.transport import MediaTransport
 
 log = get_logger("engine.sessions")
@@ -54,22 +63,27 @@ class VoiceSessions:
         settings: Settings,
         kit: VoiceKit | None = None,
         worker_id: str | None = None,
+        providers: ProviderRegistry | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
+        # The carriers the agent's call control goes through (transfer, keys).
+        self.providers = providers
         self.kit = kit or VoiceKit(settings)
         self.leases = LeaseKeeper(db, worker_id or new_worker_id(), settings.engine_lease_seconds)
         self._prepared: dict[str, _Prepared] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
-    def brain(self, session: SessionProfile) -> Brain:
-        """The LLM brain for agents on a model when an LLM server is set; else scripted."""
+    def brain(self, session: SessionProfile, tools: SessionTools | None = None) -> Brain:
+        """The LLM brain for agents on a model when an LLM server is set; else scripted.
+        Either is offered the agent's ``tools``."""
         profile = AgentProfile(
             system_prompt=render(session.system_prompt, session.variables),
             greeting=session.greeting,
             temperature=session.temperature,
             model=session.model,
             variables=session.variables,
+            tools=tools.specs() if tools is not None else (),
         )
         if session.model != "scripted" and self.settings.llm_base_url:
             from voxline.voice.brain.openai import OpenAIBrain
@@ -82,8 +96,10 @@ class VoiceSessions:
         profile = await load_session_profile(self.db, call_id)
         if profile is None:
             return None
+        tools = await self.tools(profile)
         session = CallSession(
-            brain=self.brain(profile),
+            brain=self.brain(profile, tools),
+            tools=tools,
             stt=self.kit.stt,
             tts=self.kit.tts,
             vad=self.kit.vad(),
@@ -97,9 +113,31 @@ class VoiceSessions:
         try:
             await session.prepare()
         except BaseException:
-            await close_brain(session.brain)
+            await close_session(session)
             raise
         return session
+
+    async def tools(self, profile: SessionProfile) -> SessionTools:
+        """The agent's tools for this call: its HTTP tools and built-ins (messages rendered
+        with the call's variables), the call's control and timeline."""
+        agent_tools = rendered(await load_agent_tools(self.db, profile.agent_id), profile.variables)
+        http = None
+        if agent_tools.http:
+            secrets = await signing_secrets_of(self.db, self.settings, profile.organization_id)
+            inbound = profile.direction == CallDirection.INBOUND
+            facts = CallFacts(
+                call_id=profile.call_id,
+                caller_number=profile.phone_number if inbound else profile.from_number,
+                callee_number=profile.from_number if inbound else profile.phone_number,
+            )
+            http = HttpTools(self.settings, facts, secrets)
+        control = (
+            CarrierCallControl(self.db, self.settings, self.providers, profile.call_id)
+            if self.providers is not None
+            else None
+        )
+        timeline = CallTimeline(self.db, profile.call_id, profile.organization_id)
+        return SessionTools(agent_tools, control, http, timeline)
 
     def prepare_ahead(self, call_id: str) -> None:
         """Start preparing the call's session (its greeting synthesized) for a later
@@ -140,7 +178,7 @@ class VoiceSessions:
             return
         session = None if task.cancelled() else task.result()
         if session is not None:
-            closing = asyncio.get_running_loop().create_task(close_brain(session.brain))
+            closing = asyncio.get_running_loop().create_task(close_session(session))
             self._closing.add(closing)
             closing.add_done_callback(self._closing.discard)
 
@@ -201,7 +239,7 @@ class VoiceSessions:
             async with self.leases.hold(call_id):
                 await session.run(transport)
         finally:
-            await close_brain(session.brain)
+            await close_session(session)
             if recorder is not None:
                 recording_path = await asyncio.to_thread(recorder.close)
             await save_session_outcome(
@@ -215,8 +253,10 @@ class VoiceSessions:
         profile = await load_session_profile(self.db, call_id)
         if profile is None:
             return
+        tools = await self.tools(profile)
         session = CallSession(
-            brain=self.brain(profile),
+            brain=self.brain(profile, tools),
+            tools=tools,
             transcript=CallTranscript(self.db, call_id, enabled=profile.transcription_enabled),
             config=SessionConfig(silence_timeout_s=silence_timeout),
             on_failure=self.failure_sink(call_id),
@@ -225,7 +265,7 @@ class VoiceSessions:
             async with self.leases.hold(call_id):
                 await session.run_text(line)
         finally:
-            await close_brain(session.brain)
+            await close_session(session)
 
 
 async def close_brain(brain: Brain) -> None:
@@ -233,3 +273,22 @@ async def close_brain(brain: Brain) -> None:
     closer = getattr(brain, "aclose", None)
     if closer is not None:
         await closer()
+
+
+async def close_session(session: CallSession) -> None:
+    """Release what a session holds: its brain's and its HTTP tools' connections."""
+    await close_brain(session.brain)
+    http = session.tools.http if session.tools is not None else None
+    if isinstance(http, HttpTools):
+        await http.aclose()
+
+
+def rendered(tools: AgentTools, variables: Mapping[str, str]) -> AgentTools:
+    """``tools`` with the messages the agent says rendered with the call's variables."""
+    transfer = tools.transfer
+    if transfer is not None and transfer.message:
+        transfer = replace(transfer, message=render(transfer.message, variables))
+    voicemail = tools.voicemail
+    if voicemail is not None:
+        voicemail = replace(voicemail, message=render(voicemail.message, variables))
+    return replace(tools, transfer=transfer, voicemail=voicemail)

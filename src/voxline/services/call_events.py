@@ -48,6 +48,7 @@ def occurrence_of(event: ProviderEvent) -> CallOccurrence:
         message=_text(event.details.get("message")),
         provider_code=_text(event.details.get("provider_code")),
         answered_at=_parse_at(event.details.get("answered_at")),
+        transfer_to=_text(event.details.get("transfer_to")),
     )
 
 

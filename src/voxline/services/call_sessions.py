@@ -15,6 +15,10 @@ from voxline.storage.tables import agents, calls
 class SessionProfile:
     call_id: str
     agent_id: str
+    organization_id: str
+    direction: str
+    phone_number: str | None  # the contact's number
+    from_number: str | None  # the agent's number
     system_prompt: str
     greeting: str | None
     temperature: float
@@ -31,6 +35,10 @@ async def load_session_profile(db: Database, call_id: str) -> SessionProfile | N
         sa.select(
             calls.c.id,
             calls.c.agent_id,
+            calls.c.organization_id,
+            calls.c.direction,
+            calls.c.phone_number,
+            calls.c.from_number,
             calls.c.variables,
             calls.c.settings,
             agents.c.system_prompt,
@@ -50,6 +58,10 @@ async def load_session_profile(db: Database, call_id: str) -> SessionProfile | N
     return SessionProfile(
         call_id=row.id,
         agent_id=row.agent_id,
+        organization_id=row.organization_id,
+        direction=row.direction,
+        phone_number=row.phone_number,
+        from_number=row.from_number,
         system_prompt=row.system_prompt or "",
         greeting=settings.greeting if settings.greeting is not None else row.greeting,
         temperature=float(row.temperature if row.temperature is not None else 0.3),

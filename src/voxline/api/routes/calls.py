@@ -1,4 +1,5 @@
-"""Routes for calls: list, create (idempotent), read, update, delete, recording, transcript."""
+"""Routes for calls: list, create (idempotent), read, update, delete, recording, transcript,
+timeline."""
 
 from __future__ import annotations
 
@@ -20,11 +21,12 @@ from voxline.api.schemas.calls import (
     IsoDateTime,
     RecordingOut,
     StatusFilter,
+    TimelineOut,
     TranscriptOut,
 )
 from voxline.domain.calls import CallDirection
 from voxline.errors import ProviderError
-from voxline.services import call_queries, calls
+from voxline.services import call_queries, call_timeline, calls
 
 router = APIRouter(tags=["calls"])
 
@@ -202,3 +204,16 @@ async def get_transcript(
 ) -> Envelope[TranscriptOut]:
     transcript = await call_queries.get_transcript(db, caller.org_id, call_id)
     return ok(request, TranscriptOut.from_record(transcript))
+
+
+@router.get(
+    "/calls/{call_id}/events",
+    response_model=Envelope[TimelineOut],
+    responses=error_responses(404),
+    summary="Get the call's timeline: status changes, tool calls, transfers, keys, barge-ins",
+)
+async def get_timeline(
+    request: Request, call_id: str, caller: CallerDep, db: DbDep
+) -> Envelope[TimelineOut]:
+    entries = await call_timeline.call_timeline(db, caller.org_id, call_id)
+    return ok(request, TimelineOut.from_entries(call_id, entries))

@@ -25,6 +25,7 @@ from voxline.domain.money import as_api_number
 from voxline.domain.phone import E164_PATTERN
 from voxline.services.call_queries import Transcript
 from voxline.services.call_records import Call
+from voxline.services.call_timeline import TimelineEntry
 from voxline.services.calls import CallChanges, NewCall, SettingsChanges, SettingsOverrides
 
 # What GET /calls accepts in ``status``: the statuses and their aliases (STATUS_ALIASES).
@@ -273,4 +274,37 @@ class TranscriptOut(BaseModel):
                 for t in transcript.turns
             ],
             summary=transcript.summary,
+        )
+
+
+class TimelineEntryOut(BaseModel):
+    seq: int = Field(description="Position in the call's timeline, from 1")
+    type: str = Field(
+        description=(
+            "call.queued, call.ringing, call.started, call.ended (status changes), "
+            "call.tool_called, call.transferred, call.dtmf_sent, call.barge_in"
+        )
+    )
+    at: datetime
+    data: dict[str, Any] = Field(
+        description=(
+            "A status change: status, end_reason, answered_by. A tool call: name, tool_call_id, "
+            "arguments, result (both cut to 500 characters), latency_ms, outcome (ok or "
+            "error), offset_s (seconds into the call). A transfer: to, status. Keys: digits, "
+            "via (carrier or tones)."
+        )
+    )
+
+
+class TimelineOut(BaseModel):
+    call_id: UUID
+    events: list[TimelineEntryOut]
+
+    @classmethod
+    def from_entries(cls, call_id: str, entries: list[TimelineEntry]) -> TimelineOut:
+        return cls(
+            call_id=UUID(call_id),
+            events=[
+                TimelineEntryOut(seq=e.seq, type=e.type, at=e.at, data=e.data) for e in entries
+            ],
         )
