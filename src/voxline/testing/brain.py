@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from voxline.errors import ProviderError
-from voxline.voice.brain.base import Reply, Utterance
+from voxline.voice.brain.base import Reply, Turn
 
 STILL_THERE = "Are you still there?"
 SILENT_GOODBYE = "I'll let you go. Goodbye!"
@@ -25,12 +25,12 @@ class FakeBrain:
     greeting: str = "Hello, this is Ava."
     replies: deque[Reply] = field(default_factory=deque)
     failures: int = 0
-    heard: list[list[Utterance]] = field(default_factory=list)
+    heard: list[list[Turn]] = field(default_factory=list)
 
     async def greet(self) -> Reply:
         return Reply(self.greeting)
 
-    async def respond(self, history: Sequence[Utterance]) -> Reply:
+    async def respond(self, history: Sequence[Turn]) -> Reply:
         self.heard.append(list(history))
         if len(self.heard) <= self.failures:
             raise ProviderError("fake brain is down", provider="fake-brain", retryable=True)

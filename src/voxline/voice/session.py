@@ -538,7 +538,7 @@ class CallSession:
         if self._hangup_after is not None:
             return  # the goodbye is being said: what the contact said is kept, not answered
         streaming = self._text_line is None and isinstance(self.brain, StreamingBrain)
-        for round_ in range(MAX_TOOL_ROUNDS + 1):
+        for round_ in range(MAX_TOOL_ROUNDS + 2):
             if isinstance(self.brain, StreamingBrain) and streaming:
                 said, calls = await self._say_streamed(self.brain, latency, last_word_at)
             else:
@@ -551,6 +551,8 @@ class CallSession:
                 said, calls = reply.text, reply.tool_calls
             if not calls or self._over or self._leave or self.failure is not None:
                 return
+            if round_ > MAX_TOOL_ROUNDS:
+                return  # told it called too many; what it said is all it says
             if not await self._act(said, calls, last_round=round_ == MAX_TOOL_ROUNDS):
                 return
             latency = last_word_at = None
@@ -579,6 +581,7 @@ class CallSession:
         if last_round:
             for call in calls:
                 results[call.id] = error_result(call, "too many tool calls in one turn")
+            speak = True
         else:
             http = [c for c in calls if c.name not in _BUILTINS]
             if http:
@@ -620,7 +623,7 @@ class CallSession:
         self, tools: SessionTools, call: ToolCall, history: list[Turn]
     ) -> ToolResult:
         started = time.perf_counter()
-        result = await tools.run_http(call, history)
+        result = await tools.run_http(call, history, self._sleep)
         failed = '"error"' in result.content[:10]
         self._note(
             "tool_call",

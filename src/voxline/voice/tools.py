@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -160,20 +160,39 @@ class SessionTools:
         ]
         return tuple(specs)
 
-    async def run_http(self, call: ToolCall, history: Sequence[Turn]) -> ToolResult:
-        """Run an HTTP tool call within its timeout; always a result."""
+    async def run_http(
+        self,
+        call: ToolCall,
+        history: Sequence[Turn],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> ToolResult:
+        """Run an HTTP tool call within its timeout (timed with ``sleep``: the session's
+        clock); always a result."""
         tool = self.http_tool(call.name)
         if tool is None or self.http is None:
             return error_result(call, f"there is no tool named {call.name!r}")
         try:
             arguments = parse_arguments(call)
             _check_arguments(tool, arguments)
-            async with asyncio.timeout(tool.timeout_seconds):
-                value = await self.http.run(tool, call, arguments, history)
         except ToolFailed as exc:
             return error_result(call, str(exc))
-        except TimeoutError:
+        work = asyncio.ensure_future(self.http.run(tool, call, arguments, history))
+        timer = asyncio.ensure_future(sleep(tool.timeout_seconds))
+        try:
+            await asyncio.wait([work, timer], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            timed_out = not work.done()
+            if timed_out:
+                work.cancel()
+        if timed_out or work.cancelled():
             return error_result(call, f"the tool did not answer within {tool.timeout_seconds:g}s")
+        try:
+            value = work.result()
+        except ToolFailed as exc:
+            return error_result(call, str(exc))
+        except Exception as exc:  # a runner's bug must not end the call
+            return error_result(call, f"the tool failed ({type(exc).__name__})")
         return json_result(call, value)
 
 
