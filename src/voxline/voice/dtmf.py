@@ -24,6 +24,8 @@ ROWS_HZ = (697.0, 770.0, 852.0, 941.0)
 COLUMNS_HZ = (1209.0, 1336.0, 1477.0, 1633.0)
 KEYPAD = ("123A", "456B", "789C", "*0#D")
 PAUSES_MS = {"w": 500, "W": 1000}
+KEY_MS = 120
+GAP_MS = 80
 
 # Each of a key's two tones; together they peak at 0.6 of full scale.
 TONE_AMPLITUDE = 0.3
@@ -75,8 +77,13 @@ def tone(freq_hz: float, ms: int, sample_rate: int = SAMPLE_RATE, amplitude: flo
     return _pcm(_faded(amplitude * _sine(freq_hz, samples, sample_rate), sample_rate))
 
 
+def key_ms(key: str) -> int:
+    """How long :func:`tones` takes over one key (its tone and gap) or pause."""
+    return PAUSES_MS.get(key, KEY_MS + GAP_MS)
+
+
 def tones(
-    digits: str, sample_rate: int = SAMPLE_RATE, tone_ms: int = 120, gap_ms: int = 80
+    digits: str, sample_rate: int = SAMPLE_RATE, tone_ms: int = KEY_MS, gap_ms: int = GAP_MS
 ) -> bytes:
     """``digits`` as DTMF, PCM16: each key ``tone_ms`` of its two tones then ``gap_ms`` of
     silence; ``w`` is a pause of half a second and ``W`` of a second. Raises ValueError for
