@@ -77,10 +77,14 @@ async def run_call(
     agent_left: dict[str, object] = {}
     provider_ids: list[str] = []
     failures: list[Exception] = []
+    ended = asyncio.Event()
 
     async def sink(event: ProviderEvent) -> None:
         events.append(event)
         said_at_event.append(list(carrier.calls[provider_ids[0]].callee_said))
+        machine_ends = event.event is CallEvent.MACHINE_DETECTED and not leave_voicemail
+        if event.event in (CallEvent.HANGUP, CallEvent.BUSY, CallEvent.FAILED) or machine_ends:
+            ended.set()
 
     async def on_answer(call_id: str, line: TextLine | AudioEnd) -> None:
         assert isinstance(line, TextLine)
@@ -97,9 +101,7 @@ async def run_call(
     carrier = SandboxCarrier(events=sink, on_answer=on_answer, time_scale=SCALE)
     try:
         provider_ids.append(await carrier.place_call(request(to, leave_voicemail=leave_voicemail)))
-        async with asyncio.timeout(within):
-            while carrier.live_calls:
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(ended.wait(), within)
     finally:
         await carrier.aclose()
     if failures:

@@ -65,8 +65,9 @@ async def answer_text(line: TextLine, voicemail: Voicemail, on_beep: OnBeep) -> 
 
 async def _record_text(line: TextLine, voicemail: Voicemail) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + RECORD_MAX_SECONDS * line.time_scale
-    quiet = max(RECORD_SILENCE_SECONDS * line.time_scale, MIN_REAL_SILENCE_SECONDS)
+    scale = max(line.time_scale, MIN_REAL_SILENCE_SECONDS / RECORD_SILENCE_SECONDS)
+    deadline = loop.time() + RECORD_MAX_SECONDS * scale
+    quiet = RECORD_SILENCE_SECONDS * scale
     while (left := deadline - loop.time()) > 0:
         try:
             item = await line.next_from_agent(min(quiet, left))
