@@ -199,7 +199,7 @@ async def test_placements_are_logged_for_recovery(tmp_path: Path) -> None:
     )
 
 
-async def test_keys_are_tones_on_the_line_and_transfers_are_refused() -> None:
+async def test_keys_are_tones_on_the_line_and_a_call_not_live_is_not_transferred() -> None:
     carrier = make_carrier(Recorder())
     line = ProviderCall("call-1", "SBX1", None)
     try:
@@ -207,6 +207,7 @@ async def test_keys_are_tones_on_the_line_and_transfers_are_refused() -> None:
         with pytest.raises(ProviderError) as refused:
             await carrier.transfer(line, "+14155550123")
         assert refused.value.retryable is False
+        assert refused.value.provider_code == "call_not_live"
         with pytest.raises(ProviderError):
             await carrier.send_digits(line, "one")
     finally:

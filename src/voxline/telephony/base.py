@@ -33,6 +33,7 @@ class PlacementRequest:
     provider_type: str
     join_timeout_seconds: float
     credentials: ProviderCredentials | None = None
+    leave_voicemail: bool = False
 
 
 @dataclass(frozen=True, slots=True)

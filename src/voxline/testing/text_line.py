@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from voxline.domain.phone import is_keypad_digits
 from voxline.testing.clock import VirtualClock
 from voxline.testing.line import ContactLine
 from voxline.testing.speech import speaking_ms
 from voxline.voice.channel import Heard, LineClosed, Spoken
+from voxline.voice.dtmf import key_ms
 
 
 @dataclass
@@ -31,6 +33,8 @@ class FakeTextLine:
     closed_at: float | None = None
     # What the agent said, with when it started saying it.
     said: list[tuple[float, Spoken]] = field(default_factory=list)
+    # The keys the agent pressed, with when it started pressing them.
+    pressed: list[tuple[float, str]] = field(default_factory=list)
     _barged_in: Heard | None = None
 
     @property
@@ -57,6 +61,16 @@ class FakeTextLine:
         if self.closed:
             raise LineClosed
         return spoken
+
+    async def press(self, digits: str) -> None:
+        if self.closed:
+            raise LineClosed
+        if not is_keypad_digits(digits):
+            raise ValueError("keys must be 0-9, *, #, A-D, w or W (at most 64)")
+        self.pressed.append((self.clock.now(), digits))
+        await self.clock.sleep(sum(key_ms(key) for key in digits) / 1000)
+        if self.closed:
+            raise LineClosed
 
     async def listen(self, wait_seconds: float) -> Heard | None:
         if self.closed:

@@ -1,4 +1,5 @@
-"""The agent's view of a live call in text mode: say something, listen for the contact."""
+"""The agent's view of a live call in text mode: say something, press keys, listen for the
+contact."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ class AgentLine(Protocol):
 
     async def listen(self, wait_seconds: float) -> Heard | None:
         """The contact's next turn, or None after ``wait_seconds`` of silence."""
+
+    async def press(self, digits: str) -> None:
+        """Press keypad keys (``0-9*#A-D``; ``w`` and ``W`` pause half a second and a second),
+        taking as long as their tones would; the contact gets them in order with what is
+        said. Raises :class:`LineClosed` once hung up, ValueError for anything not a key."""
 
     def hangup(self, by: str) -> None:
         """End the call."""

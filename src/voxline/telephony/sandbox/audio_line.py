@@ -46,6 +46,11 @@ class AudioEnd:
         assert frame is not None  # no timeout was given
         return frame
 
+    def discard_received(self) -> None:
+        """Drop the frames that arrived and were not received yet."""
+        while not self._inbox.empty():
+            self._inbox.get_nowait()
+
     async def send(self, frame: AudioFrame) -> None:
         if self.line.closed:
             raise LineClosed

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
-from voxline.telephony.sandbox.line import LineClosed, TextLine
-from voxline.telephony.sandbox.personas import Behaviour, Persona
+from voxline.telephony.sandbox.line import Keypress, LineClosed, TextLine
+from voxline.telephony.sandbox.personas import (
+    IVR_DEPARTMENTS,
+    IVR_GOODBYE,
+    IVR_INVALID,
+    IVR_KEY_WAIT_SECONDS,
+    IVR_MENU,
+    IVR_MENUS_WITHOUT_KEY,
+    Behaviour,
+    Persona,
+)
 
 THINKING_SECONDS = 0.5
 FAREWELL_WAIT_SECONDS = 8.0
@@ -27,6 +37,8 @@ async def play_callee(persona: Persona, line: TextLine) -> None:
             await line.wait_closed()
         elif persona.behaviour is Behaviour.FILIBUSTER:
             await _filibuster(persona, line)
+        elif persona.behaviour is Behaviour.IVR:
+            await _phone_menu(persona, line)
         else:
             await _converse(persona, line)
     except LineClosed:
@@ -44,6 +56,10 @@ async def _converse(persona: Persona, line: TextLine) -> None:
             await utterance.finished
             await line.pause(THINKING_SECONDS)
         await line.speak(reply)
+    if persona.hangs_up_after_lines:
+        await line.pause(THINKING_SECONDS)
+        line.hangup("contact")
+        return
     # Said goodbye: let the agent answer and hang up, else hang up after a moment.
     try:
         utterance = await asyncio.wait_for(
@@ -59,6 +75,39 @@ async def _converse(persona: Persona, line: TextLine) -> None:
 
 def _real_wait(seconds: float, line: TextLine) -> float:
     return max(seconds * line.time_scale, MIN_REAL_WAIT_SECONDS)
+
+
+async def _phone_menu(persona: Persona, line: TextLine) -> None:
+    """Play the menu until a known key leads to a department (words are not heard)."""
+    unanswered = 0
+    while True:
+        await line.speak(IVR_MENU)
+        key = await _next_key(line, _real_wait(IVR_KEY_WAIT_SECONDS, line))
+        if key is None:
+            unanswered += 1
+            if unanswered < IVR_MENUS_WITHOUT_KEY:
+                continue
+            await line.speak(IVR_GOODBYE)
+            line.hangup("contact")
+            return
+        department = IVR_DEPARTMENTS.get(key)
+        if department is None:
+            await line.speak(IVR_INVALID)
+            continue
+        await line.speak(department.greeting)
+        await _converse(dataclasses.replace(persona, lines=department.lines), line)
+        return
+
+
+async def _next_key(line: TextLine, wait_seconds: float) -> str | None:
+    """The next key the agent presses within ``wait_seconds`` (real), skipping its words."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while (left := deadline - loop.time()) > 0:
+        item = await line.next_from_agent(left)
+        if isinstance(item, Keypress):
+            return item.key
+    return None
 
 
 async def _filibuster(persona: Persona, line: TextLine) -> None:

@@ -1,6 +1,6 @@
 """The simulated callee on an audio line: it speaks its persona's lines with its own voice
 and listens to the agent with VAD, answering when the agent has finished (or talking over it,
-for the interrupter)."""
+for the interrupter). The phone menu listens for keypad tones instead."""
 
 from __future__ import annotations
 
@@ -9,8 +9,18 @@ import contextlib
 from collections import deque
 
 from voxline.telephony.sandbox.audio_line import AudioEnd
-from voxline.telephony.sandbox.personas import Behaviour, Persona
+from voxline.telephony.sandbox.personas import (
+    IVR_DEPARTMENTS,
+    IVR_GOODBYE,
+    IVR_INVALID,
+    IVR_KEY_WAIT_SECONDS,
+    IVR_MENU,
+    IVR_MENUS_WITHOUT_KEY,
+    Behaviour,
+    Persona,
+)
 from voxline.voice.channel import LineClosed
+from voxline.voice.dtmf import DtmfDetector
 from voxline.voice.frames import FRAME_MS, AudioFrame, silence_frame, split_frames
 from voxline.voice.tts.base import TextToSpeech
 from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
@@ -22,13 +32,23 @@ BARGE_IN_AFTER_SECONDS = 1.0
 
 class AudioCallee:
     def __init__(
-        self, persona: Persona, end: AudioEnd, tts: TextToSpeech, vad: StreamingVad, voice: str
+        self,
+        persona: Persona,
+        end: AudioEnd,
+        tts: TextToSpeech,
+        vad: StreamingVad,
+        voice: str,
+        said: list[str] | None = None,
     ) -> None:
         self.persona = persona
         self.end = end
         self.tts = tts
         self.vad = vad
         self.voice = voice
+        # What the callee said, in order, each line once it was fully played.
+        self.said = said if said is not None else []
+        self._dtmf = DtmfDetector() if persona.behaviour is Behaviour.IVR else None
+        self._keys: asyncio.Queue[str] = asyncio.Queue()
         self._speech: deque[AudioFrame] = deque()
         self._agent_started = asyncio.Event()
         self._agent_ended = asyncio.Event()
@@ -67,6 +87,9 @@ class AudioCallee:
         with contextlib.suppress(LineClosed):
             while True:
                 frame = await self.end.receive()
+                if self._dtmf is not None:
+                    for key in self._dtmf.feed(frame.pcm):
+                        self._keys.put_nowait(key)
                 for event in self.vad.feed(frame):
                     if event is SPEECH_START:
                         self._agent_ended.clear()
@@ -81,6 +104,7 @@ class AudioCallee:
         self._done_speaking.clear()
         self._speech.extend(split_frames(pcm))
         await self._done_speaking.wait()
+        self.said.append(text)
 
     async def _pause(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -92,6 +116,8 @@ class AudioCallee:
             self.end.hangup("contact")
         elif behaviour is Behaviour.SILENT:
             await self.end.line.wait_closed()
+        elif behaviour is Behaviour.IVR:
+            await self._phone_menu()
         elif behaviour is Behaviour.FILIBUSTER:
             index = 0
             while True:
@@ -100,8 +126,34 @@ class AudioCallee:
         else:
             await self._converse()
 
-    async def _converse(self) -> None:
-        for line in self.persona.lines:
+    async def _phone_menu(self) -> None:
+        """As the text callee's menu; keys are heard as tones, in real seconds."""
+        unanswered = 0
+        while True:
+            await self._say(IVR_MENU)
+            try:
+                key: str | None = await asyncio.wait_for(self._keys.get(), IVR_KEY_WAIT_SECONDS)
+            except TimeoutError:
+                key = None
+            if key is None:
+                unanswered += 1
+                if unanswered < IVR_MENUS_WITHOUT_KEY:
+                    continue
+                await self._say(IVR_GOODBYE)
+                self.end.hangup("contact")
+                return
+            department = IVR_DEPARTMENTS.get(key)
+            if department is None:
+                await self._say(IVR_INVALID)
+                continue
+            await self._say(department.greeting)
+            # The tones may have read as speech to the VAD: wait for the agent's words.
+            self._agent_ended.clear()
+            await self._converse(department.lines)
+            return
+
+    async def _converse(self, lines: tuple[str, ...] | None = None) -> None:
+        for line in self.persona.lines if lines is None else lines:
             if self.persona.barge_in_at is not None:
                 await self._agent_started.wait()
                 with contextlib.suppress(TimeoutError):
@@ -111,6 +163,10 @@ class AudioCallee:
                 await self._pause(THINKING_SECONDS)
             self._agent_ended.clear()
             await self._say(line)
+        if self.persona.hangs_up_after_lines:
+            await self._pause(THINKING_SECONDS)
+            self.end.hangup("contact")
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._agent_ended.wait(), FAREWELL_WAIT_SECONDS)
         await self._pause(THINKING_SECONDS)

@@ -6,6 +6,12 @@ destination number answers (or not), and a connected call is handed to ``on_answ
 agent's side of the conversation — over a :class:`TextLine`. Every change is reported
 through the event sink, as a real provider's status callbacks would be.
 
+A transfer hands the contact to a person at the destination (:mod:`.transfer`): the agent's
+line closes, the call goes on without it and ends after their goodbyes. An answering machine
+called to leave a message (``PlacementRequest.leave_voicemail``) is answered, beeps and
+records the agent (:mod:`.voicemail`). The carrier keeps its most recent calls in
+:attr:`SandboxCarrier.calls` for tests and demos to inspect.
+
 Placements are appended to a log file shared by every process of a deployment, so crash
 recovery can ask the sandbox whether a call was dialed, as it would ask a real provider.
 """
@@ -15,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,7 +51,10 @@ from voxline.telephony.sandbox.personas import (
     Persona,
     persona_for,
     speaking_seconds,
+    takes_transfers,
 )
+from voxline.telephony.sandbox.transfer import Transfer, play_bridge
+from voxline.telephony.sandbox.voicemail import Voicemail, answer_audio, answer_text
 from voxline.voice.tts.base import TextToSpeech
 from voxline.voice.vad import StreamingVad
 
@@ -63,6 +73,8 @@ class AudioMode:
 
 
 SETUP_SECONDS = 0.3
+# How many calls, live or ended, :attr:`SandboxCarrier.calls` keeps.
+RECENT_CALLS = 256
 
 
 def _now() -> datetime:
@@ -70,12 +82,24 @@ def _now() -> datetime:
 
 
 @dataclass
-class _SimulatedCall:
+class SimulatedCall:
+    """One call on the simulated network. ``transfer`` is set once the agent handed the call
+    on; ``voicemail`` when an answering machine took a message; ``callee_said`` holds the
+    callee's lines as it finished saying them."""
+
     request: PlacementRequest
     provider_call_id: str
     persona: Persona
     line: TextLine | AudioLine
     hangup_requested: asyncio.Event
+    callee_said: list[str] = field(default_factory=list)
+    transfer: Transfer | None = None
+    voicemail: Voicemail | None = None
+
+    @property
+    def voicemail_message(self) -> str | None:
+        """The words the agent left on the machine (text mode), None without a voicemail."""
+        return None if self.voicemail is None else self.voicemail.message
 
 
 class SandboxCarrier:
@@ -95,13 +119,24 @@ class SandboxCarrier:
         self._scale = time_scale
         self._log_path = placements_log
         self._audio = audio
-        self._calls: dict[str, _SimulatedCall] = {}
+        self._calls: dict[str, SimulatedCall] = {}
+        self._recent: OrderedDict[str, SimulatedCall] = OrderedDict()
         self._placed: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def live_calls(self) -> int:
         return len(self._calls)
+
+    @property
+    def calls(self) -> Mapping[str, SimulatedCall]:
+        """The most recent calls (live or ended) by provider call id."""
+        return self._recent
+
+    @property
+    def transfers(self) -> dict[str, Transfer]:
+        """The transfers of the most recent calls by provider call id."""
+        return {key: c.transfer for key, c in self._recent.items() if c.transfer is not None}
 
     async def place_call(self, request: PlacementRequest) -> str:
         persona = persona_for(request.to_number)
@@ -116,8 +151,13 @@ class SandboxCarrier:
         provider_call_id = f"SBX{uuid.uuid4().hex}"
         self._record_placement(request.call_id)
         line = AudioLine() if self._audio is not None else TextLine(self._scale)
-        call = _SimulatedCall(request, provider_call_id, persona, line, asyncio.Event())
+        call = SimulatedCall(request, provider_call_id, persona, line, asyncio.Event())
+        if isinstance(line, TextLine):
+            call.callee_said = line.contact_said
         self._calls[provider_call_id] = call
+        self._recent[provider_call_id] = call
+        while len(self._recent) > RECENT_CALLS:
+            self._recent.popitem(last=False)
         task = asyncio.create_task(self._simulate(call), name=f"sandbox-{request.call_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -145,11 +185,29 @@ class SandboxCarrier:
         return False
 
     async def transfer(self, call_ref: ProviderCall, destination: str) -> None:
-        """The simulated network has no one to hand a call to yet: a final ProviderError."""
+        """Hand the contact to ``destination``: the agent's line closes and the contact talks
+        with the person there. A final ProviderError, the call going on as it was, when the
+        call is not live or nobody answers there (a destination ending ``0111``, or one
+        that is busy, never answers or is not in service)."""
         checked_destination(self.name, destination)
-        raise ProviderError(
-            "The sandbox cannot transfer calls", provider=self.name, retryable=False
-        )
+        call = self._calls.get(call_ref.provider_call_id or "")
+        if call is None or call.line.closed:
+            raise ProviderError(
+                "The call is not live: there is nothing to transfer",
+                provider=self.name,
+                retryable=False,
+                provider_code="call_not_live",
+            )
+        if not takes_transfers(destination):
+            raise ProviderError(
+                "The transfer destination did not answer",
+                provider=self.name,
+                retryable=False,
+                provider_code="transfer_failed",
+            )
+        call.transfer = Transfer(destination)
+        # Voxline's media leaves the call; the contact stays, bridged to the destination.
+        call.line.hangup("transfer")
 
     async def recording_url(self, call_ref: ProviderCall) -> str | None:
         """None: the sandbox keeps no recording of its own (Voxline records the call)."""
@@ -177,7 +235,7 @@ class SandboxCarrier:
         finally:
             os.close(fd)
 
-    async def _emit(self, call: _SimulatedCall, event: CallEvent, **fields: object) -> None:
+    async def _emit(self, call: SimulatedCall, event: CallEvent, **fields: object) -> None:
         await self._events(
             ProviderEvent(
                 call_id=call.request.call_id,
@@ -188,7 +246,7 @@ class SandboxCarrier:
             )
         )
 
-    async def _wait(self, call: _SimulatedCall, seconds: float) -> bool:
+    async def _wait(self, call: SimulatedCall, seconds: float) -> bool:
         """Let simulated time pass; True when the platform hung up meanwhile."""
         if seconds == float("inf"):
             await call.hangup_requested.wait()
@@ -198,7 +256,7 @@ class SandboxCarrier:
             return True
         return False
 
-    async def _simulate(self, call: _SimulatedCall) -> None:
+    async def _simulate(self, call: SimulatedCall) -> None:
         try:
             await self._run(call)
         except asyncio.CancelledError:
@@ -215,7 +273,7 @@ class SandboxCarrier:
         finally:
             self._calls.pop(call.provider_call_id, None)
 
-    async def _run(self, call: _SimulatedCall) -> None:
+    async def _run(self, call: SimulatedCall) -> None:
         if await self._wait(call, SETUP_SECONDS):
             await self._emit(call, CallEvent.HANGUP, end_reason=EndReason.CANCELED)
             return
@@ -228,6 +286,9 @@ class SandboxCarrier:
             await self._emit(call, CallEvent.BUSY, cause="busy")
             return
         answered_at = _now()
+        if behaviour is Behaviour.VOICEMAIL and call.request.leave_voicemail:
+            await self._take_message(call, answered_at)
+            return
         if behaviour is Behaviour.VOICEMAIL:
             # Answering-machine detection listens to the greeting up to the beep.
             await self._wait(call, speaking_seconds(VOICEMAIL_GREETING))
@@ -246,12 +307,41 @@ class SandboxCarrier:
             group.create_task(self._agent_side(call))
             await call.line.wait_closed()
             callee.cancel()
-        reason = (
-            EndReason.CONTACT_HANGUP if call.line.closed_by == "contact" else EndReason.AGENT_HANGUP
-        )
-        await self._emit(call, CallEvent.HANGUP, end_reason=reason)
+            if call.transfer is not None:
+                # The bridged call goes on while the agent's side winds down.
+                await play_bridge(call.transfer, lambda seconds: self._wait(call, seconds))
+        ended_by = call.line.closed_by if call.transfer is None else call.transfer.ended_by
+        await self._emit(call, CallEvent.HANGUP, end_reason=_hangup_reason(ended_by))
 
-    async def _callee_side(self, call: _SimulatedCall) -> None:
+    async def _take_message(self, call: SimulatedCall, answered_at: datetime) -> None:
+        """The answering machine when the agent leaves a message: answered, greeting, beep,
+        detected as a machine, then recording until someone hangs up."""
+        await self._emit(call, CallEvent.ANSWERED, answered_by=AnsweredBy.UNKNOWN)
+        voicemail = call.voicemail = Voicemail()
+
+        async def on_beep() -> None:
+            await self._emit(
+                call,
+                CallEvent.MACHINE_DETECTED,
+                answered_by=AnsweredBy.MACHINE,
+                end_reason=EndReason.VOICEMAIL,
+                cause="machine_end_beep",
+                details={"answered_at": answered_at.isoformat()},
+            )
+
+        async with asyncio.TaskGroup() as group:
+            if isinstance(call.line, TextLine):
+                group.create_task(answer_text(call.line, voicemail, on_beep))
+            else:
+                assert self._audio is not None
+                machine = answer_audio(
+                    call.line.contact, self._audio.tts(), self._audio.voice, voicemail, on_beep
+                )
+                group.create_task(machine)
+            group.create_task(self._agent_side(call))
+        await self._emit(call, CallEvent.HANGUP, end_reason=_hangup_reason(call.line.closed_by))
+
+    async def _callee_side(self, call: SimulatedCall) -> None:
         if isinstance(call.line, TextLine):
             await play_callee(call.persona, call.line)
             return
@@ -262,13 +352,20 @@ class SandboxCarrier:
             self._audio.tts(),
             self._audio.vad(),
             self._audio.voice,
+            said=call.callee_said,
         )
         await callee.run()
 
-    async def _agent_side(self, call: _SimulatedCall) -> None:
+    async def _agent_side(self, call: SimulatedCall) -> None:
         agent_end = call.line if isinstance(call.line, TextLine) else call.line.agent
         try:
             await self._on_answer(call.request.call_id, agent_end)
         finally:
-            # Whatever ended the agent's side ends the call.
-            call.line.hangup("agent")
+            # Whatever ended the agent's side ends the call, unless the agent handed it on:
+            # then the contact stays with the destination.
+            if call.transfer is None:
+                call.line.hangup("agent")
+
+
+def _hangup_reason(ended_by: str | None) -> EndReason:
+    return EndReason.CONTACT_HANGUP if ended_by == "contact" else EndReason.AGENT_HANGUP

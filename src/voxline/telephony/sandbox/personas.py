@@ -24,6 +24,9 @@ class Behaviour(StrEnum):
     FILIBUSTER = "filibuster"
     SILENT = "silent"
     INTERRUPTER = "interrupter"
+    IVR = "ivr"
+    WANTS_PERSON = "wants_person"
+    UNREACHABLE = "unreachable"
 
 
 BEHAVIOURS: dict[str, Behaviour] = {
@@ -36,6 +39,9 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "0106": Behaviour.FILIBUSTER,
     "0107": Behaviour.SILENT,
     "0108": Behaviour.INTERRUPTER,
+    "0109": Behaviour.IVR,
+    "0110": Behaviour.WANTS_PERSON,
+    "0111": Behaviour.UNREACHABLE,
 }
 
 DESCRIPTIONS: dict[Behaviour, str] = {
@@ -48,7 +54,15 @@ DESCRIPTIONS: dict[Behaviour, str] = {
     Behaviour.FILIBUSTER: "keeps talking past max_duration (completed, max_duration)",
     Behaviour.SILENT: "answers and stays silent (completed, agent_hangup)",
     Behaviour.INTERRUPTER: "talks over the agent (completed; the agent's cut turns are shortened)",
+    Behaviour.IVR: "a phone menu: press 1 for appointments, 2 for billing (keys only)",
+    Behaviour.WANTS_PERSON: "asks for a real person, then gives up and hangs up (contact_hangup)",
+    Behaviour.UNREACHABLE: "never answers; a transfer there fails (as 0102 when dialed)",
 }
+
+# Transfers to these fail: nobody would pick up.
+UNREACHABLE_BEHAVIOURS = frozenset(
+    {Behaviour.BUSY, Behaviour.NO_ANSWER, Behaviour.NOT_IN_SERVICE, Behaviour.UNREACHABLE}
+)
 
 
 def behaviour_for(destination: str) -> Behaviour:
@@ -67,6 +81,8 @@ class Persona:
     lines: tuple[str, ...] = ()
     # Fraction of an agent utterance after which the callee starts talking over it.
     barge_in_at: float | None = None
+    # Hang up right after the last line instead of waiting for the agent's goodbye.
+    hangs_up_after_lines: bool = False
 
 
 _TALKER_LINES = (
@@ -90,10 +106,61 @@ _FILIBUSTER_LINES = (
     "everyone is bringing, which took the better part of an hour.",
 )
 
-VOICEMAIL_GREETING = (
-    "Hi, you have reached the voicemail of this number. I can't take your call right now. "
-    "Please leave a message after the beep. *beep*"
+_WANTS_PERSON_LINES = (
+    "Hi. Can I speak to a real person, please?",
+    "I really need to talk to a human.",
+    "Never mind, I will call back later. Goodbye.",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """Where a key of the phone menu leads: its greeting, then a talker's lines."""
+
+    greeting: str
+    lines: tuple[str, ...]
+
+
+IVR_MENU = "Thank you for calling Acme Health. For appointments, press 1. For billing, press 2."
+IVR_INVALID = "Sorry, that is not a valid option."
+IVR_GOODBYE = "Goodbye."
+# Simulated seconds the menu waits for a key, and how many silent menus it plays.
+IVR_KEY_WAIT_SECONDS = 8.0
+IVR_MENUS_WITHOUT_KEY = 2
+IVR_DEPARTMENTS: dict[str, Department] = {
+    "1": Department(
+        "You have reached appointments. How can I help you?",
+        (
+            "I'd like to book a check-up next week.",
+            "Tuesday morning works for me.",
+            "Perfect, thank you. Goodbye!",
+        ),
+    ),
+    "2": Department(
+        "You have reached billing. How can I help you?",
+        (
+            "I have a question about my last invoice.",
+            "Okay, that makes sense now.",
+            "Thanks for your help. Goodbye!",
+        ),
+    ),
+}
+
+# A transfer's destination answers as a person; (speaker, line) with the caller in turn.
+TRANSFER_SCRIPT: tuple[tuple[str, str], ...] = (
+    ("destination", "Hi, this is Sam at the front desk. How can I help?"),
+    ("contact", "Hi Sam. I was told you could help me with my booking."),
+    ("destination", "Of course, I have it right here. It is all sorted now."),
+    ("contact", "Great, thank you. Goodbye!"),
+    ("destination", "Goodbye!"),
+)
+
+VOICEMAIL_PROMPT = (
+    "Hi, you have reached the voicemail of this number. I can't take your call right now. "
+    "Please leave a message after the beep."
+)
+BEEP_TEXT = "*beep*"
+VOICEMAIL_GREETING = f"{VOICEMAIL_PROMPT} {BEEP_TEXT}"
 
 NOT_IN_SERVICE_MESSAGE = "The number you have dialled is not in service"
 
@@ -102,8 +169,14 @@ def persona_for(destination: str) -> Persona:
     behaviour = behaviour_for(destination)
     if behaviour is Behaviour.BUSY:
         return Persona(behaviour, ring_seconds=2.0)
-    if behaviour is Behaviour.NO_ANSWER:
+    if behaviour in (Behaviour.NO_ANSWER, Behaviour.UNREACHABLE):
         return Persona(behaviour, ring_seconds=float("inf"))
+    if behaviour is Behaviour.IVR:
+        return Persona(behaviour, ring_seconds=2.0, lines=(IVR_MENU,))
+    if behaviour is Behaviour.WANTS_PERSON:
+        return Persona(
+            behaviour, ring_seconds=3.0, lines=_WANTS_PERSON_LINES, hangs_up_after_lines=True
+        )
     if behaviour is Behaviour.VOICEMAIL:
         return Persona(behaviour, ring_seconds=6.0, lines=(VOICEMAIL_GREETING,))
     if behaviour is Behaviour.FILIBUSTER:
@@ -113,6 +186,11 @@ def persona_for(destination: str) -> Persona:
     if behaviour in (Behaviour.SILENT, Behaviour.HANGS_UP, Behaviour.NOT_IN_SERVICE):
         return Persona(behaviour, ring_seconds=3.0)
     return Persona(Behaviour.TALKER, ring_seconds=4.0, lines=_TALKER_LINES)
+
+
+def takes_transfers(destination: str) -> bool:
+    """Whether someone picks up a call handed on to ``destination``."""
+    return behaviour_for(destination) not in UNREACHABLE_BEHAVIOURS
 
 
 WORDS_PER_SECOND = 2.5
