@@ -87,9 +87,7 @@ def _problem(body: Any) -> str | None:
         if role == "assistant" and calls:
             for call in calls:
                 function = call.get("function") if isinstance(call, dict) else None
-                if not isinstance(function, dict) or not isinstance(
-                    function.get("arguments"), str
-                ):
+                if not isinstance(function, dict) or not isinstance(function.get("arguments"), str):
                     return "tool_calls need a function with string arguments"
                 awaited.add(str(call.get("id")))
             if message.get("content") is not None and not isinstance(message["content"], str):

@@ -38,6 +38,8 @@ from voxline.testing import (
     fake_vad,
 )
 from voxline.voice.brain.base import Reply, ToolCall, ToolTurn
+from voxline.voice.dtmf import DtmfDetector
+from voxline.voice.frames import AudioFrame
 from voxline.voice.session import MAX_TOOL_ROUNDS, CallSession, SessionConfig
 from voxline.voice.tools import SessionTools, ToolFailed
 
@@ -380,9 +382,9 @@ async def test_a_transfer_goes_only_to_a_configured_destination(mode: str) -> No
     )
 
     assert control.transfers == []
-    assert "destination must be one of" in json.loads(tool_turns(done)[0].results[0].content)[
-        "error"
-    ]
+    assert (
+        "destination must be one of" in json.loads(tool_turns(done)[0].results[0].content)["error"]
+    )
 
 
 async def test_keys_go_through_the_carrier_and_the_agent_then_listens(mode: str) -> None:
@@ -411,3 +413,79 @@ async def test_keys_go_through_the_carrier_and_the_agent_then_listens(mode: str)
         control=FakeControl(),
     )
     assert "digits must be" in json.loads(tool_turns(bad)[0].results[0].content)["error"]
+
+
+async def test_keys_the_carrier_cannot_send_are_played_as_tones(mode: str) -> None:
+    control = FakeControl(carrier_keys=False)
+    clock = VirtualClock()
+    transcript = MemoryTranscript()
+    brain = FakeBrain(
+        GREETING,
+        deque([Reply("", tool_calls=(ToolCall("k", "send_dtmf", '{"digits": "1#"}'),))]),
+    )
+    tools = SessionTools(AgentTools(send_dtmf=True), control, None, None)
+    lines = [ContactLine("For appointments, press 1 then hash.")]
+    if mode == "text":
+        text_line = FakeTextLine(lines, clock, hang_up_after_ms=3000)
+        session = CallSession(
+            brain=brain, transcript=transcript, clock=clock.now, sleep=clock.sleep, tools=tools
+        )
+        await clock.run(session.run_text(text_line), limit_seconds=600)
+        assert [digits for _, digits in text_line.pressed] == ["1#"]
+        return
+    line = KeypadLine(lines, FakeStt(), hang_up_after_ms=3000)
+    session = CallSession(
+        brain=brain,
+        transcript=transcript,
+        stt=line.stt,
+        tts=FakeTts(),
+        vad=fake_vad(),
+        clock=clock.now,
+        sleep=clock.sleep,
+        tools=tools,
+    )
+    await clock.run(session.run(line), limit_seconds=600)
+    assert line.keys == ["1", "#"]
+    assert transcript.said_by("agent")[0] == GREETING  # the tones are not words
+
+
+@dataclass
+class KeypadLine(FakeLine):
+    """A scripted audio contact that also hears keypad tones in the agent's audio."""
+
+    keys: list[str] = field(default_factory=list)
+    detector: DtmfDetector = field(default_factory=DtmfDetector)
+
+    async def send(self, frame: AudioFrame) -> None:
+        self.keys += self.detector.feed(frame.pcm)
+        await super().send(frame)
+
+
+async def test_a_voicemail_message_is_left_after_the_beep_then_the_call_ends(
+    mode: str,
+) -> None:
+    if mode == "audio":
+        pytest.skip("the beep is audio from the sandbox: tests/engine/test_call_control.py")
+    control = FakeControl()
+    message = "Hi, this is Ava from Voxline Dental, please call us back. Goodbye!"
+    done = await converse(
+        mode,
+        [
+            ContactLine("You have reached the voicemail. Please leave a message after the beep."),
+            ContactLine("*beep*"),
+        ],
+        [Reply("", tool_calls=(ToolCall("v", "leave_voicemail", "{}"),))],
+        agent_tools=AgentTools(voicemail=VoicemailSettings(message)),
+        control=control,
+        hang_up_after_ms=None,
+    )
+
+    assert done.agent() == [GREETING, message]
+    assert control.voicemails == 1
+    assert done.closed_by == "agent"
+    result = json.loads(tool_turns_of(done.session)[0].results[0].content)
+    assert result == {"left": True, "beep_heard": True}
+
+
+def tool_turns_of(session: CallSession) -> list[ToolTurn]:
+    return [t for t in session.history if isinstance(t, ToolTurn)]

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from voxline.errors import NotFound
 from voxline.logging import get_logger
-from voxline.services.call_queries import select_call
+from voxline.services.call_records import select_call
 from voxline.storage import events as outbox
 from voxline.storage.db import Database
 from voxline.storage.tables import calls, events

@@ -165,6 +165,11 @@ class CallSession:
         self._notes: set[asyncio.Task[None]] = set()
         self._transport: MediaTransport | None = None
 
+    @property
+    def history(self) -> list[Turn]:
+        """The conversation as the brain sees it: what was said, and the tool turns."""
+        return list(self._history)
+
     def attach_recording(self, recording: Recording) -> None:
         """Record both sides of the call (before :meth:`run`)."""
         self._recording = recording

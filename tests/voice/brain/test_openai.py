@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -11,7 +13,15 @@ import pytest
 from tests.emulators.llm_server import API_KEY, MODEL, EmulatedReply, LlmEmulator
 from voxline.config import Settings
 from voxline.errors import ProviderError
-from voxline.voice.brain.base import AgentProfile, EndCall, Utterance
+from voxline.voice.brain.base import (
+    AgentProfile,
+    EndCall,
+    ToolCall,
+    ToolResult,
+    ToolSpec,
+    ToolTurn,
+    Utterance,
+)
 from voxline.voice.brain.clauses import split_clauses
 from voxline.voice.brain.openai import ChatClient, OpenAIBrain
 from voxline.voice.brain.scripted import FAREWELL, SILENT_FAREWELL, STILL_THERE
@@ -222,3 +232,89 @@ async def test_summary_of_a_transcript(emulator: LlmEmulator, client: ChatClient
     (body,) = emulator.requests
     assert "tools" not in body
     assert "Contact: I'd like to book a cleaning." in body["messages"][1]["content"]
+
+
+LOOKUP_SPEC = ToolSpec(
+    "lookup_order",
+    "Look an order up by its number",
+    {"type": "object", "properties": {"order": {"type": "string"}}, "required": ["order"]},
+)
+
+
+def tooled_profile() -> AgentProfile:
+    return replace(profile(), tools=(LOOKUP_SPEC,))
+
+
+async def test_the_agents_tools_are_offered_as_functions(
+    emulator: LlmEmulator, client: ChatClient
+) -> None:
+    await OpenAIBrain(tooled_profile(), client).respond(HISTORY)
+
+    (body,) = emulator.requests
+    assert [tool["function"]["name"] for tool in body["tools"]] == ["end_call", "lookup_order"]
+    assert body["tools"][1]["function"]["parameters"] == LOOKUP_SPEC.parameters
+
+
+async def test_streamed_tool_calls_come_whole_one_or_several(
+    emulator: LlmEmulator, client: ChatClient
+) -> None:
+    emulator.queue(
+        EmulatedReply("Let me check.", tool_calls=(("lookup_order", {"order": "42"}),)),
+        EmulatedReply(
+            "",
+            tool_calls=(("lookup_order", {"order": "1"}), ("lookup_order", {"order": "2"})),
+        ),
+    )
+    brain = OpenAIBrain(tooled_profile(), client)
+
+    one = await brain.respond(HISTORY)
+    several = [piece async for piece in brain.stream(HISTORY)]
+
+    assert one.text == "Let me check."
+    assert [(c.name, json.loads(c.arguments)) for c in one.tool_calls] == [
+        ("lookup_order", {"order": "42"})
+    ]
+    assert one.end_call is False
+    calls = [p for p in several if isinstance(p, ToolCall)]
+    assert [json.loads(c.arguments) for c in calls] == [{"order": "1"}, {"order": "2"}]
+    assert len({c.id for c in calls}) == 2
+
+
+async def test_tool_results_go_back_as_tool_messages_the_server_accepts(
+    emulator: LlmEmulator, client: ChatClient
+) -> None:
+    call = ToolCall("call_9", "lookup_order", '{"order": "42"}')
+    history = [
+        *HISTORY,
+        ToolTurn("Let me check.", (call,), (ToolResult("call_9", "lookup_order", '{"ok": 1}'),)),
+    ]
+    emulator.queue(EmulatedReply("It has shipped."))
+
+    reply = await OpenAIBrain(tooled_profile(), client).respond(history)
+
+    assert reply.text == "It has shipped."
+    messages = emulator.requests[-1]["messages"]
+    assert messages[-2] == {
+        "role": "assistant",
+        "content": "Let me check.",
+        "tool_calls": [
+            {
+                "id": "call_9",
+                "type": "function",
+                "function": {"name": "lookup_order", "arguments": '{"order": "42"}'},
+            }
+        ],
+    }
+    assert messages[-1] == {"role": "tool", "tool_call_id": "call_9", "content": '{"ok": 1}'}
+
+
+async def test_a_tool_call_left_without_its_result_is_refused_by_the_server(
+    emulator: LlmEmulator, client: ChatClient
+) -> None:
+    """The emulator checks the protocol as OpenAI does; this is what the session's
+    always-a-result rule protects against."""
+    call = ToolCall("call_9", "lookup_order", '{"order": "42"}')
+    history = [*HISTORY, ToolTurn("", (call,), ())]
+
+    with pytest.raises(ProviderError, match="HTTP 400"):
+        await OpenAIBrain(tooled_profile(), client).respond(history)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from voxline.voice.brain.base import AgentProfile, Utterance
+from voxline.voice.brain.base import AgentProfile, Reply, ToolResult, ToolSpec, ToolTurn, Utterance
 from voxline.voice.brain.scripted import (
     ANYTHING_ELSE,
     DEFAULT_GREETING,
@@ -13,7 +15,10 @@ from voxline.voice.brain.scripted import (
     SILENT_FAREWELL,
     STILL_THERE,
     STOP_CALLING_REPLY,
+    TOOL_FAILED_REPLY,
+    TRANSFER_FAILED_REPLY,
     ScriptedBrain,
+    menu_options,
     script_lines,
 )
 
@@ -93,3 +98,80 @@ async def test_silence_is_asked_about_then_ends_the_call() -> None:
     second = await agent.on_silence(2)
     assert (first.text, first.end_call) == (STILL_THERE, False)
     assert (second.text, second.end_call) == (SILENT_FAREWELL, True)
+
+
+TOOL_PROMPT = """You are Ava. When a phone menu answers, choose appointments.
+- Let me check. [lookup_order {"order": "{{order}}"}] Your order is {{lookup_order.status}}.
+- Anything else?
+"""
+
+
+def tooled(*names: str) -> ScriptedBrain:
+    return ScriptedBrain(
+        AgentProfile(
+            system_prompt=TOOL_PROMPT,
+            greeting=None,
+            temperature=0.3,
+            model="scripted",
+            variables={"order": "42"},
+            tools=tuple(ToolSpec(n, "", {"type": "object"}) for n in names),
+        )
+    )
+
+
+async def test_a_script_line_calls_its_tool_and_speaks_from_the_result() -> None:
+    agent = tooled("lookup_order")
+    reply = await agent.respond(said("Where is my order?"))
+
+    assert reply.text == "Let me check."
+    (call,) = reply.tool_calls
+    assert (call.name, json.loads(call.arguments)) == ("lookup_order", {"order": "42"})
+    result = ToolResult(call.id, call.name, '{"status": "shipped"}')
+    after = await agent.respond(
+        [*said("Where is my order?"), ToolTurn(reply.text, (call,), (result,))]
+    )
+    assert after == Reply("Your order is shipped.")
+    assert (await agent.respond(said("Thanks."))).text == "Anything else?"
+
+
+async def test_a_failed_tool_is_owned_up_to() -> None:
+    agent = tooled("lookup_order")
+    reply = await agent.respond(said("Where is my order?"))
+    (call,) = reply.tool_calls
+    failed = ToolResult(call.id, call.name, '{"error": "the tool answered HTTP 500"}')
+
+    after = await agent.respond([ToolTurn(reply.text, (call,), (failed,))])
+
+    assert after == Reply(TOOL_FAILED_REPLY)
+
+
+async def test_built_ins_follow_what_the_contact_says_only_when_enabled() -> None:
+    enabled = tooled("transfer_call", "send_dtmf", "leave_voicemail")
+    plain = tooled()
+
+    person = await enabled.respond(said("Can I speak to a real person, please?"))
+    menu = await enabled.respond(said("For appointments, press 1. For billing, press 2."))
+    machine = await enabled.respond(said("Please leave a message after the beep."))
+
+    assert [c.name for c in person.tool_calls] == ["transfer_call"]
+    assert [json.loads(c.arguments) for c in menu.tool_calls] == [{"digits": "1"}]
+    assert [c.name for c in machine.tool_calls] == ["leave_voicemail"]
+    for text in ("Can I speak to a real person?", "For appointments, press 1."):
+        assert (await plain.respond(said(text))).tool_calls == ()
+
+
+async def test_a_failed_transfer_is_said_to_have_failed() -> None:
+    agent = tooled("transfer_call")
+    reply = await agent.respond(said("I want a human."))
+    (call,) = reply.tool_calls
+    failed = ToolResult(call.id, call.name, '{"error": "the transfer failed"}')
+
+    assert await agent.respond([ToolTurn("", (call,), (failed,))]) == Reply(TRANSFER_FAILED_REPLY)
+
+
+def test_menu_options_are_read_either_way_round() -> None:
+    assert menu_options("For appointments, press 1. Press 2 for billing.") == {
+        "appointments": "1",
+        "billing": "2",
+    }
+    assert menu_options("Thanks for calling, goodbye.") == {}

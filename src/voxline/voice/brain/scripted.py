@@ -12,7 +12,8 @@ It calls tools deterministically, so every tool works offline:
   Your order is {{lookup_order.status}}.`` The text before the brackets is said, the tool is
   called with the JSON arguments (rendered with the call's variables), and the text after
   them is the next reply, rendered with the tool's JSON result as ``{{tool_name.field}}``
-  (nested fields with dots). A failed tool gets :data:`TOOL_FAILED_REPLY` instead.
+  (nested fields with dots). A failed tool gets :data:`TOOL_FAILED_REPLY` instead; a tool
+  the agent does not have is not called (only the words before it are said).
 - With the built-in tools enabled on the agent: a contact who asks for a person (a human, a
   representative, an operator...) is transferred (``transfer_call``); a phone menu ("for
   appointments, press 1") gets the key of the option the system prompt mentions
@@ -150,6 +151,8 @@ class ScriptedBrain:
         match = _TOOL_IN_LINE.search(line)
         if match is None:
             return Reply(line)
+        if match.group(1) not in self._tools:  # not offered: only the words before it
+            return Reply(line[: match.start()].strip() or ANYTHING_ELSE)
         try:
             arguments = json.loads(match.group(2)) if match.group(2) else {}
         except json.JSONDecodeError:
