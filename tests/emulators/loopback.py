@@ -19,6 +19,9 @@ class LoopbackServer:
     async def start(self) -> str:
         """Serve; returns ``http://127.0.0.1:<port>``."""
         sock = socket.socket()
+        # Accepted connections inherit it: without it every response waits ~40 ms for the
+        # client's delayed ACK (Nagle's algorithm on a socket handed to uvicorn).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(
             self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
