@@ -68,13 +68,19 @@ def test_a_bare_uuid_string_is_a_tool_id() -> None:
     assert parse_tool_choices([TOOL_ID])[0].tool_id == TOOL_ID
 
 
+def test_an_entry_as_the_api_shows_it_is_read_by_its_id() -> None:
+    (choice,) = parse_tool_choices([{"tool_id": TOOL_ID, "name": "Old name", "overrides": {}}])
+
+    assert (choice.tool_id, choice.name) == (TOOL_ID, None)
+
+
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
         ({"name": "x"}, "tools"),
         ([5], "tools[0]"),
         ([{}], "tools[0]"),
-        ([{"tool_id": TOOL_ID, "name": "x"}], "tools[0]"),
+        ([{"tool_id": None, "name": None}], "tools[0]"),
         ([{"tool_id": "nope"}], "tools[0].tool_id"),
         ([{"name": "x", "extra": 1}], "tools[0].extra"),
         ([{"name": "x", "overrides": []}], "tools[0].overrides"),

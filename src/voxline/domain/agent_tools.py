@@ -3,7 +3,9 @@
 An entry names a built-in (``{"name": "transfer_call", "overrides": {...}}``) or one of the
 organization's tools, by ``tool_id`` or by ``name`` (the tool's name or ``modelToolName``; the
 services resolve it to the tool's id when the agent is saved, so renaming the tool later breaks
-nothing). A bare string is a tool id when it is a UUID, else a name.
+nothing). With both, ``tool_id`` wins: an agent's ``tools`` as the API shows them (each with
+the tool's id and current name) can be sent back as they are. A bare string is a tool id when
+it is a UUID, else a name.
 
 Overrides, by kind of tool:
 
@@ -190,8 +192,8 @@ def _choice(item: object, path: str) -> ToolChoice:
     obj = as_object(item, path)
     only_keys(obj, path, ("tool_id", "name", "overrides"))
     tool_id, name = obj.get("tool_id"), obj.get("name")
-    if (tool_id is None) == (name is None):
-        raise _fail(path, "give either tool_id or name")
+    if tool_id is None and name is None:
+        raise _fail(path, "give tool_id or name")
     raw_overrides = obj.get("overrides")
     overrides = {} if raw_overrides is None else as_object(raw_overrides, f"{path}.overrides")
     check_json(overrides, f"{path}.overrides", OVERRIDES_LIMITS)

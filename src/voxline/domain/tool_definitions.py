@@ -131,11 +131,11 @@ def only_keys(obj: Mapping[str, Any], path: str, allowed: Iterable[str]) -> None
 
 
 def as_list(value: object, path: str, maximum: int) -> list[Any]:
-    if not isinstance(value, list):
+    if not isinstance(value, list | tuple):
         raise _fail(path, "must be an array")
     if len(value) > maximum:
         raise _fail(path, f"must have at most {maximum} items")
-    return value
+    return list(value)
 
 
 def as_text(value: object, path: str, *, maximum: int, blank: bool = False) -> str:

@@ -91,9 +91,14 @@ _PARTIAL = "Only the fields sent change; PUT and PATCH behave the same."
     description=_PARTIAL,
 )
 async def update_agent(
-    request: Request, caller: CallerDep, db: DbDep, agent_id: str, body: AgentUpdate
+    request: Request,
+    caller: CallerDep,
+    db: DbDep,
+    settings: SettingsDep,
+    agent_id: str,
+    body: AgentUpdate,
 ) -> Envelope[Agent]:
-    agent = await service.update_agent(db, caller.org_id, agent_id, body.to_changes())
+    agent = await service.update_agent(db, settings, caller.org_id, agent_id, body.to_changes())
     return ok(request, Agent.of(agent))
 
 
@@ -105,9 +110,14 @@ async def update_agent(
     description=_PARTIAL,
 )
 async def patch_agent(
-    request: Request, caller: CallerDep, db: DbDep, agent_id: str, body: AgentUpdate
+    request: Request,
+    caller: CallerDep,
+    db: DbDep,
+    settings: SettingsDep,
+    agent_id: str,
+    body: AgentUpdate,
 ) -> Envelope[Agent]:
-    return await update_agent(request, caller, db, agent_id, body)
+    return await update_agent(request, caller, db, settings, agent_id, body)
 
 
 @router.delete(
