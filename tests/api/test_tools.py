@@ -708,3 +708,29 @@ async def test_deleting_an_agent_frees_its_tools(client: httpx.AsyncClient, tena
     response = await client.delete(f"{API}/tools/{tool['id']}", headers=tenant.headers)
 
     assert response.status_code == 200
+
+
+async def test_a_tool_in_use_cannot_take_the_model_name_of_a_neighbour(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    first = await create_tool(client, tenant)
+    second = await create_tool(
+        client, tenant, name="weather", definition={"http": {"url": "https://w.example"}}
+    )
+    lonely = await create_tool(
+        client, tenant, name="lonely", definition={"http": {"url": "https://l.example"}}
+    )
+    agent = await create_agent(client, tenant, [first["id"], second["id"]])
+    assert agent.status_code == 201, agent.text
+    clash = {"modelToolName": "lookup_order", "http": {"url": "https://w.example"}}
+
+    refused = await client.patch(
+        f"{API}/tools/{second['id']}", json={"definition": clash}, headers=tenant.headers
+    )
+    unused = await client.patch(
+        f"{API}/tools/{lonely['id']}", json={"definition": clash}, headers=tenant.headers
+    )
+
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"] == {"agents": 1}
+    assert unused.status_code == 200

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxline.config import Settings
@@ -27,7 +28,7 @@ from voxline.domain.agent_tools import (
 )
 from voxline.domain.tool_definitions import http_tool_of
 from voxline.domain.tools import AgentTools, BuiltinTool, HttpTool
-from voxline.errors import ValidationFailed
+from voxline.errors import Conflict, ValidationFailed
 from voxline.services.tool_secrets import (
     box_for,
     mask_parameters,
@@ -181,7 +182,11 @@ async def save_agent_tools(
     check_distinct(distinct)
     await conn.execute(agent_tools.delete().where(agent_tools.c.agent_id == agent_id))
     if rows:
-        await conn.execute(agent_tools.insert(), rows)
+        try:
+            await conn.execute(agent_tools.insert(), rows)
+        except IntegrityError:
+            # A tool deleted by a concurrent request after it was read here.
+            raise Conflict("A tool was deleted while the agent was saved; retry") from None
 
 
 # --- for a call -------------------------------------------------------------------------------

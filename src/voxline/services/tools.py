@@ -134,6 +134,23 @@ async def list_tools(
     return ToolPage([_from_row(row._mapping) for row in rows], int(total))
 
 
+async def _model_name_clash(conn: AsyncConnection, tool_id: str, model_name: str) -> int:
+    """How many agents use this tool beside another tool already called ``model_name``."""
+    mine, theirs = agent_tools.alias(), agent_tools.alias()
+    rows = await conn.execute(
+        sa.select(mine.c.agent_id, tools.c.definition)
+        .select_from(
+            mine.join(theirs, theirs.c.agent_id == mine.c.agent_id).join(
+                tools, tools.c.id == theirs.c.tool_id
+            )
+        )
+        .where((mine.c.tool_id == tool_id) & (theirs.c.tool_id != tool_id))
+    )
+    return len(
+        {row.agent_id for row in rows if (row.definition or {}).get("modelToolName") == model_name}
+    )
+
+
 async def _agents_using(conn: AsyncConnection, tool_id: str) -> int:
     query = (
         sa.select(sa.func.count()).select_from(agent_tools).where(agent_tools.c.tool_id == tool_id)
@@ -209,7 +226,8 @@ async def update_tool(
 ) -> Tool:
     """Apply the fields of ``changes`` that are set; ``updated_at`` always moves.
 
-    A definition without ``http`` is refused (:class:`Conflict`) while agents use the tool.
+    While agents use the tool, a definition without ``http``, or whose ``modelToolName`` is
+    that of another of their tools, is refused (:class:`Conflict`).
     """
     box = box_for(settings)
     async with db.write() as conn:
@@ -227,6 +245,14 @@ async def update_tool(
             stored = seal_definition(canonical, box, row["definition"])
             if stored["http"] is None and (used := await _agents_using(conn, row["id"])):
                 raise Conflict("Agents use this tool: its definition needs http", {"agents": used})
+            name_before = (row["definition"] or {}).get("modelToolName")
+            if stored["modelToolName"] != name_before and (
+                clash := await _model_name_clash(conn, row["id"], stored["modelToolName"])
+            ):
+                raise Conflict(
+                    "An agent using this tool has another tool of that modelToolName",
+                    {"agents": clash},
+                )
             values["definition"] = stored
         await conn.execute(
             tools.update()

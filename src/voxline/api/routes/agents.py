@@ -86,7 +86,7 @@ _PARTIAL = "Only the fields sent change; PUT and PATCH behave the same."
 @router.put(
     "/{agent_id}",
     response_model=Envelope[Agent],
-    responses=error_responses(400, 404, 422),
+    responses=error_responses(400, 404, 409, 422),
     summary="Update an agent",
     description=_PARTIAL,
 )
@@ -105,7 +105,7 @@ async def update_agent(
 @router.patch(
     "/{agent_id}",
     response_model=Envelope[Agent],
-    responses=error_responses(400, 404, 422),
+    responses=error_responses(400, 404, 409, 422),
     summary="Update an agent (partial)",
     description=_PARTIAL,
 )

@@ -88,7 +88,8 @@ async def get_tool(request: Request, caller: CallerDep, db: DbDep, tool_id: str)
     responses=error_responses(400, 404, 409, 422),
     summary="Update a tool",
     description="Only the fields sent change; a definition replaces the whole definition. "
-    "A definition without http is refused (409) while agents use the tool. " + _SECRETS,
+    "While agents use the tool, a definition without http, or with the modelToolName of "
+    "another of their tools, is refused (409). " + _SECRETS,
 )
 async def update_tool(
     request: Request,
