@@ -147,6 +147,38 @@ async def insert_call(
     return call_id
 
 
+async def insert_tool(
+    db: Database, org_id: str, name: str = "lookup", definition: object = None
+) -> str:
+    """A tool row written directly (no secrets in it), for tests of other resources."""
+    from voxline.storage.tables import tools
+
+    tool_id = str(uuid.uuid4())
+    now = utcnow()
+    default = {
+        "modelToolName": name,
+        "description": "Look something up",
+        "http": {"baseUrlPattern": "https://api.example/lookup", "httpMethod": "GET"},
+        "dynamicParameters": [],
+        "staticParameters": [],
+        "automaticParameters": [],
+        "timeout": "10s",
+        "filler": None,
+    }
+    async with db.write() as conn:
+        await conn.execute(
+            tools.insert().values(
+                id=tool_id,
+                organization_id=org_id,
+                name=name,
+                definition=default if definition is None else definition,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return tool_id
+
+
 async def insert_turn(
     db: Database, call_id: str, seq: int, speaker: str, text: str, timestamp: float
 ) -> None:

@@ -67,6 +67,7 @@ async def test_create_fills_in_defaults(client: httpx.AsyncClient, tenant: Tenan
         "status": "active",
         "inbound_phone_numbers": [],
         "outbound_phone_numbers": [],
+        "tools": [],
         "created_at": agent["created_at"],
         "updated_at": agent["updated_at"],
     }

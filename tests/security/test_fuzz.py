@@ -31,13 +31,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import API
-from tests.factories import Tenant, app_for, insert_agent, insert_call, insert_number
+from tests.factories import Tenant, app_for, insert_agent, insert_call, insert_number, insert_tool
 from voxline.config import Settings, load_settings
 from voxline.storage.db import Database
 from voxline.storage.tables import metadata
 
 FROM = "+14155550199"
-LISTS = ("/calls", "/agents", "/voices", "/telephony/numbers", "/telephony/credentials")
+LISTS = ("/calls", "/agents", "/tools", "/voices", "/telephony/numbers", "/telephony/credentials")
 NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing listens, nothing leaves
 
 # --- the operations, from the OpenAPI document ---------------------------------------------
@@ -98,6 +98,7 @@ def test_every_public_operation_is_fuzzed() -> None:
     assert len(names) >= 25
     assert {"POST /calls", "PATCH /calls/{call_id}", "POST /agents"} <= names
     assert "POST /telephony/numbers/import" in names
+    assert {"POST /tools", "PATCH /tools/{tool_id}", "DELETE /tools/{tool_id}"} <= names
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -144,6 +145,7 @@ class World:
     agent_id: str
     call_id: str
     number_id: str
+    tool_id: str
 
 
 def _seeds(world: World) -> dict[str, list[Any]]:
@@ -152,6 +154,24 @@ def _seeds(world: World) -> dict[str, list[Any]]:
         "agent_id": [world.agent_id],
         "call_id": [world.call_id],
         "number_id": [world.number_id],
+        "tool_id": [world.tool_id],
+        "definition": [
+            TOOL_DEFINITION,
+            {**TOOL_DEFINITION, "dynamicParameters": [{"name": "a", "schema": {"type": 5}}]},
+            {**TOOL_DEFINITION, "http": {"url": "https://x.example/{\ud800}"}},
+            {**TOOL_DEFINITION, "timeout": "\u0665s"},
+            {"modelToolName": "end_call"},
+            {"staticParameters": [{"name": "X", "location": "header", "value": "********"}]},
+            _deep(300),
+            None,
+        ],
+        "tools": [
+            [world.tool_id, "end_call"],
+            [{"name": "transfer_call", "overrides": {"destinations": [{"to": "+1415555\u0967"}]}}],
+            [{"name": "leave_voicemail", "overrides": {"message": "\x00"}}],
+            [{"tool_id": world.tool_id, "overrides": {"staticParameters": _deep(50)}}],
+            ["no_such_tool"],
+        ],
         "voice_id": ["espeak-en-us", None],
         "ids": [[world.call_id], [world.call_id, world.agent_id]],
         "phone_number": phones,
@@ -195,10 +215,20 @@ def _value(seeds: dict[str, list[Any]], name: str) -> st.SearchStrategy[Any]:
     return st.one_of(seeded, seeded, anything)
 
 
+TOOL_DEFINITION: dict[str, Any] = {
+    "http": {"url": "https://api.example/orders/{id}", "method": "POST"},
+    "dynamicParameters": [{"name": "id", "location": "path", "schema": {"type": "string"}}],
+    "staticParameters": [{"name": "X-Key", "location": "header", "value": "k"}],
+}
+
+
 def _valid_bodies(world: World) -> dict[str, dict[str, Any]]:
     """A body each writing operation accepts, to fuzz one field of at a time."""
     agent = {"name": "Ava", "system_prompt": "Be brief."}
+    tool = {"name": "lookup", "definition": TOOL_DEFINITION}
     return {
+        "POST /tools": tool,
+        "PATCH /tools/{tool_id}": tool,
         "POST /calls": {"agent_id": world.agent_id, "phone_number": "+14155550123"},
         "PATCH /calls/{call_id}": {"context": {"note": "ok"}},
         "POST /calls/bulk-delete": {"ids": [world.call_id]},
@@ -333,7 +363,8 @@ async def world(db: Database, tenant: Tenant) -> World:
     agent_id = await insert_agent(db, tenant.org_id)
     number_id = await insert_number(db, tenant.org_id, FROM, outbound_agent_id=agent_id)
     call_id = await insert_call(db, tenant.org_id, agent_id, context={"priority": "low"})
-    return World(agent_id=agent_id, call_id=call_id, number_id=number_id)
+    tool_id = await insert_tool(db, tenant.org_id)
+    return World(agent_id=agent_id, call_id=call_id, number_id=number_id, tool_id=tool_id)
 
 
 def _profile(examples: int) -> Any:

@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tests.factories import Tenant, insert_agent, insert_number
-from voxline.config import load_settings
+from voxline.config import Settings, load_settings
 from voxline.domain.agents import AgentStatus
 from voxline.errors import NotFound, ValidationFailed
 from voxline.services import agents
 from voxline.services.agents import AgentChanges, AgentDraft
+from voxline.services.tool_secrets import box_for
 from voxline.storage.db import Database
 from voxline.storage.tables import agents as agents_table
 
@@ -90,35 +91,41 @@ async def test_listing_a_page_loads_all_numbers_in_one_query(db: Database, tenan
     ],
 )
 async def test_service_enforces_the_rules_whoever_calls_it(
-    db: Database, tenant: Tenant, draft: AgentDraft, field: str
+    db: Database, settings: Settings, tenant: Tenant, draft: AgentDraft, field: str
 ) -> None:
     with pytest.raises(ValidationFailed) as raised:
         async with db.write() as conn:
-            await agents.insert_agent(conn, tenant.org_id, draft, model="scripted")
+            await agents.insert_agent(
+                conn, tenant.org_id, draft, model="scripted", box=box_for(settings)
+            )
 
     assert raised.value.details["field"] == field
     assert await count_agents(db) == 0
 
 
-async def test_empty_update_only_moves_updated_at(db: Database, tenant: Tenant) -> None:
+async def test_empty_update_only_moves_updated_at(
+    db: Database, settings: Settings, tenant: Tenant
+) -> None:
     agent_id = await insert_agent(db, tenant.org_id)
     before = await agents.get_agent(db, tenant.org_id, agent_id)
 
-    after = await agents.update_agent(db, tenant.org_id, agent_id, AgentChanges())
+    after = await agents.update_agent(db, settings, tenant.org_id, agent_id, AgentChanges())
 
     assert after.updated_at > before.updated_at
     assert {**vars_of(after), "updated_at": None} == {**vars_of(before), "updated_at": None}
 
 
 async def test_agents_of_another_organization_are_not_found(
-    db: Database, tenant: Tenant, other_tenant: Tenant
+    db: Database, settings: Settings, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     agent_id = await insert_agent(db, tenant.org_id)
 
     with pytest.raises(NotFound):
         await agents.get_agent(db, other_tenant.org_id, agent_id)
     with pytest.raises(NotFound):
-        await agents.update_agent(db, other_tenant.org_id, agent_id, AgentChanges(name="x"))
+        await agents.update_agent(
+            db, settings, other_tenant.org_id, agent_id, AgentChanges(name="x")
+        )
     with pytest.raises(NotFound):
         await agents.delete_agent(db, other_tenant.org_id, agent_id)
     assert (await agents.get_agent(db, tenant.org_id, agent_id)).name == "Test agent"

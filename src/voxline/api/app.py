@@ -12,7 +12,7 @@ from voxline.api.body_limit import BodyLimitMiddleware
 from voxline.api.errors import install_error_handlers
 from voxline.api.middleware import RequestContextMiddleware
 from voxline.api.providers import routes as provider_routes
-from voxline.api.routes import agents, calls, recordings, telephony, voices, webhooks
+from voxline.api.routes import agents, calls, recordings, telephony, tools, voices, webhooks
 from voxline.config import Settings
 from voxline.runtime import Runtime
 
@@ -45,7 +45,7 @@ def create_app(settings: Settings, runtime: Runtime) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
 
     public = APIRouter(prefix=API_PREFIX)
-    for module in (agents, voices, telephony, calls, webhooks):
+    for module in (agents, tools, voices, telephony, calls, webhooks):
         public.include_router(module.router)
     app.include_router(public)
     app.include_router(recordings.router)

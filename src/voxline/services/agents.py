@@ -8,7 +8,7 @@ caller is (API, CLI); the API schemas repeat the simple ones so OpenAPI document
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import Enum
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxline.config import Settings
+from voxline.crypto import SecretBox
 from voxline.domain.agents import (
     DEFAULT_JOIN_TIMEOUT,
     DEFAULT_LANGUAGE_HINT,
@@ -29,6 +30,8 @@ from voxline.domain.agents import (
 from voxline.domain.calls import ACTIVE_STATUSES
 from voxline.errors import Conflict, NotFound, ValidationFailed
 from voxline.services import idempotency
+from voxline.services.agent_tools import ToolLink, links_of, save_agent_tools
+from voxline.services.tool_secrets import box_for
 from voxline.storage.db import Database
 from voxline.storage.tables import agents, calls, phone_numbers
 from voxline.storage.types import utcnow
@@ -63,11 +66,14 @@ class Agent:
     updated_at: datetime
     inbound_numbers: tuple[NumberRef, ...] = ()
     outbound_numbers: tuple[NumberRef, ...] = ()
+    tools: tuple[ToolLink, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class AgentDraft:
-    """A new agent as a client describes it; ``model=None`` means the deployment's default."""
+    """A new agent as a client describes it; ``model=None`` means the deployment's default.
+    ``tools`` are the client's entries, checked when saved (see :mod:`voxline.domain.agent_tools`).
+    """
 
     name: str
     system_prompt: str
@@ -81,6 +87,7 @@ class AgentDraft:
     join_timeout: str = DEFAULT_JOIN_TIMEOUT
     max_duration: str = DEFAULT_MAX_DURATION
     status: AgentStatus = AgentStatus.ACTIVE
+    tools: Sequence[Any] = ()
 
 
 class Unset(Enum):
@@ -108,6 +115,7 @@ class AgentChanges:
     join_timeout: str | Unset = UNSET
     max_duration: str | Unset = UNSET
     status: AgentStatus | Unset = UNSET
+    tools: Sequence[Any] | Unset = UNSET  # replaces the agent's tools
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +159,11 @@ def _agent_id(value: str) -> str | None:
         return None
 
 
-def _from_row(row: sa.Row[Any], numbers: dict[str, dict[str, list[NumberRef]]]) -> Agent:
+def _from_row(
+    row: sa.Row[Any],
+    numbers: dict[str, dict[str, list[NumberRef]]],
+    links: dict[str, list[ToolLink]],
+) -> Agent:
     m = row._mapping
     mine = numbers.get(m["id"], {})
     return Agent(
@@ -172,6 +184,7 @@ def _from_row(row: sa.Row[Any], numbers: dict[str, dict[str, list[NumberRef]]]) 
         updated_at=m["updated_at"],
         inbound_numbers=tuple(mine.get("inbound", ())),
         outbound_numbers=tuple(mine.get("outbound", ())),
+        tools=tuple(links.get(m["id"], ())),
     )
 
 
@@ -209,7 +222,7 @@ async def load_agent(conn: AsyncConnection, org_id: str, agent_id: str) -> Agent
         row = (await conn.execute(query)).first()
     if row is None:
         raise NotFound.resource("Agent", agent_id if canonical else None)
-    return _from_row(row, await _numbers_of(conn, org_id, [row.id]))
+    return _from_row(row, await _numbers_of(conn, org_id, [row.id]), await links_of(conn, [row.id]))
 
 
 async def get_agent(db: Database, org_id: str, agent_id: str) -> Agent:
@@ -246,22 +259,25 @@ async def list_agents(
                 .offset(offset)
             )
         ).all()
-        numbers = await _numbers_of(conn, org_id, [row.id for row in rows])
-    return AgentPage([_from_row(row, numbers) for row in rows], int(total))
+        ids = [row.id for row in rows]
+        numbers = await _numbers_of(conn, org_id, ids)
+        links = await links_of(conn, ids)
+    return AgentPage([_from_row(row, numbers, links) for row in rows], int(total))
 
 
 # --- writing ----------------------------------------------------------------------------------
 
 
 async def insert_agent(
-    conn: AsyncConnection, org_id: str, draft: AgentDraft, *, model: str
+    conn: AsyncConnection, org_id: str, draft: AgentDraft, *, model: str, box: SecretBox
 ) -> Agent:
-    """Create an agent in the caller's transaction; ``model`` fills in a draft without one."""
+    """Create an agent in the caller's transaction; ``model`` fills in a draft without one,
+    ``box`` seals the secrets of its tools' overrides."""
     values = _checked(
         [
             (f.name, getattr(draft, f.name))
             for f in fields(draft)
-            if f.name != "model" or draft.model is not None
+            if f.name != "tools" and (f.name != "model" or draft.model is not None)
         ]
     )
     values.setdefault("model", model)
@@ -272,6 +288,8 @@ async def insert_agent(
             id=agent_id, organization_id=org_id, created_at=now, updated_at=now, **values
         )
     )
+    if draft.tools:
+        await save_agent_tools(conn, box, org_id, agent_id, draft.tools)
     return await load_agent(conn, org_id, agent_id)
 
 
@@ -292,9 +310,10 @@ async def create_agent(
     :class:`Conflict` (see :mod:`voxline.services.idempotency`).
     """
     model = default_model(settings)
+    box = box_for(settings)
 
     async def action(conn: AsyncConnection) -> tuple[int, Any]:
-        return 201, render(await insert_agent(conn, org_id, draft, model=model))
+        return 201, render(await insert_agent(conn, org_id, draft, model=model, box=box))
 
     outcome = await idempotency.execute(
         db,
@@ -308,14 +327,21 @@ async def create_agent(
     return CreatedAgent(outcome.body, outcome.replayed)
 
 
-async def update_agent(db: Database, org_id: str, agent_id: str, changes: AgentChanges) -> Agent:
-    """Apply the fields of ``changes`` that are set; ``updated_at`` always moves."""
+async def update_agent(
+    db: Database, settings: Settings, org_id: str, agent_id: str, changes: AgentChanges
+) -> Agent:
+    """Apply the fields of ``changes`` that are set; ``updated_at`` always moves. Given
+    ``tools`` replace the agent's tools."""
     pairs = [
-        (f.name, value) for f in fields(changes) if (value := getattr(changes, f.name)) is not UNSET
+        (f.name, value)
+        for f in fields(changes)
+        if f.name != "tools" and (value := getattr(changes, f.name)) is not UNSET
     ]
     values = _checked(pairs)
     async with db.write() as conn:
         current = await load_agent(conn, org_id, agent_id)
+        if not isinstance(changes.tools, Unset):
+            await save_agent_tools(conn, box_for(settings), org_id, current.id, changes.tools)
         await conn.execute(
             agents.update()
             .where(agents.c.id == current.id)

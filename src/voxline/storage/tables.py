@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Float,
     ForeignKey,
@@ -346,4 +347,40 @@ webhook_deliveries = Table(
     UniqueConstraint("endpoint_id", "event_id"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "endpoint_id", "created_at"),
+)
+
+# HTTP tools agents call during calls (0007). ``definition`` is the canonical JSON of
+# ``voxline.domain.tool_definitions`` except that each static header value is replaced by
+# ``sealed``, its Fernet token (``voxline.crypto.SecretBox``); null: a placeholder tool.
+tools = Table(
+    "tools",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(255), nullable=False),
+    Column("definition", JSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id", "created_at"),
+)
+
+# An agent's tools in order: one of the organization's tools, or a built-in by name, with the
+# agent's overrides (static header values sealed as in ``tools``). RESTRICT: a tool an agent
+# uses cannot be deleted, whatever deletes it.
+agent_tools = Table(
+    "agent_tools",
+    metadata,
+    Column("agent_id", ID, ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("tool_id", ID, ForeignKey("tools.id", ondelete="RESTRICT"), nullable=True),
+    Column("builtin", String(40), nullable=True),
+    Column("overrides", JSON, nullable=False),
+    UniqueConstraint("agent_id", "tool_id"),
+    UniqueConstraint("agent_id", "builtin"),
+    CheckConstraint(
+        "(tool_id IS NULL) <> (builtin IS NULL)", name="ck_agent_tools_tool_or_builtin"
+    ),
+    Index(None, "tool_id"),
 )

@@ -86,28 +86,38 @@ _PARTIAL = "Only the fields sent change; PUT and PATCH behave the same."
 @router.put(
     "/{agent_id}",
     response_model=Envelope[Agent],
-    responses=error_responses(400, 404, 422),
+    responses=error_responses(400, 404, 409, 422),
     summary="Update an agent",
     description=_PARTIAL,
 )
 async def update_agent(
-    request: Request, caller: CallerDep, db: DbDep, agent_id: str, body: AgentUpdate
+    request: Request,
+    caller: CallerDep,
+    db: DbDep,
+    settings: SettingsDep,
+    agent_id: str,
+    body: AgentUpdate,
 ) -> Envelope[Agent]:
-    agent = await service.update_agent(db, caller.org_id, agent_id, body.to_changes())
+    agent = await service.update_agent(db, settings, caller.org_id, agent_id, body.to_changes())
     return ok(request, Agent.of(agent))
 
 
 @router.patch(
     "/{agent_id}",
     response_model=Envelope[Agent],
-    responses=error_responses(400, 404, 422),
+    responses=error_responses(400, 404, 409, 422),
     summary="Update an agent (partial)",
     description=_PARTIAL,
 )
 async def patch_agent(
-    request: Request, caller: CallerDep, db: DbDep, agent_id: str, body: AgentUpdate
+    request: Request,
+    caller: CallerDep,
+    db: DbDep,
+    settings: SettingsDep,
+    agent_id: str,
+    body: AgentUpdate,
 ) -> Envelope[Agent]:
-    return await update_agent(request, caller, db, agent_id, body)
+    return await update_agent(request, caller, db, settings, agent_id, body)
 
 
 @router.delete(

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import MISSING, BaseModel, ConfigDict, Field, StringConstraints
 
 from voxline.api.schemas.text import StoredText
+from voxline.api.schemas.tools import AgentTool, ToolEntries
 from voxline.domain import agents as rules
 from voxline.domain.agents import AgentStatus
 from voxline.domain.durations import (
@@ -117,6 +118,7 @@ class AgentCreate(BaseModel):
     join_timeout: JoinTimeout = rules.DEFAULT_JOIN_TIMEOUT
     max_duration: MaxDuration = rules.DEFAULT_MAX_DURATION
     status: WritableStatus = "active"
+    tools: ToolEntries = Field(default_factory=list)
 
     def to_draft(self) -> service.AgentDraft:
         return service.AgentDraft(
@@ -132,6 +134,7 @@ class AgentCreate(BaseModel):
             join_timeout=self.join_timeout,
             max_duration=self.max_duration,
             status=AgentStatus(self.status),
+            tools=tuple(self.tools),
         )
 
 
@@ -153,6 +156,7 @@ class AgentUpdate(BaseModel):
     join_timeout: JoinTimeout | MISSING = MISSING
     max_duration: MaxDuration | MISSING = MISSING
     status: WritableStatus | MISSING = MISSING
+    tools: ToolEntries | MISSING = MISSING
 
     def to_changes(self) -> service.AgentChanges:
         # MISSING fields are left out of the dump, so they stay UNSET in the changes.
@@ -184,6 +188,7 @@ class Agent(BaseModel):
     outbound_phone_numbers: list[PhoneNumberRef] = Field(
         description="Numbers this agent may call from"
     )
+    tools: list[AgentTool] = Field(description="The agent's tools, in order")
     created_at: datetime
     updated_at: datetime
 
@@ -209,6 +214,7 @@ class Agent(BaseModel):
             outbound_phone_numbers=[
                 PhoneNumberRef(id=n.id, phone_number=n.phone_number) for n in agent.outbound_numbers
             ],
+            tools=[AgentTool.of(link) for link in agent.tools],
             created_at=agent.created_at,
             updated_at=agent.updated_at,
         )
