@@ -154,13 +154,13 @@ async def serve(app: Starlette) -> tuple[Any, str]:
     server = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     while not server.started:
+        if task.done():
+            task.result()  # it failed to start: say why
         await asyncio.sleep(0.01)
     return (server, task), f"http://127.0.0.1:{port}"
 
 
-async def one_call(
-    servers: Servers, llm_url: str, tool_url: str, http: httpx.AsyncClient
-) -> Marks:
+async def one_call(servers: Servers, llm_url: str, tool_url: str, http: httpx.AsyncClient) -> Marks:
     servers.marks = marks = Marks()
     tool = HttpTool(
         model_tool_name="lookup_order",
@@ -253,6 +253,7 @@ def main() -> None:
     args = parser.parse_args()
     results = asyncio.run(run(args.iterations))
     print(json.dumps(results, indent=2))
+
 
 if __name__ == "__main__":
     main()

@@ -17,6 +17,8 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import httpx
+
 from voxline.config import Settings
 from voxline.domain.calls import CallDirection, CallEvent, EndReason
 from voxline.domain.templates import render
@@ -25,12 +27,12 @@ from voxline.domain.tools import AgentTools
 from voxline.engine.call_control import CarrierCallControl
 from voxline.engine.leases import LeaseKeeper, new_worker_id
 from voxline.logging import get_logger
+from voxline.services.agent_tools import load_agent_tools
 from voxline.services.call_events import apply_event
 from voxline.services.call_outcomes import save_session_outcome
 from voxline.services.call_sessions import SessionProfile, load_session_profile
 from voxline.services.call_timeline import CallTimeline
 from voxline.services.http_tools import HttpTools, signing_secrets_of
-from voxline.services.tools import load_agent_tools
 from voxline.services.transcripts import CallTranscript
 from voxline.storage.db import Database
 from voxline.storage.types import utcnow
@@ -72,6 +74,8 @@ class VoiceSessions:
         self.kit = kit or VoiceKit(settings)
         self.leases = LeaseKeeper(db, worker_id or new_worker_id(), settings.engine_lease_seconds)
         self._prepared: dict[str, _Prepared] = {}
+        # One connection pool for the HTTP tools of every call in this process.
+        self._tool_client: httpx.AsyncClient | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
     def brain(self, session: SessionProfile, tools: SessionTools | None = None) -> Brain:
@@ -120,7 +124,8 @@ class VoiceSessions:
     async def tools(self, profile: SessionProfile) -> SessionTools:
         """The agent's tools for this call: its HTTP tools and built-ins (messages rendered
         with the call's variables), the call's control and timeline."""
-        agent_tools = rendered(await load_agent_tools(self.db, profile.agent_id), profile.variables)
+        loaded = await load_agent_tools(self.db, profile.agent_id, settings=self.settings)
+        agent_tools = rendered(loaded, profile.variables)
         http = None
         if agent_tools.http:
             secrets = await signing_secrets_of(self.db, self.settings, profile.organization_id)
@@ -130,7 +135,7 @@ class VoiceSessions:
                 caller_number=profile.phone_number if inbound else profile.from_number,
                 callee_number=profile.from_number if inbound else profile.phone_number,
             )
-            http = HttpTools(self.settings, facts, secrets)
+            http = HttpTools(self.settings, facts, secrets, client=self.tool_client())
         control = (
             CarrierCallControl(self.db, self.settings, self.providers, profile.call_id)
             if self.providers is not None
@@ -195,10 +200,19 @@ class VoiceSessions:
             prepared.task.cancel()
             raise
 
+    def tool_client(self) -> httpx.AsyncClient:
+        """The HTTP client of agents' tools (made on first use; redirects not followed)."""
+        if self._tool_client is None:
+            self._tool_client = httpx.AsyncClient(follow_redirects=False)
+        return self._tool_client
+
     async def aclose(self) -> None:
         """Drop every prepared session (at shutdown)."""
         for call_id in list(self._prepared):
             self.drop(call_id)
+        if self._tool_client is not None:
+            await self._tool_client.aclose()
+            self._tool_client = None
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
