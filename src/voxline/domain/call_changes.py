@@ -14,7 +14,7 @@ move its ``max_duration`` deadline.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -52,6 +52,7 @@ class CallState:
     max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS
     time_scale: float = 1.0
     lease_follows_media: bool = False
+    leaves_voicemail: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,16 @@ def learned_provider_call_id(state: CallState, occurrence: CallOccurrence) -> st
 def apply(state: CallState, occurrence: CallOccurrence, now: datetime) -> CallChange | None:
     """The change ``occurrence`` makes to a call in ``state`` at ``now``; None when the
     transition table does not allow it (the call stays as it is)."""
+    event = occurrence.event
+    if event is CallEvent.MACHINE_DETECTED and state.leaves_voicemail:
+        # The agent leaves a message: a machine is someone to talk to. Before the answer
+        # it counts as the answer; after, the agent's session already knows (the greeting
+        # and the beep) and ends the call as a voicemail itself.
+        if state.status is not CallStatus.RINGING and state.status is not CallStatus.QUEUED:
+            return None
+        occurrence = replace(
+            occurrence, event=CallEvent.ANSWERED, answered_by=AnsweredBy.MACHINE, end_reason=None
+        )
     new = next_status(state.status, occurrence.event)
     if new is None:
         return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from voxline.config import Settings
-from voxline.domain.calls import CallEvent
+from voxline.domain.calls import AnsweredBy, CallEvent
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.services.call_events import apply_event
@@ -85,6 +85,11 @@ class CarrierCallControl:
     async def voicemail_left(self) -> None:
         await apply_event(
             self.db,
-            ProviderEvent(self.call_id, CallEvent.VOICEMAIL_LEFT, at=utcnow()),
+            ProviderEvent(
+                self.call_id,
+                CallEvent.VOICEMAIL_LEFT,
+                at=utcnow(),
+                answered_by=AnsweredBy.MACHINE,
+            ),
             self.settings.sandbox_time_scale,
         )

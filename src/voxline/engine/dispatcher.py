@@ -140,6 +140,7 @@ class Dispatcher:
             provider_type=call.provider_type,
             join_timeout_seconds=call.settings.join_timeout_seconds,
             credentials=credentials,
+            leave_voicemail=call.settings.leave_voicemail,
         )
 
     async def _unknown_outcome(

@@ -44,6 +44,9 @@ class CallSettings:
     greeting: str | None
     max_duration_seconds: float
     join_timeout_seconds: float
+    # The agent leaves a voicemail message on a machine (``leave_voicemail``): answering-
+    # machine detection then waits for the beep and does not end the call.
+    leave_voicemail: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,6 +63,7 @@ class CallSettings:
             join_timeout_seconds=float(
                 data.get("join_timeout_seconds", DEFAULT_JOIN_TIMEOUT_SECONDS)
             ),
+            leave_voicemail=bool(data.get("leave_voicemail", False)),
         )
 
 

@@ -34,6 +34,7 @@ from voxline.domain.durations import (
     parse_duration,
 )
 from voxline.domain.phone import is_e164
+from voxline.domain.tools import BuiltinTool
 from voxline.errors import Conflict, NotFound, ProviderError, ValidationFailed
 from voxline.services import billing, idempotency
 from voxline.services.call_records import (
@@ -47,7 +48,7 @@ from voxline.services.call_records import (
 )
 from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
-from voxline.storage.tables import agents, calls, phone_numbers
+from voxline.storage.tables import agent_tools, agents, calls, phone_numbers
 from voxline.storage.types import utcnow
 
 IDEMPOTENCY_ENDPOINT = "POST /calls"
@@ -169,6 +170,7 @@ async def create_call(
             greeting=_pick(overrides.greeting, agent["greeting"]),
             max_duration_seconds=_pick(max_duration, agent["max_duration_seconds"]),
             join_timeout_seconds=_pick(join_timeout, agent["join_timeout_seconds"]),
+            leave_voicemail=await _leaves_voicemail(conn, new.agent_id),
         )
         number = await _outbound_number(conn, org_id, new.agent_id, new.from_number)
         await billing.require_credit(conn, org_id, settings.minimum_call_credit())
@@ -239,6 +241,17 @@ def replayed_refusal(stored: Any) -> ProviderError:
 
 def _pick(override: _T | None, default: _T) -> _T:
     return default if override is None else override
+
+
+async def _leaves_voicemail(conn: AsyncConnection, agent_id: str) -> bool:
+    """Whether the agent enabled the ``leave_voicemail`` built-in tool."""
+    found = await conn.execute(
+        sa.select(agent_tools.c.agent_id).where(
+            agent_tools.c.agent_id == agent_id,
+            agent_tools.c.builtin == BuiltinTool.LEAVE_VOICEMAIL.value,
+        )
+    )
+    return found.first() is not None
 
 
 async def _active_agent(conn: AsyncConnection, org_id: str, agent_id: str) -> sa.RowMapping:

@@ -135,6 +135,7 @@ def call_state(row: sa.Row[Any], simulated_time_scale: float) -> CallState:
         ),
         time_scale=time_scale(row.provider_type, simulated_time_scale),
         lease_follows_media=lease_follows_media(row.provider_type),
+        leaves_voicemail=bool(settings.get("leave_voicemail", False)),
     )
 
 

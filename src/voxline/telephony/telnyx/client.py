@@ -134,7 +134,8 @@ class TelnyxClient:
             "timeout_secs": timeout_seconds(request.join_timeout_seconds),
             "webhook_url": events_url(self._public_base_url, request.call_id),
             "webhook_url_method": "POST",
-            "answering_machine_detection": self._amd,
+            # A voicemail drop waits for the beep.
+            "answering_machine_detection": "detect_beep" if request.leave_voicemail else self._amd,
             "client_state": encode_client_state(request.call_id),
             # Telnyx's idempotency key: a retried dial should not ring twice. Whether Telnyx
             # dedupes dials (not just commands on a live call) is undocumented.

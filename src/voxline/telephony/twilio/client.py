@@ -134,7 +134,8 @@ class TwilioClient:
             ("StatusCallbackMethod", "POST"),
             *(("StatusCallbackEvent", event) for event in STATUS_EVENTS),
             ("Timeout", str(ring)),
-            ("MachineDetection", "Enable"),
+            # A voicemail drop waits for the end of the greeting (the beep).
+            ("MachineDetection", "DetectMessageEnd" if request.leave_voicemail else "Enable"),
             ("AsyncAmd", "true"),
             ("AsyncAmdStatusCallback", callback),
             ("AsyncAmdStatusCallbackMethod", "POST"),
