@@ -94,6 +94,9 @@ class EmulatedCall:
     form: list[tuple[str, str]]
     status: str = "queued"
     recordings: list[dict[str, Any]] = field(default_factory=list)
+    # Every update of the live call (POST to the call), and whom a <Dial> bridged it to.
+    updates: list[list[tuple[str, str]]] = field(default_factory=list)
+    bridged_to: str | None = None
 
     def first(self, name: str) -> str | None:
         return next((v for k, v in self.form if k == name), None)
@@ -249,11 +252,22 @@ class TwilioEmulator:
         if call is None:
             return _error(404, 20404, "The requested resource was not found")
         if request.method == "POST":
+            call.updates.append(form)
             status = dict(form).get("Status")
             if status not in (None, "completed", "canceled"):
                 return _error(400, 21220, "Status must be completed or canceled")
             if status is not None and call.status in ("queued", "ringing", "in-progress"):
                 call.status = "canceled" if call.status != "in-progress" else "completed"
+            twiml = dict(form).get("Twiml")
+            if twiml is not None and call.status == "in-progress":
+                # New TwiML replaces the call's: a <Dial> ends the media stream and bridges
+                # the caller to the number dialed, who stays on the line.
+                dialed = ET.fromstring(twiml).find("./Dial")
+                if dialed is not None:
+                    number = dialed.find("./Number")
+                    sip = dialed.find("./Sip")
+                    target = number if number is not None else sip
+                    call.bridged_to = (target.text if target is not None else dialed.text) or ""
         return JSONResponse(_call_json(call))
 
     async def _recordings(self, request: Request) -> Response:

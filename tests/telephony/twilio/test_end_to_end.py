@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import socket
 import xml.etree.ElementTree as ET
@@ -185,13 +186,15 @@ async def post_callbacks(deployment: Deployment, call_sid: str, scenario: str, u
         assert response.status_code == 204, response.text
 
 
-async def play_callee(deployment: Deployment, stream: ET.Element, call_sid: str) -> int:
+async def play_callee(
+    deployment: Deployment, stream: ET.Element, call_sid: str, line: str = CALLEE_LINE
+) -> int:
     """Be Twilio's side of the media stream of the TwiML ``<Stream>`` element: echo its
-    parameters (our call id and media token) in the start, stream the callee's voice, in
-    real time, and count the agent audio that comes back."""
+    parameters (our call id and media token) in the start, stream the callee's voice saying
+    ``line``, in real time, and count the agent audio that comes back."""
     stream_url = stream.get("url") or ""
     parameters = {p.get("name"): p.get("value") for p in stream.iter("Parameter")}
-    speech = await deployment.kit.tts.synthesize(CALLEE_LINE, "espeak-en-us-f3")
+    speech = await deployment.kit.tts.synthesize(line, "espeak-en-us-f3")
     ulaw = pcm16_to_mulaw(resample(speech, 16000, 8000))
     silence = b"\xff" * 160
     script = [silence] * 150 + [ulaw[i : i + 160] for i in range(0, len(ulaw), 160)]
@@ -242,7 +245,8 @@ async def play_callee(deployment: Deployment, stream: ET.Element, call_sid: str)
                 break
             next_tick += 0.02
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
-        await ws.send(json.dumps({"event": "stop", "streamSid": start["streamSid"]}))
+        with contextlib.suppress(websockets.ConnectionClosed):  # closed by Voxline
+            await ws.send(json.dumps({"event": "stop", "streamSid": start["streamSid"]}))
         listener.cancel()
     return received
 
@@ -596,3 +600,52 @@ async def test_an_api_only_node_prepares_the_greeting_while_the_phone_rings(
     assert api_node.app_prepared(call_id)
     await post_callbacks(api_node, call.sid, "no-answer", upto=10)  # ends unanswered
     assert not api_node.app_prepared(call_id)
+
+
+FRONT_DESK = "+14155550142"
+
+
+async def test_a_transfer_updates_the_live_call_with_dial_and_never_hangs_it_up(
+    deployment: Deployment,
+) -> None:
+    """The callee asks for a person; the agent's ``transfer_call`` replaces the call's TwiML
+    with ``<Dial>`` (which ends the media stream) and leaves: the caller stays bridged to
+    the destination, the call ends ``transferred``, and no hang-up is ever sent."""
+    enabled = await deployment.http.patch(
+        f"{API}/agents/{deployment.agent_id}",
+        json={
+            "tools": [
+                {
+                    "name": "transfer_call",
+                    "overrides": {"destinations": [{"to": FRONT_DESK}], "message": "Sure."},
+                }
+            ]
+        },
+    )
+    assert enabled.status_code == 200, enabled.text
+    created = await deployment.http.post(
+        f"{API}/calls",
+        json={"agent_id": deployment.agent_id, "phone_number": "+14155550123"},
+    )
+    call_id = created.json()["data"]["id"]
+    await wait_dialed(deployment.db, call_id)
+    (call,) = deployment.emulator.calls.values()
+    stream = ET.fromstring(call.first("Twiml") or "").find("./Connect/Stream")
+    assert stream is not None
+    await post_callbacks(deployment, call.sid, "completed", upto=3)  # answered
+    call.status = "in-progress"
+
+    await play_callee(
+        deployment, stream, call.sid, line="Can I talk to a human? Transfer me to a real person."
+    )
+    for _ in range(200):
+        got = (await deployment.http.get(f"{API}/calls/{call_id}")).json()["data"]
+        if got["status"] == "completed":
+            break
+        await asyncio.sleep(0.05)
+
+    assert got["end_reason"] == "transferred", got
+    assert got["context"]["transfer"]["to"] == FRONT_DESK
+    assert call.bridged_to == FRONT_DESK
+    assert call.status == "in-progress"  # the caller is still talking, to the front desk
+    assert all(dict(update).get("Status") is None for update in call.updates)
