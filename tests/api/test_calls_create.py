@@ -95,6 +95,7 @@ async def test_call_settings_override_the_agent_for_this_call(
         "greeting": "Good morning",
         "max_duration_seconds": 600.0,
         "join_timeout_seconds": 45.0,
+        "leave_voicemail": False,
     }
 
 

@@ -275,3 +275,50 @@ def test_the_sandbox_is_the_one_simulated_line() -> None:
     assert time_scale("telnyx", 0.05) == 1.0
     assert not lease_follows_media(SANDBOX)
     assert lease_follows_media("plivo")
+
+
+def test_a_transfer_completes_the_call_with_where_it_went() -> None:
+    state = _state(CallStatus.IN_PROGRESS, started_at=CREATED, context={"dtmf": "1"})
+    change = apply(
+        state, CallOccurrence(CallEvent.TRANSFERRED, AT, transfer_to="+14155550142"), NOW
+    )
+
+    assert change is not None
+    assert change.status is CallStatus.COMPLETED
+    assert change.end_reason is EndReason.TRANSFERRED
+    assert change.context == {
+        "dtmf": "1",
+        "transfer": {"to": "+14155550142", "at": AT.isoformat(), "status": "completed"},
+    }
+    # Only a call in progress can be transferred.
+    assert apply(_state(CallStatus.RINGING), CallOccurrence(CallEvent.TRANSFERRED, AT), NOW) is None
+
+
+def test_a_left_voicemail_ends_the_call_as_a_voicemail() -> None:
+    state = _state(CallStatus.IN_PROGRESS, started_at=CREATED)
+    occurrence = CallOccurrence(CallEvent.VOICEMAIL_LEFT, AT, answered_by=AnsweredBy.MACHINE)
+    change = apply(state, occurrence, NOW)
+
+    assert change is not None
+    assert (change.status, change.end_reason) == (CallStatus.VOICEMAIL, EndReason.VOICEMAIL)
+    assert change.answered_by is AnsweredBy.MACHINE
+
+
+def test_a_machine_does_not_end_the_call_of_an_agent_that_leaves_messages() -> None:
+    machine = CallOccurrence(
+        CallEvent.MACHINE_DETECTED,
+        AT,
+        answered_by=AnsweredBy.MACHINE,
+        end_reason=EndReason.VOICEMAIL,
+    )
+    talking = _state(CallStatus.IN_PROGRESS, started_at=CREATED, leaves_voicemail=True)
+    ringing = _state(CallStatus.RINGING, leaves_voicemail=True)
+
+    assert apply(talking, machine, NOW) is None  # the agent's session ends it itself
+    answered = apply(ringing, machine, NOW)
+    assert answered is not None
+    assert answered.status is CallStatus.IN_PROGRESS
+    assert answered.answered_by is AnsweredBy.MACHINE
+    # Without the voicemail drop a machine ends the call, as before.
+    ended = apply(_state(CallStatus.IN_PROGRESS, started_at=CREATED), machine, NOW)
+    assert ended is not None and ended.status is CallStatus.VOICEMAIL

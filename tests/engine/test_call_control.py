@@ -174,3 +174,13 @@ async def test_the_timeline_of_another_organizations_call_is_not_found(
     assert theirs.status_code == 404
     assert theirs.json()["error"]["code"] == "not_found"
     assert unknown.status_code == 404
+
+
+async def test_barge_ins_are_on_the_timeline(phone: Phone) -> None:
+    talks_over = await phone.call("+14155550108", variables={"first_name": "Jane"})
+    polite = await phone.call("+14155550100", variables={"first_name": "Jane"})
+    for created, expect_barge_in in ((talks_over, True), (polite, False)):
+        call_id = created.json()["data"]["id"]
+        await phone.wait_finished(call_id)
+        barge_ins = [e for e in await timeline(phone, call_id) if e["type"] == "call.barge_in"]
+        assert bool(barge_ins) is expect_barge_in
