@@ -180,3 +180,14 @@ async def test_a_masked_override_without_a_stored_one_is_refused(
         )
 
     assert raised.value.details["field"] == "tools[0].overrides.staticParameters[0].value"
+
+
+def test_idempotency_fingerprints_are_keyed_so_a_bodys_secret_cannot_be_guessed_back() -> None:
+    from voxline.services.idempotency import request_hash
+
+    body = {"definition": {"staticParameters": [{"value": "Bearer sk-123"}]}}
+    keyed = request_hash(body, "deployment-secret")
+    assert keyed == request_hash(body, "deployment-secret")
+    assert keyed != request_hash(body, "another-deployment")
+    assert keyed != request_hash(body)  # the unkeyed SHA-256 a guesser could recompute
+    assert len(keyed) == 64

@@ -323,6 +323,7 @@ async def create_agent(
         payload=payload,
         ttl_seconds=settings.idempotency_ttl_seconds,
         action=action,
+        hash_key=settings.resolved_secret_key(),
     )
     return CreatedAgent(outcome.body, outcome.replayed)
 

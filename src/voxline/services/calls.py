@@ -209,6 +209,7 @@ async def create_call(
         payload=asdict(new),
         ttl_seconds=settings.idempotency_ttl_seconds,
         action=action,
+        hash_key=settings.resolved_secret_key(),
     )
 
 

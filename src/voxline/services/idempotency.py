@@ -13,6 +13,7 @@ its final answer (:func:`store_final`), so a replay gets what the first request 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,9 +42,13 @@ class Outcome:
     replayed: bool
 
 
-def request_hash(payload: Any) -> str:
+def request_hash(payload: Any, hash_key: str | None = None) -> str:
+    """The fingerprint of a request body. With ``hash_key`` (the deployment's secret) it is
+    an HMAC, so a body's secrets (a tool's API key) cannot be guessed back from it offline."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    if hash_key is None:
+        return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(hash_key.encode(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 async def execute(
@@ -55,8 +60,10 @@ async def execute(
     payload: Any,
     ttl_seconds: int,
     action: Action,
+    hash_key: str | None = None,
 ) -> Outcome:
-    """Run ``action`` (returning status and JSON body) at most once per key and payload."""
+    """Run ``action`` (returning status and JSON body) at most once per key and payload
+    (fingerprinted with ``hash_key``, see :func:`request_hash`)."""
     if key is None:
         async with db.write() as conn:
             status, body = await action(conn)
@@ -65,7 +72,7 @@ async def execute(
         raise ValidationFailed.field(
             "X-Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters"
         )
-    digest = request_hash(payload)
+    digest = request_hash(payload, hash_key)
     where = (
         (idempotency_records.c.organization_id == org_id)
         & (idempotency_records.c.endpoint == endpoint)
@@ -119,7 +126,9 @@ async def execute(
     if row is None or row.status_code is None:
         # The unique key fired for another reason, or the record expired in between.
         raise Conflict("A request with this idempotency key is being processed; retry shortly")
-    if row.request_hash != digest:
+    # A record written before fingerprints were keyed holds the plain hash.
+    same = {digest, request_hash(payload)}
+    if row.request_hash not in same:
         raise Conflict(
             "This idempotency key was already used with a different request body",
             {"idempotency_key": key},

@@ -217,6 +217,7 @@ async def create_tool(
         payload=payload,
         ttl_seconds=settings.idempotency_ttl_seconds,
         action=action,
+        hash_key=settings.resolved_secret_key(),
     )
     return CreatedTool(outcome.body, outcome.replayed)
 
