@@ -18,6 +18,7 @@ EXPECTED = {
     ("/calls/{call_id}", "delete"): {"200", "404", "409"},
     ("/calls/{call_id}/recording", "get"): {"200", "404"},
     ("/calls/{call_id}/transcript", "get"): {"200", "404"},
+    ("/calls/{call_id}/events", "get"): {"200", "404"},
 }
 
 

@@ -379,3 +379,11 @@ def test_streaming_start_and_reject_commands() -> None:
 def test_call_ids_are_url_encoded_in_callback_urls() -> None:
     assert webhooks.events_url(BASE + "/", "a&b") == f"{BASE}/webhooks/telnyx/events?call_id=a%26b"
     assert webhooks.decode_client_state("%%%") is None
+
+
+def test_a_client_state_that_is_not_ascii_is_not_ours() -> None:
+    from voxline.telephony.telnyx.webhooks import decode_client_state, encode_client_state
+
+    assert decode_client_state("\U000782b4abc") is None
+    assert decode_client_state("not base64!") is None
+    assert decode_client_state(encode_client_state("call-1")) == "call-1"

@@ -63,11 +63,11 @@ def encode_client_state(call_id: str) -> str:
 
 def decode_client_state(value: object) -> str | None:
     """The call id carried in ``client_state``, or None when absent or not ours."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or not value.isascii():
         return None
     try:
         return base64.b64decode(value, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
 
 
