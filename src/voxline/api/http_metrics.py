@@ -8,6 +8,7 @@ few is ``other``. WebSockets are not timed (they live as long as their call).
 
 from __future__ import annotations
 
+import re
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,6 +42,33 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send_with_status)
         finally:
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            # The router records the route it matched on the request's scope.
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
-            self.metrics.observe_http(method, route, status, time.perf_counter() - started)
+            self.metrics.observe_http(
+                method, route_template(scope), status, time.perf_counter() - started
+            )
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that served the request, from the route the router left
+    on the scope.
+
+    FastAPI may leave the route as its router declared it, without the prefixes of the
+    routers that include it (``/calls/{call_id}`` under ``/api/public/v1``): the part of the
+    path before what the route matched is then that static prefix, put back in front. A
+    prefix that would carry a path parameter's value is not reported (``unmatched``).
+    """
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    pattern = getattr(route, "path_regex", None)
+    if not isinstance(template, str) or not isinstance(pattern, re.Pattern):
+        return UNMATCHED_ROUTE
+    path: str = scope["path"]
+    start = 0
+    while start != -1:
+        if pattern.match(path[start:]):
+            prefix = path[:start]
+            values = (str(value) for value in scope.get("path_params", {}).values())
+            if prefix and any(value and value in prefix for value in values):
+                return UNMATCHED_ROUTE
+            return prefix + template
+        start = path.find("/", start + 1)
+    return UNMATCHED_ROUTE

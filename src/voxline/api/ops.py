@@ -36,7 +36,7 @@ router = APIRouter(tags=["operations"])
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _metrics_token(
+async def _metrics_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

@@ -147,16 +147,17 @@ class Engine:
         halt = asyncio.Event()
         log.info("engine started", extra={"worker_id": self.worker_id})
         async with asyncio.TaskGroup() as group:
-            loops = (
-                self.dispatcher.run(stop),
-                self.timers.run(halt),
-                self.finalizer.run(halt),
-                self.deliverer.run(halt),
-                listen(self.db, self.wakeups, halt),
-            )
+            loops = {
+                "dispatcher": self.dispatcher.run(stop),
+                "timers": self.timers.run(halt),
+                "finalizer": self.finalizer.run(halt),
+                "deliveries": self.deliverer.run(halt),
+            }
+            if "listener" in self.loop_names:
+                loops["listener"] = listen(self.db, self.wakeups, halt)
             self._loops = {
                 name: group.create_task(loop, name=f"voxline-{name}")
-                for name, loop in zip(LOOPS, loops, strict=True)
+                for name, loop in loops.items()
             }
             await stop.wait()
             await self._drain()
@@ -170,6 +171,11 @@ class Engine:
         log.info("engine stopped", extra={"worker_id": self.worker_id})
 
     @property
+    def loop_names(self) -> tuple[str, ...]:
+        """The loops :meth:`run` runs: PostgreSQL's notifications have a listener too."""
+        return LOOPS if not self.db.is_sqlite else tuple(n for n in LOOPS if n != "listener")
+
+    @property
     def loop_tasks(self) -> dict[str, asyncio.Task[None]]:
         """The running loops' tasks by name (empty before :meth:`run`)."""
         return dict(self._loops)
@@ -178,7 +184,7 @@ class Engine:
         """The loops that are not running: all of them before :meth:`run` starts them,
         those that ended (crashed, were cancelled, or stopped at shutdown) after."""
         if not self._loops:
-            return list(LOOPS)
+            return list(self.loop_names)
         return [name for name, task in self._loops.items() if task.done()]
 
     async def _drain(self) -> None:
