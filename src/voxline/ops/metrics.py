@@ -21,12 +21,14 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
 __all__ = ["CONTENT_TYPE", "TURN_STAGES", "DatabaseCounts", "Metrics", "PlacementFailure"]
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format, which generate_latest writes (names escaped to underscores) and
+# every Prometheus version reads; newer clients label it ``version=1.0.0``.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # The stages of a caller turn as voice.metrics.TurnLatency stores them (``<stage>_ms``).
 TURN_STAGES = ("vad_wait", "stt", "brain", "tts", "total")
