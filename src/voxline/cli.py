@@ -5,6 +5,7 @@ deployment through its public API instead."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import sys
@@ -104,6 +105,7 @@ def serve(
     import uvicorn
 
     from voxline.api.app import create_app
+    from voxline.ops.server import DrainingServer
     from voxline.runtime import build_runtime
 
     overrides: dict[str, object] = {}
@@ -115,9 +117,10 @@ def serve(
     configure_logging(settings.log_level, settings.log_format)
     if migrate_first:
         migrate.upgrade(settings.resolved_database_url)
-    application = create_app(settings, build_runtime(settings, run_engine=not no_engine))
+    runtime = build_runtime(settings, run_engine=not no_engine)
+    application = create_app(settings, runtime)
     freeze_startup_heap()
-    uvicorn.run(
+    config = uvicorn.Config(
         application,
         host=settings.host,
         port=settings.port,
@@ -125,6 +128,13 @@ def serve(
         log_config=uvicorn_log_config(),
         proxy_headers=True,
     )
+    # Readiness fails from the signal on, before uvicorn stops (voxline.ops.server).
+    server = DrainingServer(config, runtime)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        # As uvicorn.run does: the port was taken, or the app failed to start.
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -144,10 +154,15 @@ def worker() -> None:
 
     async def main() -> None:
         stop = asyncio.Event()
+        runtime = build_runtime(settings, run_engine=True)
+
+        def shut_down() -> None:
+            runtime.begin_draining()
+            stop.set()
+
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        runtime = build_runtime(settings, run_engine=True)
+            loop.add_signal_handler(signum, shut_down)
         freeze_startup_heap()
         async with runtime.running():
             await stop.wait()

@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -152,6 +152,14 @@ class Settings(BaseSettings):
     placement_timeout_seconds: float = Field(default=15.0, gt=0)
     placement_max_attempts: int = Field(default=4, ge=1)
     placement_backoff_seconds: float = Field(default=2.0, ge=0)
+
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token GET /metrics requires; unset: the endpoint is open",
+    )
+    readiness_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="How long GET /readyz waits for the database's answer"
+    )
 
     tts_engine: str = Field(
         default="auto",

@@ -12,11 +12,18 @@ the engine, which wakes its own finalizer and prepares greetings; without one (a
 node of a scale-out deployment) the same steps happen here and the workers are woken
 through the database. Either way a provider event takes one path:
 :meth:`Runtime.on_provider_events`.
+
+The runtime also holds what an operator watches the process by: its :class:`Metrics` (its
+own Prometheus registry, shared with the engine), the event-loop lag watcher that
+:meth:`Runtime.running` runs, and :meth:`Runtime.readiness`, which fails as soon as
+shutdown begins (:meth:`Runtime.begin_draining`, called first by the signal handlers of
+``voxline serve`` and ``voxline worker``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,6 +34,9 @@ from voxline.engine.runner import Engine
 from voxline.engine.sessions import VoiceSessions
 from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, notify
 from voxline.errors import ProviderError
+from voxline.logging import get_logger
+from voxline.ops.loop_lag import DEFAULT_INTERVAL, watch_loop_lag
+from voxline.ops.metrics import Metrics
 from voxline.services.call_events import apply_event
 from voxline.services.rate_limit import RateLimiter, create_rate_limiter
 from voxline.storage.db import Database, create_database
@@ -37,7 +47,20 @@ from voxline.telephony.media_tokens import MediaTokens
 from voxline.telephony.registry import ProviderRegistry
 from voxline.telephony.websocket import LiveStreams, PendingSockets
 
-__all__ = ["Runtime", "build_runtime"]
+__all__ = ["Readiness", "Runtime", "build_runtime"]
+
+log = get_logger("runtime")
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The outcome of each readiness check: ``"ok"`` or why it failed."""
+
+    checks: dict[str, str]
+
+    @property
+    def ready(self) -> bool:
+        return all(result == "ok" for result in self.checks.values())
 
 
 @dataclass
@@ -52,10 +75,13 @@ class Runtime:
     sessions: VoiceSessions
     media_tokens: MediaTokens
     rate_limiter: RateLimiter
+    metrics: Metrics = field(default_factory=Metrics)
     engine: Engine | None = None
     run_engine: bool = False
     owns_db: bool = False
     live_streams: LiveStreams = field(default_factory=LiveStreams)
+    loop_lag_interval: float = DEFAULT_INTERVAL
+    draining: bool = False
     pending_sockets: PendingSockets = field(init=False)
     callbacks: dict[str, ProviderCallbacks] = field(init=False)
 
@@ -88,17 +114,51 @@ class Runtime:
         await notify(self.db, DISPATCH)
         return None
 
+    def begin_draining(self) -> None:
+        """Mark the process as shutting down: readiness fails from now on, so load
+        balancers send new work elsewhere while what runs here finishes."""
+        if not self.draining:
+            log.info("draining: readiness now fails")
+        self.draining = True
+
+    async def readiness(self) -> Readiness:
+        """Whether this process should be sent work: the database answers ``SELECT 1``
+        within ``readiness_timeout_seconds``, the engine's loops run (where this process
+        has an engine), and it is not draining."""
+        checks = {"database": "ok"}
+        try:
+            await self.db.ping(self.settings.readiness_timeout_seconds)
+        except TimeoutError:
+            checks["database"] = "timed out"
+        except Exception as exc:
+            # The class only: a driver's message can carry the database URL.
+            checks["database"] = f"unreachable ({type(exc).__name__})"
+        if self.engine is not None:
+            stopped = self.engine.stopped_loops()
+            checks["engine"] = "ok" if not stopped else "stopped: " + ", ".join(stopped)
+        checks["draining"] = "shutting down" if self.draining else "ok"
+        return Readiness(checks)
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Run the engine (if this runtime runs it) until the block ends; then stop it,
-        release the carriers and sessions, and close the database if the runtime owns it."""
+        """Run the engine (if this runtime runs it) and the loop-lag watcher until the
+        block ends; then drain, stop them, release the carriers and sessions, and close the
+        database if the runtime owns it."""
         stop = asyncio.Event()
         task = None
         if self.run_engine and self.engine is not None:
             task = asyncio.create_task(self.engine.run(stop), name="voxline-engine")
+        lag = asyncio.create_task(
+            watch_loop_lag(self.metrics.loop_lag, self.loop_lag_interval),
+            name="voxline-loop-lag",
+        )
         try:
             yield
         finally:
+            self.begin_draining()
+            lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag
             stop.set()
             if task is not None:
                 await task
@@ -123,6 +183,7 @@ def build_runtime(
     but run by its owner. With neither, the process is an API-only node."""
     database = db or create_database(settings.resolved_database_url)
     live = engine or (Engine(database, settings) if run_engine else None)
+    metrics = live.metrics if live is not None else Metrics()
     carriers = live.carriers if live is not None else Carriers.for_deployment(settings)
     providers = live.registry if live is not None else ProviderRegistry(carriers.by_name())
     return Runtime(
@@ -133,12 +194,13 @@ def build_runtime(
         sessions=(
             live.sessions
             if live is not None
-            else VoiceSessions(database, settings, providers=providers)
+            else VoiceSessions(database, settings, providers=providers, metrics=metrics)
         ),
         media_tokens=MediaTokens.for_deployment(
             settings.resolved_secret_key(), settings.media_token_ttl_seconds
         ),
         rate_limiter=create_rate_limiter(database, settings.rate_limit_per_minute),
+        metrics=metrics,
         engine=live,
         run_engine=run_engine and engine is None,
         owns_db=db is None,

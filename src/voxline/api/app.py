@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from voxline import __version__
+from voxline.api import ops
 from voxline.api.body_limit import BodyLimitMiddleware
 from voxline.api.errors import install_error_handlers
+from voxline.api.http_metrics import HttpMetricsMiddleware
 from voxline.api.middleware import RequestContextMiddleware
 from voxline.api.providers import routes as provider_routes
 from voxline.api.routes import agents, calls, recordings, telephony, tools, voices, webhooks
@@ -43,6 +45,8 @@ def create_app(settings: Settings, runtime: Runtime) -> FastAPI:
     # Added first, so it runs inside RequestContextMiddleware and its 413 has a request id.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost: it times the whole request, the 500 envelope of an unexpected error too.
+    app.add_middleware(HttpMetricsMiddleware, metrics=runtime.metrics)
 
     public = APIRouter(prefix=API_PREFIX)
     for module in (agents, tools, voices, telephony, calls, webhooks):
@@ -50,9 +54,6 @@ def create_app(settings: Settings, runtime: Runtime) -> FastAPI:
     app.include_router(public)
     app.include_router(recordings.router)
     app.include_router(provider_routes.router)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    app.include_router(ops.router)
 
     return app

@@ -5,6 +5,10 @@ exponential backoff until ``placement_max_attempts``; other failures end it ``fa
 ``context.last_error``. A placement whose outcome is unknown (the request timed out) is asked
 of the provider; if it cannot say, the call ends ``failed`` with ``placement_unknown`` rather
 than risk dialing a person twice.
+
+Each attempt moves one of the process's counters (:class:`~voxline.ops.metrics.Metrics`):
+``voxline_call_placements_total`` when the provider accepted it, else
+``voxline_call_placement_failures_total`` with its reason.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from voxline.engine.claims import ClaimedCall, claim_due_calls, mark_placed, rel
 from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups
 from voxline.errors import ProviderError, VoxlineError
 from voxline.logging import get_logger
+from voxline.ops.metrics import Metrics, PlacementFailure
 from voxline.services.call_events import apply_event
 from voxline.services.credentials import credential_for_number
 from voxline.storage.db import Database
@@ -48,12 +53,15 @@ class Dispatcher:
         registry: ProviderRegistry,
         wakeups: Wakeups,
         worker_id: str,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.registry = registry
         self.wakeups = wakeups
         self.worker_id = worker_id
+        self.metrics = metrics or Metrics(process_collector=False)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -96,11 +104,11 @@ class Dispatcher:
             request = await self._request(call)
             provider = self.registry.get(call.provider_type)
         except ProviderError as exc:
-            await self._fail(call, exc)
+            await self._fail(call, exc, PlacementFailure.INVALID)
             return exc
         except VoxlineError as exc:
             error = ProviderError(exc.message, provider=call.provider_type, retryable=False)
-            await self._fail(call, error)
+            await self._fail(call, error, PlacementFailure.INVALID)
             return error
         try:
             provider_call_id = await asyncio.wait_for(
@@ -110,6 +118,7 @@ class Dispatcher:
             return await self._unknown_outcome(call, provider, request)
         except ProviderError as exc:
             if exc.retryable and call.attempts < self.settings.placement_max_attempts:
+                self.metrics.placement_failed(call.provider_type, PlacementFailure.RETRYING)
                 delay = self.settings.placement_backoff_seconds * 2 ** (call.attempts - 1)
                 await release_for_retry(self.db, call.id, delay, exc.message)
                 log.info(
@@ -117,8 +126,10 @@ class Dispatcher:
                     extra={"call_id": call.id, "attempt": call.attempts, "delay": delay},
                 )
                 return None
-            await self._fail(call, exc)
+            reason = PlacementFailure.EXHAUSTED if exc.retryable else PlacementFailure.REJECTED
+            await self._fail(call, exc, reason)
             return exc
+        self.metrics.placed(call.provider_type)
         scale = time_scale(call.provider_type, self.settings.sandbox_time_scale)
         await mark_placed(
             self.db, call, provider_call_id, self.settings.engine_lease_seconds, scale
@@ -153,6 +164,7 @@ class Dispatcher:
             state is PlacementState.NOT_PLACED
             and call.attempts < self.settings.placement_max_attempts
         ):
+            self.metrics.placement_failed(call.provider_type, PlacementFailure.RETRYING)
             await release_for_retry(
                 self.db, call.id, self.settings.placement_backoff_seconds, "provider timed out"
             )
@@ -162,10 +174,14 @@ class Dispatcher:
             provider=call.provider_type,
             retryable=False,
         )
+        self.metrics.placement_failed(call.provider_type, PlacementFailure.UNKNOWN)
         await self._finish(call.id, error, EndReason.PLACEMENT_UNKNOWN)
         return error
 
-    async def _fail(self, call: ClaimedCall, error: ProviderError) -> None:
+    async def _fail(
+        self, call: ClaimedCall, error: ProviderError, reason: PlacementFailure
+    ) -> None:
+        self.metrics.placement_failed(call.provider_type, reason)
         log.info(
             "placement failed",
             extra={"call_id": call.id, "provider": call.provider_type, "code": error.provider_code},

@@ -7,6 +7,9 @@ workers cooperate through row locks and leases.
 
 Stopping is graceful: no new calls are claimed, live calls get ``engine_drain_seconds`` to
 end on their own, the rest are hung up, and ended calls are finalized before exit.
+
+While it runs, :meth:`Engine.stopped_loops` names any of its loops that is no longer running
+(a crash, a cancellation), which fails the process's readiness (``GET /readyz``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from voxline.engine.timers import Timers
 from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, Wakeups, listen, notify
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
+from voxline.ops.metrics import Metrics
 from voxline.services.call_events import apply_event
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
@@ -40,7 +44,10 @@ from voxline.telephony.sandbox.line import TextLine
 log = get_logger("engine")
 
 
-__all__ = ["Engine", "new_worker_id", "notify_dispatch"]
+__all__ = ["LOOPS", "Engine", "new_worker_id", "notify_dispatch"]
+
+# The engine's loops, by the names readiness reports them with.
+LOOPS = ("dispatcher", "timers", "finalizer", "deliveries", "listener")
 
 
 class Engine:
@@ -51,12 +58,15 @@ class Engine:
         worker_id: str | None = None,
         *,
         carriers: Carriers | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.worker_id = worker_id or new_worker_id()
+        self.metrics = metrics or Metrics()
         self.wakeups = Wakeups()
-        self.sessions = VoiceSessions(db, settings, worker_id=self.worker_id)
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self.sessions = VoiceSessions(db, settings, worker_id=self.worker_id, metrics=self.metrics)
         self.voice = self.sessions.kit
         audio = None
         if settings.sandbox_mode == "audio":
@@ -77,7 +87,9 @@ class Engine:
         self.registry = ProviderRegistry(
             {self.sandbox.name: self.sandbox, **self.carriers.by_name()}
         )
-        self.dispatcher = Dispatcher(db, settings, self.registry, self.wakeups, self.worker_id)
+        self.dispatcher = Dispatcher(
+            db, settings, self.registry, self.wakeups, self.worker_id, metrics=self.metrics
+        )
         self.sessions.providers = self.registry
         self.timers = Timers(db, settings, self.registry, self.wakeups)
         self.finalizer = Finalizer(
@@ -135,11 +147,18 @@ class Engine:
         halt = asyncio.Event()
         log.info("engine started", extra={"worker_id": self.worker_id})
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.dispatcher.run(stop))
-            group.create_task(self.timers.run(halt))
-            group.create_task(self.finalizer.run(halt))
-            group.create_task(self.deliverer.run(halt))
-            group.create_task(listen(self.db, self.wakeups, halt))
+            loops = {
+                "dispatcher": self.dispatcher.run(stop),
+                "timers": self.timers.run(halt),
+                "finalizer": self.finalizer.run(halt),
+                "deliveries": self.deliverer.run(halt),
+            }
+            if "listener" in self.loop_names:
+                loops["listener"] = listen(self.db, self.wakeups, halt)
+            self._loops = {
+                name: group.create_task(loop, name=f"voxline-{name}")
+                for name, loop in loops.items()
+            }
             await stop.wait()
             await self._drain()
             await self.sandbox.aclose()
@@ -150,6 +169,23 @@ class Engine:
         # After the finalizer stopped: its recording step asks the carriers.
         await self.carriers.aclose()
         log.info("engine stopped", extra={"worker_id": self.worker_id})
+
+    @property
+    def loop_names(self) -> tuple[str, ...]:
+        """The loops :meth:`run` runs: PostgreSQL's notifications have a listener too."""
+        return LOOPS if not self.db.is_sqlite else tuple(n for n in LOOPS if n != "listener")
+
+    @property
+    def loop_tasks(self) -> dict[str, asyncio.Task[None]]:
+        """The running loops' tasks by name (empty before :meth:`run`)."""
+        return dict(self._loops)
+
+    def stopped_loops(self) -> list[str]:
+        """The loops that are not running: all of them before :meth:`run` starts them,
+        those that ended (crashed, were cancelled, or stopped at shutdown) after."""
+        if not self._loops:
+            return list(self.loop_names)
+        return [name for name, task in self._loops.items() if task.done()]
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()

@@ -33,6 +33,7 @@ from voxline.services.call_outcomes import save_session_outcome
 from voxline.services.call_sessions import SessionProfile, load_session_profile
 from voxline.services.call_timeline import CallTimeline
 from voxline.services.http_tools import HttpTools, signing_secrets_of
+from voxline.services.ports import TurnLatencies
 from voxline.services.transcripts import CallTranscript
 from voxline.storage.db import Database
 from voxline.storage.types import utcnow
@@ -66,9 +67,12 @@ class VoiceSessions:
         kit: VoiceKit | None = None,
         worker_id: str | None = None,
         providers: ProviderRegistry | None = None,
+        metrics: TurnLatencies | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
+        # Where the turn latencies of finished audio sessions are observed.
+        self.metrics = metrics
         # The carriers the agent's call control goes through (transfer, keys).
         self.providers = providers
         self.kit = kit or VoiceKit(settings)
@@ -257,7 +261,11 @@ class VoiceSessions:
             if recorder is not None:
                 recording_path = await asyncio.to_thread(recorder.close)
             await save_session_outcome(
-                self.db, call_id, recording_path=recording_path, metrics=session.metrics.as_json()
+                self.db,
+                call_id,
+                recording_path=recording_path,
+                metrics=session.metrics.as_json(),
+                latencies=self.metrics,
             )
 
     async def run_text(self, call_id: str, line: AgentLine, silence_timeout: float) -> None:

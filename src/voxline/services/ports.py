@@ -134,3 +134,10 @@ class CallStore(Protocol):
 
     async def cache_recording_url(self, conn: AsyncConnection, call_id: str, url: str) -> None:
         """Keep the provider's recording URL, unless one is kept already."""
+
+
+class TurnLatencies(Protocol):
+    """Where a finished session's turn latencies are observed (the process's metrics)."""
+
+    def record_turns(self, metrics: Mapping[str, Any]) -> None:
+        """Observe the turns of ``metrics``, a call's latency figures as stored."""

@@ -186,6 +186,12 @@ class Database:
         async with self._query_engine.connect() as conn:
             return (await conn.execute(statement, params)).all()
 
+    async def ping(self, within: float) -> None:
+        """Raise unless the database answers ``SELECT 1`` within ``within`` seconds
+        (``TimeoutError`` when it does not answer, the driver's error when it refuses)."""
+        async with asyncio.timeout(within):
+            await self.query(sa.select(1))
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection inside a read transaction (rolled back at the end)."""

@@ -22,5 +22,9 @@ class ProviderRegistry:
             )
         return provider
 
+    def names(self) -> list[str]:
+        """The provider types served here, in registration order."""
+        return list(self._providers)
+
     def __contains__(self, provider_type: str) -> bool:
         return provider_type in self._providers

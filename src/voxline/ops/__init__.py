@@ -1,0 +1,1 @@
+"""What an operator watches a Voxline process by: metrics, event-loop lag, readiness."""
