@@ -68,9 +68,11 @@ _KINDS = {event_type: kind for kind, event_type in NOTE_TYPES.items()}
 @dataclass(frozen=True, slots=True)
 class TimelineItem:
     """One entry: ``kind`` is ``status``, ``tool_call``, ``transfer``, ``dtmf`` or
-    ``barge_in``; ``offset`` is seconds since the call's first entry."""
+    ``barge_in``; ``event`` its event type; ``offset`` is seconds since the call's first
+    entry."""
 
     kind: str
+    event: str
     offset: float
     data: dict[str, Any]
 
@@ -82,6 +84,7 @@ def timeline_items(entries: Sequence[TimelineEntry]) -> list[TimelineItem]:
     return [
         TimelineItem(
             kind=_KINDS.get(entry.type, "status"),
+            event=entry.type,
             offset=(entry.at - start).total_seconds(),
             data=entry.data,
         )
