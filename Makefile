@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | espeak
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-install: $(STAMP) espeak assets
+install: $(STAMP) espeak assets chromium
 
 ## The dashboard's front-end packages (htmx and its SSE extension), from the npm registry at the
 ## versions web/package-lock.json pins, copied where the app serves them. Nothing is fetched at
@@ -60,7 +60,7 @@ run: install
 
 ## Set everything up, then lint, type-check, check the import contract and run the whole suite
 ## (SQLite and PostgreSQL).
-test: install chromium postgres lint typecheck imports pytest
+test: install postgres lint typecheck imports pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)
