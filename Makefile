@@ -10,7 +10,7 @@ export VOXLINE_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
 # out and Voxline speaks with espeak-ng only.
 EXTRAS ?= dev,piper
 
-.PHONY: run test install espeak lint typecheck imports pytest postgres bench clean
+.PHONY: run test install espeak chromium assets lint typecheck imports pytest postgres bench clean
 
 $(STAMP): pyproject.toml | espeak
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,20 @@ $(STAMP): pyproject.toml | espeak
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-install: $(STAMP) espeak
+install: $(STAMP) espeak assets
+
+## The dashboard's front-end packages (htmx and its SSE extension), from the npm registry at the
+## versions web/package-lock.json pins, copied where the app serves them. Nothing is fetched at
+## run time and nothing of them is committed.
+VENDOR := src/voxline/dashboard/static/vendor
+assets: $(VENDOR)/.installed
+
+$(VENDOR)/.installed: web/package.json web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: install Node.js (apt-get install nodejs npm)" >&2; exit 1; }
+	npm ci --prefix web --no-audit --no-fund --silent
+	mkdir -p $(VENDOR)
+	cp web/node_modules/htmx.org/dist/htmx.min.js web/node_modules/htmx-ext-sse/dist/sse.min.js $(VENDOR)/
+	touch $@
 
 ## espeak-ng (Debian) speaks the espeak voices and the sandbox's callee; installed if missing.
 espeak:
@@ -27,6 +40,16 @@ espeak:
 		apt-get update -qq >/dev/null 2>&1 || true; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null 2>&1 || true; \
 		command -v espeak-ng >/dev/null 2>&1 || { echo "espeak-ng is missing: install it (apt-get install espeak-ng)" >&2; exit 1; }; \
+	}
+
+## Debian's Chromium runs the dashboard's browser tests (Playwright drives it; no browser is
+## downloaded); installed if missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium"; \
+		apt-get update -qq >/dev/null 2>&1 || true; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 || true; \
+		command -v chromium >/dev/null 2>&1 || { echo "chromium is missing: install it (apt-get install chromium)" >&2; exit 1; }; \
 	}
 
 ## Set everything up, then serve on http://127.0.0.1:8000 with a demo organization ready.
@@ -50,7 +73,7 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP) postgres
+pytest: $(STAMP) assets chromium postgres
 	$(BIN)/python -m pytest
 
 ## Benchmarks (about 10 minutes): API latency at 10k-1M calls, dispatch, capacity. See bench/README.md.
@@ -62,4 +85,4 @@ postgres:
 	@scripts/ensure-postgres
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) web/node_modules $(VENDOR) tests/artifacts .mypy_cache .ruff_cache .pytest_cache

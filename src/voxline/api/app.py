@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.responses import RedirectResponse
 
 from voxline import __version__
 from voxline.api import ops
@@ -16,6 +17,7 @@ from voxline.api.middleware import RequestContextMiddleware
 from voxline.api.providers import routes as provider_routes
 from voxline.api.routes import agents, calls, recordings, telephony, tools, voices, webhooks
 from voxline.config import Settings
+from voxline.dashboard.app import create_dashboard
 from voxline.runtime import Runtime
 
 API_PREFIX = "/api/public/v1"
@@ -55,5 +57,10 @@ def create_app(settings: Settings, runtime: Runtime) -> FastAPI:
     app.include_router(recordings.router)
     app.include_router(provider_routes.router)
     app.include_router(ops.router)
+    app.mount("/dashboard", create_dashboard(settings, runtime))
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/dashboard/", status_code=307)
 
     return app

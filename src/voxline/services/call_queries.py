@@ -177,6 +177,20 @@ async def get_recording_url(db: Database, settings: Settings, org_id: str, call_
     return call.recording_url
 
 
+async def local_recording(db: Database, settings: Settings, org_id: str, call_id: str) -> Path:
+    """The file of the organization's call recording, kept by Voxline; 404 when recording
+    is disabled, the call is unknown, or the recording is not a local file (a provider's)."""
+    async with db.read() as conn:
+        row = await select_call(conn, org_id, call_id)
+    if row is None:
+        raise NotFound.resource("Call", call_id)
+    enabled = CallSettings.from_json(row["settings"] or {}).recording_enabled
+    path = recording_file(settings, row["recording_path"]) if row["recording_path"] else None
+    if not enabled or path is None or not path.is_file():
+        raise NotFound("Recording not found", {"call_id": row["id"]})
+    return path
+
+
 @dataclass(frozen=True, slots=True)
 class TranscriptTurn:
     speaker: str

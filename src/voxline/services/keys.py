@@ -79,3 +79,19 @@ async def authenticate_key(db: Database, presented: str) -> ApiKey:
     if row is None or not hashes_match(row.key_hash, digest) or row.revoked_at is not None:
         raise Unauthorized("Invalid or missing API key")
     return ApiKey(row.id, row.organization_id, row.prefix, row.name, row.created_at, None)
+
+
+async def active_key(db: Database, key_id: str) -> ApiKey:
+    """The key ``key_id`` while it is active; :class:`Unauthorized` once it is revoked or gone.
+
+    A dashboard session holds a key's id, never its secret, and asks this on every request,
+    so revoking the key signs its sessions out."""
+    try:
+        canonical = str(uuid.UUID(key_id))
+    except (ValueError, AttributeError, TypeError):
+        raise Unauthorized("Invalid or missing API key") from None
+    rows = await db.query(sa.select(api_keys).where(api_keys.c.id == canonical))
+    row = rows[0] if rows else None
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("Invalid or missing API key")
+    return ApiKey(row.id, row.organization_id, row.prefix, row.name, row.created_at, None)
