@@ -56,6 +56,9 @@ async def audio_phone(db: Database, settings: Settings, tenant: Tenant) -> Async
     await asyncio.wait_for(task, 30)
 
 
+# The audio path does not depend on the database (the sandbox's calls on PostgreSQL are
+# covered in text mode): one backend keeps the suite's slowest test single.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_audio_call_has_stt_transcript_metrics_and_a_two_voice_recording(
     audio_phone: Phone, settings: Settings, tmp_path: Path
 ) -> None:

@@ -605,6 +605,7 @@ async def test_an_api_only_node_prepares_the_greeting_while_the_phone_rings(
 FRONT_DESK = "+14155550142"
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # carrier behaviour only
 async def test_a_transfer_updates_the_live_call_with_dial_and_never_hangs_it_up(
     deployment: Deployment,
 ) -> None:
