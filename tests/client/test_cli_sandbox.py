@@ -25,12 +25,12 @@ ASSIGNED = "+14155551001"
 UNASSIGNED = "+14155551002"
 
 
+# One backend is enough for the command line (the API's tests run on both).
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
-async def server(
-    db: Database, settings: Settings, backend: str
-) -> AsyncIterator[tuple[str, Tenant, str]]:
-    if backend != "sqlite":
-        pytest.skip("one backend is enough for the command line")
+async def server(db: Database, settings: Settings) -> AsyncIterator[tuple[str, Tenant, str]]:
     tenant = await make_tenant(db, "Acme")
     agent_id = await insert_agent(db, tenant.org_id)
     await insert_number(db, tenant.org_id, ASSIGNED, inbound_agent_id=agent_id)
