@@ -16,7 +16,7 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
-from voxline.cli_client import agents_app, calls_app
+from voxline.cli_client import agents_app, calls_app, sandbox_app
 from voxline.config import Settings, load_settings
 from voxline.errors import VoxlineError
 from voxline.logging import configure_logging, get_logger, uvicorn_log_config
@@ -34,6 +34,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(calls_app, name="calls")
 app.add_typer(agents_app, name="agents")
+app.add_typer(sandbox_app, name="sandbox")
 
 out = Console()
 err = Console(stderr=True)

@@ -1,4 +1,5 @@
-"""``voxline calls …`` and ``voxline agents …``: the public API from the shell, through the SDK.
+"""``voxline calls``, ``voxline agents`` and ``voxline sandbox``: the public API from the shell,
+through the SDK.
 
 The base URL and key come from ``--base-url``/``--api-key``, else ``VOXLINE_API_URL``/
 ``VOXLINE_API_KEY``, else ``~/.config/voxline/config.toml`` (see
@@ -56,6 +57,7 @@ _ID_WIDTH = 36
 
 calls_app = typer.Typer(help="Calls, through the public API.", no_args_is_help=True)
 agents_app = typer.Typer(help="Agents, through the public API.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The sandbox carrier, through the public API.", no_args_is_help=True)
 
 out = Console()
 err = Console(stderr=True)
@@ -449,3 +451,28 @@ def agents_update(
         _print_json(agent)
     else:
         out.print(f"updated {agent.id}", highlight=False)
+
+
+@sandbox_app.command("call-in")
+def sandbox_call_in(
+    number: Annotated[str, typer.Argument(help="One of your sandbox numbers, E.164")],
+    persona: Annotated[
+        str | None,
+        typer.Option(
+            help="Who calls: talker (default), hangs_up, filibuster, silent, interrupter, "
+            "wants_person"
+        ),
+    ] = None,
+    as_json: AsJson = False,
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Have a sandbox persona call one of your sandbox numbers (its inbound agent answers)."""
+    with _api(base_url, api_key) as vx:
+        call = vx.sandbox.call_in(number, persona=persona)
+    if as_json:
+        _print_json(call)
+    else:
+        out.print(f"{call.id} {call.status} {call.direction}", highlight=False)
+        if call.context.get("last_error"):
+            err.print(str(call.context["last_error"]), highlight=False)

@@ -33,12 +33,13 @@ from voxline.domain.calls import CallStatus
 from voxline.engine.runner import Engine
 from voxline.engine.sessions import VoiceSessions
 from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, notify
-from voxline.errors import ProviderError
+from voxline.errors import Conflict, ProviderError
 from voxline.logging import get_logger
 from voxline.ops.loop_lag import DEFAULT_INTERVAL, watch_loop_lag
 from voxline.ops.metrics import Metrics
 from voxline.services.call_events import apply_event
 from voxline.services.rate_limit import RateLimiter, create_rate_limiter
+from voxline.services.sandbox_calls import ring_sandbox_number
 from voxline.storage.db import Database, create_database
 from voxline.telephony.base import ProviderEvent
 from voxline.telephony.callbacks import ProviderCallbacks
@@ -113,6 +114,30 @@ class Runtime:
             return await self.engine.place_now(call_id)
         await notify(self.db, DISPATCH)
         return None
+
+    async def call_in(self, org_id: str, to_number: str, persona: str | None) -> str:
+        """A sandbox persona calls the organization's sandbox number ``to_number``: the
+        call is recorded as a carrier's inbound call is (its inbound agent takes it, or it
+        is turned away), and this process's sandbox plays the caller. Returns the call's
+        id. 409 on a process without an engine (an API-only node has no sandbox)."""
+        engine = self.engine
+        if engine is None:
+            raise Conflict("Calling in needs a process that runs the engine (voxline serve)")
+        ring = await ring_sandbox_number(self.db, self.settings, org_id, to_number, persona)
+        if ring.answered and ring.agent_id is not None:
+            engine.sandbox.call_in(
+                call_id=ring.call_id,
+                provider_call_id=ring.provider_call_id,
+                org_id=org_id,
+                agent_id=ring.agent_id,
+                caller=ring.caller,
+                number=ring.number,
+                persona=ring.persona,
+            )
+        else:
+            engine.wakeups.wake(FINALIZE)
+        engine.wakeups.wake(DELIVER)
+        return ring.call_id
 
     def begin_draining(self) -> None:
         """Mark the process as shutting down: readiness fails from now on, so load

@@ -15,7 +15,16 @@ from voxline.api.errors import install_error_handlers
 from voxline.api.http_metrics import HttpMetricsMiddleware
 from voxline.api.middleware import RequestContextMiddleware
 from voxline.api.providers import routes as provider_routes
-from voxline.api.routes import agents, calls, recordings, telephony, tools, voices, webhooks
+from voxline.api.routes import (
+    agents,
+    calls,
+    recordings,
+    sandbox,
+    telephony,
+    tools,
+    voices,
+    webhooks,
+)
 from voxline.config import Settings
 from voxline.dashboard.app import create_dashboard
 from voxline.runtime import Runtime
@@ -51,7 +60,7 @@ def create_app(settings: Settings, runtime: Runtime) -> FastAPI:
     app.add_middleware(HttpMetricsMiddleware, metrics=runtime.metrics)
 
     public = APIRouter(prefix=API_PREFIX)
-    for module in (agents, tools, voices, telephony, calls, webhooks):
+    for module in (agents, tools, voices, telephony, calls, sandbox, webhooks):
         public.include_router(module.router)
     app.include_router(public)
     app.include_router(recordings.router)

@@ -18,6 +18,7 @@ from voxline.client._http import (
 from voxline.client.agents import Agents, AsyncAgents
 from voxline.client.calls import AsyncCalls, Calls
 from voxline.client.numbers import AsyncNumbers, Numbers
+from voxline.client.sandbox import AsyncSandbox, Sandbox
 from voxline.client.voices import AsyncVoices, Voices
 
 _USER_AGENT = "voxline-python"
@@ -56,6 +57,7 @@ class Voxline:
         self.agents = Agents(self._http)
         self.voices = Voices(self._http)
         self.numbers = Numbers(self._http)
+        self.sandbox = Sandbox(self._http)
 
     def __repr__(self) -> str:
         return f"Voxline(base_url={self.base_url!r})"
@@ -100,6 +102,7 @@ class AsyncVoxline:
         self.agents = AsyncAgents(self._http)
         self.voices = AsyncVoices(self._http)
         self.numbers = AsyncNumbers(self._http)
+        self.sandbox = AsyncSandbox(self._http)
 
     def __repr__(self) -> str:
         return f"AsyncVoxline(base_url={self.base_url!r})"

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxline.config import Settings
-from voxline.dashboard import calls, directory, sign_in
+from voxline.dashboard import calls, directory, sign_in, webcall
 from voxline.dashboard.pages import BASE, HERE, make_templates, render
 from voxline.dashboard.session import (
     SESSION_COOKIE,
@@ -99,7 +99,7 @@ def create_dashboard(settings: Settings, runtime: Runtime) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (sign_in, calls, directory):
+    for module in (sign_in, calls, directory, webcall):
         app.include_router(module.router)
 
     @app.get("/")

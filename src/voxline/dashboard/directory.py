@@ -1,15 +1,19 @@
-"""Read-only pages of what an organization has set up: agents, numbers, webhook endpoints
-with their delivery log."""
+"""Pages of what an organization has set up: agents, numbers (with the sandbox's "call in"),
+webhook endpoints with their delivery log."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from voxline.api.deps import runtime_of
-from voxline.dashboard.pages import render
-from voxline.dashboard.session import ViewerDep
+from voxline.dashboard.pages import BASE, render
+from voxline.dashboard.session import ViewerDep, checked_form
+from voxline.errors import VoxlineError
 from voxline.services import agents, numbers, webhook_deliveries, webhooks
+from voxline.telephony.sandbox.personas import CALLER_BEHAVIOURS, DEFAULT_CALLER
 
 router = APIRouter()
 
@@ -31,14 +35,38 @@ async def agent_page(request: Request, agent_id: str, viewer: ViewerDep) -> Resp
     return render(request, "agent.html", {"agent": agent})
 
 
+async def _numbers_context(request: Request, org_id: str) -> dict[str, Any]:
+    db = runtime_of(request).db
+    items, total = await numbers.list_numbers(db, org_id, limit=LIST_LIMIT)
+    listed = await agents.list_agents(db, org_id, limit=LIST_LIMIT)
+    names = {agent.id: agent.name for agent in listed.items}
+    return {
+        "numbers": items,
+        "total": total,
+        "agents": names,
+        "personas": [b.value for b in CALLER_BEHAVIOURS],
+        "default_persona": DEFAULT_CALLER.value,
+    }
+
+
 @router.get("/numbers")
 async def numbers_page(request: Request, viewer: ViewerDep) -> Response:
-    db = runtime_of(request).db
-    items, total = await numbers.list_numbers(db, viewer.org_id, limit=LIST_LIMIT)
-    listed = await agents.list_agents(db, viewer.org_id, limit=LIST_LIMIT)
-    names = {agent.id: agent.name for agent in listed.items}
-    context = {"numbers": items, "total": total, "agents": names}
-    return render(request, "numbers.html", context)
+    return render(request, "numbers.html", await _numbers_context(request, viewer.org_id))
+
+
+@router.post("/numbers/call-in")
+async def call_in(request: Request, viewer: ViewerDep) -> Response:
+    """A sandbox persona calls one of the organization's sandbox numbers (as
+    ``POST /sandbox/call-in``); the call's page follows, a refusal shows on the numbers page."""
+    form = await checked_form(request)
+    to_number = form.get("to_number", "").strip()
+    persona = form.get("persona", "").strip() or None
+    try:
+        call_id = await runtime_of(request).call_in(viewer.org_id, to_number, persona)
+    except VoxlineError as exc:
+        context = {**await _numbers_context(request, viewer.org_id), "error": exc.message}
+        return render(request, "numbers.html", context, status_code=exc.status)
+    return RedirectResponse(f"{BASE}/calls/{call_id}", status_code=303)
 
 
 @router.get("/webhooks")

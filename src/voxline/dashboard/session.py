@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from voxline.api.deps import runtime_of
 from voxline.errors import Forbidden, Unauthorized
@@ -76,22 +77,30 @@ def sign_out(request: Request) -> None:
     request.session.clear()
 
 
-async def current_viewer(request: Request) -> Viewer:
-    """The signed-in key; :class:`SignInRequired` without a session or once the key is revoked."""
-    key_id = request.session.get("key_id")
+async def viewer_of(connection: HTTPConnection) -> Viewer | None:
+    """The signed-in key of a request or WebSocket; None without a session, once the key is
+    revoked, or when it no longer belongs to the session's organization."""
+    key_id = connection.session.get("key_id")
     if not isinstance(key_id, str):
-        raise SignInRequired
-    runtime = runtime_of(request)
+        return None
+    runtime = runtime_of(connection)
     try:
         key = await keys.active_key(runtime.db, key_id)
     except Unauthorized:
-        request.session.clear()
-        raise SignInRequired from None
-    if key.org_id != request.session.get("org_id"):
-        request.session.clear()
-        raise SignInRequired
+        return None
+    if key.org_id != connection.session.get("org_id"):
+        return None
     await runtime.rate_limiter.hit(key.org_id)
-    viewer = Viewer(org_id=key.org_id, key_id=key.id, key_prefix=key.prefix)
+    return Viewer(org_id=key.org_id, key_id=key.id, key_prefix=key.prefix)
+
+
+async def current_viewer(request: Request) -> Viewer:
+    """The signed-in key; :class:`SignInRequired` without a session or once the key is revoked."""
+    viewer = await viewer_of(request)
+    if viewer is None:
+        if "key_id" in request.session:
+            request.session.clear()
+        raise SignInRequired
     request.state.viewer = viewer  # the page's header shows it, error pages included
     return viewer
 

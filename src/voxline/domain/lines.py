@@ -11,12 +11,20 @@ instead of comparing provider names:
   process its media stream reaches;
 - a simulated call whose worker stopped cannot go on, while a carrier call waiting to be
   answered is ended by its own deadlines.
+
+A web call (a person talking to an agent from the dashboard, its audio over the dashboard's
+WebSocket) has no carrier at all: its provider type is :data:`WEB`. It is not simulated (a
+person speaks in real time), and its lease follows its media like a carrier call's: the
+process holding the browser's socket hosts it.
 """
 
 from __future__ import annotations
 
 SANDBOX = "sandbox"
 """The provider type of the simulated network, and of a call that names none when claimed."""
+
+WEB = "web"
+"""The provider type of a web call: no carrier, the browser's WebSocket carries the audio."""
 
 SIMULATED_PROVIDERS = frozenset({SANDBOX})
 

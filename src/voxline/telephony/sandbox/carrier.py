@@ -9,7 +9,10 @@ through the event sink, as a real provider's status callbacks would be.
 A transfer hands the contact to a person at the destination (:mod:`.transfer`): the agent's
 line closes, the call goes on without it and ends after their goodbyes. An answering machine
 called to leave a message (``PlacementRequest.leave_voicemail``) is answered, beeps and
-records the agent (:mod:`.voicemail`). The carrier keeps its most recent calls in
+records the agent (:mod:`.voicemail`). :meth:`SandboxCarrier.call_in` runs the other way
+round: a persona calls one of the sandbox's numbers, and once Voxline recorded the inbound
+call (as a carrier's inbound webhook would), the call rings briefly, connects, and the
+persona and the agent talk as on an outbound call. The carrier keeps its most recent calls in
 :attr:`SandboxCarrier.calls` for tests and demos to inspect.
 
 Placements are appended to a log file shared by every process of a deployment, so crash
@@ -73,6 +76,8 @@ class AudioMode:
 
 
 SETUP_SECONDS = 0.3
+# How long an inbound sandbox call rings before the platform's answer connects it.
+INBOUND_RING_SECONDS = 1.0
 # How many calls, live or ended, :attr:`SandboxCarrier.calls` keeps.
 RECENT_CALLS = 256
 
@@ -154,14 +159,55 @@ class SandboxCarrier:
         call = SimulatedCall(request, provider_call_id, persona, line, asyncio.Event())
         if isinstance(line, TextLine):
             call.callee_said = line.contact_said
+        self._start(call)
+        return provider_call_id
+
+    def call_in(
+        self,
+        *,
+        call_id: str,
+        provider_call_id: str,
+        org_id: str,
+        agent_id: str,
+        caller: str,
+        number: str,
+        persona: Persona,
+    ) -> None:
+        """A sandbox inbound call: ``persona`` (calling from ``caller``) has dialed
+        ``number``, and Voxline recorded the call ``call_id`` for its inbound agent
+        ``agent_id`` (ringing, with ``provider_call_id``). The sandbox answers it after a
+        short ring and reports it as for an outbound call: answered, then the hang-up."""
+        request = PlacementRequest(
+            call_id=call_id,
+            org_id=org_id,
+            agent_id=agent_id,
+            to_number=number,
+            from_number=caller,
+            provider_type=self.name,
+            join_timeout_seconds=persona.ring_seconds,
+        )
+        inbound = Persona(
+            persona.behaviour,
+            ring_seconds=INBOUND_RING_SECONDS,
+            lines=persona.lines,
+            barge_in_at=persona.barge_in_at,
+            hangs_up_after_lines=persona.hangs_up_after_lines,
+        )
+        line = AudioLine() if self._audio is not None else TextLine(self._scale)
+        call = SimulatedCall(request, provider_call_id, inbound, line, asyncio.Event())
+        if isinstance(line, TextLine):
+            call.callee_said = line.contact_said
+        self._start(call)
+
+    def _start(self, call: SimulatedCall) -> None:
+        provider_call_id = call.provider_call_id
         self._calls[provider_call_id] = call
         self._recent[provider_call_id] = call
         while len(self._recent) > RECENT_CALLS:
             self._recent.popitem(last=False)
-        task = asyncio.create_task(self._simulate(call), name=f"sandbox-{request.call_id}")
+        task = asyncio.create_task(self._simulate(call), name=f"sandbox-{call.request.call_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return provider_call_id
 
     async def hangup(self, call_ref: ProviderCall) -> None:
         call = self._calls.get(call_ref.provider_call_id or "")

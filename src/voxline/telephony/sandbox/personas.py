@@ -199,3 +199,30 @@ WORDS_PER_SECOND = 2.5
 def speaking_seconds(text: str) -> float:
     """How long saying ``text`` takes at a conversational pace."""
     return max(0.6, len(text.split()) / WORDS_PER_SECOND)
+
+
+# The personas that can be the caller of a sandbox inbound call (``call-in``): the ones who
+# talk once connected. A busy line, a machine or a number not in service only answer calls.
+CALLER_BEHAVIOURS: tuple[Behaviour, ...] = (
+    Behaviour.TALKER,
+    Behaviour.HANGS_UP,
+    Behaviour.FILIBUSTER,
+    Behaviour.SILENT,
+    Behaviour.INTERRUPTER,
+    Behaviour.WANTS_PERSON,
+)
+DEFAULT_CALLER = Behaviour.TALKER
+
+
+def caller_persona(name: str) -> Persona | None:
+    """The persona named ``name`` (a behaviour's value, e.g. ``talker``) as a caller; None
+    when there is no such persona or it cannot call (see :data:`CALLER_BEHAVIOURS`)."""
+    behaviour = next((b for b in CALLER_BEHAVIOURS if b.value == name), None)
+    return None if behaviour is None else persona_for(caller_number(behaviour))
+
+
+def caller_number(behaviour: Behaviour, area_code: str = "415") -> str:
+    """The sandbox number ``behaviour`` answers on (``+1 NPA 555 01NN``), which it also calls
+    from."""
+    suffix = next(digits for digits, b in BEHAVIOURS.items() if b is behaviour)
+    return f"+1{area_code}555{suffix}"
