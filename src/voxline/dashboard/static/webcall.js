@@ -110,6 +110,7 @@
       stop();
       link.hidden = false;
       socket = null;
+      startButton.disabled = false; // another call can start without reloading the page
     };
   }
 
