@@ -41,10 +41,16 @@ from voxline.client.models import (
     Pagination,
     PhoneNumber,
     PhoneNumberRef,
+    Timeline,
+    TimelineEntry,
+    Tool,
     Transcript,
     TranscriptTurn,
     Voice,
+    WebhookEndpoint,
+    WebhookEndpointWithSecret,
 )
+from voxline.client.signatures import WebhookVerificationFailed, verify_webhook
 
 __all__ = [
     "ENDED_STATUSES",
@@ -70,6 +76,9 @@ __all__ = [
     "ProviderError",
     "RateLimited",
     "RetryPolicy",
+    "Timeline",
+    "TimelineEntry",
+    "Tool",
     "Transcript",
     "TranscriptTurn",
     "Unauthorized",
@@ -78,5 +87,9 @@ __all__ = [
     "Voxline",
     "VoxlineAPIError",
     "VoxlineClientError",
+    "WebhookEndpoint",
+    "WebhookEndpointWithSecret",
+    "WebhookVerificationFailed",
     "new_idempotency_key",
+    "verify_webhook",
 ]

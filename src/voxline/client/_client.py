@@ -19,7 +19,9 @@ from voxline.client.agents import Agents, AsyncAgents
 from voxline.client.calls import AsyncCalls, Calls
 from voxline.client.numbers import AsyncNumbers, Numbers
 from voxline.client.sandbox import AsyncSandbox, Sandbox
+from voxline.client.tools import AsyncTools, Tools
 from voxline.client.voices import AsyncVoices, Voices
+from voxline.client.webhooks import AsyncWebhooks, Webhooks
 
 _USER_AGENT = "voxline-python"
 
@@ -58,6 +60,8 @@ class Voxline:
         self.voices = Voices(self._http)
         self.numbers = Numbers(self._http)
         self.sandbox = Sandbox(self._http)
+        self.tools = Tools(self._http)
+        self.webhooks = Webhooks(self._http)
 
     def __repr__(self) -> str:
         return f"Voxline(base_url={self.base_url!r})"
@@ -103,6 +107,8 @@ class AsyncVoxline:
         self.voices = AsyncVoices(self._http)
         self.numbers = AsyncNumbers(self._http)
         self.sandbox = AsyncSandbox(self._http)
+        self.tools = AsyncTools(self._http)
+        self.webhooks = AsyncWebhooks(self._http)
 
     def __repr__(self) -> str:
         return f"AsyncVoxline(base_url={self.base_url!r})"

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from voxline.client._http import AsyncHTTP, Operation, SyncHTTP, path
-from voxline.client.models import BulkDeleteResult, Call, Deleted, Page, Transcript
+from voxline.client.models import BulkDeleteResult, Call, Deleted, Page, Timeline, Transcript
 
 PAGE_SIZE = 100
 
@@ -168,6 +168,11 @@ class Calls:
         op = Operation("GET", path("calls", call_id, "transcript"))
         return Transcript.model_validate(self._http.data(op))
 
+    def events(self, call_id: str) -> Timeline:
+        """The call's timeline: status changes, tool calls, transfers, keys, barge-ins."""
+        op = Operation("GET", path("calls", call_id, "events"))
+        return Timeline.model_validate(self._http.data(op))
+
     def recording_url(self, call_id: str) -> str:
         """The recording's (expiring, signed) URL."""
         return _recording_url(
@@ -267,6 +272,11 @@ class AsyncCalls:
     async def transcript(self, call_id: str) -> Transcript:
         op = Operation("GET", path("calls", call_id, "transcript"))
         return Transcript.model_validate(await self._http.data(op))
+
+    async def events(self, call_id: str) -> Timeline:
+        """The call's timeline; see :meth:`Calls.events`."""
+        op = Operation("GET", path("calls", call_id, "events"))
+        return Timeline.model_validate(await self._http.data(op))
 
     async def recording_url(self, call_id: str) -> str:
         """The recording's (expiring, signed) URL."""

@@ -147,3 +147,49 @@ class Page(Model, Generic[T]):
 
     data: list[T]
     pagination: Pagination
+
+
+class Tool(Model):
+    """An HTTP tool; ``definition`` is the canonical (Ultravox-style) form, header secrets
+    masked."""
+
+    id: str
+    name: str
+    definition: dict[str, Any] | None = None
+    description: str | None = None
+    url: str | None = None
+    method: str | None = None
+    timeout_seconds: float | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookEndpoint(Model):
+    id: str
+    url: str
+    description: str | None = None
+    event_types: list[str]
+    enabled: bool
+    disabled_reason: str | None = None
+    failing_since: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookEndpointWithSecret(WebhookEndpoint):
+    """An endpoint as created or rotated: its signing secret is shown this once."""
+
+    secret: str
+    previous_secret_expires_at: datetime | None = None
+
+
+class TimelineEntry(Model):
+    seq: int
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class Timeline(Model):
+    call_id: str
+    events: list[TimelineEntry]
