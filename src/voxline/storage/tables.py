@@ -411,9 +411,7 @@ contacts = Table(
     Column(
         "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
     ),
-    Column(
-        "folder_id", ID, ForeignKey("contact_folders.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("folder_id", ID, ForeignKey("contact_folders.id", ondelete="CASCADE"), nullable=False),
     Column("phone_number", String(16), nullable=False),
     Column("first_name", String(100), nullable=True),
     Column("last_name", String(100), nullable=True),

@@ -81,9 +81,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_contacts"),
-        sa.UniqueConstraint(
-            "folder_id", "phone_number", name="uq_contacts_folder_id_phone_number"
-        ),
+        sa.UniqueConstraint("folder_id", "phone_number", name="uq_contacts_folder_id_phone_number"),
     )
     op.create_index(
         "ix_contacts_organization_id_folder_id_created_at",
