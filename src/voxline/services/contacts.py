@@ -346,12 +346,14 @@ async def create_contact(
             await _refuse_duplicate(conn, target, checked["phone_number"])
             await conn.execute(
                 contacts.insert().values(
-                    _full_row(checked),
-                    id=contact_id,
-                    organization_id=org_id,
-                    folder_id=target,
-                    created_at=now,
-                    updated_at=now,
+                    {
+                        **_full_row(checked),
+                        "id": contact_id,
+                        "organization_id": org_id,
+                        "folder_id": target,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
                 )
             )
             return contact_of(await contact_row(conn, org_id, contact_id))
