@@ -8,6 +8,7 @@ another number. ``timezone`` is an IANA name (``Europe/Paris``) known to :mod:`z
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 import zoneinfo
@@ -162,6 +163,7 @@ def split_name(name: str) -> tuple[str | None, str | None]:
     return first or None, last.strip() or None
 
 
+@functools.lru_cache(maxsize=256)
 def column_field(header: str) -> str | None:
     """The contact field a CSV column fills (``name`` is split), or ``None`` for a custom
     column."""

@@ -204,7 +204,7 @@ async def _update(
                 contacts.c.folder_id == folder,
                 contacts.c.phone_number == sa.bindparam("match_phone"),
             )
-            .values({name: sa.bindparam(f"new_{name}") for name in names}, updated_at=now)
+            .values({**{name: sa.bindparam(f"new_{name}") for name in names}, "updated_at": now})
         )
         await conn.execute(
             statement,

@@ -4,7 +4,8 @@ The file is a binary file object (the spooled temporary file of a multipart uplo
 decoded as UTF-8 (a byte-order mark is dropped) and parsed by :mod:`csv` in a worker thread,
 one batch per call, so neither the whole file nor the parsing sits on the event loop.
 
-Rows are numbered as a spreadsheet shows them: the header is row 1, the first record row 2.
+Rows are numbered by line, as a spreadsheet shows them: the header is row 1, and blank lines
+count (a record with a quoted line break is numbered by its last line).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class CsvBatches:
         )
         self._reader = csv.reader(self._text)
         self._batch_rows = batch_rows
-        self._number = 1
+        self._number = 1  # the line last read
         self.header: list[str] = []
         self.unreadable: Unreadable | None = None
 
@@ -68,7 +69,7 @@ class CsvBatches:
         batch: list[Row] = []
         try:
             for record in self._reader:
-                self._number += 1
+                self._number = self._reader.line_num
                 if not any(cell.strip() for cell in record):
                     continue
                 batch.append(Row(self._number, dict(zip(self.header, record, strict=False))))
