@@ -73,9 +73,9 @@ async def import_csv(
     names the columns: ``phone`` (or ``phone_number``) is required; ``name``, ``first_name``,
     ``last_name``, ``email``, ``company_name`` and the other contact fields are optional;
     any other column goes to ``custom_fields``."""
-    report = ImportReport(folder_id=await _target(db, org_id, folder_id))
     rows = CsvBatches(file)
     await rows.open(_phone_column)
+    report = ImportReport(folder_id=await _target(db, org_id, folder_id))
     async for batch in rows:
         await _write_batch(db, org_id, report, overwrite, batch)
     if rows.unreadable is not None:

@@ -49,7 +49,10 @@ async def list_entries(
     "",
     status_code=201,
     response_model=Envelope[DncEntry],
-    responses={**error_responses(400, 422), 200: {"description": "Already listed"}},
+    responses={
+        **error_responses(400, 422),
+        200: {"model": Envelope[DncEntry], "description": "Already listed: the entry as it was"},
+    },
     summary="Add a number to the do-not-call list",
     description="Idempotent on the number: a number already listed answers 200 with its "
     "entry (its reason unchanged). Calls to a listed number are refused (422, "
