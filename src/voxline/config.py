@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body; larger ones get 413"
     )
+    contacts_import_max_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="Largest CSV upload to /contacts/import and /dnc/import (streamed; 413 beyond)",
+    )
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
     default_concurrency_limit: int = Field(default=10, ge=1)
     recording_url_ttl_seconds: int = Field(default=3600, ge=1)

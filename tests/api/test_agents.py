@@ -62,6 +62,7 @@ async def test_create_fills_in_defaults(client: httpx.AsyncClient, tenant: Tenan
         "temperature": 0.3,
         "language_hint": "en-US",
         "recording_enabled": True,
+        "dnc_on_request": False,
         "join_timeout": "30s",
         "max_duration": "3600s",
         "status": "active",
@@ -581,3 +582,22 @@ async def test_openapi_documents_the_error_envelope_of_each_agent_route(
     for status in statuses - {"200", "201"}:
         schema = responses[status]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}
+
+
+async def test_dnc_on_request_is_kept_and_changed(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    created = await client.post(
+        f"{API}/agents", json={**BODY, "dnc_on_request": True}, headers=tenant.headers
+    )
+    assert created.status_code == 201, created.text
+    agent = created.json()["data"]
+    assert agent["dnc_on_request"] is True
+    patched = await client.patch(
+        f"{API}/agents/{agent['id']}", json={"dnc_on_request": False}, headers=tenant.headers
+    )
+    assert patched.json()["data"]["dnc_on_request"] is False
+    refused = await client.patch(
+        f"{API}/agents/{agent['id']}", json={"dnc_on_request": "yes"}, headers=tenant.headers
+    )
+    assert_validation_error(refused, "dnc_on_request")

@@ -33,11 +33,22 @@ from hypothesis import strategies as st
 from tests.conftest import API
 from tests.factories import Tenant, app_for, insert_agent, insert_call, insert_number, insert_tool
 from voxline.config import Settings, load_settings
+from voxline.services import contacts
 from voxline.storage.db import Database
 from voxline.storage.tables import metadata
 
 FROM = "+14155550199"
-LISTS = ("/calls", "/agents", "/tools", "/voices", "/telephony/numbers", "/telephony/credentials")
+LISTS = (
+    "/calls",
+    "/agents",
+    "/tools",
+    "/voices",
+    "/telephony/numbers",
+    "/telephony/credentials",
+    "/contacts",
+    "/contacts/folders",
+    "/dnc",
+)
 NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing listens, nothing leaves
 
 # --- the operations, from the OpenAPI document ---------------------------------------------
@@ -76,8 +87,9 @@ def operations() -> tuple[Operation, ...]:
             params = operation.get("parameters", [])
             body = operation.get("requestBody")
             fields = None
-            if body is not None:
-                schema = _resolve(document, body["content"]["application/json"]["schema"])
+            json_body = (body or {}).get("content", {}).get("application/json")
+            if json_body is not None:  # a multipart-only upload is fuzzed without a body
+                schema = _resolve(document, json_body["schema"])
                 fields = tuple(schema.get("properties", {}))
             found.append(
                 Operation(
@@ -99,6 +111,12 @@ def test_every_public_operation_is_fuzzed() -> None:
     assert {"POST /calls", "PATCH /calls/{call_id}", "POST /agents"} <= names
     assert "POST /telephony/numbers/import" in names
     assert {"POST /tools", "PATCH /tools/{tool_id}", "DELETE /tools/{tool_id}"} <= names
+    assert {"POST /contacts", "PATCH /contacts/{contact_id}", "POST /contacts/import"} <= names
+    assert {
+        "PATCH /contacts/folders/{folder_id}",
+        "POST /dnc",
+        "DELETE /dnc/{phone_number}",
+    } <= names
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -146,6 +164,8 @@ class World:
     call_id: str
     number_id: str
     tool_id: str
+    folder_id: str
+    contact_id: str
 
 
 def _seeds(world: World) -> dict[str, list[Any]]:
@@ -155,6 +175,24 @@ def _seeds(world: World) -> dict[str, list[Any]]:
         "call_id": [world.call_id],
         "number_id": [world.number_id],
         "tool_id": [world.tool_id],
+        "folder_id": [world.folder_id],
+        "contact_id": [world.contact_id],
+        "contacts": [
+            [{"phone": "+14155550123", "metadata": {"a": "\x00"}}],
+            [{"phone_number": "+1415555\u0967\u096f\u096f\u096e", "timezone": "../etc"}],
+            [{"phone_number": "+14155550124", "custom_fields": _deep(50)}],
+            [{"phone_number": ["+14155550125"], "folder_id": "x"}],
+        ],
+        "overwrite_existing": [True, False, "true"],
+        "timezone": ["Europe/Paris", "Mars/Base", "../../etc/passwd", "\x00"],
+        "custom_fields": [{"plan": "gold"}, {"a": "\x00"}, {"\udfff": 1}, _deep(50)],
+        "metadata": [{"plan": "gold"}, {"a": ["\x00"]}],
+        "email": ["a@example.com", "a@b", "\x00@x.y"],
+        "first_name": ["Jane", "\ud800", "x" * 101],
+        "reason": ["asked", "\x00", "x" * 501],
+        "search": ["%", "_", "\\", "jane"],
+        "page": [1, 2, 2**40],
+        "sort_by": ["name", "contact_count", "created_at"],
         "definition": [
             TOOL_DEFINITION,
             {**TOOL_DEFINITION, "dynamicParameters": [{"name": "a", "schema": {"type": 5}}]},
@@ -230,6 +268,12 @@ def _valid_bodies(world: World) -> dict[str, dict[str, Any]]:
         "POST /tools": tool,
         "PATCH /tools/{tool_id}": tool,
         "POST /calls": {"agent_id": world.agent_id, "phone_number": "+14155550123"},
+        "POST /contacts": {"phone_number": "+14155550123", "first_name": "Jane"},
+        "PATCH /contacts/{contact_id}": {"first_name": "Jane"},
+        "POST /contacts/folders": {"name": "Leads"},
+        "PATCH /contacts/folders/{folder_id}": {"name": "Leads"},
+        "POST /contacts/import": {"contacts": [{"phone": "+14155550126"}]},
+        "POST /dnc": {"phone_number": "+14155550177"},
         "PATCH /calls/{call_id}": {"context": {"note": "ok"}},
         "POST /calls/bulk-delete": {"ids": [world.call_id]},
         "POST /agents": agent,
@@ -364,7 +408,18 @@ async def world(db: Database, tenant: Tenant) -> World:
     number_id = await insert_number(db, tenant.org_id, FROM, outbound_agent_id=agent_id)
     call_id = await insert_call(db, tenant.org_id, agent_id, context={"priority": "low"})
     tool_id = await insert_tool(db, tenant.org_id)
-    return World(agent_id=agent_id, call_id=call_id, number_id=number_id, tool_id=tool_id)
+    folder = await contacts.create_folder(db, tenant.org_id, "Leads", None)
+    contact = await contacts.create_contact(
+        db, tenant.org_id, folder.id, {"phone_number": "+14155550123"}
+    )
+    return World(
+        agent_id=agent_id,
+        call_id=call_id,
+        number_id=number_id,
+        tool_id=tool_id,
+        folder_id=folder.id,
+        contact_id=contact.id,
+    )
 
 
 def _profile(examples: int) -> Any:

@@ -18,6 +18,8 @@ from voxline.api.providers import routes as provider_routes
 from voxline.api.routes import (
     agents,
     calls,
+    contacts,
+    dnc,
     recordings,
     sandbox,
     telephony,
@@ -54,13 +56,20 @@ def create_app(settings: Settings, runtime: Runtime) -> FastAPI:
 
     install_error_handlers(app)
     # Added first, so it runs inside RequestContextMiddleware and its 413 has a request id.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # CSV uploads are read as they arrive (never held whole), so they may be larger.
+    uploads = {
+        f"{API_PREFIX}/contacts/import": settings.contacts_import_max_bytes,
+        f"{API_PREFIX}/dnc/import": settings.contacts_import_max_bytes,
+    }
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, multipart_limits=uploads
+    )
     app.add_middleware(RequestContextMiddleware)
     # Outermost: it times the whole request, the 500 envelope of an unexpected error too.
     app.add_middleware(HttpMetricsMiddleware, metrics=runtime.metrics)
 
     public = APIRouter(prefix=API_PREFIX)
-    for module in (agents, tools, voices, telephony, calls, sandbox, webhooks):
+    for module in (agents, tools, voices, telephony, calls, contacts, dnc, sandbox, webhooks):
         public.include_router(module.router)
     app.include_router(public)
     app.include_router(recordings.router)

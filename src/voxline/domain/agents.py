@@ -100,6 +100,7 @@ _RULES: dict[str, Rule] = {
     "temperature": _temperature,
     "language_hint": _language_hint,
     "recording_enabled": lambda name, value: {name: bool(value)},
+    "dnc_on_request": lambda name, value: {name: bool(value)},
     "join_timeout": _duration(JOIN_TIMEOUT_BOUNDS),
     "max_duration": _duration(MAX_DURATION_BOUNDS),
     "status": _status,

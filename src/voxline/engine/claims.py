@@ -1,7 +1,9 @@
 """Claiming queued calls for placement, at most once, within each organization's limit.
 
 A claim marks the call as being dialed with a lease *before* the provider is asked to dial
-(see :mod:`voxline.storage.calls` for how limits and fairness hold across workers). These
+(see :mod:`voxline.storage.calls` for how limits and fairness hold across workers). The same
+transaction reads which claimed numbers are on their organization's do-not-call list, so a
+number listed after its call was queued is not dialed. These
 functions are the engine's view of it: each runs one transaction of the call store and speaks
 in :class:`ClaimedCall` values.
 """
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 
 from voxline.domain.lines import SANDBOX
 from voxline.services.call_records import CallSettings
+from voxline.services.dnc import listed_among
 from voxline.services.ports import CallStore
 from voxline.storage.calls import CALL_STORE, ExpiredLease
 from voxline.storage.db import Database
@@ -39,6 +42,8 @@ class ClaimedCall:
     phone_number_id: str | None
     attempts: int
     settings: CallSettings
+    # On the organization's do-not-call list when claimed: the dispatcher must not dial it.
+    do_not_call: bool = False
 
 
 async def claim_due_calls(
@@ -62,6 +67,7 @@ async def claim_due_calls(
             batch=batch,
             only_call_id=only_call_id,
         )
+        listed = await listed_among(conn, {(r.organization_id, r.phone_number) for r in rows})
     return [
         ClaimedCall(
             id=r.id,
@@ -73,6 +79,7 @@ async def claim_due_calls(
             phone_number_id=r.phone_number_id,
             attempts=(r.attempts or 0) + 1,
             settings=CallSettings.from_json(r.settings or {}),
+            do_not_call=(r.organization_id, r.phone_number) in listed,
         )
         for r in rows
     ]

@@ -27,6 +27,7 @@ from voxline.logging import get_logger
 from voxline.ops.metrics import Metrics, PlacementFailure
 from voxline.services.call_events import apply_event
 from voxline.services.credentials import credential_for_number
+from voxline.services.dnc import REASON as DNC_REASON
 from voxline.storage.db import Database
 from voxline.storage.types import utcnow
 from voxline.telephony.base import (
@@ -99,7 +100,19 @@ class Dispatcher:
         return await self.place(claimed[0])
 
     async def place(self, call: ClaimedCall) -> ProviderError | None:
-        """Dial one claimed call; returns the final provider error if it failed for good."""
+        """Dial one claimed call; returns the final provider error if it failed for good.
+
+        A number on the do-not-call list when the call was claimed is not dialed: the call
+        fails ``rejected`` with ``context.last_error`` "do_not_call".
+        """
+        if call.do_not_call:
+            self.metrics.placement_failed(call.provider_type, PlacementFailure.REJECTED)
+            log.info("call not placed: do-not-call list", extra={"call_id": call.id})
+            refusal = ProviderError(
+                DNC_REASON, provider=call.provider_type, retryable=False, provider_code=DNC_REASON
+            )
+            await self._finish(call.id, refusal, EndReason.REJECTED)
+            return None
         try:
             request = await self._request(call)
             provider = self.registry.get(call.provider_type)

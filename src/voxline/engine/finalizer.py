@@ -6,6 +6,11 @@ Finalization happens once per call: ``finalized_at`` is claimed by a conditional
 the same transaction as the ledger debit, and the ledger's unique ``call_id`` refuses a
 second debit even if two finalizers raced.
 
+When the contact asked not to be called again (a phrase of
+:func:`voxline.voice.brain.scripted.asks_not_to_be_called`) and the call's agent has
+``dnc_on_request``, the number goes on the organization's do-not-call list in the same
+transaction, with the reason "asked during call <id>".
+
 A call is billed for its connected time, from answer to end as recorded (times already
 bounded when the events were applied), and for at most its ``max_duration`` plus
 ``answered_grace_seconds``: no report of a provider or a crash bills more than the call was
@@ -19,6 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from voxline.config import Settings
 from voxline.domain.call_clock import answered_limit_seconds, billable_seconds
@@ -30,7 +36,7 @@ from voxline.domain.summary import Turn, extractive_summary
 from voxline.engine.wakeup import DELIVER, FINALIZE, Wakeups
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
-from voxline.services import billing
+from voxline.services import billing, dnc
 from voxline.services.call_records import CallSettings
 from voxline.services.ports import CallStore
 from voxline.services.provider_recordings import (
@@ -45,10 +51,11 @@ from voxline.services.provider_recordings import (
 from voxline.services.transcripts import load_turns
 from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
-from voxline.storage.tables import calls
+from voxline.storage.tables import agents, calls
 from voxline.storage.types import utcnow
 from voxline.voice.brain.base import Utterance
 from voxline.voice.brain.openai import ChatClient, summarize
+from voxline.voice.brain.scripted import asks_not_to_be_called
 
 log = get_logger("engine.finalizer")
 
@@ -191,6 +198,11 @@ class Finalizer:
             debit = await billing.debit_call(
                 conn, row.organization_id, call_id, cost, self.settings.credit_floor_usd
             )
+            if _asked_not_to_be_called(turns) and await _agent_adds_to_dnc(conn, row.agent_id):
+                await dnc.add_in(
+                    conn, row.organization_id, row.phone_number, f"asked during call {call_id}"
+                )
+                log.info("number added to the do-not-call list", extra={"call_id": call_id})
             if debit.uncollected:
                 await self.store.note_uncollected(conn, call_id, str(debit.uncollected))
                 log.warning(
@@ -204,3 +216,14 @@ class Finalizer:
 
     def wake(self) -> None:
         self.wakeups.wake(FINALIZE)
+
+
+def _asked_not_to_be_called(turns: list[Turn]) -> bool:
+    return any(t.speaker == "contact" and asks_not_to_be_called(t.text) for t in turns)
+
+
+async def _agent_adds_to_dnc(conn: AsyncConnection, agent_id: str | None) -> bool:
+    if agent_id is None:
+        return False
+    query = sa.select(agents.c.dnc_on_request).where(agents.c.id == agent_id)
+    return bool((await conn.execute(query)).scalar())

@@ -59,6 +59,7 @@ class Agent:
     temperature: float
     language_hint: str | None
     recording_enabled: bool
+    dnc_on_request: bool
     join_timeout_seconds: float
     max_duration_seconds: float
     status: AgentStatus
@@ -84,6 +85,7 @@ class AgentDraft:
     temperature: float = DEFAULT_TEMPERATURE
     language_hint: str = DEFAULT_LANGUAGE_HINT
     recording_enabled: bool = True
+    dnc_on_request: bool = False
     join_timeout: str = DEFAULT_JOIN_TIMEOUT
     max_duration: str = DEFAULT_MAX_DURATION
     status: AgentStatus = AgentStatus.ACTIVE
@@ -112,6 +114,7 @@ class AgentChanges:
     temperature: float | Unset = UNSET
     language_hint: str | Unset = UNSET
     recording_enabled: bool | Unset = UNSET
+    dnc_on_request: bool | Unset = UNSET
     join_timeout: str | Unset = UNSET
     max_duration: str | Unset = UNSET
     status: AgentStatus | Unset = UNSET
@@ -177,6 +180,7 @@ def _from_row(
         temperature=m["temperature"],
         language_hint=m["language_hint"],
         recording_enabled=m["recording_enabled"],
+        dnc_on_request=m["dnc_on_request"],
         join_timeout_seconds=m["join_timeout_seconds"],
         max_duration_seconds=m["max_duration_seconds"],
         status=AgentStatus(m["status"]),

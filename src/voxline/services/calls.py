@@ -36,7 +36,7 @@ from voxline.domain.durations import (
 from voxline.domain.phone import is_e164
 from voxline.domain.tools import BuiltinTool
 from voxline.errors import Conflict, NotFound, ProviderError, ValidationFailed
-from voxline.services import billing, idempotency
+from voxline.services import billing, dnc, idempotency
 from voxline.services.call_records import (
     Call,
     CallSettings,
@@ -141,8 +141,10 @@ async def create_call(
 
     With an idempotency key, the same key and request give the stored response and create
     nothing; the same key with another request is a 409 (see ``services.idempotency``).
-    Raises 404 for an unknown agent, 422 for invalid input or a missing outbound number, and
-    402 when the organization's balance is below ``settings.minimum_call_credit()``.
+    Raises 404 for an unknown agent, 422 for invalid input, a missing outbound number or a
+    number on the do-not-call list (``details.reason = "do_not_call"``, checked in the
+    transaction that inserts the call), and 402 when the organization's balance is below
+    ``settings.minimum_call_credit()``.
     """
     if new.variables is not None and new.legacy_context is not None:
         raise ValidationFailed.field(
@@ -164,6 +166,8 @@ async def create_call(
 
     async def action(conn: AsyncConnection) -> tuple[int, Any]:
         agent = await _active_agent(conn, org_id, new.agent_id)
+        if await dnc.is_listed(conn, org_id, new.phone_number):
+            raise dnc.refusal()
         effective = CallSettings(
             recording_enabled=_pick(overrides.recording_enabled, agent["recording_enabled"]),
             transcription_enabled=_pick(overrides.transcription_enabled, True),

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from voxline.storage.types import UTCDateTime
@@ -84,6 +85,8 @@ agents = Table(
     Column("status", String(20), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # A contact who asks not to be called again goes on the do-not-call list (0008).
+    Column("dnc_on_request", Boolean, nullable=False, server_default=false()),
     Index(None, "organization_id", "created_at"),
     Index(None, "organization_id", "status", "created_at"),
 )
@@ -383,4 +386,65 @@ agent_tools = Table(
         "(tool_id IS NULL) <> (builtin IS NULL)", name="ck_agent_tools_tool_or_builtin"
     ),
     Index(None, "tool_id"),
+)
+
+# Contacts in folders (0008). An organization's default folder has the id
+# ``voxline.domain.contacts.default_folder_id(org_id)``, so creating it twice is a key clash.
+contact_folders = Table(
+    "contact_folders",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id", "created_at"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("folder_id", ID, ForeignKey("contact_folders.id", ondelete="CASCADE"), nullable=False),
+    Column("phone_number", String(16), nullable=False),
+    Column("first_name", String(100), nullable=True),
+    Column("last_name", String(100), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("company_name", String(255), nullable=True),
+    Column("industry", String(100), nullable=True),
+    Column("location", String(255), nullable=True),
+    Column("pin_code", String(20), nullable=True),
+    Column("keywords", Text, nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("custom_fields", JSON, nullable=False),
+    Column("call_count", Integer, nullable=False, server_default="0"),
+    Column("last_called_at", UTCDateTime, nullable=True),
+    Column("last_call_outcome", String(30), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # A phone number appears once per folder; the import's upsert relies on this key.
+    UniqueConstraint("folder_id", "phone_number"),
+    Index(None, "organization_id", "folder_id", "created_at"),
+    Index(None, "organization_id", "created_at"),
+)
+
+# The do-not-call list (0008): checked when a call is created and again when it is dialed.
+dnc_numbers = Table(
+    "dnc_numbers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("phone_number", String(16), nullable=False),
+    Column("reason", String(500), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("organization_id", "phone_number"),
+    Index(None, "organization_id", "created_at"),
 )

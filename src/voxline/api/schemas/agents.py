@@ -115,6 +115,10 @@ class AgentCreate(BaseModel):
     temperature: Temperature = rules.DEFAULT_TEMPERATURE
     language_hint: LanguageHint = rules.DEFAULT_LANGUAGE_HINT
     recording_enabled: bool = True
+    dnc_on_request: bool = Field(
+        default=False,
+        description="A contact who asks not to be called again goes on the do-not-call list",
+    )
     join_timeout: JoinTimeout = rules.DEFAULT_JOIN_TIMEOUT
     max_duration: MaxDuration = rules.DEFAULT_MAX_DURATION
     status: WritableStatus = "active"
@@ -131,6 +135,7 @@ class AgentCreate(BaseModel):
             temperature=self.temperature,
             language_hint=self.language_hint,
             recording_enabled=self.recording_enabled,
+            dnc_on_request=self.dnc_on_request,
             join_timeout=self.join_timeout,
             max_duration=self.max_duration,
             status=AgentStatus(self.status),
@@ -153,6 +158,7 @@ class AgentUpdate(BaseModel):
     temperature: Temperature | MISSING = MISSING
     language_hint: LanguageHint | MISSING = MISSING
     recording_enabled: bool | MISSING = MISSING
+    dnc_on_request: bool | MISSING = MISSING
     join_timeout: JoinTimeout | MISSING = MISSING
     max_duration: MaxDuration | MISSING = MISSING
     status: WritableStatus | MISSING = MISSING
@@ -179,6 +185,9 @@ class Agent(BaseModel):
     temperature: float
     language_hint: str | None
     recording_enabled: bool
+    dnc_on_request: bool = Field(
+        description="A contact who asks not to be called again goes on the do-not-call list"
+    )
     join_timeout: str = Field(description='Duration such as "30s"')
     max_duration: str = Field(description='Duration such as "3600s"')
     status: AgentStatus
@@ -205,6 +214,7 @@ class Agent(BaseModel):
             temperature=agent.temperature,
             language_hint=agent.language_hint,
             recording_enabled=agent.recording_enabled,
+            dnc_on_request=agent.dnc_on_request,
             join_timeout=format_duration(agent.join_timeout_seconds),
             max_duration=format_duration(agent.max_duration_seconds),
             status=agent.status,

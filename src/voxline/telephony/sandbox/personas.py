@@ -27,6 +27,7 @@ class Behaviour(StrEnum):
     IVR = "ivr"
     WANTS_PERSON = "wants_person"
     UNREACHABLE = "unreachable"
+    STOP_CALLING = "stop_calling"
 
 
 BEHAVIOURS: dict[str, Behaviour] = {
@@ -42,6 +43,7 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "0109": Behaviour.IVR,
     "0110": Behaviour.WANTS_PERSON,
     "0111": Behaviour.UNREACHABLE,
+    "0112": Behaviour.STOP_CALLING,
 }
 
 DESCRIPTIONS: dict[Behaviour, str] = {
@@ -57,6 +59,7 @@ DESCRIPTIONS: dict[Behaviour, str] = {
     Behaviour.IVR: "a phone menu: press 1 for appointments, 2 for billing (keys only)",
     Behaviour.WANTS_PERSON: "asks for a real person, then gives up and hangs up (contact_hangup)",
     Behaviour.UNREACHABLE: "never answers; a transfer there fails (as 0102 when dialed)",
+    Behaviour.STOP_CALLING: "asks not to be called again (completed, agent_hangup)",
 }
 
 # Transfers to these fail: nobody would pick up.
@@ -110,6 +113,12 @@ _WANTS_PERSON_LINES = (
     "Hi. Can I speak to a real person, please?",
     "I really need to talk to a human.",
     "Never mind, I will call back later. Goodbye.",
+)
+
+
+_STOP_CALLING_LINES = (
+    "Hello? Who is this?",
+    "Please stop calling me. Take me off your list.",
 )
 
 
@@ -177,6 +186,8 @@ def persona_for(destination: str) -> Persona:
         return Persona(
             behaviour, ring_seconds=3.0, lines=_WANTS_PERSON_LINES, hangs_up_after_lines=True
         )
+    if behaviour is Behaviour.STOP_CALLING:
+        return Persona(behaviour, ring_seconds=3.0, lines=_STOP_CALLING_LINES)
     if behaviour is Behaviour.VOICEMAIL:
         return Persona(behaviour, ring_seconds=6.0, lines=(VOICEMAIL_GREETING,))
     if behaviour is Behaviour.FILIBUSTER:
@@ -210,6 +221,7 @@ CALLER_BEHAVIOURS: tuple[Behaviour, ...] = (
     Behaviour.SILENT,
     Behaviour.INTERRUPTER,
     Behaviour.WANTS_PERSON,
+    Behaviour.STOP_CALLING,
 )
 DEFAULT_CALLER = Behaviour.TALKER
 

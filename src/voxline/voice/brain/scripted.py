@@ -36,6 +36,13 @@ _SCRIPT_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+?)\s*$")
 _STOP_CALLING = re.compile(
     r"\b(stop calling|don'?t call|do not call|remove (me|my number)|take me off)\b", re.I
 )
+
+
+def asks_not_to_be_called(text: str) -> bool:
+    """Whether ``text`` (something the contact said) asks not to be called again."""
+    return bool(_STOP_CALLING.search(text))
+
+
 _NOT_INTERESTED = re.compile(r"\b(not interested|no thanks|no thank you|not for me)\b", re.I)
 _GOODBYE = re.compile(
     r"\b(good ?bye|bye|that'?s all|that covers it|have a (good|nice) day)\b", re.I
@@ -118,7 +125,7 @@ class ScriptedBrain:
         if isinstance(last, ToolTurn):
             return self._after_results(last)
         said = last.text if last is not None else ""
-        if _STOP_CALLING.search(said):
+        if asks_not_to_be_called(said):
             return Reply(STOP_CALLING_REPLY, end_call=True)
         if _NOT_INTERESTED.search(said):
             return Reply(NOT_INTERESTED_REPLY, end_call=True)
