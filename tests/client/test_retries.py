@@ -205,7 +205,18 @@ async def test_the_async_client_retries_the_same_way() -> None:
 
 def test_the_public_names_are_exactly_all() -> None:
     exported = {name for name in dir(sdk) if not name.startswith("_")}
-    modules = {"agents", "calls", "errors", "models", "numbers", "voices"}
+    modules = {
+        "agents",
+        "calls",
+        "errors",
+        "models",
+        "numbers",
+        "sandbox",
+        "signatures",
+        "tools",
+        "voices",
+        "webhooks",
+    }
     assert exported - modules == set(sdk.__all__)
     for name in sdk.__all__:
         assert getattr(sdk, name) is not None

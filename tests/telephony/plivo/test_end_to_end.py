@@ -206,6 +206,9 @@ async def play_callee(
     return received
 
 
+# One backend per carrier (the three together cover both): the call's audio path, not its
+# storage, is what this test is about, and it is among the suite's slowest.
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 async def test_outbound_call_through_plivo(deployment: Deployment, tmp_path: Path) -> None:
     tts = count_speech(deployment.kit)
     call_id = await place_call(deployment)

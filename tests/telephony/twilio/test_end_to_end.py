@@ -251,6 +251,9 @@ async def play_callee(
     return received
 
 
+# One backend per carrier (the three together cover both): the call's audio path, not its
+# storage, is what this test is about, and it is among the suite's slowest.
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 async def test_outbound_call_through_twilio(deployment: Deployment, tmp_path: Path) -> None:
     created = await deployment.http.post(
         f"{API}/calls",

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/sandbox", tags=["sandbox"])
     "/call-in",
     status_code=201,
     response_model=Envelope[CallOut],
-    responses=error_responses(404, 409, 422),
+    responses=error_responses(400, 404, 409, 422),
     summary="Have a sandbox persona call one of your sandbox numbers",
     description=(
         "The call goes through inbound routing as a carrier's inbound call does: the "
