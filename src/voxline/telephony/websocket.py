@@ -150,21 +150,7 @@ class WebSocketTransport:
                 await self._handle(event)
 
     async def receive(self) -> AudioFrame:
-        if not self._frames.empty():
-            return self._frames.get_nowait()
-        if self.closed:
-            raise LineClosed
-        getter = asyncio.ensure_future(self._frames.get())
-        closer = asyncio.ensure_future(self._closed.wait())
-        try:
-            await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closer.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter.done() and not getter.cancelled():
-            return getter.result()
-        raise LineClosed
+        return await next_frame(self._frames, self._closed)
 
     async def send(self, frame: AudioFrame) -> None:
         if self.closed:
@@ -195,3 +181,23 @@ class WebSocketTransport:
             await self._hanging_up
         with contextlib.suppress(Exception):
             await self.socket.close()
+
+
+async def next_frame(frames: asyncio.Queue[AudioFrame], closed: asyncio.Event) -> AudioFrame:
+    """The next frame a media socket received; :class:`LineClosed` once ``closed`` is set
+    and none is left."""
+    if not frames.empty():
+        return frames.get_nowait()
+    if closed.is_set():
+        raise LineClosed
+    getter = asyncio.ensure_future(frames.get())
+    closer = asyncio.ensure_future(closed.wait())
+    try:
+        await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closer.cancel()
+        if not getter.done():
+            getter.cancel()
+    if getter.done() and not getter.cancelled():
+        return getter.result()
+    raise LineClosed

@@ -629,7 +629,12 @@ class CallSession:
     ) -> ToolResult:
         started = time.perf_counter()
         result = await tools.run_http(call, history, self._sleep)
-        failed = '"error"' in result.content[:10]
+        self._note_tool_call(call, result, started, failed='"error"' in result.content[:10])
+        return result
+
+    def _note_tool_call(
+        self, call: ToolCall, result: ToolResult, started: float, *, failed: bool
+    ) -> None:
         self._note(
             "tool_call",
             {
@@ -641,7 +646,6 @@ class CallSession:
                 "outcome": "error" if failed else "ok",
             },
         )
-        return result
 
     async def _run_builtin(self, call: ToolCall) -> tuple[ToolResult, bool]:
         """A built-in tool call's result, and whether the agent speaks after it."""
@@ -667,17 +671,7 @@ class CallSession:
             result = json_result(call, value)
         except ToolFailed as exc:
             result, speak = error_result(call, str(exc)), True
-        self._note(
-            "tool_call",
-            {
-                "name": call.name,
-                "tool_call_id": call.id,
-                "arguments": call.arguments[:TIMELINE_TEXT_MAX],
-                "result": result.content[:TIMELINE_TEXT_MAX],
-                "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-                "outcome": "error" if speak else "ok",
-            },
-        )
+        self._note_tool_call(call, result, started, failed=speak)
         return result, speak
 
     async def _transfer(self, tools: SessionTools, arguments: dict[str, object]) -> object:

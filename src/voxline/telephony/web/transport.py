@@ -25,6 +25,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from voxline.telephony.websocket import next_frame
 from voxline.voice.channel import LineClosed
 from voxline.voice.frames import AudioFrame, Framer
 
@@ -94,21 +95,7 @@ class WebTransport:
                 self._end("contact")
 
     async def receive(self) -> AudioFrame:
-        if not self._frames.empty():
-            return self._frames.get_nowait()
-        if self.closed:
-            raise LineClosed
-        getter = asyncio.ensure_future(self._frames.get())
-        closer = asyncio.ensure_future(self._closed.wait())
-        try:
-            await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closer.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter.done() and not getter.cancelled():
-            return getter.result()
-        raise LineClosed
+        return await next_frame(self._frames, self._closed)
 
     async def send(self, frame: AudioFrame) -> None:
         if self.closed:
