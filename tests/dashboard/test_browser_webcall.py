@@ -124,3 +124,6 @@ async def test_a_web_call_from_chromium_is_heard_and_transcribed(
     transcript = await call_queries.get_transcript(db, tenant.org_id, call_id)
     heard = " ".join(t.text for t in transcript.turns if t.speaker == "contact")
     assert misheard(SENTENCE, KEYWORDS, heard, 0.6) == [], heard
+    # The same check refuses a line the microphone did not say.
+    other = "Please leave a message after the beep."
+    assert misheard(other, ("message", "beep"), heard, 0.6) != [], heard
