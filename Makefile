@@ -74,7 +74,7 @@ imports: $(STAMP)
 	$(BIN)/lint-imports
 
 pytest: $(STAMP) assets chromium postgres
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist worksteal
 
 ## Benchmarks (about 10 minutes): API latency at 10k-1M calls, dispatch, capacity. See bench/README.md.
 bench: $(STAMP) postgres

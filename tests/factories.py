@@ -16,6 +16,10 @@ from voxline.services import billing, keys, orgs
 from voxline.storage.db import Database
 from voxline.storage.types import utcnow
 
+# A well-formed id that no row has. Fixed, not random: parametrized test ids must be the
+# same in every pytest-xdist worker.
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
 
 @dataclass
 class Tenant:

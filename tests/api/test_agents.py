@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import API
-from tests.factories import Tenant, insert_agent, insert_call, insert_number
+from tests.factories import UNKNOWN_ID, Tenant, insert_agent, insert_call, insert_number
 from voxline.storage.db import Database
 from voxline.storage.tables import agents, calls, phone_numbers
 
@@ -358,7 +358,7 @@ async def test_get_accepts_an_uppercase_id(
     assert response.json()["data"]["id"] == agent_id
 
 
-@pytest.mark.parametrize("agent_id", [str(uuid.uuid4()), "not-a-uuid", "x" * 5000, "%00"])
+@pytest.mark.parametrize("agent_id", [UNKNOWN_ID, "not-a-uuid", "x" * 5000, "%00"])
 async def test_get_unknown_or_malformed_id_is_not_found(
     client: httpx.AsyncClient, tenant: Tenant, agent_id: str
 ) -> None:
@@ -461,7 +461,7 @@ async def test_update_can_clear_the_voice(client: httpx.AsyncClient, tenant: Ten
     assert response.json()["data"]["voice_id"] is None
 
 
-@pytest.mark.parametrize("agent_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("agent_id", [UNKNOWN_ID, "not-a-uuid"])
 async def test_update_unknown_agent_is_not_found(
     client: httpx.AsyncClient, tenant: Tenant, agent_id: str
 ) -> None:

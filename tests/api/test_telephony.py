@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import API
-from tests.factories import Tenant, insert_agent
+from tests.factories import UNKNOWN_ID, Tenant, insert_agent
 from voxline.storage.db import Database
 
 NUMBERS = f"{API}/telephony/numbers"
@@ -374,7 +374,7 @@ async def test_unassign_errors(
     assert_error(await post(client, tenant, "/unassign", body), status, field)
 
 
-@pytest.mark.parametrize("agent_id", [str(uuid.uuid4()), "not-a-uuid", "1" * 60])
+@pytest.mark.parametrize("agent_id", [UNKNOWN_ID, "not-a-uuid", "1" * 60])
 async def test_numbers_of_an_unknown_agent_are_not_found(
     client: httpx.AsyncClient, tenant: Tenant, agent_id: str
 ) -> None:
@@ -414,7 +414,7 @@ async def test_release_of_an_imported_number_keeps_its_credential(
     assert [c["id"] for c in creds.json()["data"]] == [number["credential_id"]]
 
 
-@pytest.mark.parametrize("number_id", [str(uuid.uuid4()), "not-a-uuid", "x" * 80])
+@pytest.mark.parametrize("number_id", [UNKNOWN_ID, "not-a-uuid", "x" * 80])
 async def test_release_of_an_unknown_number_is_not_found(
     client: httpx.AsyncClient, tenant: Tenant, number_id: str
 ) -> None:

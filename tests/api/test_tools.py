@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import API
-from tests.factories import Tenant
+from tests.factories import UNKNOWN_ID, Tenant
 from voxline.storage.db import Database
 from voxline.storage.tables import agent_tools, tools
 
@@ -370,7 +370,7 @@ async def test_another_organizations_tool_is_not_found(
     assert (await client.get(url, headers=tenant.headers)).json()["data"]["name"] == tool["name"]
 
 
-@pytest.mark.parametrize("tool_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("tool_id", [UNKNOWN_ID, "not-a-uuid"])
 async def test_unknown_tool_is_not_found(
     client: httpx.AsyncClient, tenant: Tenant, tool_id: str
 ) -> None:

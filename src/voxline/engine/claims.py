@@ -30,6 +30,11 @@ __all__ = [
     "requeue_unplaced",
 ]
 
+# The join deadline is a backstop for a provider that never reports on a call. On a sped-up
+# simulated line its scaled value is well under a second of real time, shorter than the
+# event-loop stalls of a busy machine, so it has a floor of real time.
+MIN_JOIN_DEADLINE_SECONDS = 5.0
+
 
 @dataclass(frozen=True, slots=True)
 class ClaimedCall:
@@ -94,14 +99,16 @@ async def mark_placed(
     store: CallStore = CALL_STORE,
 ) -> None:
     """Record the provider's call id; a call still queued gets a join deadline from now
-    (its join timeout plus ten seconds, on the clock of its line)."""
+    (its join timeout plus ten seconds, on the clock of its line, and never less than
+    :data:`MIN_JOIN_DEADLINE_SECONDS` of real time)."""
+    deadline = (call.settings.join_timeout_seconds + 10) * time_scale
     async with db.write() as conn:
         await store.mark_placed(
             conn,
             call.id,
             provider_call_id,
             lease_seconds=lease_seconds,
-            join_deadline_seconds=(call.settings.join_timeout_seconds + 10) * time_scale,
+            join_deadline_seconds=max(deadline, MIN_JOIN_DEADLINE_SECONDS),
         )
 
 
