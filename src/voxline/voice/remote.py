@@ -5,7 +5,8 @@ The one ``retryable`` rule (as in :mod:`voxline.telephony.http`): a timeout, a c
 failure or a dropped stream, a 5xx, a 408 or a 429 may succeed later; any other 4xx (a wrong
 key, a wrong model) fails the same way again. Exceptions of the HTTP and WebSocket clients are
 chained ``from None``: their requests carry the account's key in a header, and their URLs
-may carry it in a query.
+may carry it in a query. The WebSocket client logs through :data:`WIRE_LOG`, which drops its
+DEBUG records (they print the handshake's headers, the key among them).
 
 :class:`PcmDecoder` turns a streamed body (raw PCM16 at a known rate, or a WAV whose header
 comes first and whose sizes may be placeholders) into 16 kHz PCM16 chunk by chunk: a chunk
@@ -16,12 +17,29 @@ carries across chunks, so the stream sounds as if converted whole.
 from __future__ import annotations
 
 import io
+import logging
 import struct
 import wave
+from typing import Any
 
 from voxline.errors import ProviderError
 from voxline.voice.audio import Resampler
 from voxline.voice.frames import SAMPLE_RATE
+
+
+class _NoWireDebug(logging.LoggerAdapter[logging.Logger]):
+    """A logger that never takes DEBUG records, whatever the configured level."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return msg, kwargs
+
+
+# The WebSocket client's logger. Its DEBUG records dump the handshake, headers included: the
+# vendor's key would be in them, so remote engines hand the client this one instead.
+WIRE_LOG = _NoWireDebug(logging.getLogger("voxline.voice.wire"), {})
 
 # A WAV header longer than this without a data chunk is not one we can play.
 MAX_WAV_HEADER = 4096
