@@ -168,10 +168,10 @@ class Settings(BaseSettings):
 
     tts_engine: str = Field(
         default="auto",
-        pattern="^(auto|piper|espeak|openai|elevenlabs)$",
+        pattern="^(auto|piper|espeak|openai|cartesia)$",
         description=(
             "Text-to-speech: auto (Piper when its extra is installed), piper, espeak, or a "
-            "remote engine: openai (any OpenAI-compatible /audio/speech) or elevenlabs"
+            "remote engine: openai (any OpenAI-compatible /audio/speech) or cartesia (streaming)"
         ),
     )
     tts_base_url: str | None = Field(
