@@ -173,3 +173,27 @@ def test_an_utterance_end_ends_a_turn_endpointing_missed() -> None:
     # Nothing pending (speech_final already ended it, or only noise): no turn.
     assert turns.feed(utterance_end) is None
     assert turns.feed(final("", 1.0, 1.5, speech_final=True)) is None
+
+
+async def test_closing_a_hearing_that_never_ran_returns_at_once(
+    emulator: DeepgramEmulator,
+) -> None:
+    call = Call(emulator)
+    call.hearing.feed(bytes(FRAME))
+    assert await asyncio.wait_for(call.hearing.close(), 0.5) == []
+    await call.hearing.run()  # closed before it ran: it opens nothing
+    assert emulator.connections == []
+
+
+async def test_drops_far_apart_are_not_an_outage(
+    emulator: DeepgramEmulator, sentence_pcm: bytes
+) -> None:
+    # Two streams in a row drop, each after it had heard speech: the hearing goes on.
+    emulator.drop_after_seconds, emulator.drop_streams = 1.0, 2
+    call = Call(emulator)
+    running = asyncio.create_task(call.hearing.run())
+    while len(emulator.connections) < 3 and not running.done():
+        await call.say(sentence_pcm[:6400])  # speech at once: the stream sends SpeechStarted
+    assert not running.done()
+    await call.hearing.close()
+    await running

@@ -14,9 +14,10 @@ is sent, so "now" in the call is the end of the audio fed so far. A turn's
 ``last_word_at`` and ``started_at`` are placed on the session's clock from there.
 
 Failures: a stream that cannot open or drops is opened again (the audio of the dropped
-stream's unfinished turn is lost); after :data:`MAX_FAILURES` failures in a call the
-hearing gives up with :class:`~voxline.voice.stages.StageFailed` (stage ``STT``), and the
-session ends the call with its apology.
+stream's unfinished turn is lost); after :data:`MAX_FAILURES` failures in a row (a stream
+that sent something before it dropped starts the count afresh) the hearing gives up with
+:class:`~voxline.voice.stages.StageFailed` (stage ``STT``), and the session ends the call
+with its apology.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ class StreamedHearing:
         self._fed_bytes = 0
         self._queued_bytes = 0
         self._stream_base_bytes = 0  # audio fed before the current stream opened
-        self._stream: SpeechStream | None = None
+        self._stream_heard = False  # the current stream has sent something
         self._closing = False
+        self._started = False
         self._closed = asyncio.Event()
         self._leftovers: list[HeardText] = []
 
@@ -90,12 +92,15 @@ class StreamedHearing:
     async def run(self) -> None:
         """Hear the call until :meth:`close`; raises :class:`StageFailed` for good."""
         failures = 0
+        self._started = True
         try:
             while not self._closing:
                 try:
                     await self._one_stream()
                 except ProviderError as exc:
-                    failures += 1
+                    # A stream that worked for a while starts the count afresh: two drops
+                    # far apart in a long call are not an outage.
+                    failures = 1 if self._stream_heard else failures + 1
                     log.warning(
                         "speech stream failed",
                         extra={
@@ -113,11 +118,12 @@ class StreamedHearing:
         stream = await self.engine.open()
         # The frames still queued are the new stream's first audio.
         self._stream_base_bytes = self._fed_bytes - self._queued_bytes
-        self._stream = stream
+        self._stream_heard = False
         assembler = TurnAssembler()
         sender = asyncio.ensure_future(self._send(stream))
         try:
             async for event in stream.events():
+                self._stream_heard = True
                 if event.kind in (TranscriptKind.FINAL, TranscriptKind.UTTERANCE_END):
                     turn = assembler.feed(event)
                     if turn is not None:
@@ -134,7 +140,6 @@ class StreamedHearing:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, ProviderError):
                 await sender
-            self._stream = None
             await stream.close()
 
     async def _send(self, stream: SpeechStream) -> None:
@@ -160,6 +165,9 @@ class StreamedHearing:
     async def close(self, timeout_s: float = 5.0) -> list[HeardText]:
         """End the stream: the engine settles what it heard last; those turns are returned
         (not delivered). Waits for :meth:`run` to finish, ``timeout_s`` at most."""
+        if not self._started:
+            self._closing = True
+            return []
         if not self._closing:
             self._closing = True
             if self._frames.full():

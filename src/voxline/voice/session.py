@@ -242,6 +242,7 @@ class CallSession:
         self._playback = Playback()
         self._inbox = asyncio.Queue()
         self._transport = transport
+        self._hearing = self._streamed_hearing(models.stt)
         await self.prepare()
         self._answered_at = self._last_activity = self._clock()
         if self._greeting is not None:
@@ -256,7 +257,7 @@ class CallSession:
                 clock = group.create_task(self._media_clock(transport))
                 listener = group.create_task(self._listen(transport))
                 responder = group.create_task(self._respond())
-                hearing = group.create_task(self._hear_streamed(models.stt))
+                hearing = group.create_task(self._hear_streamed())
                 await _first_done(clock, listener)
                 await self._stop_hearing()
                 for task in (clock, listener, responder, hearing):
@@ -472,13 +473,18 @@ class CallSession:
                             HeardAudio(pcm, self._speech_started_at, now - wait_s, wait_s * 1000)
                         )
 
-    async def _hear_streamed(self, stt: SpeechToText) -> None:
-        """With a streaming speech-to-text, let it hear the call and end the contact's turns
-        (:mod:`voxline.voice.hearing`); a batch engine leaves that to the VAD. An engine
-        that fails for good ends the call like any failed stage."""
+    def _streamed_hearing(self, stt: SpeechToText) -> StreamedHearing | None:
+        """With a streaming speech-to-text, the engine hears the call and ends the contact's
+        turns (:mod:`voxline.voice.hearing`); a batch engine leaves that to the VAD."""
         if not isinstance(stt, StreamingSpeechToText):
+            return None
+        return StreamedHearing(stt, clock=self._clock, deliver=self._inbox.put_nowait)
+
+    async def _hear_streamed(self) -> None:
+        """Run the streaming engine's hearing, if any; an engine that fails for good ends
+        the call like any failed stage."""
+        if self._hearing is None:
             return
-        self._hearing = StreamedHearing(stt, clock=self._clock, deliver=self._inbox.put_nowait)
         try:
             await self._hearing.run()
         except StageFailed as failed:
