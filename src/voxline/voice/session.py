@@ -491,11 +491,10 @@ class CallSession:
             await self._fail(failed.failure)
 
     async def _stop_hearing(self) -> None:
-        """Close the streaming engine's stream; the turns it settled on closing are kept
-        for :meth:`_transcribe_leftovers`."""
-        if self._hearing is not None:
-            hearing, self._hearing = self._hearing, None
-            self._heard_last = await hearing.close()
+        """Close the streaming engine's stream (again: a no-op); the turns it settled on
+        closing are kept for :meth:`_transcribe_leftovers`."""
+        if self._hearing is not None:  # kept: the VAD's ends of speech stay no turn
+            self._heard_last += await self._hearing.close()
 
     async def _barge_in(self, transport: MediaTransport) -> None:
         """The contact talks over the agent: stop speaking now, drop the rest of the turn."""
