@@ -7,6 +7,8 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.emulators.deepgram import API_KEY, DeepgramEmulator
 from voxline.errors import ProviderError
@@ -195,3 +197,23 @@ def test_messages_parse_as_the_documented_shapes() -> None:
     assert parse_message('{"type": "Metadata", "duration": 3}') is None
     with pytest.raises(ProviderError):
         parse_message("not json")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "encoding=linear16&interim_results=true",  # no sample_rate
+        "encoding=opus&sample_rate=16000",
+        "encoding=linear16&sample_rate=16000&utterance_end_ms=1000",  # without interim results
+    ],
+)
+async def test_the_emulator_refuses_what_deepgram_refuses(
+    emulator: DeepgramEmulator, query: str
+) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(
+            f"{emulator.base_url}/listen?{query}",
+            additional_headers={"Authorization": f"Token {API_KEY}"},
+        )
+    assert refused.value.response.status_code == 400
+    assert emulator.connections == []

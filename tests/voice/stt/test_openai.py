@@ -119,3 +119,19 @@ async def test_an_unreachable_server_is_retryable(sentence_pcm: bytes) -> None:
     await engine.aclose()
     assert raised.value.retryable is True
     assert "sk-secret" not in str(raised.value)
+
+
+async def test_the_emulator_refuses_what_openai_refuses(emulator: OpenAIAudioEmulator) -> None:
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    async with httpx.AsyncClient(base_url=emulator.base_url, headers=headers) as client:
+        as_json = await client.post("/audio/transcriptions", json={"model": "whisper-1"})
+        no_model = await client.post(
+            "/audio/transcriptions", files={"file": ("a.wav", b"RIFF", "audio/wav")}
+        )
+        not_wav = await client.post(
+            "/audio/transcriptions",
+            data={"model": "whisper-1"},
+            files={"file": ("a.wav", b"not audio", "audio/wav")},
+        )
+    assert [as_json.status_code, no_model.status_code, not_wav.status_code] == [400, 400, 400]
+    assert emulator.requests == []
