@@ -168,11 +168,43 @@ class Settings(BaseSettings):
 
     tts_engine: str = Field(
         default="auto",
-        pattern="^(auto|piper|espeak)$",
-        description="Text-to-speech: auto (Piper when its extra is installed), piper or espeak",
+        pattern="^(auto|piper|espeak|openai|cartesia)$",
+        description=(
+            "Text-to-speech: auto (Piper when its extra is installed), piper, espeak, or a "
+            "remote engine: openai (any OpenAI-compatible /audio/speech) or cartesia (streaming)"
+        ),
     )
+    tts_base_url: str | None = Field(
+        default=None, description="The remote TTS server; default: the vendor's public API"
+    )
+    tts_api_key: SecretStr | None = Field(default=None, description="The remote TTS's key")
+    tts_model: str | None = Field(default=None, description="The remote TTS's model")
+    tts_voice: str | None = Field(default=None, description="The remote TTS's voice")
     stt_engine: str = Field(
-        default="whisper", pattern="^(whisper)$", description="Speech-to-text engine"
+        default="whisper",
+        pattern="^(whisper|local|openai|deepgram)$",
+        description=(
+            "Speech-to-text: whisper (or local: faster-whisper on this machine), openai (any "
+            "OpenAI-compatible /audio/transcriptions) or deepgram (streaming)"
+        ),
+    )
+    stt_base_url: str | None = Field(
+        default=None, description="The remote STT server; default: the vendor's public API"
+    )
+    stt_api_key: SecretStr | None = Field(default=None, description="The remote STT's key")
+    stt_model: str | None = Field(default=None, description="The remote STT's model")
+    stt_language: str | None = Field(default=None, description="Language hint, e.g. en")
+    stt_endpointing_ms: int = Field(
+        default=300,
+        ge=10,
+        le=5000,
+        description="Streaming STT: silence after which the engine ends the contact's turn",
+    )
+    stt_utterance_end_ms: int = Field(
+        default=1000,
+        ge=1000,
+        le=5000,
+        description="Streaming STT: gap in words that ends a turn when endpointing missed it",
     )
 
     twilio_api_base_url: str = Field(

@@ -3,14 +3,17 @@ what was said. No model is loaded and nothing runs on the model pool."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from voxline.errors import ProviderError
-from voxline.voice.audio import float32_to_pcm16
-from voxline.voice.frames import SAMPLE_RATE
+from voxline.voice.audio import float32_to_pcm16, rms_dbfs
+from voxline.voice.frames import FRAME_MS, SAMPLE_RATE
+from voxline.voice.stt.stream import TranscriptEvent, TranscriptKind
 from voxline.voice.tts.base import VoiceInfo
 from voxline.voice.vad import Endpointer, EnergyVad, StreamingVad
 
@@ -79,6 +82,85 @@ class FakeStt:
         if self.calls <= self.failures:
             raise _failure("fake-stt")
         return self.said.popleft() if self.said else ""
+
+
+@dataclass
+class FakeStreamingStt(FakeStt):
+    """A streaming speech-to-text (:class:`~voxline.voice.stt.stream.StreamingSpeechToText`)
+    that hears the fakes' tones frame by frame and ends a turn ``endpointing_ms`` after a
+    tone stops, with what the contact said (a ``speech_final`` final). Closing a stream
+    settles a turn in progress. The first ``failures`` opens fail, as a vendor outage would;
+    ``drop_after_frames`` makes each stream drop after that many frames.
+    """
+
+    endpointing_ms: int = 300
+    drop_after_frames: int | None = None
+    name: str = "fake-streaming"
+    opened: int = 0
+
+    async def open(self) -> FakeSpeechStream:
+        self.opened += 1
+        if self.opened <= self.failures:
+            raise _failure("fake-stt")
+        return FakeSpeechStream(self)
+
+
+class FakeSpeechStream:
+    """One stream of a :class:`FakeStreamingStt`; positions count 20 ms per frame sent."""
+
+    def __init__(self, engine: FakeStreamingStt) -> None:
+        self.engine = engine
+        self._events: asyncio.Queue[TranscriptEvent | ProviderError | None] = asyncio.Queue()
+        self._frames = 0
+        self._speech_from: float | None = None
+        self._last_loud = 0.0
+        self._closed = False
+
+    async def send(self, pcm16_16k: bytes) -> None:
+        if self._closed:
+            raise _failure("fake-stt")
+        self._frames += 1
+        drop = self.engine.drop_after_frames
+        if drop is not None and self._frames >= drop:
+            self._closed = True
+            self._events.put_nowait(_failure("fake-stt"))
+            return
+        now = self._frames * FRAME_MS / 1000
+        if rms_dbfs(pcm16_16k) > -40:
+            if self._speech_from is None:
+                self._speech_from = now - FRAME_MS / 1000
+            self._last_loud = now
+        elif (
+            self._speech_from is not None
+            and (now - self._last_loud) * 1000 >= self.engine.endpointing_ms
+        ):
+            self._settle(speech_final=True)
+
+    def _settle(self, *, speech_final: bool) -> None:
+        if self._speech_from is None:
+            return
+        text = self.engine.said.popleft() if self.engine.said else ""
+        self._events.put_nowait(
+            TranscriptEvent(
+                TranscriptKind.FINAL, text, speech_final, self._speech_from, self._last_loud
+            )
+        )
+        self._speech_from = None
+
+    async def finalize(self) -> None:
+        self._settle(speech_final=False)
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._settle(speech_final=False)
+            self._events.put_nowait(None)
+
+    async def events(self) -> AsyncIterator[TranscriptEvent]:
+        while (event := await self._events.get()) is not None:
+            if isinstance(event, ProviderError):
+                raise event
+            yield event
 
 
 @dataclass

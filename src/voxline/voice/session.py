@@ -57,6 +57,7 @@ from voxline.voice.brain.clauses import sentences, split_clauses
 from voxline.voice.brain.scripted import FAREWELL
 from voxline.voice.channel import AgentLine, Heard, LineClosed
 from voxline.voice.frames import FRAME_MS, AudioFrame
+from voxline.voice.hearing import StreamedHearing
 from voxline.voice.kit import SpeechModels
 from voxline.voice.metrics import CallMetrics, TurnLatency
 from voxline.voice.playback import Playback
@@ -74,6 +75,7 @@ from voxline.voice.stages import (
 )
 from voxline.voice.stereo import Aligner, Recording
 from voxline.voice.stt.base import SpeechToText
+from voxline.voice.stt.stream import StreamingSpeechToText
 from voxline.voice.tools import (
     BEEP_WAIT_SECONDS,
     SessionTools,
@@ -84,7 +86,7 @@ from voxline.voice.tools import (
 )
 from voxline.voice.transport import MediaTransport
 from voxline.voice.tts.base import TextToSpeech
-from voxline.voice.turns import AgentTurn, HeardAudio, Silence, TranscriptSink
+from voxline.voice.turns import AgentTurn, HeardAudio, HeardText, Silence, TranscriptSink
 from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
 
 log = logging.getLogger(__name__)
@@ -138,7 +140,10 @@ class CallSession:
         # run(): a text-line session, one of thousands per process, never needs them.
         self._aligner: Aligner
         self._playback: Playback
-        self._inbox: asyncio.Queue[HeardAudio | Silence]
+        self._inbox: asyncio.Queue[HeardAudio | HeardText | Silence]
+        # With a streaming speech-to-text, the engine ends the contact's turns (run()).
+        self._hearing: StreamedHearing | None = None
+        self._heard_last: list[HeardText] = []
         self._history: list[Turn] = []
         self._turns: dict[int, AgentTurn] = {}
         self._next_turn = 0
@@ -237,6 +242,7 @@ class CallSession:
         self._playback = Playback()
         self._inbox = asyncio.Queue()
         self._transport = transport
+        self._hearing = self._streamed_hearing(models.stt)
         await self.prepare()
         self._answered_at = self._last_activity = self._clock()
         if self._greeting is not None:
@@ -251,10 +257,13 @@ class CallSession:
                 clock = group.create_task(self._media_clock(transport))
                 listener = group.create_task(self._listen(transport))
                 responder = group.create_task(self._respond())
+                hearing = group.create_task(self._hear_streamed())
                 await _first_done(clock, listener)
-                for task in (clock, listener, responder):
+                await self._stop_hearing()
+                for task in (clock, listener, responder, hearing):
                     task.cancel()
         finally:
+            await self._stop_hearing()
             self._flush_turns(final=True)
             self._aligner.close()
             await self._write_finished_turns(final=True)
@@ -303,12 +312,18 @@ class CallSession:
 
     async def _transcribe_leftovers(self, stt: SpeechToText) -> None:
         """The contact's last words, heard but not yet transcribed when the line closed."""
-        leftovers: list[HeardAudio | Silence] = [self._in_flight] if self._in_flight else []
+        leftovers: list[HeardAudio | HeardText | Silence] = (
+            [self._in_flight] if self._in_flight else []
+        )
         while not self._inbox.empty():
             leftovers.append(self._inbox.get_nowait())
+        leftovers += self._heard_last
         self._in_flight = None
         for item in leftovers:
-            if isinstance(item, HeardAudio):
+            if isinstance(item, HeardText):
+                timestamp = round(max(0.0, item.started_at - self._answered_at), 3)
+                await self.transcript.add("contact", item.text, timestamp)
+            elif isinstance(item, HeardAudio):
                 try:
                     text = await run_stage(
                         Stage.STT, partial(stt.transcribe, item.pcm), self.config.limits
@@ -434,6 +449,8 @@ class CallSession:
             except LineClosed:
                 return
             self._aligner.contact(frame.pcm)
+            if self._hearing is not None:
+                self._hearing.feed(frame.pcm)
             beep = self._beep_detector
             if beep is not None and self._beep_heard is not None and beep.feed(frame.pcm):
                 self._beep_heard.set()
@@ -451,10 +468,33 @@ class CallSession:
                     ended = (endpointer.speech_ended_ms or endpointer.position_ms) / 1000
                     wait_s = endpointer.position_ms / 1000 - ended
                     self._last_activity = now
-                    if pcm:
+                    if pcm and self._hearing is None:  # else the engine ends the turn
                         self._inbox.put_nowait(
                             HeardAudio(pcm, self._speech_started_at, now - wait_s, wait_s * 1000)
                         )
+
+    def _streamed_hearing(self, stt: SpeechToText) -> StreamedHearing | None:
+        """With a streaming speech-to-text, the engine hears the call and ends the contact's
+        turns (:mod:`voxline.voice.hearing`); a batch engine leaves that to the VAD."""
+        if not isinstance(stt, StreamingSpeechToText):
+            return None
+        return StreamedHearing(stt, clock=self._clock, deliver=self._inbox.put_nowait)
+
+    async def _hear_streamed(self) -> None:
+        """Run the streaming engine's hearing, if any; an engine that fails for good ends
+        the call like any failed stage."""
+        if self._hearing is None:
+            return
+        try:
+            await self._hearing.run()
+        except StageFailed as failed:
+            await self._fail(failed.failure)
+
+    async def _stop_hearing(self) -> None:
+        """Close the streaming engine's stream (again: a no-op); the turns it settled on
+        closing are kept for :meth:`_transcribe_leftovers`."""
+        if self._hearing is not None:  # kept: the VAD's ends of speech stay no turn
+            self._heard_last += await self._hearing.close()
 
     async def _barge_in(self, transport: MediaTransport) -> None:
         """The contact talks over the agent: stop speaking now, drop the rest of the turn."""
@@ -511,6 +551,9 @@ class CallSession:
                 last_word_at: float | None = None
                 if isinstance(item, Heard):
                     text = item.text.strip()  # no audio: no latency figures
+                elif isinstance(item, HeardText):  # transcribed as it was said
+                    text, last_word_at = item.text, item.last_word_at
+                    latency = TurnLatency(item.endpoint_wait_ms, 0.0, brain_ms=0.0, tts_ms=0.0)
                 else:
                     started = self._clock()
                     self._in_flight = item
@@ -834,7 +877,7 @@ class CallSession:
             self._over = True
         del self._turns[number]  # written: a long call keeps no turn it is done with
 
-    async def _next_item(self) -> HeardAudio | Heard | Silence:
+    async def _next_item(self) -> HeardAudio | HeardText | Heard | Silence:
         """The contact's next turn: heard by the VAD (audio), or from the text line, where
         a silence is ``listen`` waiting out the silence timeout."""
         if self._text_line is None:

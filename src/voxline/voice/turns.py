@@ -2,10 +2,11 @@
 agent's turns as they are spoken.
 
 A contact turn reaches the session as audio to transcribe (:class:`HeardAudio`, from the
-VAD) or as words already (:class:`~voxline.voice.channel.Heard`, from a text line); a
-:class:`Silence` stands for a silence timeout. An :class:`AgentTurn` is one reply: its
-utterances still to play (``pending``), what of it was actually said (``spoken``) and
-whether the contact cut it short. Finished turns go to a :class:`TranscriptSink`.
+VAD), as words a streaming speech-to-text ended the turn with (:class:`HeardText`, from
+:mod:`voxline.voice.hearing`) or as words already (:class:`~voxline.voice.channel.Heard`,
+from a text line); a :class:`Silence` stands for a silence timeout. An :class:`AgentTurn` is
+one reply: its utterances still to play (``pending``), what of it was actually said
+(``spoken``) and whether the contact cut it short. Finished turns go to a :class:`TranscriptSink`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,17 @@ class HeardAudio:
     started_at: float
     last_word_at: float
     vad_wait_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeardText:
+    """One contact turn a streaming engine transcribed and ended (times on the session's
+    clock); ``endpoint_wait_ms`` is how long after the last word the engine ended it."""
+
+    text: str
+    started_at: float
+    last_word_at: float
+    endpoint_wait_ms: float
 
 
 @dataclass

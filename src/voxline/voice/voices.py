@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 class VoiceProvider(StrEnum):
     ESPEAK_NG = "espeak-ng"
     PIPER = "piper"
+    # A remote engine's configured voice (VOXLINE_TTS_VOICE); never in the catalogue.
+    REMOTE = "remote"
 
 
 class VoiceType(StrEnum):

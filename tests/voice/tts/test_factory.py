@@ -81,3 +81,23 @@ async def test_created_engine_speaks_an_agent_voice() -> None:
 def test_unknown_engine_setting_is_refused() -> None:
     with pytest.raises(ValueError):
         Settings(tts_engine="festival")
+
+
+@pytest.mark.parametrize("engine", ["openai", "cartesia"])
+def test_a_remote_engine_speaks_first_and_catalogue_voices_stay_local(engine: str) -> None:
+    secret = "sk-remote-tts-secret-1"
+    tts = create_tts(Settings(tts_engine=engine, tts_api_key=secret, tts_voice="nova"))
+    assert isinstance(tts, RoutedTts)
+    remote = tts.engines[0]
+    assert remote.name in ("openai-tts", "cartesia")
+    assert [v.engine_voice for v in remote.voices()] == ["nova"]
+    assert tts.engine_of(None) == (remote, None)
+    # A voice an agent picked from the catalogue is spoken by its local engine.
+    local, voice = tts.engine_of("espeak-en-gb")
+    assert isinstance(local, EspeakTts) and voice == "espeak-en-gb"
+    assert secret not in repr(remote) and secret not in repr(Settings(tts_api_key=secret))
+
+
+def test_an_unknown_tts_engine_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Settings(tts_engine="elevenlabs")

@@ -5,6 +5,11 @@
 When both engines are available it returns a :class:`RoutedTts` that speaks each catalogue
 voice with its own engine (Piper's voice first, as the default), so whatever an agent's
 ``voice_id`` names, it is heard in that voice.
+
+``tts_engine`` ``openai`` or ``cartesia`` puts a remote engine first, speaking with its
+configured voice (``tts_voice``): agents without a ``voice_id`` are heard in it, and the local
+engines stay behind it for the catalogue voices agents may still pick (and for the sandbox's
+simulated callees), so a listed voice is still a voice that speaks.
 """
 
 from __future__ import annotations
@@ -63,12 +68,45 @@ def engine_for(provider: VoiceProvider) -> TextToSpeech:
     return EspeakTts()
 
 
+def remote_engine(settings: Settings) -> TextToSpeech | None:
+    """The remote engine ``tts_engine`` names, or None for a local one."""
+    key = settings.tts_api_key.get_secret_value() if settings.tts_api_key is not None else None
+    if settings.tts_engine == "openai":
+        from voxline.voice.tts import openai
+
+        return openai.OpenAITts(
+            settings.tts_base_url or openai.DEFAULT_BASE_URL,
+            key,
+            model=settings.tts_model or openai.DEFAULT_MODEL,
+            voice=settings.tts_voice or openai.DEFAULT_VOICE,
+        )
+    if settings.tts_engine == "cartesia":
+        from voxline.voice.tts.cartesia import (
+            DEFAULT_BASE_URL,
+            DEFAULT_MODEL,
+            DEFAULT_VOICE,
+            CartesiaTts,
+        )
+
+        return CartesiaTts(
+            settings.tts_base_url or DEFAULT_BASE_URL,
+            key,
+            model=settings.tts_model or DEFAULT_MODEL,
+            voice=settings.tts_voice or DEFAULT_VOICE,
+        )
+    return None
+
+
 def create_tts(settings: Settings) -> TextToSpeech:
     """The configured text-to-speech (see the module docstring).
 
     Raises :class:`ProviderError` when ``tts_engine`` is ``piper`` without the extra, or
     when no engine at all is installed.
     """
+    remote = remote_engine(settings)
+    if remote is not None:
+        local = [engine_for(provider) for provider in offered_providers(settings.tts_engine)]
+        return RoutedTts([remote, *local]) if local else remote
     if settings.tts_engine == "piper" and VoiceProvider.PIPER not in installed_providers():
         raise ProviderError(
             "VOXLINE_TTS_ENGINE=piper but the 'piper' extra is not installed",
