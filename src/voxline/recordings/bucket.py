@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from voxline.errors import ProviderError
 
@@ -149,8 +149,11 @@ class S3Bucket:
         )
         return answer["UploadId"]
 
-    async def upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> str:
-        """Upload part ``number`` (1-based); its ETag."""
+    async def upload_part(
+        self, key: str, upload_id: str, number: int, body: bytes | IO[bytes]
+    ) -> str:
+        """Upload part ``number`` (1-based) from ``body`` (bytes, or a seekable stream of
+        known length); its ETag."""
         bucket = self.config.bucket
         answer = await self._call(
             lambda c: c.upload_part(

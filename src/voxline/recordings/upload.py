@@ -6,8 +6,9 @@ pump task uploads the spool as an S3 multipart upload, one part at a time:
 
 * Part ``n`` (1-based) is bytes ``[(n-1)·P, n·P)`` of the file, ``P`` the part size
   (``VOXLINE_RECORDINGS_S3_PART_MIB``, at least S3's 5 MiB minimum; only the last part
-  may be smaller). A part is read from the spool, uploaded and dropped, so a call holds at
-  most one part in memory however long it runs.
+  may be smaller). A part's body is a :class:`SpoolSlice`, a stream over the spool that the
+  client reads in small chunks, and parts go up one at a time, so a call holds well under
+  one part in memory however long it runs.
 * **The WAV header needs the final length**, and it sits in part 1. Parts of a multipart
   upload may be uploaded in any order and are assembled by number, so parts 2, 3, … go up
   as soon as the recording has grown past them, and part 1 — whose header the recorder
@@ -28,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any, cast
 
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
@@ -130,11 +133,15 @@ class SpooledUpload:
     async def _upload_part(self, number: int, size: int) -> None:
         start = (number - 1) * self.part_bytes
         length = min(self.part_bytes, size - start)
-        body = await asyncio.to_thread(_read, self.spool, start, length)
-        self.largest_part = max(self.largest_part, len(body))
+        self.largest_part = max(self.largest_part, length)
         if self.upload_id is None:
             self.upload_id = await self.bucket.create_upload(self.key)
-        self.etags[number] = await self.bucket.upload_part(self.key, self.upload_id, number, body)
+        with SpoolSlice(self.spool, start, length) as body:
+            # A binary stream, which typeshed's IO[bytes] does not name for RawIOBase.
+            stream = cast("IO[bytes]", body)
+            self.etags[number] = await self.bucket.upload_part(
+                self.key, self.upload_id, number, stream
+            )
 
     # -- at the end -------------------------------------------------------------------
 
@@ -208,10 +215,47 @@ class SpooledUpload:
         return await cls(bucket, key, spool, waits=waits).finish()
 
 
-def _read(path: Path, start: int, length: int) -> bytes:
-    with path.open("rb") as handle:
-        handle.seek(start)
-        return handle.read(length)
+class SpoolSlice(io.RawIOBase):
+    """Bytes ``[start, start + length)`` of a file as a seekable stream of their own: the
+    body of one part, read from the spool in the client's small chunks (to hash it, then to
+    send it) rather than held whole in memory."""
+
+    def __init__(self, path: Path, start: int, length: int) -> None:
+        super().__init__()
+        self._file = path.open("rb")
+        self._start = start
+        self._length = length
+        self._position = 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._length}[whence]
+        self._position = min(max(0, base + offset), self._length)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self._length - self._position)
+        if wanted <= 0:
+            return 0
+        self._file.seek(self._start + self._position)
+        count = self._file.readinto(memoryview(buffer)[:wanted])
+        self._position += count or 0
+        return count or 0
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def repair_header(path: Path) -> None:
