@@ -64,6 +64,7 @@ class S3Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: ThreadedMotoServer | None = None
+        self._client: object | None = None
 
     def start(self) -> None:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -76,13 +77,15 @@ class S3Server:
             self._server = None
 
     def client(self) -> object:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-        )
+        if self._client is None:
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=self.url,
+                region_name=REGION,
+                aws_access_key_id=ACCESS_KEY,
+                aws_secret_access_key=SECRET_KEY,
+            )
+        return self._client
 
     def new_bucket(self) -> str:
         name = f"rec-{uuid.uuid4().hex[:12]}"

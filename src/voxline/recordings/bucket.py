@@ -105,7 +105,8 @@ class S3Bucket:
     def _get_client(self) -> S3Client:
         with self._lock:
             if self._client is None:
-                self._client = self._new_client()
+                with _SESSION_LOCK:
+                    self._client = self._new_client()
             return self._client
 
     def _new_client(self) -> S3Client:
@@ -129,7 +130,7 @@ class S3Bucket:
             # Self-hosted stores (MinIO, Garage, Ceph) address buckets by path.
             s3={"addressing_style": "path" if self.config.endpoint_url else "auto"},
         )
-        client: S3Client = boto3.session.Session().client(
+        client: S3Client = _session(boto3).client(
             "s3",
             region_name=self.config.region,
             endpoint_url=self.config.endpoint_url,
@@ -232,6 +233,19 @@ class S3Bucket:
             return found
 
         return await self._call(list_all)
+
+
+_SESSION_LOCK = threading.Lock()
+_SESSIONS: list[Any] = []
+
+
+def _session(boto3: Any) -> Any:
+    """One boto3 session for the process: it caches the parsed service model, which a new
+    session would load again (a noticeable fraction of a second) for each bucket. Its
+    clients are thread-safe; making one is not: called under ``_SESSION_LOCK``."""
+    if not _SESSIONS:
+        _SESSIONS.append(boto3.session.Session())
+    return _SESSIONS[0]
 
 
 def _provider_error(exc: Exception) -> ProviderError:
