@@ -136,7 +136,7 @@ class SpooledUpload:
         self.largest_part = max(self.largest_part, length)
         if self.upload_id is None:
             self.upload_id = await self.bucket.create_upload(self.key)
-        with SpoolSlice(self.spool, start, length) as body:
+        with await asyncio.to_thread(SpoolSlice, self.spool, start, length) as body:
             # A binary stream, which typeshed's IO[bytes] does not name for RawIOBase.
             stream = cast("IO[bytes]", body)
             self.etags[number] = await self.bucket.upload_part(
