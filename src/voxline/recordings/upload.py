@@ -28,7 +28,6 @@ pump task uploads the spool as an S3 multipart upload, one part at a time:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import os
 from collections.abc import Sequence
@@ -76,7 +75,7 @@ class SpooledUpload:
         self.waits = tuple(waits)
         self.upload_id: str | None = None
         self.etags: dict[int, str] = {}
-        # The largest body held at once, for the memory bound's tests and its log line.
+        # The largest part sent (its body streams from the spool; it is never held whole).
         self.largest_part = 0
         self._wake = asyncio.Event()
         self._closing = False
@@ -84,10 +83,15 @@ class SpooledUpload:
 
     @classmethod
     def streaming(
-        cls, bucket: S3Bucket, key: str, recorder: CallRecorder, **options: object
+        cls,
+        bucket: S3Bucket,
+        key: str,
+        recorder: CallRecorder,
+        *,
+        waits: Sequence[float] = FINISH_WAITS,
     ) -> SpooledUpload:
         """Upload ``recorder``'s file as it grows; call from a running event loop."""
-        upload = cls(bucket, key, recorder.path, recorder=recorder, **options)  # type: ignore[arg-type]
+        upload = cls(bucket, key, recorder.path, recorder=recorder, waits=waits)
         upload._pump = asyncio.get_running_loop().create_task(
             upload._run_pump(), name=f"voxline-recording-upload-{recorder.path.stem}"
         )
@@ -199,8 +203,11 @@ class SpooledUpload:
         self._closing = True
         self._wake.set()
         if self._pump is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._pump
+            except Exception:
+                # The end of the call sends every missing part from the spool again.
+                log.exception("recording upload pump failed", extra={"key": self.key})
 
     @classmethod
     async def upload_file(
