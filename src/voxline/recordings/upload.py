@@ -77,6 +77,8 @@ class SpooledUpload:
         self.etags: dict[int, str] = {}
         # The largest part sent (its body streams from the spool; it is never held whole).
         self.largest_part = 0
+        # Rounds of the pump that failed (and were left to the next boundary or the end).
+        self.failed_rounds = 0
         self._wake = asyncio.Event()
         self._closing = False
         self._pump: asyncio.Task[None] | None = None
@@ -118,6 +120,7 @@ class SpooledUpload:
                 await self._upload_parts(self.recorder.stored_bytes, final=False)
             except ProviderError as exc:
                 # The spool keeps the bytes; the next boundary or the end of the call retries.
+                self.failed_rounds += 1
                 log.warning(
                     "recording part upload failed; will retry",
                     extra={"key": self.key, "error": exc.message, "retryable": exc.retryable},
