@@ -20,6 +20,10 @@ from voxline.storage.db import Database
 
 __all__ = ["s3", "s3_server"]
 
+# The redirect depends on the store, not on the database (the recording queries run on both
+# backends in test_recordings.py and the retention tests): one backend keeps this file fast.
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, s3: S3Server) -> Settings:
