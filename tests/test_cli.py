@@ -127,3 +127,23 @@ def test_the_worker_freezes_its_start_up_heap_and_stops_on_sigterm(
 
     # Modules alone make tens of thousands of objects.
     assert isinstance(frozen, int) and frozen > 10_000
+
+
+def test_recordings_prune_deletes_only_recordings_past_the_retention(
+    cli_env: dict[str, str],
+) -> None:
+    recordings = Path(cli_env["VOXLINE_DATA_DIR"]) / "recordings"
+    recordings.mkdir(parents=True, exist_ok=True)
+    old, recent = recordings / "old.wav", recordings / "recent.wav"
+    for path in (old, recent):
+        path.write_bytes(b"RIFF")
+    long_ago = os.path.getmtime(recent) - 3 * 86400
+    os.utime(old, (long_ago, long_ago))
+
+    kept = run_cli(cli_env, "recordings", "prune")
+    assert "deleted 0" in kept.stdout and "RETENTION_DAYS is unset" in kept.stderr
+    assert old.exists()
+
+    pruned = run_cli({**cli_env, "VOXLINE_RECORDINGS_RETENTION_DAYS": "2"}, "recordings", "prune")
+    assert "deleted 1" in pruned.stdout
+    assert not old.exists() and recent.exists()

@@ -28,10 +28,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 orgs_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 credits_app = typer.Typer(help="Credit balances.", no_args_is_help=True)
+recordings_app = typer.Typer(help="Call recordings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
+app.add_typer(recordings_app, name="recordings")
 app.add_typer(calls_app, name="calls")
 app.add_typer(agents_app, name="agents")
 app.add_typer(sandbox_app, name="sandbox")
@@ -89,6 +91,21 @@ def _amount(text: str) -> Decimal:
     if not value.is_finite():
         raise typer.BadParameter("must be a finite number")
     return value
+
+
+@recordings_app.command("prune")
+def recordings_prune() -> None:
+    """Upload recordings left in the spool, then delete those older than
+    VOXLINE_RECORDINGS_RETENTION_DAYS (what the engine does every upkeep interval)."""
+    from voxline.services.recording_retention import recording_upkeep
+
+    settings = _settings()
+    if settings.recordings_retention_days is None:
+        err.print("VOXLINE_RECORDINGS_RETENTION_DAYS is unset: no recording is deleted")
+    report = _run(lambda db: recording_upkeep(db, settings), settings)
+    out.print(f"deleted {report.deleted}, uploaded {report.uploaded}, failed {report.failed}")
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -60,6 +60,37 @@ class Settings(BaseSettings):
     default_concurrency_limit: int = Field(default=10, ge=1)
     recording_url_ttl_seconds: int = Field(default=3600, ge=1)
 
+    # Where recordings are kept (voxline.recordings): the data dir by default, else an
+    # S3-compatible bucket. The secret is a SecretStr: never logged, echoed or put in a repr.
+    recordings_url: str | None = Field(
+        default=None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+        description="s3://bucket/prefix for S3-compatible object storage; unset: the data dir",
+    )
+    recordings_s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible store; unset: AWS S3"
+    )
+    recordings_s3_region: str = Field(default="us-east-1", min_length=1)
+    recordings_s3_access_key_id: str | None = Field(default=None, repr=False)
+    recordings_s3_secret_access_key: SecretStr | None = Field(default=None, repr=False)
+    recordings_s3_part_mib: int = Field(
+        default=8,
+        ge=5,
+        le=512,
+        description="Size of an uploaded part (S3's minimum is 5 MiB); the memory a call holds",
+    )
+    recordings_s3_download_ttl_seconds: int = Field(
+        default=300, ge=1, le=7 * 24 * 3600, description="Expiry of a presigned download URL"
+    )
+    recordings_retention_days: float | None = Field(
+        default=None, gt=0, description="Recordings older than this are deleted; unset: kept"
+    )
+    recordings_upkeep_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the engine prunes old recordings and retries spooled uploads",
+    )
+
     webhook_receipt_retention_hours: float = Field(
         default=72.0, gt=0, description="How long applied webhooks are remembered as replays"
     )
@@ -267,6 +298,11 @@ class Settings(BaseSettings):
     @cached_property
     def recordings_dir(self) -> Path:
         return self.data_dir / "recordings"
+
+    @cached_property
+    def recordings_spool_dir(self) -> Path:
+        """Where a recording bound for object storage is written while its call runs."""
+        return self.data_dir / "recordings-spool"
 
     def resolved_secret_key(self) -> str:
         """The configured secret key, else the one in ``<data_dir>/secret.key`` (made once)."""

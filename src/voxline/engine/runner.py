@@ -1,5 +1,5 @@
-"""The engine: dispatcher, timers, finalizer, webhook deliveries and the live calls this
-process hosts.
+"""The engine: dispatcher, timers, finalizer, webhook deliveries, recording upkeep and the
+live calls this process hosts.
 
 ``voxline serve`` runs it inside the API process; ``voxline worker`` runs it alone. On
 SQLite exactly one engine may run (the single-node mode); on PostgreSQL any number of
@@ -25,6 +25,7 @@ from voxline.engine.deliveries import Deliverer
 from voxline.engine.dispatcher import Dispatcher
 from voxline.engine.finalizer import Finalizer
 from voxline.engine.leases import new_worker_id
+from voxline.engine.recording_upkeep import RecordingUpkeep
 from voxline.engine.sessions import VoiceSessions
 from voxline.engine.timers import Timers
 from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, Wakeups, listen, notify
@@ -47,7 +48,7 @@ log = get_logger("engine")
 __all__ = ["LOOPS", "Engine", "new_worker_id", "notify_dispatch"]
 
 # The engine's loops, by the names readiness reports them with.
-LOOPS = ("dispatcher", "timers", "finalizer", "deliveries", "listener")
+LOOPS = ("dispatcher", "timers", "finalizer", "deliveries", "recordings", "listener")
 
 
 class Engine:
@@ -99,6 +100,7 @@ class Engine:
             recordings={carrier.name: carrier.recording_url for carrier in self.carriers},
         )
         self.deliverer = Deliverer(db, settings, self.wakeups, self.worker_id)
+        self.recordings = RecordingUpkeep(db, settings)
 
     async def on_provider_event(self, event: ProviderEvent) -> None:
         """Apply a provider's report to its call (sandbox now; webhooks call this too)."""
@@ -152,6 +154,7 @@ class Engine:
                 "timers": self.timers.run(halt),
                 "finalizer": self.finalizer.run(halt),
                 "deliveries": self.deliverer.run(halt),
+                "recordings": self.recordings.run(halt),
             }
             if "listener" in self.loop_names:
                 loops["listener"] = listen(self.db, self.wakeups, halt)

@@ -27,6 +27,7 @@ from voxline.domain.tools import AgentTools
 from voxline.engine.call_control import CarrierCallControl
 from voxline.engine.leases import LeaseKeeper, new_worker_id
 from voxline.logging import get_logger
+from voxline.recordings import stores_for
 from voxline.services.agent_tools import load_agent_tools
 from voxline.services.call_events import apply_event
 from voxline.services.call_outcomes import save_session_outcome
@@ -248,9 +249,8 @@ class VoiceSessions:
             return
         recorder = None
         if profile.recording_enabled:
-            from voxline.voice.recorder import CallRecorder
-
-            recorder = CallRecorder(self.settings.recordings_dir, call_id)
+            # On local disk, or streamed to object storage as the call runs.
+            recorder = await stores_for(self.settings).current.open(call_id)
             session.attach_recording(recorder)
         recording_path = None
         try:
@@ -259,7 +259,7 @@ class VoiceSessions:
         finally:
             await close_session(session)
             if recorder is not None:
-                recording_path = await asyncio.to_thread(recorder.close)
+                recording_path = await recorder.finish()
             await save_session_outcome(
                 self.db,
                 call_id,

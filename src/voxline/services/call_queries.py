@@ -20,13 +20,13 @@ from voxline.crypto import UrlSigner
 from voxline.domain.calls import STATUS_ALIASES, CallDirection, CallStatus
 from voxline.domain.text import safe_text
 from voxline.errors import Forbidden, NotFound, ValidationFailed
+from voxline.recordings import stores_for
 from voxline.services.call_records import (
     RECORD_COLUMNS,
     Call,
     CallSettings,
     RecordingLinks,
     parse_call_id,
-    recording_file,
     select_call,
     to_call,
 )
@@ -178,15 +178,18 @@ async def get_recording_url(db: Database, settings: Settings, org_id: str, call_
 
 
 async def local_recording(db: Database, settings: Settings, org_id: str, call_id: str) -> Path:
-    """The file of the organization's call recording, kept by Voxline; 404 when recording
-    is disabled, the call is unknown, or the recording is not a local file (a provider's)."""
+    """The file of the organization's call recording on this host; 404 when recording is
+    disabled, the call is unknown, or the recording is no local file (a provider's, or an
+    object in a bucket)."""
     async with db.read() as conn:
         row = await select_call(conn, org_id, call_id)
     if row is None:
         raise NotFound.resource("Call", call_id)
     enabled = CallSettings.from_json(row["settings"] or {}).recording_enabled
-    path = recording_file(settings, row["recording_path"]) if row["recording_path"] else None
-    if not enabled or path is None or not path.is_file():
+    location = row["recording_path"]
+    store = stores_for(settings).owner(location) if location else None
+    path = await store.local_file(location) if store is not None and enabled else None
+    if path is None:
         raise NotFound("Recording not found", {"call_id": row["id"]})
     return path
 
@@ -232,6 +235,15 @@ async def get_transcript(db: Database, org_id: str, call_id: str) -> Transcript:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingDownload:
+    """Where a recording is fetched from: a ``path`` on this host, else a presigned ``url``
+    of the object store (exactly one is set)."""
+
+    path: Path | None = None
+    url: str | None = None
+
+
 async def signed_recording_file(
     db: Database,
     settings: Settings,
@@ -239,9 +251,10 @@ async def signed_recording_file(
     *,
     expires: str | None,
     signature: str | None,
-) -> Path:
-    """The recording file behind a signed URL: 403 when the signature is missing, wrong or
-    expired; 404 when the call, its recording or the file is gone."""
+) -> RecordingDownload:
+    """The recording behind a signed URL: 403 when the signature is missing, wrong or
+    expired; 404 when the call, its recording, the file or the object is gone (or the
+    object's bucket is no longer configured)."""
     try:
         expires_at = int(expires) if expires is not None else None
     except ValueError:
@@ -264,7 +277,13 @@ async def signed_recording_file(
         raise NotFound("Recording not found")
     if not CallSettings.from_json(row.settings or {}).recording_enabled:
         raise NotFound("Recording not found")
-    path = recording_file(settings, row.recording_path)
-    if path is None or not path.is_file():
+    store = stores_for(settings).owner(row.recording_path)
+    if store is None:
         raise NotFound("Recording not found")
-    return path
+    path = await store.local_file(row.recording_path)
+    if path is not None:
+        return RecordingDownload(path=path)
+    url = await store.download_url(row.recording_path, f"{canonical}.wav")
+    if url is None:
+        raise NotFound("Recording not found")
+    return RecordingDownload(url=url)

@@ -28,7 +28,9 @@ from voxline.domain.call_changes import (
 from voxline.domain.calls import CallDirection, CallStatus
 from voxline.domain.money import from_micros
 from voxline.domain.text import safe_json, safe_text
+from voxline.errors import ProviderError
 from voxline.logging import get_logger
+from voxline.recordings import LocalRecordings, stores_for
 from voxline.storage.events import SNAPSHOT_COLUMNS
 from voxline.storage.tables import calls
 
@@ -204,22 +206,21 @@ async def select_call(
 
 
 def recording_file(settings: Settings, relative: str) -> Path | None:
-    """The absolute path of a stored recording, or ``None`` if it points outside the
-    recordings directory (a stored path never escapes it, whatever wrote it)."""
-    root = settings.recordings_dir.resolve()
-    path = (root / relative).resolve()
-    return path if path.is_relative_to(root) else None
+    """The absolute path of a recording kept on local disk, or ``None`` if it points outside
+    the recordings directory (a stored path never escapes it, whatever wrote it)."""
+    return LocalRecordings(settings.recordings_dir).path(relative)
 
 
-def remove_recording(settings: Settings, call_id: str, relative: str | None) -> None:
-    """Delete a recording file after its call row is gone; a failure is logged, not raised,
-    because the row (the source of truth) is already deleted."""
-    if not relative:
+async def remove_recording(settings: Settings, call_id: str, location: str | None) -> None:
+    """Delete a recording (file or object) after its call row is gone; a failure is logged,
+    not raised, because the row (the source of truth) is already deleted. An object left
+    behind is deleted by the retention prune (``older_than``) when retention is set."""
+    if not location:
         return
-    path = recording_file(settings, relative)
-    if path is None:
+    store = stores_for(settings).owner(location)
+    if store is None:
         return
     try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("recording file not removed", extra={"call_id": call_id, "error": str(exc)})
+        await store.delete(location)
+    except (OSError, ProviderError) as exc:
+        log.warning("recording not removed", extra={"call_id": call_id, "error": str(exc)})

@@ -382,7 +382,7 @@ async def delete_call(db: Database, settings: Settings, org_id: str, call_id: st
                 {"status": row["status"]},
             )
         await _delete_rows(conn, [row["id"]])
-    remove_recording(settings, row["id"], row["recording_path"])
+    await remove_recording(settings, row["id"], row["recording_path"])
     return str(row["id"])
 
 
@@ -411,7 +411,7 @@ async def bulk_delete(
         if deletable:
             await _delete_rows(conn, deletable)
     for cid in deletable:
-        remove_recording(settings, cid, rows[cid].recording_path)
+        await remove_recording(settings, cid, rows[cid].recording_path)
     deleted = set(deletable)
     failed = [cid for cid in dict.fromkeys(call_ids) if parse_call_id(cid) not in deleted]
     return BulkDeletion(deleted_ids=deletable, failed_ids=failed)

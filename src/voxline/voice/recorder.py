@@ -4,11 +4,15 @@
 the contact. Audio is interleaved into a small buffer and written out whenever it holds
 ``flush_seconds`` of audio, so memory stays flat however long the call; the WAV header's
 sizes are filled in by :meth:`CallRecorder.close`. A call that crashes before ``close`` leaves
-a file whose header says zero frames but whose audio is all there (any WAV repair tool, or a
-reader that ignores the declared size, recovers it).
+a file whose header counts only the first flush but whose audio is all there (any WAV repair
+tool, :func:`voxline.recordings.upload.repair_header`, or a reader that ignores the declared
+size recovers it).
 
 Writes are small (64 KB per second of call) and go to the page cache, so they are done
-inline rather than on a thread.
+inline rather than on a thread. Each flush reaches the file (not only Python's buffer), so
+:attr:`CallRecorder.stored_bytes` of the file may be read by another handle while the call
+runs: that is how :mod:`voxline.recordings.upload` streams a recording to object storage.
+Only the 44-byte header is rewritten at close; every byte after it is written once.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import numpy as np
 from voxline.voice.frames import SAMPLE_RATE, SAMPLE_WIDTH
 
 CHANNELS = 2
+# The canonical PCM header that the wave module writes: RIFF, fmt and data chunk headers.
+HEADER_BYTES = 44
 _PCM = np.dtype("<i2")
 # Call ids are UUID strings; anything else could name a path outside the directory.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
@@ -44,11 +50,14 @@ class CallRecorder:
         recordings_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.relative_path = f"{call_id}.wav"
         self.path = recordings_dir / self.relative_path
-        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+        fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        self._file = os.fdopen(fd, "wb")
         self._flush_bytes = max(1, int(flush_seconds * SAMPLE_RATE)) * CHANNELS * SAMPLE_WIDTH
         self._buffer = bytearray()
         self._frames = 0
-        self._wav: wave.Wave_write | None = wave.open(str(self.path), "wb")  # noqa: SIM115
+        self._stored_frames = 0
+        # wave leaves a file object it was handed open: close() closes both.
+        self._wav: wave.Wave_write | None = wave.open(self._file, "wb")  # noqa: SIM115
         self._wav.setnchannels(CHANNELS)
         self._wav.setsampwidth(SAMPLE_WIDTH)
         self._wav.setframerate(SAMPLE_RATE)
@@ -61,6 +70,11 @@ class CallRecorder:
     def duration(self) -> float:
         """Seconds recorded so far."""
         return self._frames / SAMPLE_RATE
+
+    @property
+    def stored_bytes(self) -> int:
+        """Bytes of the file written so far (header included); final once closed."""
+        return HEADER_BYTES + self._stored_frames * CHANNELS * SAMPLE_WIDTH
 
     def write(self, agent_pcm: bytes, contact_pcm: bytes) -> None:
         """Append one chunk of both sides (same instant, same length; pads the shorter)."""
@@ -87,6 +101,8 @@ class CallRecorder:
             return
         # writeframesraw: no header rewrite (and seek) per chunk; close() patches it once.
         self._wav.writeframesraw(bytes(self._buffer))
+        self._file.flush()
+        self._stored_frames += len(self._buffer) // (CHANNELS * SAMPLE_WIDTH)
         self._buffer.clear()
 
     def close(self) -> str:
@@ -94,6 +110,7 @@ class CallRecorder:
         if self._wav is not None:
             self.flush()
             self._wav.close()
+            self._file.close()
             self._wav = None
         return self.relative_path
 
