@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     vad_hangover_ms: float = Field(
         default=400.0, ge=100, le=3000, description="Silence that ends the contact's turn"
     )
+    vad_batch: bool = Field(
+        default=True,
+        description="Score every live call's VAD windows together, one model call per loop turn",
+    )
     prepared_sessions_max: int = Field(
         default=200, ge=0, description="Ringing calls one process keeps a greeting ready for"
     )
