@@ -48,7 +48,9 @@ class DrainingServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """The first signal drains, then stops; the second cuts the drain short; a third
         SIGINT forces the exit (uvicorn's own)."""
-        self.runtime.begin_draining()
+        # Readiness fails at once (a plain flag); the rest runs on the loop, not in the
+        # signal handler, which may interrupt the loop anywhere.
+        self.runtime.draining = True
         self._signals += 1
         if self._signals > 2 and sig == signal.SIGINT:
             super().handle_exit(sig, frame)
