@@ -79,7 +79,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data
 
 
-async def level(mode: str, calls: int, workdir: Path) -> dict[str, Any]:
+async def level(mode: str, calls: int, workdir: Path, vad: str = "batched") -> dict[str, Any]:
     """One level: ``calls`` live calls in one host process; returns its figures."""
     data_dir = workdir / f"{mode}-{calls}"
     stats = data_dir / "stats.json"
@@ -91,7 +91,7 @@ async def level(mode: str, calls: int, workdir: Path) -> dict[str, Any]:
             due = datetime.now(UTC) + timedelta(seconds=3)
             await insert_backlog(url, tenant, calls, due, to_number=TALKS_ON)
         env = voxline_env(url, data_dir, **HOST_ENV)
-        args = ["-m", "bench.capacity_host", "--stats", str(stats), "--mode", mode]
+        args = ["-m", "bench.capacity_host", "--stats", str(stats), "--mode", mode, "--vad", vad]
         with process(args, env, log_file=data_dir / "host.log") as pid:
             live = await _wait_live(stats.with_suffix(".live"), calls, pid)
             await asyncio.sleep(SETTLE_SECONDS)
@@ -122,7 +122,8 @@ async def _wait_live(path: Path, calls: int, pid: int) -> int:
     best, best_at = 0, time.perf_counter()
     while time.perf_counter() < deadline:
         live = _read_int(path)
-        if live >= calls:
+        # The file appears once the host runs (and handles SIGUSR1): level 0 waits for it.
+        if live >= calls and path.exists():  # noqa: ASYNC240 - a stat, as _read_int reads
             return live
         if live > best:
             best, best_at = live, time.perf_counter()
@@ -167,7 +168,15 @@ def _capacity(points: list[dict[str, Any]]) -> int:
     return capacity
 
 
-async def run(modes: list[str], workdir: Path | None = None) -> dict[str, Any]:
+async def run(
+    modes: list[str],
+    workdir: Path | None = None,
+    *,
+    vad: str = "batched",
+    levels: list[int] | None = None,
+) -> dict[str, Any]:
+    """Each mode's levels (``levels``: these instead of :data:`LEVELS`; the first should be
+    0, the baseline); ``vad`` as ``bench.capacity_host --vad``."""
     own_dir = workdir is None
     base = Path(tempfile.mkdtemp(prefix="voxline-bench-capacity-")) if workdir is None else workdir
     results: dict[str, Any] = {}
@@ -175,8 +184,8 @@ async def run(modes: list[str], workdir: Path | None = None) -> dict[str, Any]:
         for mode in modes:
             points: list[dict[str, Any]] = []
             idle: dict[str, Any] = {}
-            for calls in LEVELS[mode]:
-                point = await level(mode, calls, base)
+            for calls in levels or LEVELS[mode]:
+                point = await level(mode, calls, base, vad)
                 idle = idle or point
                 _derive(point, idle, mode)
                 points.append(point)
@@ -199,8 +208,12 @@ async def run(modes: list[str], workdir: Path | None = None) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", default="text,audio")
+    parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
+    parser.add_argument("--levels", help="comma-separated call counts, 0 first (the baseline)")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.modes.split(","))), indent=2))
+    levels = [int(n) for n in args.levels.split(",")] if args.levels else None
+    result = asyncio.run(run(args.modes.split(","), vad=args.vad, levels=levels))
+    print(json.dumps(result, indent=2))
     sys.stdout.flush()
 
 

@@ -7,7 +7,10 @@
   audio call with the speech models off: each 20 ms the contact's 8 kHz μ-law frame is
   decoded, resampled to 16 kHz and fed to the VAD (Silero), the agent's 16 kHz frame is
   resampled to 8 kHz and μ-law encoded, and both sides go to the stereo WAV recorder. Each
-  call's own frame lateness is recorded too.
+  call's own frame lateness is recorded too. ``--vad batched`` (the default, as Voxline's
+  sessions do) scores every call's VAD windows of one loop turn in one model call
+  (``voxline.voice.vad_batch``) and awaits them as ``CallSession`` does; ``--vad per-call``
+  gives each call a Silero model of its own, as before.
 
 Control: ``SIGUSR1`` opens a measurement window, ``SIGUSR2`` closes it and writes the
 window's statistics to ``--stats``; ``<stats>.live`` is rewritten twice a second with the
@@ -118,10 +121,11 @@ def _test_signal(rate: int, seconds: float, pitch: float) -> bytes:
 class AudioCalls:
     """The media path of every live call (speech models off); see the module docstring."""
 
-    def __init__(self, engine: Engine, window: Window, recordings: Path) -> None:
+    def __init__(self, engine: Engine, window: Window, recordings: Path, vad: str) -> None:
         from voxline.voice.audio import pcm16_to_mulaw
 
         self.engine = engine
+        self.vad = vad
         self.window = window
         self.recordings = recordings
         self.contact_ulaw = pcm16_to_mulaw(_test_signal(8000, 5.0, 140.0))
@@ -129,6 +133,9 @@ class AudioCalls:
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
+        if self.vad == "batched":
+            # The process's one model session, loaded off the event loop.
+            await asyncio.to_thread(lambda: self.engine.voice.vad_batch)
         while True:
             hosted = set(self.engine.sessions.leases.hosted)
             for call_id in hosted - self.tasks.keys():
@@ -142,8 +149,11 @@ class AudioCalls:
         from voxline.voice.recorder import CallRecorder
         from voxline.voice.vad import SileroVad, StreamingVad
 
-        # Loading the model takes tens of ms: off the event loop, as a session would.
-        vad = StreamingVad(await asyncio.to_thread(SileroVad))
+        if self.vad == "batched":
+            vad = StreamingVad(self.engine.voice.vad_batch.stream())
+        else:
+            # Loading the model takes tens of ms: off the event loop, as a session would.
+            vad = StreamingVad(await asyncio.to_thread(SileroVad))
         up, down = Resampler(8000, 16000), Resampler(16000, 8000)
         recorder = CallRecorder(self.recordings, call_id)
         loop = asyncio.get_running_loop()
@@ -158,7 +168,7 @@ class AudioCalls:
                     self.window.frames_total += 1
                 start = index * 160 % (len(self.contact_ulaw) - 160)
                 contact = up.process(mulaw_to_pcm16(self.contact_ulaw[start : start + 160]))
-                vad.feed(contact)
+                await vad.hear(contact)
                 start = index * 640 % (len(self.agent_pcm) - 640)
                 agent = self.agent_pcm[start : start + 640]
                 pcm16_to_mulaw(down.process(agent))
@@ -168,7 +178,7 @@ class AudioCalls:
             recorder.close()
 
 
-async def main(stats: Path, mode: str) -> None:
+async def main(stats: Path, mode: str, vad: str) -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database(settings.resolved_database_url)
@@ -194,7 +204,7 @@ async def main(stats: Path, mode: str) -> None:
         asyncio.create_task(report_live()),
     ]
     if mode == "audio":
-        audio = AudioCalls(engine, window, settings.recordings_dir)
+        audio = AudioCalls(engine, window, settings.recordings_dir, vad)
         helpers.append(asyncio.create_task(audio.run()))
     freeze_startup_heap()  # as `voxline worker` does before it runs its engine
     try:
@@ -209,5 +219,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Voxline engine with capacity instruments")
     parser.add_argument("--stats", type=Path, required=True)
     parser.add_argument("--mode", choices=["text", "audio"], default="text")
+    parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.stats, arguments.mode))
+    asyncio.run(main(arguments.stats, arguments.mode, arguments.vad))

@@ -156,17 +156,31 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    ops_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve /healthz, /readyz and /metrics on this port (VOXLINE_WORKER_OPS_PORT)"
+        ),
+    ] = None,
+) -> None:
     """Run the call engine alone (dispatcher, timers, finalizer) until SIGTERM or Ctrl-C.
 
     Run several on PostgreSQL next to `voxline serve --no-engine` API nodes. On SQLite, run
-    exactly one engine in total.
+    exactly one engine in total. The first SIGTERM (or Ctrl-C) drains: readiness fails, no
+    new call is placed here, and live calls get VOXLINE_ENGINE_DRAIN_SECONDS to end before
+    the rest end `shutdown`; a second one ends them at once. Either way the process records
+    what it hosted and exits 0.
     """
     import signal
 
+    from voxline.ops.server import ops_server
     from voxline.runtime import build_runtime
 
-    settings = _settings()
+    overrides: dict[str, object] = {}
+    if ops_port is not None:
+        overrides["worker_ops_port"] = ops_port
+    settings = load_settings(**overrides)
     configure_logging(settings.log_level, settings.log_format)
     migrate.upgrade(settings.resolved_database_url)
 
@@ -175,15 +189,27 @@ def worker() -> None:
         runtime = build_runtime(settings, run_engine=True)
 
         def shut_down() -> None:
+            if stop.is_set():
+                runtime.cut_drain_short()
             runtime.begin_draining()
             stop.set()
 
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, shut_down)
+        ops = None
+        if settings.worker_ops_port is not None:
+            ops = ops_server(runtime, settings.host, settings.worker_ops_port, settings.log_level)
+        listener = asyncio.create_task(ops.serve()) if ops is not None else None
         freeze_startup_heap()
-        async with runtime.running():
-            await stop.wait()
+        try:
+            async with runtime.running():
+                await stop.wait()
+        finally:
+            # Readiness stays visible (failing) until the drain and the engine are done.
+            if ops is not None and listener is not None:
+                ops.should_exit = True
+                await listener
 
     asyncio.run(main())
 

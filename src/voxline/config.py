@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     vad_hangover_ms: float = Field(
         default=400.0, ge=100, le=3000, description="Silence that ends the contact's turn"
     )
+    vad_batch: bool = Field(
+        default=True,
+        description="Score every live call's VAD windows together, one model call per loop turn",
+    )
     prepared_sessions_max: int = Field(
         default=200, ge=0, description="Ringing calls one process keeps a greeting ready for"
     )
@@ -184,7 +188,17 @@ class Settings(BaseSettings):
     )
     engine_poll_seconds: float = Field(default=1.0, gt=0)
     engine_lease_seconds: float = Field(default=30.0, ge=2)
-    engine_drain_seconds: float = Field(default=30.0, ge=0)
+    engine_drain_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="At SIGTERM, how long live calls may go on before they end 'shutdown'",
+    )
+    worker_ops_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of voxline worker's /healthz, /readyz and /metrics (unset: none)",
+    )
     placement_timeout_seconds: float = Field(default=15.0, gt=0)
     placement_max_attempts: int = Field(default=4, ge=1)
     placement_backoff_seconds: float = Field(default=2.0, ge=0)

@@ -14,7 +14,8 @@ and HTTP ``status``. Services raise them, one handler in ``api/errors.py`` rende
     ├── ValidationFailed      422 validation_error
     ├── RateLimited           429 rate_limit_exceeded
     ├── InternalError         500 internal_error
-    └── ProviderError         502 provider_error  (also raised by telephony adapters)
+    ├── ProviderError         502 provider_error  (also raised by telephony adapters)
+    └── Unavailable           503 unavailable     (this process is shutting down)
 """
 
 from __future__ import annotations
@@ -129,3 +130,15 @@ class ProviderError(VoxlineError):
         self.retryable = retryable
         self.provider_code = provider_code
         self.http_status = http_status
+
+
+class Unavailable(VoxlineError):
+    """This process takes no new work (it is draining before it stops): the request may
+    succeed on another node, after ``retry_after`` seconds (sent as ``Retry-After``)."""
+
+    code = "unavailable"
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -17,7 +17,9 @@ The runtime also holds what an operator watches the process by: its :class:`Metr
 own Prometheus registry, shared with the engine), the event-loop lag watcher that
 :meth:`Runtime.running` runs, and :meth:`Runtime.readiness`, which fails as soon as
 shutdown begins (:meth:`Runtime.begin_draining`, called first by the signal handlers of
-``voxline serve`` and ``voxline worker``).
+``voxline serve`` and ``voxline worker``). While it drains it places no new call and refuses
+new inbound ones (:meth:`Runtime.refuse_if_draining`), and :meth:`Runtime.drain` lets the
+calls it hosts finish (:mod:`voxline.engine.drain`).
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from dataclasses import dataclass, field
 
 from voxline.config import Settings
 from voxline.domain.calls import CallStatus
+from voxline.engine.drain import Drain, DrainOutcome, end_at_shutdown
 from voxline.engine.runner import Engine
 from voxline.engine.sessions import VoiceSessions
 from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, notify
-from voxline.errors import Conflict, ProviderError
+from voxline.errors import Conflict, ProviderError, Unavailable
 from voxline.logging import get_logger
 from voxline.ops.loop_lag import DEFAULT_INTERVAL, watch_loop_lag
 from voxline.ops.metrics import Metrics
@@ -85,10 +88,14 @@ class Runtime:
     draining: bool = False
     pending_sockets: PendingSockets = field(init=False)
     callbacks: dict[str, ProviderCallbacks] = field(init=False)
+    drainer: Drain = field(init=False)
 
     def __post_init__(self) -> None:
         self.pending_sockets = PendingSockets(self.settings.media_pending_per_address)
         self.callbacks = self.carriers.callbacks()
+        self.drainer = Drain(
+            self.settings.engine_drain_seconds, self.live_calls, self._end_at_shutdown
+        )
 
     async def on_provider_events(self, events: Sequence[ProviderEvent]) -> None:
         """Apply what a provider reported, in order: through the engine where one runs
@@ -111,7 +118,9 @@ class Runtime:
         if self.engine is not None:
             # Its call.queued event is in the outbox.
             self.engine.wakeups.wake(DELIVER)
-            return await self.engine.place_now(call_id)
+            if self.engine.claiming:
+                return await self.engine.place_now(call_id)
+        # Draining (or no engine here): the call stays queued for the workers to place.
         await notify(self.db, DISPATCH)
         return None
 
@@ -123,6 +132,7 @@ class Runtime:
         engine = self.engine
         if engine is None:
             raise Conflict("Calling in needs a process that runs the engine (voxline serve)")
+        self.refuse_if_draining()
         ring = await ring_sandbox_number(self.db, self.settings, org_id, to_number, persona)
         if ring.answered and ring.agent_id is not None:
             engine.sandbox.call_in(
@@ -141,10 +151,48 @@ class Runtime:
 
     def begin_draining(self) -> None:
         """Mark the process as shutting down: readiness fails from now on, so load
-        balancers send new work elsewhere while what runs here finishes."""
+        balancers send new work elsewhere while what runs here finishes, and the engine (if
+        any) claims no more queued calls."""
         if not self.draining:
             log.info("draining: readiness now fails")
         self.draining = True
+        if self.engine is not None:
+            self.engine.stop_claiming()
+
+    def refuse_if_draining(self) -> None:
+        """Raise :class:`Unavailable` (503, ``Retry-After``) while draining: for new calls
+        that reach this process (an inbound webhook, a sandbox call-in), so that they are
+        taken elsewhere while the live calls here finish."""
+        if self.draining:
+            raise Unavailable("This node is shutting down; another node takes new calls")
+
+    def live_calls(self) -> set[str]:
+        """Ids of the calls live in this process: the sessions it hosts (sandbox calls,
+        media streams, web calls) and, with an engine, the sandbox's calls."""
+        live = set(self.sessions.leases.hosted)
+        if self.engine is not None:
+            live |= self.engine.live_calls()
+        return live
+
+    async def drain(self) -> DrainOutcome:
+        """Begin draining, let the live calls end on their own for up to
+        ``engine_drain_seconds``, then end the rest ``shutdown`` (:mod:`voxline.engine.drain`).
+        ``voxline serve`` awaits it before its server stops, so media streams stay open."""
+        self.begin_draining()
+        return await self.drainer.run()
+
+    def cut_drain_short(self) -> None:
+        """A second signal: end the live calls now (recorded, then hung up) and stop."""
+        self.drainer.cut_short()
+        if self.engine is not None:
+            self.engine.drain.cut_short()
+
+    async def _end_at_shutdown(self, call_ids: Sequence[str]) -> None:
+        if self.engine is not None:
+            await self.engine.end_at_shutdown(call_ids)
+            return
+        await end_at_shutdown(self.db, self.settings, self.providers, call_ids)
+        await notify(self.db, FINALIZE)
 
     async def readiness(self) -> Readiness:
         """Whether this process should be sent work: the database answers ``SELECT 1``

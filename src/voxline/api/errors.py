@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 
 from voxline.api.envelope import ErrorBody, ErrorEnvelope, meta_for
 from voxline.api.schemas.text import ERROR_TYPE as TEXT_POLICY_ERROR
-from voxline.errors import RateLimited, VoxlineError
+from voxline.errors import RateLimited, Unavailable, VoxlineError
 from voxline.logging import get_logger
 
 log = get_logger("api")
@@ -48,7 +48,7 @@ def _error_field(err: Mapping[str, Any]) -> str:
 async def _voxline_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VoxlineError)
     response = error_response(request, exc.status, exc.code, exc.message, exc.details)
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | Unavailable):
         response.headers["Retry-After"] = str(exc.retry_after)
     if exc.status >= 500:
         log.warning("request failed", extra={"code": exc.code, "path": request.url.path})

@@ -49,6 +49,7 @@ class EndReason(StrEnum):
     REJECTED = "rejected"
     CANCELED = "canceled"
     TRANSFERRED = "transferred"
+    SHUTDOWN = "shutdown"  # the process hosting the call stopped before it ended on its own
 
 
 class PlacementStatus(StrEnum):
@@ -97,6 +98,8 @@ class CallEvent(StrEnum):
     MAX_DURATION = "max_duration"
     TRANSFERRED = "transferred"  # the agent handed the caller over (a cold transfer)
     VOICEMAIL_LEFT = "voicemail_left"  # the agent left its message on an answering machine
+    # The process hosting the call stopped and its drain time ran out (or was cut short).
+    SHUTDOWN = "shutdown"
 
 
 _PRE_ANSWER = (CallStatus.QUEUED, CallStatus.RINGING)
@@ -119,6 +122,9 @@ TRANSITIONS: dict[tuple[CallStatus, CallEvent], CallStatus] = {
     (CallStatus.IN_PROGRESS, CallEvent.MAX_DURATION): CallStatus.COMPLETED,
     (CallStatus.IN_PROGRESS, CallEvent.TRANSFERRED): CallStatus.COMPLETED,
     (CallStatus.IN_PROGRESS, CallEvent.VOICEMAIL_LEFT): CallStatus.VOICEMAIL,
+    # A call the stopping process ends: a conversation completes, one not yet answered fails.
+    **{(s, CallEvent.SHUTDOWN): CallStatus.FAILED for s in _PRE_ANSWER},
+    (CallStatus.IN_PROGRESS, CallEvent.SHUTDOWN): CallStatus.COMPLETED,
 }
 
 _DEFAULT_END_REASONS: dict[CallEvent, EndReason] = {
@@ -131,6 +137,7 @@ _DEFAULT_END_REASONS: dict[CallEvent, EndReason] = {
     CallEvent.MAX_DURATION: EndReason.MAX_DURATION,
     CallEvent.TRANSFERRED: EndReason.TRANSFERRED,
     CallEvent.VOICEMAIL_LEFT: EndReason.VOICEMAIL,
+    CallEvent.SHUTDOWN: EndReason.SHUTDOWN,
 }
 
 

@@ -5,8 +5,9 @@ live calls this process hosts.
 SQLite exactly one engine may run (the single-node mode); on PostgreSQL any number of
 workers cooperate through row locks and leases.
 
-Stopping is graceful: no new calls are claimed, live calls get ``engine_drain_seconds`` to
-end on their own, the rest are hung up, and ended calls are finalized before exit.
+Stopping is graceful (:mod:`voxline.engine.drain`): no new calls are claimed, live calls
+get ``engine_drain_seconds`` to end on their own, the rest end ``shutdown`` and are hung up,
+and ended calls are finalized before exit.
 
 While it runs, :meth:`Engine.stopped_loops` names any of its loops that is no longer running
 (a crash, a cancellation), which fails the process's readiness (``GET /readyz``).
@@ -15,6 +16,7 @@ While it runs, :meth:`Engine.stopped_loops` names any of its loops that is no lo
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -23,6 +25,7 @@ from voxline.domain.calls import CallStatus
 from voxline.domain.lines import is_simulated
 from voxline.engine.deliveries import Deliverer
 from voxline.engine.dispatcher import Dispatcher
+from voxline.engine.drain import Drain, end_at_shutdown
 from voxline.engine.finalizer import Finalizer
 from voxline.engine.leases import new_worker_id
 from voxline.engine.recording_upkeep import RecordingUpkeep
@@ -101,6 +104,31 @@ class Engine:
         )
         self.deliverer = Deliverer(db, settings, self.wakeups, self.worker_id)
         self.recordings = RecordingUpkeep(db, settings)
+        self.drain = Drain(settings.engine_drain_seconds, self.live_calls, self.end_at_shutdown)
+        # Set once this process takes no new calls: the dispatcher stops claiming.
+        self._no_claims = asyncio.Event()
+
+    def stop_claiming(self) -> None:
+        """Claim no more queued calls (the process drains): other workers place them."""
+        if not self._no_claims.is_set():
+            log.info("no new calls claimed here", extra={"worker_id": self.worker_id})
+        self._no_claims.set()
+        self.wakeups.wake(DISPATCH)
+
+    @property
+    def claiming(self) -> bool:
+        return not self._no_claims.is_set()
+
+    def live_calls(self) -> set[str]:
+        """Ids of the calls live here: the sessions this engine hosts, and the sandbox's
+        calls (ringing ones, and transferred ones that go on without the agent)."""
+        return set(self.sessions.leases.hosted) | self.sandbox.live_call_ids
+
+    async def end_at_shutdown(self, call_ids: Sequence[str]) -> None:
+        """End ``call_ids`` as this process stops (``end_reason`` ``shutdown``)."""
+        await end_at_shutdown(self.db, self.settings, self.registry, call_ids)
+        self.wakeups.wake(FINALIZE)
+        self.wakeups.wake(DELIVER)
 
     async def on_provider_event(self, event: ProviderEvent) -> None:
         """Apply a provider's report to its call (sandbox now; webhooks call this too)."""
@@ -129,6 +157,10 @@ class Engine:
         return not is_simulated(row.provider_type) or self.settings.sandbox_mode == "audio"
 
     async def place_now(self, call_id: str) -> ProviderError | None:
+        """Place a just-created call here, unless this process drains (the call then stays
+        queued for the workers that claim calls)."""
+        if not self.claiming:
+            return None
         return await self.dispatcher.place_now(call_id)
 
     def wake(self) -> None:
@@ -150,7 +182,7 @@ class Engine:
         log.info("engine started", extra={"worker_id": self.worker_id})
         async with asyncio.TaskGroup() as group:
             loops = {
-                "dispatcher": self.dispatcher.run(stop),
+                "dispatcher": self.dispatcher.run(self._no_claims),
                 "timers": self.timers.run(halt),
                 "finalizer": self.finalizer.run(halt),
                 "deliveries": self.deliverer.run(halt),
@@ -163,7 +195,8 @@ class Engine:
                 for name, loop in loops.items()
             }
             await stop.wait()
-            await self._drain()
+            self.stop_claiming()
+            await self.drain.run()
             await self.sandbox.aclose()
             await self.sessions.aclose()
             await self.finalizer.finalize_due()
@@ -189,16 +222,6 @@ class Engine:
         if not self._loops:
             return list(self.loop_names)
         return [name for name, task in self._loops.items() if task.done()]
-
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.engine_drain_seconds
-        while self.sandbox.live_calls and loop.time() < deadline:  # noqa: ASYNC110 - polls a count
-            await asyncio.sleep(0.1)
-        if self.sandbox.live_calls:
-            log.warning(
-                "hanging up live calls at shutdown", extra={"count": self.sandbox.live_calls}
-            )
 
 
 async def notify_dispatch(db: Database) -> None:

@@ -145,7 +145,13 @@ class CallbackHost(Protocol):
         self, number: InboundNumber, *, caller: str, provider_call_id: str
     ) -> InboundAnswer:
         """Record an inbound call to ``number`` for its inbound agent (a retry finds the
-        call already recorded); not answered when no agent takes the number."""
+        call already recorded); not answered when no agent takes the number.
+
+        Raises :class:`~voxline.errors.Unavailable` (503, nothing recorded) while this
+        process drains before it stops: each carrier then does what it does with a failed
+        webhook, which is to try elsewhere. Twilio asks the number's ``FallbackUrl``,
+        Plivo its ``fallback_url``, Telnyx retries the ``call.initiated`` webhook and then
+        its failover URL; with a load balancer in front, another node answers."""
 
     async def direction(self, call: SignedCall) -> CallDirection:
         """Whether the call went out or came in."""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from voxline.config import Settings
 from voxline.voice.stt.base import SpeechToText
 from voxline.voice.tts.base import TextToSpeech
-from voxline.voice.vad import Endpointer, SileroVad, StreamingVad
+from voxline.voice.vad import Endpointer, SileroVad, StreamingVad, Vad
+
+if TYPE_CHECKING:
+    from voxline.voice.vad_batch import SileroBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +25,8 @@ class SpeechModels:
 
 
 class VoiceKit:
-    """Lazily built STT and TTS engines, and a fresh VAD stream per call side."""
+    """Lazily built STT and TTS engines, and a fresh VAD stream per call side (scored
+    with the other calls' in one batch, :mod:`voxline.voice.vad_batch`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -38,6 +43,16 @@ class VoiceKit:
 
         return create_stt(self.settings)
 
+    @functools.cached_property
+    def vad_batch(self) -> SileroBatch:
+        """The process's Silero session that scores every call's windows together."""
+        from voxline.voice.vad_batch import SileroBatch
+
+        return SileroBatch()
+
     def vad(self, hangover_ms: float | None = None) -> StreamingVad:
+        """A VAD stream for one call side: on the process's shared batch (``vad_batch``
+        setting, the default), else on a Silero model of its own."""
         hangover = self.settings.vad_hangover_ms if hangover_ms is None else hangover_ms
-        return StreamingVad(SileroVad(), Endpointer(hangover_ms=hangover))
+        scorer: Vad = self.vad_batch.stream() if self.settings.vad_batch else SileroVad()
+        return StreamingVad(scorer, Endpointer(hangover_ms=hangover))

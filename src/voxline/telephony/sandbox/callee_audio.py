@@ -90,7 +90,7 @@ class AudioCallee:
                 if self._dtmf is not None:
                     for key in self._dtmf.feed(frame.pcm):
                         self._keys.put_nowait(key)
-                for event in self.vad.feed(frame):
+                for event in await self.vad.hear(frame):
                     if event is SPEECH_START:
                         self._agent_ended.clear()
                         self._agent_started.set()

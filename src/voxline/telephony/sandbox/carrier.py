@@ -134,6 +134,11 @@ class SandboxCarrier:
         return len(self._calls)
 
     @property
+    def live_call_ids(self) -> set[str]:
+        """Voxline's ids of the calls live on the simulated network now."""
+        return {call.request.call_id for call in self._calls.values()}
+
+    @property
     def calls(self) -> Mapping[str, SimulatedCall]:
         """The most recent calls (live or ended) by provider call id."""
         return self._recent

@@ -1,0 +1,114 @@
+"""Silero VAD scored for many calls at once gives each call the probabilities it would get
+alone, and scores the windows of one loop turn in one model call."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from voxline.voice.audio import float32_to_pcm16
+from voxline.voice.frames import split_frames
+from voxline.voice.vad import (
+    SPEECH_END,
+    SPEECH_START,
+    WINDOW_BYTES,
+    Endpointer,
+    SileroVad,
+    StreamingVad,
+    VadEvent,
+)
+from voxline.voice.vad_batch import SileroBatch
+
+
+@pytest.fixture(scope="module")
+def batch() -> SileroBatch:
+    return SileroBatch()
+
+
+def _windows(pcm: bytes) -> list[bytes]:
+    usable = len(pcm) // WINDOW_BYTES * WINDOW_BYTES
+    return [pcm[i : i + WINDOW_BYTES] for i in range(0, usable, WINDOW_BYTES)]
+
+
+def _noise(seed: int, seconds: float, dbfs: float) -> bytes:
+    samples = np.random.default_rng(seed).normal(0, 10 ** (dbfs / 20), int(16000 * seconds))
+    return float32_to_pcm16(samples)
+
+
+async def test_batched_streams_score_as_each_would_alone(
+    batch: SileroBatch, sentence_pcm: bytes
+) -> None:
+    # Three calls hearing different audio, their windows interleaved turn by turn.
+    audio = [sentence_pcm, sentence_pcm[WINDOW_BYTES * 7 :], _noise(3, 2.0, -30)]
+    alone = []
+    for pcm in audio:
+        model = SileroVad()
+        alone.append([model.probability(w) for w in _windows(pcm)])
+    streams = [batch.stream() for _ in audio]
+    together: list[list[float]] = [[] for _ in audio]
+    runs_before = batch.runs
+    turns = max(len(_windows(pcm)) for pcm in audio)
+    for turn in range(turns):
+        scored = []
+        for index, pcm in enumerate(audio):
+            windows = _windows(pcm)
+            if turn < len(windows):
+                scored.append((index, streams[index].score(windows[turn])))
+        results = await asyncio.gather(*(coroutine for _, coroutine in scored))
+        for (index, _), probability in zip(scored, results, strict=True):
+            together[index].append(probability)
+
+    for mine, reference in zip(together, alone, strict=True):
+        assert mine == pytest.approx(reference, abs=1e-4)
+    # Speech scores high somewhere: the comparison is not between two flat lines.
+    assert max(together[0]) > 0.9 and max(together[2]) < 0.5
+    # One model call per turn, not one per window.
+    assert batch.runs - runs_before == turns
+
+
+async def test_windows_of_separate_turns_or_of_one_stream_are_not_merged(
+    batch: SileroBatch,
+) -> None:
+    stream = batch.stream()
+    window = _windows(_noise(5, 0.1, -20))[0]
+    runs = batch.runs
+    await stream.score(window)
+    await stream.score(window)
+    assert batch.runs - runs == 2
+    # Two windows of the same stream queued in one turn run one after the other, in order.
+    reference = SileroVad()
+    expected = [reference.probability(window) for _ in range(3)]
+    again = batch.stream()
+    first, second, third = await asyncio.gather(
+        again.score(window), again.score(window), again.score(window)
+    )
+    assert [first, second, third] == pytest.approx(expected, abs=1e-4)
+
+
+async def test_reset_starts_a_stream_afresh(batch: SileroBatch, sentence_pcm: bytes) -> None:
+    windows = _windows(sentence_pcm)[:12]
+    stream = batch.stream()
+    fresh = [await stream.score(w) for w in windows]
+    stream.reset()
+    again = [stream.probability(w) for w in windows]
+    assert again == pytest.approx(fresh, abs=1e-4)
+    with pytest.raises(ValueError):
+        stream.probability(bytes(640))
+
+
+async def test_hearing_through_a_batch_finds_the_events_feeding_finds(
+    batch: SileroBatch, sentence_pcm: bytes
+) -> None:
+    line = bytes(32000) + sentence_pcm + bytes(32000)
+    alone = StreamingVad(SileroVad(), Endpointer(hangover_ms=400))
+    batched = StreamingVad(batch.stream(), Endpointer(hangover_ms=400))
+    fed: list[tuple[float, VadEvent]] = []
+    heard: list[tuple[float, VadEvent]] = []
+    for frame in split_frames(line):
+        fed += [(alone.endpointer.position_ms, e) for e in alone.feed(frame)]
+        heard += [(batched.endpointer.position_ms, e) for e in await batched.hear(frame)]
+    assert [event for _, event in heard] == [SPEECH_START, SPEECH_END]
+    assert heard == fed
+    assert batched.take_utterance() == alone.take_utterance()
