@@ -22,6 +22,9 @@ import struct
 import wave
 from typing import Any
 
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+
 from voxline.errors import ProviderError
 from voxline.voice.audio import Resampler
 from voxline.voice.frames import SAMPLE_RATE
@@ -69,6 +72,42 @@ def unreachable(provider: str, label: str, exc: BaseException) -> ProviderError:
     return ProviderError(
         f"{label} unreachable or dropped ({type(exc).__name__})", provider=provider, retryable=True
     )
+
+
+async def open_socket(
+    url: str,
+    headers: dict[str, str],
+    *,
+    provider: str,
+    label: str,
+    setting: str,
+    open_timeout: float,
+    max_size: int,
+    close_timeout: float | None = None,
+) -> ClientConnection:
+    """A WebSocket to a remote engine, its failures as :class:`ProviderError` (``setting``
+    names the configured URL when it is not a WebSocket one). The client logs through
+    :data:`WIRE_LOG` and nothing of the handshake is chained."""
+    try:
+        return await connect(
+            url,
+            additional_headers=headers,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            compression=None,
+            max_size=max_size,
+            logger=WIRE_LOG,
+        )
+    except InvalidStatus as exc:
+        raise http_error(provider, label, exc.response.status_code) from None
+    except TimeoutError:
+        raise timed_out(provider, label) from None
+    except InvalidURI:
+        raise ProviderError(
+            f"{label}: the {setting} is not a WebSocket URL", provider=provider, retryable=False
+        ) from None
+    except (OSError, InvalidHandshake) as exc:
+        raise unreachable(provider, label, exc) from None
 
 
 def pcm16_wav(pcm16: bytes, rate: int = SAMPLE_RATE) -> bytes:

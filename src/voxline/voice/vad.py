@@ -229,19 +229,25 @@ class StreamingVad:
         return self.endpointer.speaking
 
     def feed(self, frame: AudioFrame | bytes) -> list[VadEvent]:
+        events: list[VadEvent] = []
+        for window in self._windows(frame):
+            event = self._window(window)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _windows(self, frame: AudioFrame | bytes) -> list[bytes]:
+        """The whole model windows ``frame`` completes (the rest waits for the next)."""
         if isinstance(frame, AudioFrame):
             if frame.sample_rate != SAMPLE_RATE:
                 raise ValueError(f"StreamingVad takes {SAMPLE_RATE} Hz audio")
             frame = frame.pcm
         self._pending += frame
-        events: list[VadEvent] = []
+        windows = []
         while len(self._pending) >= WINDOW_BYTES:
-            window = bytes(self._pending[:WINDOW_BYTES])
+            windows.append(bytes(self._pending[:WINDOW_BYTES]))
             del self._pending[:WINDOW_BYTES]
-            event = self._window(window)
-            if event is not None:
-                events.append(event)
-        return events
+        return windows
 
     async def hear(self, frame: AudioFrame | bytes) -> list[VadEvent]:
         """:meth:`feed`, for a live call: with a scorer that batches (an :class:`AsyncVad`),
@@ -250,15 +256,8 @@ class StreamingVad:
         score = getattr(self.vad, "score", None)
         if score is None:
             return self.feed(frame)
-        if isinstance(frame, AudioFrame):
-            if frame.sample_rate != SAMPLE_RATE:
-                raise ValueError(f"StreamingVad takes {SAMPLE_RATE} Hz audio")
-            frame = frame.pcm
-        self._pending += frame
         events: list[VadEvent] = []
-        while len(self._pending) >= WINDOW_BYTES:
-            window = bytes(self._pending[:WINDOW_BYTES])
-            del self._pending[:WINDOW_BYTES]
+        for window in self._windows(frame):
             event = self._scored(window, await score(window))
             if event is not None:
                 events.append(event)

@@ -33,13 +33,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from voxline.errors import ProviderError
 from voxline.voice.frames import SAMPLE_RATE
-from voxline.voice.remote import WIRE_LOG, http_error, timed_out, unreachable
+from voxline.voice.remote import open_socket
 from voxline.voice.stt.stream import BatchOverStream, TranscriptEvent, TranscriptKind
 
 PROVIDER = "deepgram"
@@ -101,28 +101,16 @@ class DeepgramStt:
 
     async def open(self) -> DeepgramStream:
         headers = {"Authorization": f"Token {self._key}"} if self._key else {}
-        try:
-            connection = await connect(
-                self.url(),
-                additional_headers=headers,
-                open_timeout=self.open_timeout_seconds,
-                close_timeout=self.close_timeout_seconds,
-                compression=None,
-                max_size=2**20,
-                logger=WIRE_LOG,
-            )
-        except InvalidStatus as exc:
-            raise http_error(PROVIDER, LABEL, exc.response.status_code) from None
-        except TimeoutError:
-            raise timed_out(PROVIDER, LABEL) from None
-        except InvalidURI:
-            raise ProviderError(
-                f"{LABEL}: the stt_base_url is not a WebSocket URL",
-                provider=PROVIDER,
-                retryable=False,
-            ) from None
-        except (OSError, InvalidHandshake) as exc:
-            raise unreachable(PROVIDER, LABEL, exc) from None
+        connection = await open_socket(
+            self.url(),
+            headers,
+            provider=PROVIDER,
+            label=LABEL,
+            setting="stt_base_url",
+            open_timeout=self.open_timeout_seconds,
+            close_timeout=self.close_timeout_seconds,
+            max_size=2**20,
+        )
         return DeepgramStream(
             connection,
             keepalive_seconds=self.keepalive_seconds,

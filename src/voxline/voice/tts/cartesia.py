@@ -34,12 +34,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from voxline.errors import ProviderError
 from voxline.voice.frames import SAMPLE_RATE
-from voxline.voice.remote import WIRE_LOG, http_error, retryable_status, timed_out, unreachable
+from voxline.voice.remote import open_socket, retryable_status, timed_out, unreachable
 from voxline.voice.tts.base import VoiceInfo
 from voxline.voice.tts.openai import remote_voice
 from voxline.voice.voices import VOICES
@@ -167,27 +167,15 @@ class CartesiaTts:
             headers = {"Cartesia-Version": API_VERSION}
             if self._key:
                 headers["X-API-Key"] = self._key
-            try:
-                connection = await connect(
-                    self.url,
-                    additional_headers=headers,
-                    open_timeout=self.open_timeout_seconds,
-                    compression=None,
-                    max_size=2**22,
-                    logger=WIRE_LOG,
-                )
-            except InvalidStatus as exc:
-                raise http_error(PROVIDER, LABEL, exc.response.status_code) from None
-            except TimeoutError:
-                raise timed_out(PROVIDER, LABEL) from None
-            except InvalidURI:
-                raise ProviderError(
-                    f"{LABEL}: the tts_base_url is not a WebSocket URL",
-                    provider=PROVIDER,
-                    retryable=False,
-                ) from None
-            except (OSError, InvalidHandshake) as exc:
-                raise unreachable(PROVIDER, LABEL, exc) from None
+            connection = await open_socket(
+                self.url,
+                headers,
+                provider=PROVIDER,
+                label=LABEL,
+                setting="tts_base_url",
+                open_timeout=self.open_timeout_seconds,
+                max_size=2**22,
+            )
             self._connection = connection
             self._reader = asyncio.ensure_future(self._read(connection))
             return connection
