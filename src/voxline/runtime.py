@@ -32,7 +32,7 @@ from voxline.config import Settings
 from voxline.domain.calls import CallStatus
 from voxline.engine.runner import Engine
 from voxline.engine.sessions import VoiceSessions
-from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, notify
+from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, SCHEDULE, notify
 from voxline.errors import Conflict, ProviderError
 from voxline.logging import get_logger
 from voxline.ops.loop_lag import DEFAULT_INTERVAL, watch_loop_lag
@@ -114,6 +114,15 @@ class Runtime:
             return await self.engine.place_now(call_id)
         await notify(self.db, DISPATCH)
         return None
+
+    async def batches_changed(self) -> None:
+        """A batch was scheduled, resumed or given contacts: wake the scheduler here, or
+        the workers'."""
+        if self.engine is not None:
+            self.engine.wakeups.wake(SCHEDULE)
+            self.engine.wakeups.wake(DELIVER)
+            return
+        await notify(self.db, SCHEDULE)
 
     async def call_in(self, org_id: str, to_number: str, persona: str | None) -> str:
         """A sandbox persona calls the organization's sandbox number ``to_number``: the

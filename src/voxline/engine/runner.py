@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from voxline.config import Settings
 from voxline.domain.calls import CallStatus
 from voxline.domain.lines import is_simulated
+from voxline.engine.batches import Scheduler
 from voxline.engine.deliveries import Deliverer
 from voxline.engine.dispatcher import Dispatcher
 from voxline.engine.finalizer import Finalizer
@@ -47,7 +48,7 @@ log = get_logger("engine")
 __all__ = ["LOOPS", "Engine", "new_worker_id", "notify_dispatch"]
 
 # The engine's loops, by the names readiness reports them with.
-LOOPS = ("dispatcher", "timers", "finalizer", "deliveries", "listener")
+LOOPS = ("dispatcher", "batches", "timers", "finalizer", "deliveries", "listener")
 
 
 class Engine:
@@ -92,6 +93,7 @@ class Engine:
         )
         self.sessions.providers = self.registry
         self.timers = Timers(db, settings, self.registry, self.wakeups)
+        self.batches = Scheduler(db, settings, self.wakeups)
         self.finalizer = Finalizer(
             db,
             settings,
@@ -149,6 +151,7 @@ class Engine:
         async with asyncio.TaskGroup() as group:
             loops = {
                 "dispatcher": self.dispatcher.run(stop),
+                "batches": self.batches.run(stop),
                 "timers": self.timers.run(halt),
                 "finalizer": self.finalizer.run(halt),
                 "deliveries": self.deliverer.run(halt),
