@@ -282,6 +282,11 @@ async def test_patch_in_editable_states_only(
         path, json={"end_time": "08:00", "start_time": "09:00"}, headers=tenant.headers
     )
     assert bad.status_code == 422
+    for field in ("name", "timezone", "retry_failed"):
+        null = await client.patch(path, json={field: None}, headers=tenant.headers)
+        assert null.status_code == 422 and null.json()["error"]["details"]["field"] == field
+    cleared = await client.patch(path, json={"phone_number_ids": None}, headers=tenant.headers)
+    assert cleared.status_code == 200 and len(cleared.json()["data"]["phone_number_ids"]) == 1
     await act(client, tenant, batch["id"], "cancel")
     late = await client.patch(path, json={"name": "Too late"}, headers=tenant.headers)
     assert late.status_code == 409

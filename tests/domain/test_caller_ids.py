@@ -57,7 +57,7 @@ def test_pacing_survives_a_round_trip_through_storage() -> None:
     assert again.take("a", NOW) == NOW + timedelta(seconds=1)
 
 
-@pytest.mark.parametrize("rate", [0, -1, 51])
+@pytest.mark.parametrize("rate", [0, -1, 51, 5e-324, 0.009])
 def test_pacing_rates_are_bounded(rate: float) -> None:
     with pytest.raises(ValidationFailed):
         Pacer(calls_per_second=rate)

@@ -22,6 +22,7 @@ from voxline.errors import ValidationFailed
 
 DEFAULT_CALLS_PER_SECOND = 1.0
 MAX_CALLS_PER_SECOND = 50.0
+MIN_CALLS_PER_SECOND = 0.01  # one call per 100 s: slower is no pacing but a stall
 
 
 class Rotation(StrEnum):
@@ -39,9 +40,10 @@ class Pacer:
     next_free: dict[str, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not 0 < self.calls_per_second <= MAX_CALLS_PER_SECOND:
+        if not MIN_CALLS_PER_SECOND <= self.calls_per_second <= MAX_CALLS_PER_SECOND:
             raise ValidationFailed.field(
-                "calls_per_second", f"must be above 0 and at most {MAX_CALLS_PER_SECOND:g}"
+                "calls_per_second",
+                f"must be {MIN_CALLS_PER_SECOND:g} to {MAX_CALLS_PER_SECOND:g}",
             )
 
     def free_at(self, number: str, now: datetime) -> datetime:

@@ -95,6 +95,12 @@ PATCHABLE = frozenset(f.name for f in fields(BatchConfig)) - {
 }
 
 
+# What a PATCH may clear (``phone_number_ids``: back to the agent's numbers).
+NULLABLE = frozenset(
+    {"phone_number_ids", "scheduled_at", "start_time", "end_time", "max_calls_per_day"}
+)
+
+
 def check_config(config: BatchConfig) -> None:
     """422 naming the first field at fault."""
     if not config.name.strip() or len(config.name) > 255:
@@ -339,6 +345,9 @@ async def update_batch(
         raise ValidationFailed.field(sorted(unknown)[0], "cannot be changed")
     if not changes:
         raise ValidationFailed.field("body", "give at least one field to change")
+    for name, value in changes.items():
+        if value is None and name not in NULLABLE:
+            raise ValidationFailed.field(name, "cannot be null")
     async with db.write() as conn:
         row = await _found(conn, org_id, batch_id, lock=True)
         _require(row, EDITABLE_STATUSES, "edited")

@@ -82,7 +82,7 @@ class _Settings(BaseModel):
         default=None, description="Retries by outcome; each takes precedence for its outcome"
     )
     calls_per_second: float | None = Field(
-        default=None, gt=0, le=50, description="Calls started per second on each caller ID"
+        default=None, ge=0.01, le=50, description="Calls started per second on each caller ID"
     )
 
     _aware_start = field_validator("scheduled_at")(_aware)
