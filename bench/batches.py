@@ -75,13 +75,27 @@ def unique_talker(index: int) -> str:
     return f"+1{300 + index // 10_000}{2_000_000 + index % 10_000}"
 
 
+async def call_lengths(url: str) -> dict[str, float]:
+    """How long the batch's ended calls lasted (creation to end) and how many are live."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        row = await connection.fetchrow(
+            "SELECT avg(extract(epoch FROM ended_at - created_at)) AS seconds,"
+            " count(*) FILTER (WHERE ended_at IS NULL) AS live"
+            " FROM calls WHERE batch_contact_id IS NOT NULL"
+        )
+    finally:
+        await connection.close()
+    return {"mean_call_seconds": float(row["seconds"] or 0), "live_at_end": int(row["live"])}
+
+
 async def seed_folder(url: str, tenant: BenchTenant) -> str:
     db = Database(url)
     try:
         folder = await contacts.create_folder(db, tenant.org_id, "Bench", None)
         now = utcnow()
         async with db.write() as conn:
-            for extra in range(3):  # a pool of four caller IDs
+            for extra in range(4):  # a pool of four caller IDs, and one for the second agent
                 await conn.execute(
                     phone_numbers.insert().values(
                         id=str(uuid.uuid4()),
@@ -90,7 +104,7 @@ async def seed_folder(url: str, tenant: BenchTenant) -> str:
                         provider_type="sandbox",
                         status="active",
                         is_managed=True,
-                        outbound_agent_id=tenant.agent_ids[0],
+                        outbound_agent_id=tenant.agent_ids[0 if extra < 3 else 1],
                         created_at=now,
                         updated_at=now,
                     )
@@ -214,14 +228,14 @@ def rss_mib_self() -> float:
 
 
 async def paced_calls(
-    host: str, port: int, tenant: BenchTenant
+    host: str, port: int, tenant: BenchTenant, agent: int
 ) -> tuple[dict[str, float], list[float]]:
     """``API_CALLS`` POST /calls at a steady pace: the ids with their send time, and the
     response times."""
     client = await HttpClient.connect(host, port)
     sent: dict[str, float] = {}
     responses: list[float] = []
-    body = {"agent_id": tenant.agent_ids[0], "phone_number": NEVER_ANSWERS}
+    body = {"agent_id": tenant.agent_ids[agent], "phone_number": NEVER_ANSWERS}
     start = time.perf_counter()
     try:
         for index in range(API_CALLS):
@@ -240,10 +254,10 @@ async def paced_calls(
 
 
 async def api_latency(
-    host: str, port: int, tenant: BenchTenant, placements_path: Path
+    host: str, port: int, tenant: BenchTenant, placements_path: Path, agent: int
 ) -> dict[str, Any]:
     async with following(placements_path) as placements:
-        sent, responses = await paced_calls(host, port, tenant)
+        sent, responses = await paced_calls(host, port, tenant, agent)
         await asyncio.sleep(2.0)
     dials = [placements.seen[i] - at for i, at in sent.items() if i in placements.seen]
     return {
@@ -254,10 +268,12 @@ async def api_latency(
     }
 
 
-async def run(workdir: Path | None = None) -> dict[str, Any]:
+async def run(workdir: Path | None = None, api_agent: int = 0) -> dict[str, Any]:
+    """``api_agent`` 0: the API calls use the batch's agent; 1: another agent of the same
+    organization."""
     own_dir = workdir is None
     base = Path(tempfile.mkdtemp(prefix="voxline-bench-batches-")) if workdir is None else workdir
-    results: dict[str, Any] = {"contacts": CONTACTS}
+    results: dict[str, Any] = {"contacts": CONTACTS, "api_agent": api_agent}
     try:
         async with postgres_database("batches") as url:
             await migrate.upgrade_async(url)
@@ -277,7 +293,9 @@ async def run(workdir: Path | None = None) -> dict[str, Any]:
                     ["-m", "voxline", "worker"], env, log_file=data_dir / "worker.log"
                 ) as pid:
                     await asyncio.sleep(3.0)
-                    results["api_alone"] = await api_latency(host, port, tenant, placements_path)
+                    results["api_alone"] = await api_latency(
+                        host, port, tenant, placements_path, api_agent
+                    )
                     alone = results["api_alone"]["response"]["p50_ms"]
                     log(f"batches: POST /calls alone p50 {alone:.1f} ms")
                     rss_before = rss_mib(pid)
@@ -286,11 +304,12 @@ async def run(workdir: Path | None = None) -> dict[str, Any]:
                         already = set(placements.seen)
                         await post(host, port, tenant, f"{API}/batch-calls/{batch_id}/schedule")
                         started = time.perf_counter()
-                        during = await api_latency(host, port, tenant, placements_path)
+                        during = await api_latency(host, port, tenant, placements_path, api_agent)
                         await asyncio.sleep(max(0.0, started + RUN_SECONDS - time.perf_counter()))
                         elapsed = time.perf_counter() - started
                         dialed = len(set(placements.seen) - already) - during["dialed"]
                     cpu = cpu_seconds(pid) - cpu_before
+                    results["calls"] = await call_lengths(url)
                     results["api_with_batch"] = during
                     results["run"] = {
                         "seconds": elapsed,
@@ -316,8 +335,12 @@ async def run(workdir: Path | None = None) -> dict[str, Any]:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
-    print(json.dumps(asyncio.run(run()), indent=2))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--api-agent", type=int, choices=(0, 1), default=0, help="1: API calls use another agent"
+    )
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(api_agent=args.api_agent)), indent=2))
 
 
 if __name__ == "__main__":

@@ -199,15 +199,14 @@ class Finalizer:
             )
             if not claimed:
                 return 0
-            debit = await billing.debit_call(
-                conn, row.organization_id, call_id, cost, self.settings.credit_floor_usd
-            )
             opted_out = _asked_not_to_be_called(turns)
             if opted_out and await _agent_adds_to_dnc(conn, row.agent_id):
                 await dnc.add_in(
                     conn, row.organization_id, row.phone_number, f"asked during call {call_id}"
                 )
                 log.info("number added to the do-not-call list", extra={"call_id": call_id})
+            # The batch row before the organization's (the debit locks it): the scheduler
+            # holds a batch and then needs the organization's key share to insert calls.
             if row.batch_contact_id is not None:
                 batch_changed = await batch_runs.call_ended(
                     conn,
@@ -218,6 +217,9 @@ class Finalizer:
                     opted_out=opted_out,
                     now=now,
                 )
+            debit = await billing.debit_call(
+                conn, row.organization_id, call_id, cost, self.settings.credit_floor_usd
+            )
             if debit.uncollected:
                 await self.store.note_uncollected(conn, call_id, str(debit.uncollected))
                 log.warning(
