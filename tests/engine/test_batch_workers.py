@@ -17,7 +17,7 @@ from tests.engine.test_workers import _start
 from tests.engine.test_workers import deployment as deployment  # the fixture
 from tests.factories import insert_agent, insert_number, make_tenant
 from voxline.config import Settings
-from voxline.services import batches, orgs
+from voxline.services import batch_lifecycle, batches, orgs
 from voxline.storage.db import Database
 from voxline.storage.tables import batch_calls, batch_contacts, calls
 
@@ -45,7 +45,7 @@ async def _setup(url: str, data_dir: str) -> tuple[str, str]:
         new = batches.NewBatch(config, contacts=contacts)
         outcome = await batches.create_batch(db, settings, tenant.org_id, new, idempotency_key=None)
         batch_id = str(outcome.body["id"])
-        await batches.schedule(db, tenant.org_id, batch_id, None, None)
+        await batch_lifecycle.schedule(db, tenant.org_id, batch_id, None, None)
         return tenant.org_id, batch_id
     finally:
         await db.dispose()

@@ -17,7 +17,7 @@ from tests.factories import insert_agent, insert_number, make_tenant
 from voxline.config import Settings
 from voxline.engine.batches import Scheduler
 from voxline.engine.wakeup import Wakeups
-from voxline.services import batches, dnc
+from voxline.services import batch_lifecycle, batches, dnc
 from voxline.storage.db import Database
 from voxline.storage.tables import batch_contacts, calls, events
 
@@ -227,7 +227,9 @@ async def test_the_window_is_read_on_each_contacts_clock(db: Database, settings:
     )
     outcome = await batches.create_batch(db, settings, tenant.org_id, new, idempotency_key=None)
     batch_id = outcome.body["id"]
-    await batches.schedule(db, tenant.org_id, batch_id, datetime(2026, 3, 1, tzinfo=UTC), None)
+    await batch_lifecycle.schedule(
+        db, tenant.org_id, batch_id, datetime(2026, 3, 1, tzinfo=UTC), None
+    )
     # Monday 2027-03-15 14:00 UTC (after the contacts were added): 10:00 in New York (EDT
     # since the 14th), 23:00 in Tokyo.
     monday = datetime(2027, 3, 15, 14, 0, tzinfo=UTC)

@@ -1,13 +1,10 @@
-"""Batch calls (campaigns): creating, reading, editing, scheduling, pausing, resuming,
-cancelling and deleting them (``reference/truedy-api.md`` §4).
+"""Batch calls (campaigns): creating, reading and editing them, and adding contacts
+(``reference/truedy-api.md`` §4); scheduling, pausing, resuming, cancelling and deleting are
+in :mod:`voxline.services.batch_lifecycle`.
 
 A batch is created ``draft`` with its contacts, in one transaction (a create that fails
 writes nothing) and idempotently (an ``X-Idempotency-Key`` replays the first response).
-``schedule`` checks that the agent is active, that the caller-ID pool has a number and that
-there is a contact, then hands the batch to the engine's scheduler
-(:mod:`voxline.engine.batches`). Every change of status is one transition of
-:mod:`voxline.domain.batches` on the locked batch row, with its events in the same
-transaction. Another organization's batch is a 404.
+Another organization's batch is a 404.
 """
 
 from __future__ import annotations
@@ -24,14 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from voxline.config import Settings
 from voxline.domain.agents import AgentStatus
 from voxline.domain.batches import (
-    DELETABLE_STATUSES,
     EDITABLE_STATUSES,
-    WAITING_CONTACT_STATUSES,
-    BatchAction,
     BatchStatus,
-    ContactStatus,
-    resume_action,
-    transition,
 )
 from voxline.domain.caller_ids import Pacer, Rotation
 from voxline.domain.calling_window import CallingWindow, parse_time, zone
@@ -44,12 +35,10 @@ from voxline.services.batch_records import (
     counters,
     parse_id,
     read_batch,
-    set_status,
     to_batch,
 )
 from voxline.storage.db import Database
 from voxline.storage.tables import agents, batch_calls, contact_folders, phone_numbers
-from voxline.storage.tables import batch_contacts as table
 from voxline.storage.types import utcnow
 
 IDEMPOTENCY_ENDPOINT = "POST /batch-calls"
@@ -168,8 +157,8 @@ async def create_batch(
     inline = batch_contacts.check_inline(new.contacts)
 
     async def action(conn: AsyncConnection) -> tuple[int, Any]:
-        await _active_agent(conn, org_id, config.agent_id)
-        pool = await _number_pool(conn, org_id, config.agent_id, config.phone_number_ids)
+        await active_agent(conn, org_id, config.agent_id)
+        pool = await number_pool(conn, org_id, config.agent_id, config.phone_number_ids)
         folder_id = None
         if config.contact_folder_id is not None:
             folder_id = await _folder(conn, org_id, config.contact_folder_id)
@@ -212,7 +201,7 @@ async def create_batch(
     )
 
 
-async def _active_agent(conn: AsyncConnection, org_id: str, agent_id: str) -> None:
+async def active_agent(conn: AsyncConnection, org_id: str, agent_id: str) -> None:
     wanted = parse_id(agent_id)
     row = None
     if wanted is not None:
@@ -231,7 +220,7 @@ async def _active_agent(conn: AsyncConnection, org_id: str, agent_id: str) -> No
         )
 
 
-async def _number_pool(
+async def number_pool(
     conn: AsyncConnection, org_id: str, agent_id: str, wanted: Sequence[str] | None
 ) -> list[str]:
     """The caller-ID pool: ``wanted`` (each an organization's number) or the agent's
@@ -316,10 +305,10 @@ async def list_batches(
 
 async def get_batch(db: Database, org_id: str, batch_id: str) -> Batch:
     async with db.read() as conn:
-        return await read_batch(conn, await _found(conn, org_id, batch_id))
+        return await read_batch(conn, await found_batch(conn, org_id, batch_id))
 
 
-async def _found(
+async def found_batch(
     conn: AsyncConnection, org_id: str, batch_id: str, *, lock: bool = False
 ) -> sa.RowMapping:
     row = await batch_row(conn, org_id, batch_id, lock=lock)
@@ -349,13 +338,13 @@ async def update_batch(
         if value is None and name not in NULLABLE:
             raise ValidationFailed.field(name, "cannot be null")
     async with db.write() as conn:
-        row = await _found(conn, org_id, batch_id, lock=True)
-        _require(row, EDITABLE_STATUSES, "edited")
+        row = await found_batch(conn, org_id, batch_id, lock=True)
+        require_status(row, EDITABLE_STATUSES, "edited")
         config = replace(_config_of(row), **changes)
         check_config(config)
         values = {k: v for k, v in _config_values(config).items() if k in changes}
         if "phone_number_ids" in changes:
-            values["phone_number_ids"] = await _number_pool(
+            values["phone_number_ids"] = await number_pool(
                 conn, org_id, config.agent_id, config.phone_number_ids
             )
         await conn.execute(
@@ -363,96 +352,16 @@ async def update_batch(
             .where(batch_calls.c.id == row["id"])
             .values(updated_at=utcnow(), **values)
         )
-        return await read_batch(conn, await _found(conn, org_id, batch_id))
+        return await read_batch(conn, await found_batch(conn, org_id, batch_id))
 
 
-def _require(row: sa.RowMapping, allowed: frozenset[BatchStatus], what: str) -> None:
+def require_status(row: sa.RowMapping, allowed: frozenset[BatchStatus], what: str) -> None:
     if BatchStatus(row["status"]) not in allowed:
         names = ", ".join(sorted(s.value for s in allowed))
         raise Conflict(
             f"A {row['status']} batch cannot be {what} (only {names})",
             {"status": row["status"]},
         )
-
-
-# --- lifecycle ------------------------------------------------------------------------------
-
-
-async def _act(
-    conn: AsyncConnection, row: sa.RowMapping, action: BatchAction, **values: Any
-) -> BatchStatus:
-    step = transition(BatchStatus(row["status"]), action)
-    if step is None:
-        raise Conflict(
-            f"A {row['status']} batch cannot be {action.value.split('_')[0]}d",
-            {"status": row["status"], "action": action.value},
-        )
-    if step.changed:
-        await set_status(conn, row, step.status, utcnow(), **values)
-    return step.status
-
-
-async def schedule(
-    db: Database, org_id: str, batch_id: str, scheduled_at: datetime | None, timezone: str | None
-) -> Batch:
-    """Schedule a draft batch to start at ``scheduled_at`` (now when omitted). 422 when the
-    agent is not active, the pool has no number or the batch has no contact."""
-    if timezone is not None:
-        zone(timezone)
-    async with db.write() as conn:
-        row = await _found(conn, org_id, batch_id, lock=True)
-        if BatchStatus(row["status"]) is BatchStatus.DRAFT:
-            await _active_agent(conn, org_id, row["agent_id"])
-            await _number_pool(conn, org_id, row["agent_id"], row["phone_number_ids"])
-            counted = (await counters(conn, [row["id"]]))[row["id"]]
-            if counted.total_contacts == 0:
-                raise ValidationFailed(
-                    "The batch has no contacts", {"field": "contacts", "reason": "no_contacts"}
-                )
-        values: dict[str, Any] = {"scheduled_at": scheduled_at or utcnow()}
-        if timezone is not None:
-            values["timezone"] = timezone
-        await _act(conn, row, BatchAction.SCHEDULE, **values)
-        return await read_batch(conn, await _found(conn, org_id, batch_id))
-
-
-async def pause(db: Database, org_id: str, batch_id: str) -> Batch:
-    """Hold the calls not yet placed; calls under way finish (idempotent)."""
-    async with db.write() as conn:
-        row = await _found(conn, org_id, batch_id, lock=True)
-        await _act(conn, row, BatchAction.PAUSE, paused_at=utcnow())
-        return await read_batch(conn, await _found(conn, org_id, batch_id))
-
-
-async def resume(db: Database, org_id: str, batch_id: str) -> Batch:
-    """Back to ``scheduled`` while the start is ahead, else ``active`` (idempotent)."""
-    async with db.write() as conn:
-        row = await _found(conn, org_id, batch_id, lock=True)
-        action = resume_action(row["scheduled_at"], utcnow())
-        await _act(conn, row, action, resumed_at=utcnow())
-        return await read_batch(conn, await _found(conn, org_id, batch_id))
-
-
-async def cancel(db: Database, org_id: str, batch_id: str) -> Batch:
-    """Stop the batch: contacts still waiting become ``cancelled``; calls under way finish
-    and are not retried (idempotent)."""
-    async with db.write() as conn:
-        row = await _found(conn, org_id, batch_id, lock=True)
-        status = await _act(conn, row, BatchAction.CANCEL)
-        if status is BatchStatus.CANCELLED:
-            await cancel_waiting(conn, row["id"])
-        return await read_batch(conn, await _found(conn, org_id, batch_id))
-
-
-async def cancel_waiting(conn: AsyncConnection, batch_id: str) -> None:
-    await conn.execute(
-        table.update()
-        .where(
-            table.c.batch_id == batch_id,
-            table.c.status.in_([s.value for s in WAITING_CONTACT_STATUSES]),
-        )
-        .values(status=ContactStatus.CANCELLED.value, updated_at=utcnow())
-    )
 
 
 async def add_contacts(
@@ -470,56 +379,21 @@ async def add_contacts(
         except ValidationFailed:
             continue
     async with db.write() as conn:
-        row = await _found(conn, org_id, batch_id, lock=True)
-        _require(row, EDITABLE_STATUSES, "given contacts")
+        row = await found_batch(conn, org_id, batch_id, lock=True)
+        require_status(row, EDITABLE_STATUSES, "given contacts")
         added = await batch_contacts.insert(conn, row["id"], org_id, valid) if valid else 0
     return added, len(items) - added
-
-
-async def delete_batch(db: Database, org_id: str, batch_id: str) -> str:
-    """Delete a draft, failed or cancelled batch and its contacts; 409 otherwise."""
-    async with db.write() as conn:
-        row = await _found(conn, org_id, batch_id, lock=True)
-        _require(row, DELETABLE_STATUSES, "deleted")
-        await _delete(conn, [row["id"]])
-    return str(row["id"])
-
-
-async def bulk_delete(
-    db: Database, org_id: str, batch_ids: Sequence[str]
-) -> tuple[list[str], list[str]]:
-    """Delete the deletable batches among ``batch_ids`` in one transaction: ``(deleted,
-    failed)``; unknown, other organizations' and running ones are failed."""
-    wanted = list(dict.fromkeys(b for b in map(parse_id, batch_ids) if b))
-    async with db.write() as conn:
-        query = sa.select(batch_calls.c.id, batch_calls.c.status).where(
-            batch_calls.c.organization_id == org_id, batch_calls.c.id.in_(wanted)
-        )
-        if conn.dialect.name != "sqlite":
-            query = query.with_for_update()
-        rows = (await conn.execute(query)).all() if wanted else []
-        deletable = [r.id for r in rows if BatchStatus(r.status) in DELETABLE_STATUSES]
-        if deletable:
-            await _delete(conn, deletable)
-    deleted = set(deletable)
-    failed = [b for b in dict.fromkeys(batch_ids) if parse_id(b) not in deleted]
-    return deletable, failed
-
-
-async def _delete(conn: AsyncConnection, ids: list[str]) -> None:
-    await conn.execute(table.delete().where(table.c.batch_id.in_(ids)))
-    await conn.execute(batch_calls.delete().where(batch_calls.c.id.in_(ids)))
 
 
 async def list_contacts(
     db: Database, org_id: str, batch_id: str, status: str | None, limit: int, offset: int
 ) -> tuple[list[batch_contacts.BatchContact], int]:
     async with db.read() as conn:
-        row = await _found(conn, org_id, batch_id)
+        row = await found_batch(conn, org_id, batch_id)
         return await batch_contacts.list_page(conn, row["id"], status, limit, offset)
 
 
 async def analytics(db: Database, org_id: str, batch_id: str) -> batch_contacts.Analytics:
     async with db.read() as conn:
-        row = await _found(conn, org_id, batch_id)
+        row = await found_batch(conn, org_id, batch_id)
         return await batch_contacts.analytics(conn, row["id"])

@@ -24,6 +24,7 @@ from voxline.api.schemas.batches import (
 )
 from voxline.api.schemas.calls import BulkDeleteIn, BulkDeleteOut
 from voxline.domain.batches import BatchStatus, ContactStatus
+from voxline.services import batch_lifecycle as lifecycle
 from voxline.services import batches as service
 
 router = APIRouter(prefix="/batch-calls", tags=["batch-calls"])
@@ -87,7 +88,7 @@ async def create_batch(
 async def bulk_delete(
     request: Request, body: BulkDeleteIn, caller: CallerDep, db: DbDep
 ) -> Envelope[BulkDeleteOut]:
-    deleted, failed = await service.bulk_delete(db, caller.org_id, [str(i) for i in body.ids])
+    deleted, failed = await lifecycle.bulk_delete(db, caller.org_id, [str(i) for i in body.ids])
     return ok(
         request,
         BulkDeleteOut(
@@ -135,7 +136,7 @@ async def delete_batch(
     request: Request, batch_call_id: str, caller: CallerDep, db: DbDep
 ) -> Envelope[BatchDeleted]:
     return ok(
-        request, BatchDeleted(id=await service.delete_batch(db, caller.org_id, batch_call_id))
+        request, BatchDeleted(id=await lifecycle.delete_batch(db, caller.org_id, batch_call_id))
     )
 
 
@@ -153,7 +154,7 @@ async def schedule_batch(
     body: ScheduleIn | None = None,
 ) -> Envelope[BatchStatusOut]:
     body = body or ScheduleIn()
-    batch = await service.schedule(
+    batch = await lifecycle.schedule(
         db, caller.org_id, batch_call_id, body.scheduled_at, body.timezone
     )
     await runtime_of(request).batches_changed()
@@ -177,7 +178,7 @@ async def schedule_batch(
 async def pause_batch(
     request: Request, batch_call_id: str, caller: CallerDep, db: DbDep
 ) -> Envelope[BatchStatusOut]:
-    batch = await service.pause(db, caller.org_id, batch_call_id)
+    batch = await lifecycle.pause(db, caller.org_id, batch_call_id)
     return ok(
         request,
         BatchStatusOut(id=batch.id, status=BatchStatus(batch.status), paused_at=batch.paused_at),
@@ -194,7 +195,7 @@ async def pause_batch(
 async def resume_batch(
     request: Request, batch_call_id: str, caller: CallerDep, db: DbDep
 ) -> Envelope[BatchStatusOut]:
-    batch = await service.resume(db, caller.org_id, batch_call_id)
+    batch = await lifecycle.resume(db, caller.org_id, batch_call_id)
     await runtime_of(request).batches_changed()
     return ok(
         request,
@@ -211,7 +212,7 @@ async def resume_batch(
 async def cancel_batch(
     request: Request, batch_call_id: str, caller: CallerDep, db: DbDep
 ) -> Envelope[BatchStatusOut]:
-    batch = await service.cancel(db, caller.org_id, batch_call_id)
+    batch = await lifecycle.cancel(db, caller.org_id, batch_call_id)
     return ok(request, BatchStatusOut(id=batch.id, status=BatchStatus(batch.status)))
 
 
