@@ -245,6 +245,18 @@ async def test_the_lifecycle_and_its_events(
     assert await count_rows(db, batch_contacts) == 0
 
 
+async def test_a_start_given_at_creation_is_kept_and_resume_waits_for_it(
+    client: httpx.AsyncClient, tenant: Tenant, agent_id: str
+) -> None:
+    start = "2099-01-05T09:00:00Z"
+    batch = await created(client, tenant, agent_id, schedule_type="scheduled", scheduled_at=start)
+    scheduled = await act(client, tenant, batch["id"], "schedule")
+    assert scheduled.json()["data"]["scheduled_at"].startswith("2099-01-05T09:00:00")
+    await act(client, tenant, batch["id"], "pause")
+    resumed = await act(client, tenant, batch["id"], "resume")
+    assert resumed.json()["data"]["status"] == "scheduled"  # the start is still ahead
+
+
 async def test_schedule_needs_contacts(
     client: httpx.AsyncClient, tenant: Tenant, agent_id: str
 ) -> None:

@@ -51,8 +51,9 @@ async def _act(
 async def schedule(
     db: Database, org_id: str, batch_id: str, scheduled_at: datetime | None, timezone: str | None
 ) -> Batch:
-    """Schedule a draft batch to start at ``scheduled_at`` (now when omitted). 422 when the
-    agent is not active, the pool has no number or the batch has no contact."""
+    """Schedule a draft batch to start at ``scheduled_at`` (when omitted: the start it was
+    created with, else now). 422 when the agent is not active, the pool has no number or the
+    batch has no contact."""
     if timezone is not None:
         zone(timezone)
     async with db.write() as conn:
@@ -65,7 +66,9 @@ async def schedule(
                 raise ValidationFailed(
                     "The batch has no contacts", {"field": "contacts", "reason": "no_contacts"}
                 )
-        values: dict[str, Any] = {"scheduled_at": scheduled_at or utcnow()}
+        # Omitted: the start the batch was created with, else now.
+        start = scheduled_at or row["scheduled_at"] or utcnow()
+        values: dict[str, Any] = {"scheduled_at": start}
         if timezone is not None:
             values["timezone"] = timezone
         await _act(conn, row, BatchAction.SCHEDULE, **values)
