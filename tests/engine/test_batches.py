@@ -17,7 +17,7 @@ from tests.factories import insert_agent, insert_number, make_tenant
 from voxline.config import Settings
 from voxline.engine.batches import Scheduler
 from voxline.engine.wakeup import Wakeups
-from voxline.services import batch_lifecycle, batches, dnc
+from voxline.services import batch_lifecycle, batch_runs, batches, dnc
 from voxline.storage.db import Database
 from voxline.storage.tables import batch_contacts, calls, events
 
@@ -254,3 +254,92 @@ async def test_the_window_is_read_on_each_contacts_clock(db: Database, settings:
     saturday = datetime(2027, 3, 20, 15, 0, tzinfo=UTC)
     scheduler.clock = lambda: saturday
     assert await scheduler.run_once() == 0
+
+
+async def test_max_calls_per_day_counts_the_batchs_local_day(
+    db: Database, settings: Settings
+) -> None:
+    tenant = await make_tenant(db)
+    agent = await insert_agent(db, tenant.org_id)
+    await insert_number(db, tenant.org_id, "+14155551000", outbound_agent_id=agent)
+    config = batches.BatchConfig(
+        name="Daily",
+        agent_id=agent,
+        timezone="Asia/Tokyo",
+        working_days=[1, 2, 3, 4, 5, 6, 7],
+        max_calls_per_day=2,
+    )
+    new = batches.NewBatch(config, contacts=talkers(5))
+    outcome = await batches.create_batch(db, settings, tenant.org_id, new, idempotency_key=None)
+    batch_id = outcome.body["id"]
+    await batch_lifecycle.schedule(db, tenant.org_id, batch_id, None, None)
+    # 2027-03-15 14:00 UTC is 23:00 on the 15th in Tokyo; 15:00 UTC is already the 16th.
+    clock = [datetime(2027, 3, 15, 14, 0, tzinfo=UTC)]
+    scheduler = Scheduler(db, settings, Wakeups(), clock=lambda: clock[0])
+    assert await scheduler.run_once() == 2
+    assert await scheduler.run_once() == 0  # the day's two calls are used
+    clock[0] = datetime(2027, 3, 15, 15, 0, tzinfo=UTC)
+    assert await scheduler.run_once() == 2
+    assert (await counted_rows(db, batch_id)) == {"calling": 4, "pending": 1}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_round_robin_caller_ids_stick_to_each_contact_across_retries(
+    db: Database, settings: Settings
+) -> None:
+    tenant = await make_tenant(db)
+    agent = await insert_agent(db, tenant.org_id)
+    await insert_number(db, tenant.org_id, "+14155551000", outbound_agent_id=agent)
+    await insert_number(db, tenant.org_id, "+14155551001", outbound_agent_id=agent)
+    config = batches.BatchConfig(
+        name="Rotation",
+        agent_id=agent,
+        working_days=[1, 2, 3, 4, 5, 6, 7],
+        phone_rotation_strategy="round_robin",
+        retry_policy={"busy": {"max": 1, "delay": 0}},
+    )
+    new = batches.NewBatch(config, contacts=talkers(3))
+    outcome = await batches.create_batch(db, settings, tenant.org_id, new, idempotency_key=None)
+    batch_id = outcome.body["id"]
+    await batch_lifecycle.schedule(db, tenant.org_id, batch_id, None, None)
+    now = [datetime(2027, 3, 15, 14, 0, tzinfo=UTC)]
+    scheduler = Scheduler(db, settings, Wakeups(), clock=lambda: now[0])
+    assert await scheduler.run_once() == 3
+    async with db.read() as conn:
+        first = (
+            await conn.execute(
+                sa.select(calls.c.id, calls.c.batch_contact_id, calls.c.from_number).order_by(
+                    calls.c.from_number
+                )
+            )
+        ).all()
+    assert sorted(c.from_number for c in first) == [
+        "+14155551000",
+        "+14155551000",
+        "+14155551001",
+    ]
+    # A fresh round-robin choice for the fourth contact dialed would be the second number.
+    retried = next(c for c in first if c.from_number == "+14155551000")
+    async with db.write() as conn:
+        changed = await batch_runs.call_ended(
+            conn,
+            call_id=retried.id,
+            batch_contact_id=retried.batch_contact_id,
+            status="busy",
+            ended_at=now[0],
+            opted_out=False,
+            now=now[0],
+        )
+    assert changed
+    now[0] = datetime(2027, 3, 15, 14, 1, tzinfo=UTC)
+    assert await scheduler.run_once() == 1
+    async with db.read() as conn:
+        again = (
+            await conn.execute(
+                sa.select(calls.c.from_number).where(
+                    calls.c.batch_contact_id == retried.batch_contact_id,
+                    calls.c.id != retried.id,
+                )
+            )
+        ).scalar_one()
+    assert again == "+14155551000"
