@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tests.conftest import API
 from tests.factories import Tenant, insert_agent, insert_number
 from voxline.storage.db import Database
-from voxline.storage.tables import batch_calls, batch_contacts, events
+from voxline.storage.tables import batch_calls, batch_contacts, events, webhook_deliveries
 
 CONTACTS = [
     {"phone_number": "+14155550100", "first_name": "Ann", "timezone": "America/New_York"},
@@ -376,3 +376,19 @@ async def test_list_filters_by_status_and_agent(
         f"{API}/batch-calls", params={"status": "running"}, headers=tenant.headers
     )
     assert bad.status_code == 422
+
+
+async def test_status_events_reach_subscribed_webhooks_only(
+    client: httpx.AsyncClient, tenant: Tenant, agent_id: str, db: Database
+) -> None:
+    for types in (["batch.status.changed"], ["call.ended"]):
+        hook = await client.post(
+            f"{API}/webhooks",
+            json={"url": "https://example.com/hooks", "event_types": types},
+            headers=tenant.headers,
+        )
+        assert hook.status_code == 201, hook.text
+    batch = await created(client, tenant, agent_id)
+    await act(client, tenant, batch["id"], "schedule")
+    await act(client, tenant, batch["id"], "cancel")
+    assert await count_rows(db, webhook_deliveries) == 2  # two changes, one subscriber
