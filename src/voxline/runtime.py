@@ -35,7 +35,7 @@ from voxline.domain.calls import CallStatus
 from voxline.engine.drain import Drain, DrainOutcome, end_at_shutdown
 from voxline.engine.runner import Engine
 from voxline.engine.sessions import VoiceSessions
-from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, notify
+from voxline.engine.wakeup import DELIVER, DISPATCH, FINALIZE, SCHEDULE, notify
 from voxline.errors import Conflict, ProviderError, Unavailable
 from voxline.logging import get_logger
 from voxline.ops.loop_lag import DEFAULT_INTERVAL, watch_loop_lag
@@ -123,6 +123,15 @@ class Runtime:
         # Draining (or no engine here): the call stays queued for the workers to place.
         await notify(self.db, DISPATCH)
         return None
+
+    async def batches_changed(self) -> None:
+        """A batch was scheduled, resumed or given contacts: wake the scheduler here, or
+        the workers'."""
+        if self.engine is not None:
+            self.engine.wakeups.wake(SCHEDULE)
+            self.engine.wakeups.wake(DELIVER)
+            return
+        await notify(self.db, SCHEDULE)
 
     async def call_in(self, org_id: str, to_number: str, persona: str | None) -> str:
         """A sandbox persona calls the organization's sandbox number ``to_number``: the

@@ -90,6 +90,7 @@ async def test_patch_changes_only_the_given_settings(
         ({"call_settings": None, "context": {"b": 2}}, "call_settings"),
         ({"context": {"last_error": "x"}}, "context.last_error"),
         ({"context": {"provider_cause": "x"}}, "context.provider_cause"),
+        ({"context": {"batch_id": "x"}}, "context.batch_id"),
         ({"context": "high"}, "context"),
         ({"call_settings": {"greeting": "Hi"}}, "call_settings.greeting"),
         ({"call_settings": {"max_duration": "60s"}}, "call_settings.max_duration"),

@@ -17,6 +17,7 @@ from voxline.api.middleware import RequestContextMiddleware
 from voxline.api.providers import routes as provider_routes
 from voxline.api.routes import (
     agents,
+    batches,
     calls,
     contacts,
     dnc,
@@ -69,7 +70,18 @@ def create_app(settings: Settings, runtime: Runtime) -> FastAPI:
     app.add_middleware(HttpMetricsMiddleware, metrics=runtime.metrics)
 
     public = APIRouter(prefix=API_PREFIX)
-    for module in (agents, tools, voices, telephony, calls, contacts, dnc, sandbox, webhooks):
+    for module in (
+        agents,
+        tools,
+        voices,
+        telephony,
+        calls,
+        batches,
+        contacts,
+        dnc,
+        sandbox,
+        webhooks,
+    ):
         public.include_router(module.router)
     app.include_router(public)
     app.include_router(recordings.router)

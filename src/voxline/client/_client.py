@@ -16,6 +16,7 @@ from voxline.client._http import (
     asyncio_sleep,
 )
 from voxline.client.agents import Agents, AsyncAgents
+from voxline.client.batch_calls import AsyncBatchCalls, BatchCalls
 from voxline.client.calls import AsyncCalls, Calls
 from voxline.client.numbers import AsyncNumbers, Numbers
 from voxline.client.sandbox import AsyncSandbox, Sandbox
@@ -61,6 +62,7 @@ class Voxline:
         self.numbers = Numbers(self._http)
         self.sandbox = Sandbox(self._http)
         self.tools = Tools(self._http)
+        self.batch_calls = BatchCalls(self._http)
         self.webhooks = Webhooks(self._http)
 
     def __repr__(self) -> str:
@@ -108,6 +110,7 @@ class AsyncVoxline:
         self.numbers = AsyncNumbers(self._http)
         self.sandbox = AsyncSandbox(self._http)
         self.tools = AsyncTools(self._http)
+        self.batch_calls = AsyncBatchCalls(self._http)
         self.webhooks = AsyncWebhooks(self._http)
 
     def __repr__(self) -> str:

@@ -193,3 +193,63 @@ class TimelineEntry(Model):
 class Timeline(Model):
     call_id: str
     events: list[TimelineEntry]
+
+
+class BatchCall(Model):
+    """A batch call (campaign): its configuration and counters."""
+
+    id: str
+    name: str
+    status: str
+    agent_id: str
+    phone_number_ids: list[str]
+    timezone: str
+    scheduled_at: datetime | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    working_days: list[int]
+    max_concurrent_calls: int
+    retry_failed: bool
+    max_retry_attempts: int
+    retry_policy: dict[str, Any]
+    total_contacts: int
+    called: int
+    completed: int
+    failed: int
+    pending: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class BatchStatusChange(Model):
+    id: str
+    status: str
+
+
+class BatchContact(Model):
+    id: str
+    contact_id: str | None = None
+    phone_number: str
+    first_name: str | None = None
+    call_status: str
+    attempts: int
+    scheduled_at: datetime | None = None
+    call_id: str | None = None
+    last_outcome: str | None = None
+
+
+class ContactsAdded(Model):
+    added_count: int
+    failed_count: int
+
+
+class BatchAnalytics(Model):
+    batch_id: str
+    contacts_by_status: dict[str, int]
+    contacts_by_outcome: dict[str, int]
+    calls: int
+    connected: int
+    failed: int
+    pending: int
+    average_duration_seconds: float | None = None
+    total_cost_usd: str

@@ -80,6 +80,8 @@ PLATFORM_CONTEXT_KEYS = frozenset(
         "provider_status",
         "uncollected_usd",
         "transfer",
+        "batch_id",  # a batch call's campaign and contact (the link itself is a column)
+        "batch_contact_id",
     }
 )
 

@@ -33,6 +33,8 @@ class EventType(StrEnum):
     CALL_STARTED = "call.started"
     CALL_ENDED = "call.ended"
     CALL_ANALYZED = "call.analyzed"
+    BATCH_STATUS_CHANGED = "batch.status.changed"
+    BATCH_COMPLETED = "batch.completed"
     WEBHOOK_TEST = "webhook.test"
 
 

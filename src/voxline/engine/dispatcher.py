@@ -21,7 +21,7 @@ from voxline.config import Settings
 from voxline.domain.calls import CallEvent, EndReason
 from voxline.domain.lines import is_simulated, time_scale
 from voxline.engine.claims import ClaimedCall, claim_due_calls, mark_placed, release_for_retry
-from voxline.engine.wakeup import DISPATCH, FINALIZE, Wakeups
+from voxline.engine.wakeup import DISPATCH, FINALIZE, SCHEDULE, Wakeups
 from voxline.errors import ProviderError, VoxlineError
 from voxline.logging import get_logger
 from voxline.ops.metrics import Metrics, PlacementFailure
@@ -69,6 +69,8 @@ class Dispatcher:
             try:
                 claimed = await self._claim()
                 if claimed:
+                    # Batches keep few calls queued: claiming some lets them queue more.
+                    self.wakeups.wake(SCHEDULE)
                     async with asyncio.TaskGroup() as group:
                         for call in claimed:
                             group.create_task(self.place(call))

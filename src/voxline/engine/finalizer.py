@@ -6,6 +6,9 @@ Finalization happens once per call: ``finalized_at`` is claimed by a conditional
 the same transaction as the ledger debit, and the ledger's unique ``call_id`` refuses a
 second debit even if two finalizers raced.
 
+A call of a batch updates its batch contact in that transaction too (done, or a retry; see
+:mod:`voxline.services.batch_runs`).
+
 When the contact asked not to be called again (a phrase of
 :func:`voxline.voice.brain.scripted.asks_not_to_be_called`) and the call's agent has
 ``dnc_on_request``, the number goes on the organization's do-not-call list in the same
@@ -33,10 +36,10 @@ from voxline.domain.lines import time_scale
 from voxline.domain.money import to_micros
 from voxline.domain.pricing import PriceTable, billed_seconds
 from voxline.domain.summary import Turn, extractive_summary
-from voxline.engine.wakeup import DELIVER, FINALIZE, Wakeups
+from voxline.engine.wakeup import DELIVER, FINALIZE, SCHEDULE, Wakeups
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
-from voxline.services import billing, dnc
+from voxline.services import batch_runs, billing, dnc
 from voxline.services.call_records import CallSettings
 from voxline.services.ports import CallStore
 from voxline.services.provider_recordings import (
@@ -183,6 +186,7 @@ class Finalizer:
             row.settings, row.recording_path, row.provider_recording_url
         ):
             recording_due = first_due(now, self.recording_delays)
+        batch_changed = False
         async with self.db.write() as conn:
             claimed = await self.store.claim_finalization(
                 conn,
@@ -195,14 +199,27 @@ class Finalizer:
             )
             if not claimed:
                 return 0
-            debit = await billing.debit_call(
-                conn, row.organization_id, call_id, cost, self.settings.credit_floor_usd
-            )
-            if _asked_not_to_be_called(turns) and await _agent_adds_to_dnc(conn, row.agent_id):
+            opted_out = _asked_not_to_be_called(turns)
+            if opted_out and await _agent_adds_to_dnc(conn, row.agent_id):
                 await dnc.add_in(
                     conn, row.organization_id, row.phone_number, f"asked during call {call_id}"
                 )
                 log.info("number added to the do-not-call list", extra={"call_id": call_id})
+            # The batch row before the organization's (the debit locks it): the scheduler
+            # holds a batch and then needs the organization's key share to insert calls.
+            if row.batch_contact_id is not None:
+                batch_changed = await batch_runs.call_ended(
+                    conn,
+                    call_id=call_id,
+                    batch_contact_id=row.batch_contact_id,
+                    status=row.status,
+                    ended_at=row.ended_at,
+                    opted_out=opted_out,
+                    now=now,
+                )
+            debit = await billing.debit_call(
+                conn, row.organization_id, call_id, cost, self.settings.credit_floor_usd
+            )
             if debit.uncollected:
                 await self.store.note_uncollected(conn, call_id, str(debit.uncollected))
                 log.warning(
@@ -211,6 +228,8 @@ class Finalizer:
                 )
         # call.ended and call.analyzed were written with the finalization.
         self.wakeups.wake(DELIVER)
+        if batch_changed:
+            self.wakeups.wake(SCHEDULE)
         log.info("call finalized", extra={"call_id": call_id, "status": row.status})
         return 1
 

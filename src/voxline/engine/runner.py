@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from voxline.config import Settings
 from voxline.domain.calls import CallStatus
 from voxline.domain.lines import is_simulated
+from voxline.engine.batches import Scheduler
 from voxline.engine.deliveries import Deliverer
 from voxline.engine.dispatcher import Dispatcher
 from voxline.engine.drain import Drain, end_at_shutdown
@@ -51,7 +52,15 @@ log = get_logger("engine")
 __all__ = ["LOOPS", "Engine", "new_worker_id", "notify_dispatch"]
 
 # The engine's loops, by the names readiness reports them with.
-LOOPS = ("dispatcher", "timers", "finalizer", "deliveries", "recordings", "listener")
+LOOPS = (
+    "dispatcher",
+    "batches",
+    "timers",
+    "finalizer",
+    "deliveries",
+    "recordings",
+    "listener",
+)
 
 
 class Engine:
@@ -96,6 +105,7 @@ class Engine:
         )
         self.sessions.providers = self.registry
         self.timers = Timers(db, settings, self.registry, self.wakeups)
+        self.batches = Scheduler(db, settings, self.wakeups)
         self.finalizer = Finalizer(
             db,
             settings,
@@ -182,7 +192,9 @@ class Engine:
         log.info("engine started", extra={"worker_id": self.worker_id})
         async with asyncio.TaskGroup() as group:
             loops = {
+                # A draining process stops placing calls and queueing batch contacts.
                 "dispatcher": self.dispatcher.run(self._no_claims),
+                "batches": self.batches.run(self._no_claims),
                 "timers": self.timers.run(halt),
                 "finalizer": self.finalizer.run(halt),
                 "deliveries": self.deliverer.run(halt),

@@ -22,6 +22,7 @@ CHANNEL = "voxline_engine"
 DISPATCH = "dispatch"
 FINALIZE = "finalize"
 DELIVER = "deliver"
+SCHEDULE = "schedule"  # batch calls have contacts to turn into calls
 
 
 class Wakeups:
@@ -30,6 +31,7 @@ class Wakeups:
             DISPATCH: asyncio.Event(),
             FINALIZE: asyncio.Event(),
             DELIVER: asyncio.Event(),
+            SCHEDULE: asyncio.Event(),
         }
 
     def wake(self, topic: str) -> None:
@@ -64,7 +66,7 @@ async def listen(db: Database, wakeups: Wakeups, stop: asyncio.Event) -> None:
                 driver: Any = raw.driver_connection
 
                 def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-                    if payload in (DISPATCH, FINALIZE, DELIVER):
+                    if payload in (DISPATCH, FINALIZE, DELIVER, SCHEDULE):
                         wakeups.wake(payload)
 
                 await driver.add_listener(CHANNEL, on_notify)

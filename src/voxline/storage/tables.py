@@ -181,6 +181,8 @@ calls = Table(
     Column("placement_state", String(20), nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("finalized_at", UTCDateTime, nullable=True),
+    # The batch contact this call is an attempt for (0009); no key: a batch outlives nothing.
+    Column("batch_contact_id", ID, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "organization_id", "created_at", "id"),
@@ -447,4 +449,75 @@ dnc_numbers = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("organization_id", "phone_number"),
     Index(None, "organization_id", "created_at"),
+)
+
+# Batch calls (campaigns, 0009). The counters of the API's batch object are counted from
+# ``batch_contacts`` when read, never stored. ``pacing`` holds each caller ID's next free
+# instant; ``day``/``day_count`` how many calls started on the batch's current local day.
+batch_calls = Table(
+    "batch_calls",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column(
+        "organization_id", ID, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("agent_id", ID, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("phone_number_ids", JSON, nullable=False),
+    Column("phone_rotation_strategy", String(20), nullable=False),
+    Column("contact_source", String(20), nullable=False),
+    Column("contact_folder_id", ID, nullable=True),
+    Column("schedule_type", String(20), nullable=False),
+    Column("scheduled_at", UTCDateTime, nullable=True),
+    Column("timezone", String(64), nullable=False),
+    Column("start_time", String(5), nullable=True),
+    Column("end_time", String(5), nullable=True),
+    Column("working_days", JSON, nullable=False),
+    Column("max_concurrent_calls", Integer, nullable=False),
+    Column("max_calls_per_day", Integer, nullable=True),
+    Column("retry_failed", Boolean, nullable=False),
+    Column("max_retry_attempts", Integer, nullable=False),
+    Column("retry_policy", JSON, nullable=False),
+    Column("calls_per_second", Float, nullable=False),
+    Column("pacing", JSON, nullable=False),
+    Column("dialed", Integer, nullable=False, server_default="0"),
+    Column("day", String(10), nullable=True),
+    Column("day_count", Integer, nullable=False, server_default="0"),
+    Column("paused_at", UTCDateTime, nullable=True),
+    Column("resumed_at", UTCDateTime, nullable=True),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "organization_id", "created_at"),
+    Index(None, "status"),
+)
+
+# One row per contact of a batch: a copy (contacts may change or go after the batch starts).
+batch_contacts = Table(
+    "batch_contacts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("batch_id", ID, ForeignKey("batch_calls.id", ondelete="CASCADE"), nullable=False),
+    Column("organization_id", ID, nullable=False),
+    Column("contact_id", ID, nullable=True),
+    Column("phone_number", String(16), nullable=False),
+    Column("first_name", String(100), nullable=True),
+    Column("last_name", String(100), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("custom_fields", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_call_id", ID, nullable=True),
+    Column("last_outcome", String(30), nullable=True),
+    # The caller ID chosen on the first attempt, kept for every later one.
+    Column("phone_number_id", ID, nullable=True),
+    Column("called_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("batch_id", "phone_number"),
+    Index(None, "batch_id", "status", "next_attempt_at"),
+    Index(None, "batch_id", "created_at", "id"),
 )

@@ -36,7 +36,13 @@ from voxline.storage.events import SNAPSHOT_TIMES
 
 # The subscribable event types (a test keeps this list equal to ``SUBSCRIBABLE``).
 EventTypeName = Literal[
-    "call.queued", "call.ringing", "call.started", "call.ended", "call.analyzed"
+    "call.queued",
+    "call.ringing",
+    "call.started",
+    "call.ended",
+    "call.analyzed",
+    "batch.status.changed",
+    "batch.completed",
 ]
 Url = Annotated[
     StrictStr, Field(min_length=1, max_length=URL_MAX, examples=["https://example.com/hooks"])
