@@ -135,6 +135,12 @@ class CallStore(Protocol):
     async def cache_recording_url(self, conn: AsyncConnection, call_id: str, url: str) -> None:
         """Keep the provider's recording URL, unless one is kept already."""
 
+    async def forget_recordings(self, conn: AsyncConnection, locations: Sequence[str]) -> None:
+        """The recordings at ``locations`` were deleted: their calls have none any more."""
+
+    async def keep_recording(self, conn: AsyncConnection, call_id: str, location: str) -> None:
+        """Keep where the call's recording is, unless a location is kept already."""
+
 
 class TurnLatencies(Protocol):
     """Where a finished session's turn latencies are observed (the process's metrics)."""

@@ -24,6 +24,8 @@ from voxline.config import Settings
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
 from voxline.recordings import S3Recordings, stores_for
+from voxline.services.ports import CallStore
+from voxline.storage.calls import CALL_STORE
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.storage.types import utcnow
@@ -43,7 +45,11 @@ class UpkeepReport:
 
 
 async def prune_recordings(
-    db: Database, settings: Settings, *, now: datetime | None = None
+    db: Database,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    call_store: CallStore = CALL_STORE,
 ) -> UpkeepReport:
     """Delete the recordings older than the retention (none when it is unset)."""
     days = settings.recordings_retention_days
@@ -81,19 +87,14 @@ async def prune_recordings(
         deleted.append(location)
     if deleted:
         async with db.write() as conn:
-            for start in range(0, len(deleted), BATCH):
-                await conn.execute(
-                    calls.update()
-                    .where(calls.c.recording_path.in_(deleted[start : start + BATCH]))
-                    .values(
-                        recording_path=None, provider_recording_due_at=None, updated_at=utcnow()
-                    )
-                )
+            await call_store.forget_recordings(conn, deleted)
         log.info("old recordings deleted", extra={"count": len(deleted)})
     return UpkeepReport(deleted=len(deleted), failed=failed)
 
 
-async def upload_spooled(db: Database, settings: Settings) -> UpkeepReport:
+async def upload_spooled(
+    db: Database, settings: Settings, call_store: CallStore = CALL_STORE
+) -> UpkeepReport:
     """Upload the spool files left behind (object storage only); a call that crashed before
     keeping its recording's location gets it now."""
     store = stores_for(settings).current
@@ -104,11 +105,7 @@ async def upload_spooled(db: Database, settings: Settings) -> UpkeepReport:
         async with db.write() as conn:
             for location in done:
                 call_id = location.rsplit("/", 1)[-1].removesuffix(".wav")
-                await conn.execute(
-                    calls.update()
-                    .where(calls.c.id == call_id, calls.c.recording_path.is_(None))
-                    .values(recording_path=location, updated_at=utcnow())
-                )
+                await call_store.keep_recording(conn, call_id, location)
     return UpkeepReport(uploaded=len(done))
 
 

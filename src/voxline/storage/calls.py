@@ -524,6 +524,25 @@ class SqlCallStore:
             .values(provider_recording_url=url, provider_recording_due_at=None, updated_at=utcnow())
         )
 
+    async def forget_recordings(self, conn: AsyncConnection, locations: Sequence[str]) -> None:
+        for start in range(0, len(locations), _FORGET_BATCH):
+            await conn.execute(
+                calls.update()
+                .where(calls.c.recording_path.in_(locations[start : start + _FORGET_BATCH]))
+                .values(recording_path=None, provider_recording_due_at=None, updated_at=utcnow())
+            )
+
+    async def keep_recording(self, conn: AsyncConnection, call_id: str, location: str) -> None:
+        await conn.execute(
+            calls.update()
+            .where(calls.c.id == call_id, calls.c.recording_path.is_(None))
+            .values(recording_path=location, updated_at=utcnow())
+        )
+
+
+# Locations per UPDATE when recordings are forgotten (bounded IN lists).
+_FORGET_BATCH = 500
+
 
 CALL_STORE = SqlCallStore()
 """The store every use case and engine loop writes calls through unless given another."""
