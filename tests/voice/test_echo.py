@@ -117,3 +117,16 @@ async def test_cleaning_a_frame_costs_a_fraction_of_a_millisecond(
     # CPU time, not wall time; a generous bound (measured ~0.15 ms p50) that load cannot
     # break but an accidental per-sample Python loop (~50 ms a frame) would.
     assert float(np.median(spent)) < 0.005
+
+
+async def test_the_echo_is_found_when_the_streams_did_not_start_together(
+    voices: tuple[bytes, bytes],
+) -> None:
+    agent, _ = voices
+    incoming = line_with_echo(agent, 120, -15)
+    canceller = EchoCanceller()
+    early = bytes(640)
+    for _ in range(75):  # 1.5 s heard before the agent's first frame
+        canceller.process(early)
+    assert speech_starts(agent, incoming, canceller) == []
+    assert canceller.echo_present

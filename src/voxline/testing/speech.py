@@ -63,12 +63,16 @@ class FakeTts:
 class FakeStt:
     """Speech to text that hears, in order, what the contact of a :class:`FakeLine` said.
 
-    ``failures`` transcriptions fail first (each raising :class:`ProviderError`).
+    Each new utterance's transcription returns the next line said. Audio that extends the
+    audio last transcribed (longer, and starting with it: the same utterance heard further,
+    as barge-in judges speech while it goes on) returns the same line again. ``failures``
+    transcriptions fail first (each raising :class:`ProviderError`).
     """
 
     failures: int = 0
     said: deque[str] = field(default_factory=deque)
     calls: int = 0
+    _last: tuple[bytes, str] = (b"", "")
 
     def hear(self, text: str) -> None:
         """The contact said ``text``: the next transcription returns it."""
@@ -78,7 +82,12 @@ class FakeStt:
         self.calls += 1
         if self.calls <= self.failures:
             raise _failure("fake-stt")
-        return self.said.popleft() if self.said else ""
+        heard, text = self._last
+        further = len(pcm16_16k) > len(heard) and pcm16_16k.startswith(heard)
+        if not (heard and further):
+            text = self.said.popleft() if self.said else ""
+        self._last = (pcm16_16k, text)
+        return text
 
 
 @dataclass

@@ -7,7 +7,10 @@ outgoing frames as the reference (:meth:`~EchoCanceller.reference`) and cleans e
 frame (:meth:`~EchoCanceller.process`):
 
 1. **Delay.** Both streams are counted in samples (each side moves 20 ms per frame), so the
-   echo of outgoing sample ``n`` arrives at incoming sample ``n + delay``. The delay is found
+   echo of outgoing sample ``n`` arrives at incoming sample ``n + delay``, whatever the
+   scheduling jitter between sending and receiving; ``delay`` includes any difference in
+   when the two streams started, and is searched from where the outgoing stream is when a
+   frame comes in (less 100 ms of jitter) to ``max_delay_ms`` before. The delay is found
    by normalised cross-correlation of the last second of both streams, decimated to 4 kHz
    (an FFT of 8 k points), searched up to ``max_delay_ms``; while the agent talks it is
    looked for every 40 ms in the call's first two seconds (an echo is found within the
@@ -18,6 +21,8 @@ frame (:meth:`~EchoCanceller.process`):
    path's gain and colouring. It is the least-squares fit over recent frames (exponentially
    forgotten normal equations, a 32 x 32 solve per frame), updated only while the incoming
    audio is explained by the echo (no double talk), so the contact's voice does not bend it.
+   Three frames in a row that look like echo but are not explained by the path (the far
+   end's clock slipped and the echo moved) start a new delay search at once.
 3. **Subtraction and suppression.** The modelled echo is subtracted; a frame whose residual
    is still more than ``suppress_below_db`` under the modelled echo holds nothing but echo
    and is silenced (the usual non-linear stage of an echo canceller), so a faint leftover
@@ -49,6 +54,8 @@ _SEARCH_EVERY_FRAMES = 2  # while no echo is known, in the call's first 2 s
 _SEARCH_LATER_EVERY_FRAMES = 10  # while no echo is known, later on
 _TRACK_EVERY_FRAMES = 50
 _FORGET = 0.9  # per frame, for the path's normal equations
+_MISSES_BEFORE_SEARCH = 3
+_MARGIN = SAMPLE_RATE // 10  # 100 ms of jitter between the two streams, in samples
 _ACTIVE_RMS = 100.0  # int16 units (about -50 dBFS): quieter reference is no echo source
 
 
@@ -71,7 +78,7 @@ class EchoCanceller:
         self.taps = taps
         self.min_correlation = min_correlation
         self._suppress_ratio = 10 ** (-suppress_below_db / 10)
-        keep = _SEARCH_SAMPLES + self.max_delay + 2 * taps
+        keep = _SEARCH_SAMPLES + self.max_delay + 2 * _MARGIN + 2 * taps
         self._ref = np.zeros(keep)  # the last `keep` reference samples
         self._ref_end = 0  # samples of reference seen
         self._mic = np.zeros(_SEARCH_SAMPLES)
@@ -84,6 +91,7 @@ class EchoCanceller:
         self._cross = np.zeros(taps)
         self._frames = 0
         self._since_search = _SEARCH_EVERY_FRAMES
+        self._misses = 0
 
     @property
     def echo_present(self) -> bool:
@@ -92,7 +100,8 @@ class EchoCanceller:
 
     @property
     def delay_ms(self) -> float | None:
-        """The echo's delay (to the path filter's centre), when one was found."""
+        """The echo's delay in stream positions (to the path filter's centre), when one was
+        found: the line's echo delay when both streams started together."""
         if self.delay is None:
             return None
         return (self.delay + self.taps // 2) * 1000 / SAMPLE_RATE
@@ -115,7 +124,10 @@ class EchoCanceller:
             every = _TRACK_EVERY_FRAMES
         else:
             every = _SEARCH_EVERY_FRAMES if self._frames < 100 else _SEARCH_LATER_EVERY_FRAMES
-        if self._since_search >= every and self._reference_active():
+        if (self._since_search >= every or self._misses >= _MISSES_BEFORE_SEARCH) and (
+            self._reference_active()
+        ):
+            self._misses = 0
             self._since_search = 0
             self._search_delay()
         if self.delay is None:
@@ -134,6 +146,10 @@ class EchoCanceller:
         # contact is not).
         sounding = reference_energy > _ACTIVE_RMS**2 * len(incoming)
         explained = residual_energy < 0.5 * incoming_energy
+        # A frame quieter than the reference that the path does not explain: the echo may
+        # have moved (the far end's clock slipped); a few in a row search again at once.
+        moved = sounding and not explained and incoming_energy < 0.5 * reference_energy
+        self._misses = self._misses + 1 if moved else 0
         if sounding and (explained or incoming_energy < 0.5 * reference_energy):
             self._adapt(block, incoming)
             echo = block @ self._weights
@@ -186,9 +202,11 @@ class EchoCanceller:
         if available < SAMPLE_RATE // 10:
             return
         mic = _decimate(self._mic[-available:])
-        # The reference from max_delay before the incoming window to its end.
+        # Lags searched: from where the reference stream is now (less a margin for the two
+        # streams' scheduling jitter) to max_delay further back.
         end = self._mic_end
-        window = self._reference_range(end - available - self.max_delay, end)
+        base = (end - self._ref_end - _MARGIN) // _DECIMATE * _DECIMATE
+        window = self._reference_range(end - available - base - self.max_delay, end - base)
         if window is None:
             return
         ref = _decimate(window)
@@ -204,11 +222,10 @@ class EchoCanceller:
         best = int(np.argmax(scores))
         self.correlation = float(scores[best])
         if self.correlation < self.min_correlation:
-            if self.delay is not None and self.correlation < self.min_correlation / 2:
-                self._forget_path()
+            # No echo in this window, or one drowned by the contact talking: a path once
+            # found is kept (where there is no echo, its adaptation takes it to zero).
             return
-        delay = (span - len(mic) - best) * _DECIMATE - self.taps // 2
-        delay = max(0, delay)
+        delay = base + (span - len(mic) - best) * _DECIMATE - self.taps // 2
         if self.delay is None or abs(delay - self.delay) > self.taps // 4:
             self._forget_path()
             self.delay = delay

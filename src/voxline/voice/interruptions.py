@@ -139,13 +139,15 @@ class BargeInPolicy:
     """The thresholds of the rules in this module's docstring.
 
     ``min_speech_ms``: speech heard for less than this is not judged (it may still be a
-    click or the start of a backchannel). ``max_hold_ms``: how long the agent holds its
-    speech for speech that says nothing (noise): past it, the agent goes on and that stretch
-    of speech is ignored.
+    click or the start of a backchannel). ``long_speech_ms``: voiced speech this long is an
+    interruption even before its words are known (backchannels are short).
+    ``max_hold_ms``: the longest the agent holds its speech for speech that is not (yet)
+    an interruption.
     """
 
     min_speech_ms: float = 300.0
-    max_hold_ms: float = 2500.0
+    long_speech_ms: float = 1200.0
+    max_hold_ms: float = 1500.0
 
     def judge(
         self,
