@@ -31,16 +31,20 @@ NEXT_REPLY = "This is Ava from Voxline Dental."
 
 
 async def call(
-    over_agent: str, *, stt: FakeStt | None = None
+    over_agent: str,
+    *,
+    stt: FakeStt | None = None,
+    reply: str = LONG_REPLY,
+    after_ms: int = 1000,
 ) -> tuple[FakeLine, MemoryTranscript, CallMetrics]:
-    """A call where the contact says ``over_agent`` one second into the agent's long reply."""
+    """A call where the contact says ``over_agent`` ``after_ms`` into the agent's reply."""
     clock = VirtualClock()
     stt = stt or FakeStt()
-    lines = [ContactLine("Hello?"), ContactLine(over_agent, barge_in_after_ms=1000)]
+    lines = [ContactLine("Hello?"), ContactLine(over_agent, barge_in_after_ms=after_ms)]
     line = FakeLine(lines, stt, hang_up_after_ms=3000)
     transcript = MemoryTranscript()
     session = CallSession(
-        brain=FakeBrain(GREETING, deque([Reply(LONG_REPLY), Reply(NEXT_REPLY)])),
+        brain=FakeBrain(GREETING, deque([Reply(reply), Reply(NEXT_REPLY)])),
         stt=stt,
         tts=FakeTts(),
         vad=fake_vad(hangover_ms=192),
@@ -71,6 +75,15 @@ async def test_a_backchannel_does_not_cut_the_agent_or_get_an_answer() -> None:
     held_from = line.started[1][0]
     window = line.agent_frames[held_from : held_from + 2000 // FRAME_MS]
     assert 0 < window.count(0) * FRAME_MS <= speaking_ms("Uh-huh.") + 600
+
+
+async def test_a_yes_as_the_agent_finishes_its_question_is_answered() -> None:
+    question = "Is Thursday at two good for you?"  # 1.75 s
+    _, transcript, metrics = await call("Yes.", reply=question, after_ms=1400)
+
+    assert metrics.barge_ins == 0
+    assert transcript.said_by("agent") == [GREETING, question, NEXT_REPLY]
+    assert "Yes." in transcript.said_by("contact")
 
 
 async def test_speech_starting_like_a_backchannel_still_interrupts() -> None:

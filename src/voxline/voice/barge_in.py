@@ -23,7 +23,9 @@ while the agent plays:
    :attr:`~BargeInPolicy.max_hold_ms`: playback goes on from the held position, the turn is
    not cut and nothing is answered. An utterance still being judged when the agent resumed
    can still stop it when its words come in. A backchannel's words are kept for the
-   transcript (:meth:`take_backchannels`).
+   transcript (:meth:`keep`, :meth:`take_backchannels`); one whose verdict comes after the
+   agent finished its turn is the contact's answer ("yes" to a question), not a
+   backchannel, and the session answers it.
 
 Decision: hold, then stop or resume, rather than stop on a duration alone or keep talking
 until the words are known. Transcribing takes 0.3-0.5 s on an idle CPU (seconds on a loaded
@@ -65,11 +67,14 @@ class Decision:
     """What the session does. :attr:`Verdict.INTERRUPT`: stop the agent's turn and, with
     ``heard`` (an utterance that had already ended), answer it. Any other verdict: the
     speech was not an interruption (UNDECIDED: not known yet); ``resume`` says whether the
-    agent's held playback goes on now."""
+    agent's held playback goes on now. ``heard`` and ``text`` are set on the verdict of an
+    utterance that ended (a backchannel the session keeps with :meth:`BargeInGate.keep`, or
+    answers if the agent had finished meanwhile)."""
 
     verdict: Verdict
     heard: HeardAudio | None = None
     resume: bool = False
+    text: str = ""
 
 
 class _Stretch:
@@ -214,6 +219,11 @@ class BargeInGate:
             return Decision(verdict if known else Verdict.UNDECIDED, resume=True)
         return None
 
+    def keep(self, decision: Decision) -> None:
+        """Keep a backchannel's words for the transcript (:meth:`take_backchannels`)."""
+        if decision.heard is not None and decision.text:
+            self._backchannels.append((decision.text, decision.heard.started_at))
+
     def take_backchannels(self) -> list[tuple[str, float]]:
         """The backchannels heard (words, session-clock time of their start), once."""
         taken, self._backchannels = self._backchannels, []
@@ -255,9 +265,8 @@ class BargeInGate:
                 self._current.drop()
                 self._current = None  # newer speech, once it ends, is answered next
             return Decision(Verdict.INTERRUPT, heard)
-        if verdict is Verdict.BACKCHANNEL:
-            self._backchannels.append((text.strip(), heard.started_at))
-        return Decision(verdict, resume=stretch.holding and self._current is None)
+        resume = stretch.holding and self._current is None
+        return Decision(verdict, heard, resume=resume, text=text.strip())
 
     def _check(self, stretch: _Stretch, pcm: bytes, position_ms: float) -> None:
         stretch.checking_to_ms = position_ms

@@ -47,6 +47,12 @@ class Playback:
         """Whether there is agent speech to play (held or not)."""
         return bool(self.queue)
 
+    @property
+    def remaining_s(self) -> float:
+        """Seconds of agent speech still queued (held or not)."""
+        left = sum(len(u.pcm) - u.played_bytes for u in self.queue)
+        return max(0, left) / (FRAME_BYTES * 50)
+
     def hold(self) -> None:
         """Pause where it is: :meth:`next_frame` gives silence until :meth:`resume`."""
         self.held = True

@@ -94,6 +94,8 @@ log = logging.getLogger(__name__)
 # Rounds of tool calls in one agent turn before the agent must speak.
 MAX_TOOL_ROUNDS = 5
 TIMELINE_TEXT_MAX = 500
+# A backchannel heard with less than this left of the agent's turn is an answer to it.
+ANSWER_WITHIN_S = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,6 +498,13 @@ class CallSession:
                 return
         if decision.resume or decision.verdict is Verdict.INTERRUPT:
             self._playback.resume()
+        if decision.verdict is Verdict.BACKCHANNEL and decision.heard is not None:
+            if not self._responding and self._playback.remaining_s < ANSWER_WITHIN_S:
+                # Said as the agent's turn was ending: an answer ("yes"), not a backchannel.
+                self._playback.resume()
+                self._inbox.put_nowait(decision.heard)
+                return
+            gate.keep(decision)
         if decision.verdict is not Verdict.UNDECIDED:
             self._note("barge_in_ignored", {"verdict": decision.verdict.value})
 
