@@ -19,13 +19,14 @@ while the agent plays:
    Speech that goes on for :attr:`~BargeInPolicy.long_speech_ms` before any words are
    known stops the agent too: a backchannel is short.
 4. **Resume** once the contact is quiet again and nothing says it was an interruption
-   (a backchannel, noise, the agent's own echo, or no words known yet), or after
-   :attr:`~BargeInPolicy.max_hold_ms`: playback goes on from the held position, the turn is
-   not cut and nothing is answered. An utterance still being judged when the agent resumed
-   can still stop it when its words come in. A backchannel's words are kept for the
-   transcript (:meth:`keep`, :meth:`take_backchannels`); one whose verdict comes after the
-   agent finished its turn is the contact's answer ("yes" to a question), not a
-   backchannel, and the session answers it.
+   (a backchannel, noise, the agent's own echo, or no words known yet of speech as short
+   as a backchannel; a pause after "wait" keeps the hold), or after
+   :attr:`~BargeInPolicy.max_hold_ms` at the latest: playback goes on from the held
+   position, the turn is not cut and nothing is answered. An utterance still being judged
+   when the agent resumed can still stop it when its words come in. A backchannel's words
+   are kept for the transcript (:meth:`keep`, :meth:`take_backchannels`); one heard as the
+   agent's turn was ending is the contact's answer ("yes" to a question), and the session
+   answers it.
 
 Decision: hold, then stop or resume, rather than stop on a duration alone or keep talking
 until the words are known. Transcribing takes 0.3-0.5 s on an idle CPU (seconds on a loaded
@@ -211,8 +212,13 @@ class BargeInGate:
             return Decision(Verdict.INTERRUPT)
         if speech_ms >= self.policy.min_speech_ms and stretch.check is None and voiced:
             self._check(stretch, vad.utterance_so_far(), position)
+        # Go on once the contact is quiet, unless the words so far are an interruption, or
+        # none are known yet of speech longer than a backchannel (then hold for the verdict);
+        # at the latest after max_hold.
+        unknown_and_long = verdict is Verdict.UNDECIDED and voiced_ms >= SURE_SPEECH_MS
+        quiet = quiet_ms >= QUIET_MS and verdict is not Verdict.INTERRUPT and not unknown_and_long
         if stretch.holding and (
-            quiet_ms >= QUIET_MS or position - stretch.held_from_ms >= self.policy.max_hold_ms
+            quiet or position - stretch.held_from_ms >= self.policy.max_hold_ms
         ):
             stretch.holding = False
             known = verdict not in (Verdict.INTERRUPT, Verdict.UNDECIDED)
