@@ -1,6 +1,8 @@
 """Barge-in on sandbox audio calls, with the real local speech models: a backchanneling
-caller does not cut the agent's turns, a caller who says "wait, stop" does, and an echoing
-line never does."""
+caller does not cut the agent's turns, a caller who says "wait, stop" does.
+
+Each call speaks in real time (~25 s), so the echoing line (0119) is left to
+bench/interruptions.py; the echo canceller is tested on real speech in test_echo.py."""
 
 from __future__ import annotations
 
@@ -39,11 +41,3 @@ async def test_a_caller_who_says_wait_stop_cuts_the_agent(kit: VoiceKit, tmp_pat
     agent = call.transcript.said_by("agent")
     assert agent[0] != GREETING
     assert GREETING.startswith(agent[0])
-
-
-async def test_an_echoing_line_does_not_cut_the_agent(kit: VoiceKit, tmp_path: Path) -> None:
-    call = await place_audio_call(kit, "+14155550119", tmp_path)
-    assert call.metrics.barge_ins == 0
-    agent = call.transcript.said_by("agent")
-    assert agent[0] == GREETING
-    assert CONFIRM in agent

@@ -76,13 +76,15 @@ class Decision:
     heard: HeardAudio | None = None
     resume: bool = False
     text: str = ""
+    agent_left_s: float = 0.0  # of the agent's queued speech when the contact started
 
 
 class _Stretch:
     """One stretch of the contact's speech over the agent, being judged."""
 
-    def __init__(self, held_from_ms: float) -> None:
+    def __init__(self, held_from_ms: float, agent_left_s: float) -> None:
         self.held_from_ms = held_from_ms
+        self.agent_left_s = agent_left_s
         self.holding = True
         self.check: asyncio.Task[str] | None = None
         self.checking_to_ms = 0.0  # stream position the running check hears up to
@@ -163,11 +165,12 @@ class BargeInGate:
     def holding(self) -> bool:
         return self._current is not None and self._current.holding
 
-    def open_at(self, vad: StreamingVad) -> None:
-        """Speech started while the agent plays: hold (the session pauses its playback)."""
+    def open_at(self, vad: StreamingVad, agent_left_s: float) -> None:
+        """Speech started while the agent plays, with ``agent_left_s`` of its speech still
+        queued: hold (the session pauses its playback)."""
         if self._current is not None:
             self._current.drop()
-        self._current = _Stretch(vad.endpointer.position_ms)
+        self._current = _Stretch(vad.endpointer.position_ms, agent_left_s)
 
     def ended(self, heard: HeardAudio, vad: StreamingVad) -> None:
         """The open stretch of speech ended: ``heard`` is all of it."""
@@ -272,7 +275,9 @@ class BargeInGate:
                 self._current = None  # newer speech, once it ends, is answered next
             return Decision(Verdict.INTERRUPT, heard)
         resume = stretch.holding and self._current is None
-        return Decision(verdict, heard, resume=resume, text=text.strip())
+        return Decision(
+            verdict, heard, resume=resume, text=text.strip(), agent_left_s=stretch.agent_left_s
+        )
 
     def _check(self, stretch: _Stretch, pcm: bytes, position_ms: float) -> None:
         stretch.checking_to_ms = position_ms

@@ -466,7 +466,7 @@ class CallSession:
                     if self._playback.active and not self._saying_goodbye():
                         # Hold while the gate judges it: see voxline.voice.barge_in.
                         self._playback.hold()
-                        gate.open_at(vad)
+                        gate.open_at(vad, self._playback.remaining_s)
                 elif event is SPEECH_END:
                     pcm = vad.take_utterance()
                     ended = (endpointer.speech_ended_ms or endpointer.position_ms) / 1000
@@ -499,7 +499,7 @@ class CallSession:
         if decision.resume or decision.verdict is Verdict.INTERRUPT:
             self._playback.resume()
         if decision.verdict is Verdict.BACKCHANNEL and decision.heard is not None:
-            if not self._responding and self._playback.remaining_s < ANSWER_WITHIN_S:
+            if not self._responding and decision.agent_left_s < ANSWER_WITHIN_S:
                 # Said as the agent's turn was ending: an answer ("yes"), not a backchannel.
                 self._playback.resume()
                 self._inbox.put_nowait(decision.heard)
