@@ -505,7 +505,7 @@ class CallSession:
                 self._inbox.put_nowait(decision.heard)
                 return
             gate.keep(decision)
-        if decision.verdict is not Verdict.UNDECIDED:
+        if decision.heard is not None:  # the verdict on the whole utterance, once
             self._note("barge_in_ignored", {"verdict": decision.verdict.value})
 
     async def _barge_in(self, transport: MediaTransport) -> None:
