@@ -18,15 +18,14 @@ while the agent plays:
    whole utterance's transcription (a partial "mm-hmm" can be misheard as "no").
    Speech that goes on for :attr:`~BargeInPolicy.long_speech_ms` before any words are
    known stops the agent too: a backchannel is short.
-4. **Resume** once the contact is quiet again and nothing says it was an interruption
-   (a backchannel, noise, the agent's own echo, or no words known yet of speech as short
-   as a backchannel; a pause after "wait" keeps the hold), or after
-   :attr:`~BargeInPolicy.max_hold_ms` at the latest: playback goes on from the held
-   position, the turn is not cut and nothing is answered. An utterance still being judged
-   when the agent resumed can still stop it when its words come in. A backchannel's words
-   are kept for the transcript (:meth:`keep`, :meth:`take_backchannels`); one heard as the
-   agent's turn was ending is the contact's answer ("yes" to a question), and the session
-   answers it.
+4. **Resume** once the contact is quiet again (250 ms) and it was not found to be an
+   interruption by then (a backchannel, noise, the agent's own echo, or no words known
+   yet), or after :attr:`~BargeInPolicy.max_hold_ms` at the latest: playback goes on
+   from the held position, the turn is not cut and nothing is answered. An utterance
+   still being judged when the agent resumed can still stop it when its words come in. A
+   backchannel's words are kept for the transcript (:meth:`keep`,
+   :meth:`take_backchannels`); one heard as the agent's turn was ending is the contact's
+   answer ("yes" to a question), and the session answers it.
 
 Decision: hold, then stop or resume, rather than stop on a duration alone or keep talking
 until the words are known. Transcribing takes 0.3-0.5 s on an idle CPU (seconds on a loaded
@@ -215,13 +214,11 @@ class BargeInGate:
             return Decision(Verdict.INTERRUPT)
         if speech_ms >= self.policy.min_speech_ms and stretch.check is None and voiced:
             self._check(stretch, vad.utterance_so_far(), position)
-        # Go on once the contact is quiet, unless the words so far are an interruption, or
-        # none are known yet of speech longer than a backchannel (then hold for the verdict);
-        # at the latest after max_hold.
-        unknown_and_long = verdict is Verdict.UNDECIDED and voiced_ms >= SURE_SPEECH_MS
-        quiet = quiet_ms >= QUIET_MS and verdict is not Verdict.INTERRUPT and not unknown_and_long
+        # Go on once the contact is quiet (or after max_hold), whatever is known by then: a
+        # longer hold waiting for slow words makes a person who said "mm-hmm" think the
+        # agent is done, and talk. An interruption whose words come later still stops it.
         if stretch.holding and (
-            quiet or position - stretch.held_from_ms >= self.policy.max_hold_ms
+            quiet_ms >= QUIET_MS or position - stretch.held_from_ms >= self.policy.max_hold_ms
         ):
             stretch.holding = False
             known = verdict not in (Verdict.INTERRUPT, Verdict.UNDECIDED)

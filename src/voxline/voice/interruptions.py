@@ -147,7 +147,7 @@ class BargeInPolicy:
 
     min_speech_ms: float = 300.0
     long_speech_ms: float = 1200.0
-    max_hold_ms: float = 2000.0
+    max_hold_ms: float = 1500.0
 
     def judge(
         self,
