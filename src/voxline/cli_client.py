@@ -460,7 +460,7 @@ def sandbox_call_in(
         str | None,
         typer.Option(
             help="Who calls: talker (default), hangs_up, filibuster, silent, interrupter, "
-            "wants_person"
+            "wants_person, stop_calling, stopper, backchanneler, echoing"
         ),
     ] = None,
     as_json: AsJson = False,

@@ -67,9 +67,9 @@ _KINDS = {event_type: kind for kind, event_type in NOTE_TYPES.items()}
 
 @dataclass(frozen=True, slots=True)
 class TimelineItem:
-    """One entry: ``kind`` is ``status``, ``tool_call``, ``transfer``, ``dtmf`` or
-    ``barge_in``; ``event`` its event type; ``offset`` is seconds since the call's first
-    entry."""
+    """One entry: ``kind`` is ``status``, ``tool_call``, ``transfer``, ``dtmf``,
+    ``barge_in`` or ``barge_in_ignored``; ``event`` its event type; ``offset`` is seconds
+    since the call's first entry."""
 
     kind: str
     event: str

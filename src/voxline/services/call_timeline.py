@@ -2,8 +2,9 @@
 
 Status changes are the call's webhook events (``call.queued`` … ``call.ended``), written by
 the call store. What the agent does is written here, in the same numbered sequence: tool
-calls (name, arguments, result cut short, latency, outcome), transfers, keys pressed and
-barge-ins. Those types are not webhook event types, so no endpoint receives them.
+calls (name, arguments, result cut short, latency, outcome), transfers, keys pressed,
+barge-ins and speech over the agent that was not one (a backchannel, noise, echo). Those
+types are not webhook event types, so no endpoint receives them.
 ``GET /calls/{id}/events`` serves the whole sequence.
 """
 
@@ -31,6 +32,7 @@ NOTE_TYPES = {
     "transfer": "call.transferred",
     "dtmf": "call.dtmf_sent",
     "barge_in": "call.barge_in",
+    "barge_in_ignored": "call.barge_in_ignored",
 }
 # The fields of a status event's call snapshot that the timeline shows.
 STATUS_FIELDS = ("status", "end_reason", "answered_by")

@@ -66,22 +66,32 @@ class FakeTts:
 class FakeStt:
     """Speech to text that hears, in order, what the contact of a :class:`FakeLine` said.
 
-    ``failures`` transcriptions fail first (each raising :class:`ProviderError`).
+    A transcription returns the next line said; until the contact says another line, more
+    transcriptions (of the same utterance: barge-in judges speech while it goes on, then the
+    turn is transcribed whole) return that line again. ``failures`` transcriptions fail
+    first (each raising :class:`ProviderError`).
     """
 
     failures: int = 0
     said: deque[str] = field(default_factory=deque)
     calls: int = 0
+    _lines_heard: int = 0
+    _last: tuple[int, str] | None = None
 
     def hear(self, text: str) -> None:
         """The contact said ``text``: the next transcription returns it."""
         self.said.append(text)
+        self._lines_heard += 1
 
     async def transcribe(self, pcm16_16k: bytes) -> str:
         self.calls += 1
         if self.calls <= self.failures:
             raise _failure("fake-stt")
-        return self.said.popleft() if self.said else ""
+        if self._last is not None and self._last[0] == self._lines_heard and not self.said:
+            return self._last[1]
+        text = self.said.popleft() if self.said else ""
+        self._last = (self._lines_heard, text)
+        return text
 
 
 @dataclass

@@ -42,6 +42,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from voxline.domain.tools import BuiltinTool
+from voxline.voice.barge_in import BargeInGate
 from voxline.voice.brain.base import (
     Brain,
     EndCall,
@@ -58,6 +59,7 @@ from voxline.voice.brain.scripted import FAREWELL
 from voxline.voice.channel import AgentLine, Heard, LineClosed
 from voxline.voice.frames import FRAME_MS, AudioFrame
 from voxline.voice.hearing import StreamedHearing
+from voxline.voice.interruptions import BargeInPolicy, Verdict
 from voxline.voice.kit import SpeechModels
 from voxline.voice.metrics import CallMetrics, TurnLatency
 from voxline.voice.playback import Playback
@@ -94,6 +96,8 @@ log = logging.getLogger(__name__)
 # Rounds of tool calls in one agent turn before the agent must speak.
 MAX_TOOL_ROUNDS = 5
 TIMELINE_TEXT_MAX = 500
+# A backchannel heard with less than this left of the agent's turn is an answer to it.
+ANSWER_WITHIN_S = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,7 @@ class SessionConfig:
     silence_timeout_s: float = 6.0
     agent_voice: str | None = None
     limits: StageLimits = field(default_factory=StageLimits)
+    barge_in: BargeInPolicy = field(default_factory=BargeInPolicy)
 
 
 class CallSession:
@@ -169,6 +174,8 @@ class CallSession:
         self._beep_detector: _Detector | None = None
         self._notes: set[asyncio.Task[None]] = set()
         self._transport: MediaTransport | None = None
+        # Audio path: echo removal and the hold / stop / resume of barge-in (made by run()).
+        self._gate: BargeInGate | None = None
 
     @property
     def history(self) -> list[Turn]:
@@ -243,6 +250,7 @@ class CallSession:
         self._inbox = asyncio.Queue()
         self._transport = transport
         self._hearing = self._streamed_hearing(models.stt)
+        self._gate = gate = BargeInGate(models.stt, self.config.barge_in)
         await self.prepare()
         self._answered_at = self._last_activity = self._clock()
         if self._greeting is not None:
@@ -264,6 +272,7 @@ class CallSession:
                     task.cancel()
         finally:
             await self._stop_hearing()
+            gate.close()
             self._flush_turns(final=True)
             self._aligner.close()
             await self._write_finished_turns(final=True)
@@ -358,9 +367,12 @@ class CallSession:
     async def _media_clock(self, transport: MediaTransport) -> None:
         period = FRAME_MS / 1000
         vad = self._models.vad
+        gate = self._gate
+        assert gate is not None
         next_tick = self._clock()
         while not transport.closed:
             pcm, speech = self._playback.next_frame()
+            gate.played(pcm, speech.text if speech is not None else None)
             if speech is not None:
                 self._on_played(speech)
             try:
@@ -438,11 +450,18 @@ class CallSession:
                 await self.transcript.add(
                     "agent", " ".join(turn.spoken), round(turn.started_at - self._answered_at, 3)
                 )
+        # Backchannels said over the agent follow the turn they were said during.
+        if self._gate is not None and (final or all(t.written for t in self._turns.values())):
+            for text, started_at in self._gate.take_backchannels():
+                timestamp = round(max(0.0, started_at - self._answered_at), 3)
+                await self.transcript.add("contact", text, timestamp)
 
     # Listening.
 
     async def _listen(self, transport: MediaTransport) -> None:
         vad = self._models.vad
+        gate = self._gate
+        assert gate is not None
         while True:
             try:
                 frame = await transport.receive()
@@ -455,7 +474,7 @@ class CallSession:
             if beep is not None and self._beep_heard is not None and beep.feed(frame.pcm):
                 self._beep_heard.set()
             # Awaited: a batching VAD scores this window with other calls' (vad_batch).
-            for event in await vad.hear(frame):
+            for event in await vad.hear(gate.clean(frame.pcm)):
                 now = self._clock()
                 endpointer = vad.endpointer
                 behind = (endpointer.position_ms - (endpointer.speech_started_ms or 0.0)) / 1000
@@ -463,16 +482,55 @@ class CallSession:
                     self._speech_started_at = now - behind
                     self._last_activity = now
                     if self._playback.active and not self._saying_goodbye():
-                        await self._barge_in(transport)
+                        # Hold while the gate judges it: see voxline.voice.barge_in.
+                        self._playback.hold()
+                        gate.open_at(vad, self._playback.remaining_s)
                 elif event is SPEECH_END:
                     pcm = vad.take_utterance()
                     ended = (endpointer.speech_ended_ms or endpointer.position_ms) / 1000
                     wait_s = endpointer.position_ms / 1000 - ended
                     self._last_activity = now
-                    if pcm and self._hearing is None:  # else the engine ends the turn
-                        self._inbox.put_nowait(
-                            HeardAudio(pcm, self._speech_started_at, now - wait_s, wait_s * 1000)
+                    if pcm:
+                        heard = HeardAudio(
+                            pcm, self._speech_started_at, now - wait_s, wait_s * 1000
                         )
+                        if gate.open:
+                            gate.ended(heard, vad)
+                        elif self._hearing is None:  # else the engine ends the turn
+                            self._inbox.put_nowait(heard)
+            await self._judge_barge_in(transport, gate, vad)
+
+    async def _judge_barge_in(
+        self, transport: MediaTransport, gate: BargeInGate, vad: StreamingVad
+    ) -> None:
+        """Act on the gate's decision about speech over the agent, if there is one: stop the
+        turn on an interruption, go on otherwise."""
+        decision = gate.poll(vad)
+        if decision is None:
+            return
+        if decision.verdict is Verdict.INTERRUPT:
+            if decision.heard is not None:
+                self._turn_over_agent(decision.heard)
+            if self._playback.active and not self._saying_goodbye():
+                await self._barge_in(transport)
+                return
+        if decision.resume or decision.verdict is Verdict.INTERRUPT:
+            self._playback.resume()
+        if decision.verdict is Verdict.BACKCHANNEL and decision.heard is not None:
+            if not self._responding and decision.agent_left_s < ANSWER_WITHIN_S:
+                # Said as the agent's turn was ending: an answer ("yes"), not a backchannel.
+                self._playback.resume()
+                self._turn_over_agent(decision.heard)
+                return
+            gate.keep(decision)
+        if decision.heard is not None:  # the verdict on the whole utterance, once
+            self._note("barge_in_ignored", {"verdict": decision.verdict.value})
+
+    def _turn_over_agent(self, heard: HeardAudio) -> None:
+        """Answer what the contact said over the agent. With a streaming speech-to-text the
+        engine ends that turn itself (:meth:`_hear_streamed`), so it is not queued twice."""
+        if self._hearing is None:
+            self._inbox.put_nowait(heard)
 
     def _streamed_hearing(self, stt: SpeechToText) -> StreamedHearing | None:
         """With a streaming speech-to-text, the engine hears the call and ends the contact's

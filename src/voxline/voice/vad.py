@@ -284,6 +284,10 @@ class StreamingVad:
             self._utterance = None
         return event
 
+    def utterance_so_far(self) -> bytes:
+        """The audio of the utterance still being spoken (pre-roll included), or b""."""
+        return bytes(self._utterance) if self._utterance is not None else b""
+
     def take_utterance(self) -> bytes | None:
         """The audio of the utterance that last ended (once), or None."""
         finished, self._finished = self._finished, None

@@ -282,7 +282,8 @@ class TimelineEntryOut(BaseModel):
     type: str = Field(
         description=(
             "call.queued, call.ringing, call.started, call.ended (status changes), "
-            "call.tool_called, call.transferred, call.dtmf_sent, call.barge_in"
+            "call.tool_called, call.transferred, call.dtmf_sent, call.barge_in, "
+            "call.barge_in_ignored"
         )
     )
     at: datetime
@@ -291,7 +292,8 @@ class TimelineEntryOut(BaseModel):
             "A status change: status, end_reason, answered_by. A tool call: name, tool_call_id, "
             "arguments, result (both cut to 500 characters), latency_ms, outcome (ok or "
             "error), offset_s (seconds into the call). A transfer: to, status. Keys: digits, "
-            "via (carrier or tones)."
+            "via (carrier or tones). Speech over the agent that did not cut it: verdict "
+            "(backchannel, noise or echo)."
         )
     )
 

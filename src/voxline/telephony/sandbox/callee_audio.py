@@ -1,6 +1,7 @@
 """The simulated callee on an audio line: it speaks its persona's lines with its own voice
 and listens to the agent with VAD, answering when the agent has finished (or talking over it,
-for the interrupter). The phone menu listens for keypad tones instead."""
+for the interrupter; the backchanneler says "uh-huh" over the agent's turns and answers once
+the agent is really done). The phone menu listens for keypad tones instead."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
 THINKING_SECONDS = 0.4
 FAREWELL_WAIT_SECONDS = 10.0
 BARGE_IN_AFTER_SECONDS = 1.0
+BACKCHANNEL_AFTER_SECONDS = 0.8
+# Quiet from the agent for this long after a backchannel means its turn is over (an agent
+# that paused to listen goes on well within it).
+AGENT_DONE_SECONDS = 1.2
 
 
 class AudioCallee:
@@ -54,6 +59,7 @@ class AudioCallee:
         self._agent_ended = asyncio.Event()
         self._done_speaking = asyncio.Event()
         self._done_speaking.set()
+        self._backchannels = 0
 
     async def run(self) -> None:
         """Play the persona until the line closes."""
@@ -152,12 +158,30 @@ class AudioCallee:
             await self._converse(department.lines)
             return
 
+    async def _backchannel(self) -> None:
+        """Say the next backchannel while the agent talks, then wait for its turn's end."""
+        await self._agent_started.wait()
+        try:
+            await asyncio.wait_for(self._agent_ended.wait(), BACKCHANNEL_AFTER_SECONDS)
+        except TimeoutError:
+            words = self.persona.backchannels
+            await self._say(words[self._backchannels % len(words)])
+            self._backchannels += 1
+        while True:
+            await self._agent_ended.wait()
+            await self._pause(AGENT_DONE_SECONDS)
+            if not self._agent_started.is_set():
+                return
+
     async def _converse(self, lines: tuple[str, ...] | None = None) -> None:
         for line in self.persona.lines if lines is None else lines:
             if self.persona.barge_in_at is not None:
                 await self._agent_started.wait()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._agent_ended.wait(), BARGE_IN_AFTER_SECONDS)
+            elif self.persona.backchannels:
+                await self._backchannel()
+                await self._pause(THINKING_SECONDS)
             else:
                 await self._agent_ended.wait()
                 await self._pause(THINKING_SECONDS)

@@ -22,6 +22,7 @@ recovery can ask the sandbox whether a call was dialed, as it would ask a real p
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import uuid
 from collections import OrderedDict
@@ -160,7 +161,7 @@ class SandboxCarrier:
             )
         provider_call_id = f"SBX{uuid.uuid4().hex}"
         self._record_placement(request.call_id)
-        line = AudioLine() if self._audio is not None else TextLine(self._scale)
+        line = AudioLine(persona.echo) if self._audio is not None else TextLine(self._scale)
         call = SimulatedCall(request, provider_call_id, persona, line, asyncio.Event())
         if isinstance(line, TextLine):
             call.callee_said = line.contact_said
@@ -191,14 +192,8 @@ class SandboxCarrier:
             provider_type=self.name,
             join_timeout_seconds=persona.ring_seconds,
         )
-        inbound = Persona(
-            persona.behaviour,
-            ring_seconds=INBOUND_RING_SECONDS,
-            lines=persona.lines,
-            barge_in_at=persona.barge_in_at,
-            hangs_up_after_lines=persona.hangs_up_after_lines,
-        )
-        line = AudioLine() if self._audio is not None else TextLine(self._scale)
+        inbound = dataclasses.replace(persona, ring_seconds=INBOUND_RING_SECONDS)
+        line = AudioLine(persona.echo) if self._audio is not None else TextLine(self._scale)
         call = SimulatedCall(request, provider_call_id, inbound, line, asyncio.Event())
         if isinstance(line, TextLine):
             call.callee_said = line.contact_said

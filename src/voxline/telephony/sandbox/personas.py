@@ -28,6 +28,9 @@ class Behaviour(StrEnum):
     WANTS_PERSON = "wants_person"
     UNREACHABLE = "unreachable"
     STOP_CALLING = "stop_calling"
+    STOPPER = "stopper"
+    BACKCHANNELER = "backchanneler"
+    ECHOING = "echoing"
 
 
 BEHAVIOURS: dict[str, Behaviour] = {
@@ -44,6 +47,10 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "0110": Behaviour.WANTS_PERSON,
     "0111": Behaviour.UNREACHABLE,
     "0112": Behaviour.STOP_CALLING,
+    # Barge-in regression callers, at the end of the range.
+    "0117": Behaviour.STOPPER,
+    "0118": Behaviour.BACKCHANNELER,
+    "0119": Behaviour.ECHOING,
 }
 
 DESCRIPTIONS: dict[Behaviour, str] = {
@@ -60,6 +67,13 @@ DESCRIPTIONS: dict[Behaviour, str] = {
     Behaviour.WANTS_PERSON: "asks for a real person, then gives up and hangs up (contact_hangup)",
     Behaviour.UNREACHABLE: "never answers; a transfer there fails (as 0102 when dialed)",
     Behaviour.STOP_CALLING: "asks not to be called again (completed, agent_hangup)",
+    Behaviour.STOPPER: 'cuts the agent short with "wait, stop" (completed; turns are cut)',
+    Behaviour.BACKCHANNELER: (
+        'says "uh-huh", "okay", "mm-hmm" while the agent talks (audio; turns are not cut)'
+    ),
+    Behaviour.ECHOING: (
+        "a talker whose line echoes the agent's voice back, 120 ms late at -15 dB (audio)"
+    ),
 }
 
 # Transfers to these fail: nobody would pick up.
@@ -76,6 +90,15 @@ def behaviour_for(destination: str) -> Behaviour:
 
 
 @dataclass(frozen=True, slots=True)
+class LineEcho:
+    """A line that returns the agent's own voice to it: ``delay_ms`` late, ``gain_db``
+    quieter, slightly muffled (a carrier hybrid or a handset without echo cancelling)."""
+
+    delay_ms: float = 120.0
+    gain_db: float = -15.0
+
+
+@dataclass(frozen=True, slots=True)
 class Persona:
     """The scripted callee: how long the phone rings and what the person says."""
 
@@ -86,6 +109,10 @@ class Persona:
     barge_in_at: float | None = None
     # Hang up right after the last line instead of waiting for the agent's goodbye.
     hangs_up_after_lines: bool = False
+    # Said over the agent's turns, one per turn in turn (audio lines only).
+    backchannels: tuple[str, ...] = ()
+    # The line echoes the agent's voice back to it (audio lines only).
+    echo: LineEcho | None = None
 
 
 _TALKER_LINES = (
@@ -98,6 +125,18 @@ _INTERRUPTER_LINES = (
     "Sorry, sorry, can I just ask who is calling?",
     "Right, right. Fine, that works.",
     "Okay, that's all, bye now!",
+)
+
+_STOPPER_LINES = (
+    "Wait, stop. Who is this?",
+    "No, hold on. Which day did you say?",
+)
+
+BACKCHANNEL_WORDS = ("Uh-huh.", "Okay.", "Mm-hmm.")
+
+_ECHOING_LINES = (
+    "Yes, speaking. What is this about?",
+    "No, that covers it. Thanks, goodbye!",
 )
 
 _FILIBUSTER_LINES = (
@@ -194,6 +233,14 @@ def persona_for(destination: str) -> Persona:
         return Persona(behaviour, ring_seconds=3.0, lines=_FILIBUSTER_LINES)
     if behaviour is Behaviour.INTERRUPTER:
         return Persona(behaviour, ring_seconds=3.0, lines=_INTERRUPTER_LINES, barge_in_at=0.4)
+    if behaviour is Behaviour.STOPPER:
+        return Persona(behaviour, ring_seconds=3.0, lines=_STOPPER_LINES, barge_in_at=0.4)
+    if behaviour is Behaviour.BACKCHANNELER:
+        return Persona(
+            behaviour, ring_seconds=3.0, lines=_TALKER_LINES, backchannels=BACKCHANNEL_WORDS
+        )
+    if behaviour is Behaviour.ECHOING:
+        return Persona(behaviour, ring_seconds=3.0, lines=_ECHOING_LINES, echo=LineEcho())
     if behaviour in (Behaviour.SILENT, Behaviour.HANGS_UP, Behaviour.NOT_IN_SERVICE):
         return Persona(behaviour, ring_seconds=3.0)
     return Persona(Behaviour.TALKER, ring_seconds=4.0, lines=_TALKER_LINES)
@@ -222,6 +269,9 @@ CALLER_BEHAVIOURS: tuple[Behaviour, ...] = (
     Behaviour.INTERRUPTER,
     Behaviour.WANTS_PERSON,
     Behaviour.STOP_CALLING,
+    Behaviour.STOPPER,
+    Behaviour.BACKCHANNELER,
+    Behaviour.ECHOING,
 )
 DEFAULT_CALLER = Behaviour.TALKER
 
