@@ -42,6 +42,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from voxline.domain.tools import BuiltinTool
+from voxline.domain.turn_taking import TurnPolicy
 from voxline.voice.brain.base import (
     Brain,
     EndCall,
@@ -56,9 +57,10 @@ from voxline.voice.brain.base import (
 from voxline.voice.brain.clauses import sentences, split_clauses
 from voxline.voice.brain.scripted import FAREWELL
 from voxline.voice.channel import AgentLine, Heard, LineClosed
+from voxline.voice.end_of_turn import EndOfTurn, TurnModel
 from voxline.voice.frames import FRAME_MS, AudioFrame
 from voxline.voice.kit import SpeechModels
-from voxline.voice.metrics import CallMetrics, TurnLatency
+from voxline.voice.metrics import CallMetrics
 from voxline.voice.playback import Playback
 from voxline.voice.playback import Utterance as Speech
 from voxline.voice.stages import (
@@ -84,6 +86,7 @@ from voxline.voice.tools import (
 )
 from voxline.voice.transport import MediaTransport
 from voxline.voice.tts.base import TextToSpeech
+from voxline.voice.turn_gap import BYTES_PER_MS, ContactTail, TurnMarks, WireMeter, leading_quiet_ms
 from voxline.voice.turns import AgentTurn, HeardAudio, Silence, TranscriptSink
 from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
 
@@ -99,6 +102,8 @@ class SessionConfig:
     silence_timeout_s: float = 6.0
     agent_voice: str | None = None
     limits: StageLimits = field(default_factory=StageLimits)
+    # After a VAD stop: how long to wait for the contact to go on (voice.end_of_turn).
+    turn_policy: TurnPolicy = field(default_factory=TurnPolicy)
 
 
 class CallSession:
@@ -119,6 +124,7 @@ class CallSession:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         on_failure: FailureSink | None = None,
         tools: SessionTools | None = None,
+        end_of_turn: TurnModel | None = None,
     ) -> None:
         self.brain = brain
         self.tools = tools
@@ -164,6 +170,10 @@ class CallSession:
         self._beep_detector: _Detector | None = None
         self._notes: set[asyncio.Task[None]] = set()
         self._transport: MediaTransport | None = None
+        self._turn_model = end_of_turn
+        self._end_of_turn: EndOfTurn
+        self._meter: WireMeter
+        self._tail: ContactTail
 
     @property
     def history(self) -> list[Turn]:
@@ -233,9 +243,19 @@ class CallSession:
         """Hold the conversation on an audio transport until either side hangs up; returns
         the latency figures. Needs the speech models (``stt``, ``tts``, ``vad``)."""
         models = self._models
-        self._aligner = Aligner(self._recording)
+        self._meter = WireMeter(self._recording)
+        self._aligner = Aligner(self._meter)
+        self._tail = ContactTail()
         self._playback = Playback()
         self._inbox = asyncio.Queue()
+        self._end_of_turn = EndOfTurn(
+            self._turn_model,
+            self._inbox.put_nowait,
+            self._agent_said_last,
+            clock=self._clock,
+            sleep=self._sleep,
+            policy=self.config.turn_policy,
+        )
         self._transport = transport
         await self.prepare()
         self._answered_at = self._last_activity = self._clock()
@@ -255,8 +275,10 @@ class CallSession:
                 for task in (clock, listener, responder):
                     task.cancel()
         finally:
+            self._end_of_turn.close()
             self._flush_turns(final=True)
             self._aligner.close()
+            self._measure_wire_gaps()
             await self._write_finished_turns(final=True)
             await self._transcribe_leftovers(models.stt)
             await self._report_failure()
@@ -304,6 +326,8 @@ class CallSession:
     async def _transcribe_leftovers(self, stt: SpeechToText) -> None:
         """The contact's last words, heard but not yet transcribed when the line closed."""
         leftovers: list[HeardAudio | Silence] = [self._in_flight] if self._in_flight else []
+        if (held := self._end_of_turn.take()) is not None:
+            leftovers.append(held)
         while not self._inbox.empty():
             leftovers.append(self._inbox.get_nowait())
         self._in_flight = None
@@ -327,13 +351,12 @@ class CallSession:
         reply: Reply | None,
         *,
         planned: int,
-        latency: TurnLatency | None = None,
-        last_word_at: float | None = None,
+        marks: TurnMarks | None = None,
     ) -> int:
         """Start an agent turn of ``planned`` utterances (enqueued as they are synthesized)."""
         number = self._next_turn
         self._next_turn += 1
-        self._turns[number] = AgentTurn(pending=planned, latency=latency, last_word_at=last_word_at)
+        self._turns[number] = AgentTurn(pending=planned, marks=marks)
         if reply is not None:
             self._history.append(Utterance("agent", reply.text))
             if reply.end_call:
@@ -378,8 +401,22 @@ class CallSession:
             turn.started_at = now
             if number == 0:
                 self.metrics.answer_to_first_audio_ms = (turn.started_at - self._answered_at) * 1000
-            elif turn.latency is not None and turn.last_word_at is not None:
-                turn.latency.total_ms = (turn.started_at - turn.last_word_at) * 1000
+            elif turn.marks is not None and self._text_line is None:
+                agent_at_ms = self._aligner.agent_bytes / BYTES_PER_MS
+                self.metrics.turns.append(turn.marks.settle(now, agent_at_ms))
+
+    def _measure_wire_gaps(self) -> None:
+        """Each answered turn's gap as measured on the recorded channels (call's end)."""
+        for latency in self.metrics.turns:
+            if latency.agent_at_ms is not None:
+                latency.wire_gap_ms = self._meter.gap(latency.agent_at_ms)
+
+    def _agent_said_last(self) -> str:
+        """The agent's last words in the conversation (for the end-of-turn policy)."""
+        for turn in reversed(self._history):
+            if isinstance(turn, Utterance) and turn.speaker == "agent":
+                return turn.text
+        return ""
 
     def _flush_turns(self, final: bool = False) -> None:
         """Account for utterances played to the end or cut (``final``: the call is over)."""
@@ -405,6 +442,8 @@ class CallSession:
 
     def _check_silence(self, vad: StreamingVad) -> None:
         if self._playback.active or vad.speaking or self._responding:
+            return
+        if self._end_of_turn.pending:
             return
         if not self._inbox.empty() or self._hangup_after is not None:
             return
@@ -434,6 +473,8 @@ class CallSession:
             except LineClosed:
                 return
             self._aligner.contact(frame.pcm)
+            self._tail.feed(frame.pcm)
+            self._end_of_turn.listen(frame.pcm)
             beep = self._beep_detector
             if beep is not None and self._beep_heard is not None and beep.feed(frame.pcm):
                 self._beep_heard.set()
@@ -442,6 +483,7 @@ class CallSession:
                 endpointer = vad.endpointer
                 behind = (endpointer.position_ms - (endpointer.speech_started_ms or 0.0)) / 1000
                 if event is SPEECH_START:
+                    self._end_of_turn.started()
                     self._speech_started_at = now - behind
                     self._last_activity = now
                     if self._playback.active and not self._saying_goodbye():
@@ -452,9 +494,18 @@ class CallSession:
                     wait_s = endpointer.position_ms / 1000 - ended
                     self._last_activity = now
                     if pcm:
-                        self._inbox.put_nowait(
-                            HeardAudio(pcm, self._speech_started_at, now - wait_s, wait_s * 1000)
+                        marks = TurnMarks(
+                            stopped_at=now,
+                            contact_at_ms=self._tail.received_ms,
+                            agent_at_stop_ms=self._aligner.agent_bytes / BYTES_PER_MS,
+                            last_audible_ms=self._tail.last_audible_ms,
+                            vad_wait_ms=wait_s * 1000,
+                            vad_frame_ms=vad.buffered_ms,
                         )
+                        heard = HeardAudio(
+                            pcm, self._speech_started_at, now - wait_s, wait_s * 1000, marks
+                        )
+                        self._end_of_turn.stopped(heard)
 
     async def _barge_in(self, transport: MediaTransport) -> None:
         """The contact talks over the agent: stop speaking now, drop the rest of the turn."""
@@ -507,18 +558,18 @@ class CallSession:
                     await self._say(await run_stage(Stage.BRAIN, on_silence, limits))
                     continue
                 silences = 0
-                latency: TurnLatency | None = None
-                last_word_at: float | None = None
+                marks: TurnMarks | None = None
                 if isinstance(item, Heard):
                     text = item.text.strip()  # no audio: no latency figures
                 else:
-                    started = self._clock()
+                    marks = item.marks
+                    if marks is not None:
+                        marks.stt_started_at = self._clock()
                     self._in_flight = item
                     transcribe = partial(self._models.stt.transcribe, item.pcm)
                     text = (await run_stage(Stage.STT, transcribe, limits)).strip()
-                    stt_ms = (self._clock() - started) * 1000
-                    last_word_at = item.last_word_at
-                    latency = TurnLatency(item.vad_wait_ms, stt_ms, brain_ms=0.0, tts_ms=0.0)
+                    if marks is not None:
+                        marks.stt_done_at = self._clock()
                 if not text:
                     self._in_flight = None
                     continue
@@ -527,13 +578,11 @@ class CallSession:
                 )
                 self._in_flight = None
                 self._history.append(Utterance("contact", text))
-                if latency is not None:
-                    self.metrics.turns.append(latency)
-                await self._answer(latency, last_word_at)
+                await self._answer(marks)
             finally:
                 self._responding = False
 
-    async def _answer(self, latency: TurnLatency | None, last_word_at: float | None) -> None:
+    async def _answer(self, marks: TurnMarks | None) -> None:
         """The agent's turn: its reply and the tools it calls, round after round, until it
         has said what it had to, listens (after keys), or left the call.
 
@@ -545,14 +594,13 @@ class CallSession:
         streaming = self._text_line is None and isinstance(self.brain, StreamingBrain)
         for round_ in range(MAX_TOOL_ROUNDS + 2):
             if isinstance(self.brain, StreamingBrain) and streaming:
-                said, calls = await self._say_streamed(self.brain, latency, last_word_at)
+                said, calls = await self._say_streamed(self.brain, marks)
             else:
-                thinking = self._clock()
                 respond = partial(self.brain.respond, list(self._history))
                 reply = await run_stage(Stage.BRAIN, respond, self.config.limits)
-                if latency is not None:
-                    latency.brain_ms = (self._clock() - thinking) * 1000
-                await self._say(reply, latency, last_word_at)
+                if marks is not None:
+                    marks.first_clause_at = self._clock()
+                await self._say(reply, marks)
                 said, calls = reply.text, reply.tool_calls
             if not calls or self._over or self._leave or self.failure is not None:
                 return
@@ -560,7 +608,7 @@ class CallSession:
                 return  # told it called too many; what it said is all it says
             if not await self._act(said, calls, last_round=round_ == MAX_TOOL_ROUNDS):
                 return
-            latency = last_word_at = None
+            marks = None
 
     # Acting: the tools the brain calls.
 
@@ -785,31 +833,26 @@ class CallSession:
                 return
             await self._sleep(FRAME_MS / 1000)
 
-    async def _say(
-        self, reply: Reply, latency: TurnLatency | None = None, last_word_at: float | None = None
-    ) -> None:
+    async def _say(self, reply: Reply, marks: TurnMarks | None = None) -> None:
         """Speak ``reply`` sentence by sentence: each plays as soon as it is synthesized (on
         a text line: say it whole)."""
         if not reply.text.strip() and reply.tool_calls:
             self._history.append(Utterance("agent", ""))  # it only acts
             return
         if self._text_line is not None:
-            number = self._open_turn(reply, planned=1, latency=latency, last_word_at=last_word_at)
+            number = self._open_turn(reply, planned=1, marks=marks)
             await self._say_on_line(self._text_line, number, reply.text)
             return
         parts = sentences(reply.text)
-        number = self._open_turn(
-            reply, planned=len(parts), latency=latency, last_word_at=last_word_at
-        )
+        number = self._open_turn(reply, planned=len(parts), marks=marks)
         turn = self._turns[number]
         for index, part in enumerate(parts):
             if turn.cut:
                 turn.pending -= 1
                 continue
-            started = self._clock()
             pcm = await self._synthesize(part)
-            if index == 0 and latency is not None:
-                latency.tts_ms = (self._clock() - started) * 1000
+            if index == 0 and marks is not None:
+                _queued(marks, self._clock(), pcm)
             if turn.cut:
                 turn.pending -= 1
                 continue
@@ -843,7 +886,7 @@ class CallSession:
         return Silence() if heard is None else heard
 
     async def _say_streamed(
-        self, brain: StreamingBrain, latency: TurnLatency | None, last_word_at: float | None
+        self, brain: StreamingBrain, marks: TurnMarks | None
     ) -> tuple[str, tuple[ToolCall, ...]]:
         """Speak a reply while the brain is still writing it, clause by clause; what was
         said and the tools the reply calls.
@@ -851,9 +894,8 @@ class CallSession:
         A stream that fails before its first clause is asked once more; once something was
         said, a failure ends the call (a repeated stream would say it twice).
         """
-        number = self._open_turn(None, planned=1, latency=latency, last_word_at=last_word_at)
+        number = self._open_turn(None, planned=1, marks=marks)
         turn = self._turns[number]
-        thinking = self._clock()
         said: list[str] = []
         calls: list[ToolCall] = []
         end_call = False
@@ -869,15 +911,14 @@ class CallSession:
                         if isinstance(piece, ToolCall):
                             calls.append(piece)
                             continue
-                        if not said and latency is not None:
-                            latency.brain_ms = (self._clock() - thinking) * 1000
+                        if not said and marks is not None:
+                            marks.first_clause_at = self._clock()
                         said.append(piece)
                         if turn.cut:
                             continue
-                        started = self._clock()
                         pcm = await self._synthesize(piece)
-                        if len(said) == 1 and latency is not None:
-                            latency.tts_ms = (self._clock() - started) * 1000
+                        if len(said) == 1 and marks is not None:
+                            _queued(marks, self._clock(), pcm)
                         if not turn.cut:
                             turn.pending += 1
                             self._playback.enqueue(Speech(number, piece, pcm))
@@ -916,6 +957,12 @@ class _Detector(Protocol):
 
 
 _DIGITS = re.compile(r"[0-9*#wW]{1,32}")
+
+
+def _queued(marks: TurnMarks, now: float, pcm: bytes) -> None:
+    """The reply's first clause is synthesized and queued to play."""
+    marks.queued_at = now
+    marks.tts_lead_ms = leading_quiet_ms(pcm)
 
 
 async def _first_done(*tasks: asyncio.Task[None]) -> None:

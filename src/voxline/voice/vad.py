@@ -255,6 +255,11 @@ class StreamingVad:
             self._utterance = None
         return event
 
+    @property
+    def buffered_ms(self) -> float:
+        """Audio fed but not yet part of a whole window (0 to 32 ms)."""
+        return len(self._pending) / SAMPLE_WIDTH * 1000 / SAMPLE_RATE
+
     def take_utterance(self) -> bytes | None:
         """The audio of the utterance that last ended (once), or None."""
         finished, self._finished = self._finished, None

@@ -1,0 +1,189 @@
+"""The gap between the contact's last sound and the agent's reply, as the contact hears it.
+
+Pipeline timestamps undercount what a caller hears: the VAD calls speech over a little after
+the last audible sound, it works in 32 ms windows, a synthesized clause starts with quiet,
+the 20 ms media clock and the line's buffering put the two directions of audio out of step.
+So every audio call measures the gap twice:
+
+- on the wire: :class:`WireMeter` sits between the session's :class:`~voxline.voice.stereo.Aligner`
+  and the recording and keeps, per 10 ms block of each recorded channel, whether it is
+  audible (RMS at or above :data:`AUDIBLE_DBFS`). :meth:`WireMeter.gap` is then the distance on
+  the recording from the contact's last audible block to the agent's first audible block of
+  a reply (computed from the recorded samples only);
+- by stage: :class:`TurnMarks` collects the pipeline's clock marks and the two channels' byte
+  positions during a turn, and :meth:`TurnMarks.settle` turns them into contiguous stages
+  (:data:`voxline.voice.metrics.STAGES`) whose sum accounts for the whole gap.
+
+:class:`ContactTail` follows the contact channel as it is received: its position and where
+its last audible block ended (the start of the ``vad_lag`` stage).
+
+Memory: one byte per 10 ms block and channel, 720 KB for an hour of call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from voxline.voice.frames import SAMPLE_RATE, SAMPLE_WIDTH
+from voxline.voice.metrics import TurnLatency
+from voxline.voice.stereo import Recording
+
+# A block is audible at or above this RMS level (dBFS): well under speech (-30..-10 dBFS),
+# well over a quiet line or the dither of a synthesized voice's leading silence.
+AUDIBLE_DBFS = -45.0
+BLOCK_MS = 10
+BLOCK_SAMPLES = SAMPLE_RATE * BLOCK_MS // 1000
+BLOCK_BYTES = BLOCK_SAMPLES * SAMPLE_WIDTH
+BYTES_PER_MS = SAMPLE_RATE * SAMPLE_WIDTH / 1000
+_FLOOR = 32768.0 * 10 ** (AUDIBLE_DBFS / 20)
+
+
+def audible_blocks(pcm: bytes) -> np.ndarray:
+    """Whether each whole 10 ms block of PCM16 mono is audible (a trailing part is ignored)."""
+    count = len(pcm) // BLOCK_BYTES
+    if count == 0:
+        return np.zeros(0, dtype=bool)
+    samples = np.frombuffer(pcm, dtype="<i2", count=count * BLOCK_SAMPLES).astype(np.float32)
+    rms = np.sqrt(np.mean(samples.reshape(count, BLOCK_SAMPLES) ** 2, axis=1))
+    return np.asarray(rms >= _FLOOR)
+
+
+def leading_quiet_ms(pcm: bytes) -> float:
+    """How long ``pcm`` stays below the audible level from its start (all of it if never)."""
+    loud = audible_blocks(pcm)
+    hits = np.flatnonzero(loud)
+    if hits.size == 0:
+        return len(pcm) / BYTES_PER_MS
+    return float(hits[0] * BLOCK_MS)
+
+
+class _Blocks:
+    """A channel cut into 10 ms blocks as it arrives, whatever the chunk sizes."""
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+        self.flags = bytearray()  # 1 = audible, per block
+
+    def add(self, pcm: bytes) -> np.ndarray:
+        self._pending += pcm
+        whole = len(self._pending) - len(self._pending) % BLOCK_BYTES
+        loud = audible_blocks(bytes(self._pending[:whole]))
+        del self._pending[:whole]
+        self.flags += loud.astype(np.uint8).tobytes()
+        return loud
+
+
+class ContactTail:
+    """The contact channel as the session receives it: its length and its last sound."""
+
+    def __init__(self) -> None:
+        self._blocks = _Blocks()
+        self._count = 0  # blocks seen
+        self.received_ms = 0.0
+        self.last_audible_ms: float | None = None  # end of the last audible block
+
+    def feed(self, pcm: bytes) -> None:
+        loud = self._blocks.add(pcm)
+        self._blocks.flags.clear()  # only positions are kept here
+        hits = np.flatnonzero(loud)
+        if hits.size:
+            self.last_audible_ms = float((self._count + int(hits[-1]) + 1) * BLOCK_MS)
+        self._count += loud.size
+        self.received_ms += len(pcm) / BYTES_PER_MS
+
+
+class WireMeter:
+    """A :class:`Recording` in front of the real one (if any) that measures the recording.
+
+    Both channels arrive in equal chunks (the Aligner's), so block ``i`` of each channel is
+    the same 10 ms of the recording.
+    """
+
+    def __init__(self, recording: Recording | None = None) -> None:
+        self._recording = recording
+        self._agent = _Blocks()
+        self._contact = _Blocks()
+
+    def write(self, agent_pcm: bytes, contact_pcm: bytes) -> None:
+        if self._recording is not None:
+            self._recording.write(agent_pcm, contact_pcm)
+        self._agent.add(agent_pcm)
+        self._contact.add(contact_pcm)
+
+    def gap(self, agent_from_ms: float, *, within_ms: float = 2000.0) -> float | None:
+        """The gap (ms) before the agent's first audible block at or after ``agent_from_ms``
+        (and no later than ``within_ms`` after it): from the end of the contact's last
+        audible block before it to the start of that block. None without such blocks, or
+        when the contact was still audible there (the agent talked over the contact)."""
+        agent = np.frombuffer(bytes(self._agent.flags), dtype=np.uint8)
+        contact = np.frombuffer(bytes(self._contact.flags), dtype=np.uint8)
+        start = max(0, int(agent_from_ms // BLOCK_MS))
+        stop = min(agent.size, start + int(within_ms // BLOCK_MS) + 1)
+        onsets = np.flatnonzero(agent[start:stop])
+        if onsets.size == 0:
+            return None
+        onset = start + int(onsets[0])
+        before = np.flatnonzero(contact[: min(onset, contact.size)])
+        if before.size == 0:
+            return None
+        last_end = int(before[-1]) + 1
+        if last_end >= onset:
+            return None
+        return float((onset - last_end) * BLOCK_MS)
+
+
+@dataclass
+class TurnMarks:
+    """What the session notes of one contact turn on its way to an answer.
+
+    Clock times are seconds on the session's clock; positions are ms of audio on the
+    recording's channels (contact received, agent sent).
+    """
+
+    stopped_at: float  # the VAD stop was processed
+    contact_at_ms: float  # contact audio received at the stop
+    agent_at_stop_ms: float  # agent audio sent at the stop
+    last_audible_ms: float | None  # end of the contact's last audible block
+    vad_wait_ms: float  # the hang-over: last voiced window's end -> the stop
+    vad_frame_ms: float  # received past the VAD's last whole window
+    confirmed_at: float | None = None
+    eot_probability: float | None = None
+    eot_context: str | None = None
+    stt_started_at: float | None = None
+    stt_done_at: float | None = None
+    first_clause_at: float | None = None
+    queued_at: float | None = None
+    tts_lead_ms: float = 0.0
+
+    def settle(self, played_at: float, agent_at_ms: float) -> TurnLatency:
+        """The turn's stages, once its first frame left at ``played_at`` from agent
+        position ``agent_at_ms``; ``wire_gap_ms`` is filled in later from the recording."""
+        confirmed = self.confirmed_at if self.confirmed_at is not None else self.stopped_at
+        stt_start = self.stt_started_at if self.stt_started_at is not None else confirmed
+        stt_done = self.stt_done_at if self.stt_done_at is not None else stt_start
+        first = self.first_clause_at if self.first_clause_at is not None else stt_done
+        queued = self.queued_at if self.queued_at is not None else first
+        span_ms = (played_at - self.stopped_at) * 1000
+        heard_ms = self.contact_at_ms - self.vad_frame_ms - self.vad_wait_ms
+        last = self.last_audible_ms if self.last_audible_ms is not None else heard_ms
+        latency = TurnLatency(
+            vad_wait_ms=self.vad_wait_ms,
+            stt_ms=(stt_done - stt_start) * 1000,
+            brain_ms=(first - stt_done) * 1000,
+            tts_ms=(queued - first) * 1000,
+            vad_lag_ms=heard_ms - last,
+            vad_frame_ms=self.vad_frame_ms,
+            eot_wait_ms=(confirmed - self.stopped_at) * 1000,
+            queue_ms=(stt_start - confirmed) * 1000,
+            playout_ms=(played_at - queued) * 1000,
+            tts_lead_ms=self.tts_lead_ms,
+            alignment_ms=self.agent_at_stop_ms - self.contact_at_ms,
+            clock_drift_ms=(agent_at_ms - self.agent_at_stop_ms) - span_ms,
+            eot_probability=self.eot_probability,
+            eot_context=self.eot_context,
+            agent_at_ms=agent_at_ms,
+        )
+        latency.total_ms = latency.stage_sum()
+        return latency
