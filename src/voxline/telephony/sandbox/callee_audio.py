@@ -18,6 +18,8 @@ from voxline.telephony.sandbox.personas import (
     IVR_MENUS_WITHOUT_KEY,
     Behaviour,
     Persona,
+    line_parts,
+    spoken,
 )
 from voxline.voice.channel import LineClosed
 from voxline.voice.dtmf import DtmfDetector
@@ -39,6 +41,7 @@ class AudioCallee:
         vad: StreamingVad,
         voice: str,
         said: list[str] | None = None,
+        cut_ins: list[str] | None = None,
     ) -> None:
         self.persona = persona
         self.end = end
@@ -47,6 +50,10 @@ class AudioCallee:
         self.voice = voice
         # What the callee said, in order, each line once it was fully played.
         self.said = said if said is not None else []
+        # Lines with pauses the agent started answering before they were finished.
+        self.cut_ins = cut_ins if cut_ins is not None else []
+        self._pauses = 0
+        self._agent_spoke = False
         self._dtmf = DtmfDetector() if persona.behaviour is Behaviour.IVR else None
         self._keys: asyncio.Queue[str] = asyncio.Queue()
         self._speech: deque[AudioFrame] = deque()
@@ -94,17 +101,30 @@ class AudioCallee:
                     if event is SPEECH_START:
                         self._agent_ended.clear()
                         self._agent_started.set()
+                        self._agent_spoke = True
                     elif event is SPEECH_END:
                         self.vad.take_utterance()
                         self._agent_started.clear()
                         self._agent_ended.set()
 
     async def _say(self, text: str) -> None:
-        pcm = await self.tts.synthesize(text, self.voice)
+        """Say ``text``, pausing at its pause marks; an agent starting to talk during a
+        pause is a premature cut-in (noted in :attr:`cut_ins`)."""
+        parts = line_parts(text) or [text]
+        pcm = b""
+        for index, part in enumerate(parts):
+            pcm += await self.tts.synthesize(part, self.voice)
+            if index < len(parts) - 1 and self.persona.pauses:
+                pause = self.persona.pauses[self._pauses % len(self.persona.pauses)]
+                self._pauses += 1
+                pcm += bytes(int(pause * 16000) * 2)
+        self._agent_spoke = False
         self._done_speaking.clear()
         self._speech.extend(split_frames(pcm))
         await self._done_speaking.wait()
-        self.said.append(text)
+        if len(parts) > 1 and self._agent_spoke:
+            self.cut_ins.append(spoken(text))
+        self.said.append(spoken(text))
 
     async def _pause(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

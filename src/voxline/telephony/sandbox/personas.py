@@ -28,6 +28,8 @@ class Behaviour(StrEnum):
     WANTS_PERSON = "wants_person"
     UNREACHABLE = "unreachable"
     STOP_CALLING = "stop_calling"
+    PAUSER = "pauser"
+    DIGITS = "digits"
 
 
 BEHAVIOURS: dict[str, Behaviour] = {
@@ -44,6 +46,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "0110": Behaviour.WANTS_PERSON,
     "0111": Behaviour.UNREACHABLE,
     "0112": Behaviour.STOP_CALLING,
+    "0113": Behaviour.PAUSER,
+    "0114": Behaviour.DIGITS,
 }
 
 DESCRIPTIONS: dict[Behaviour, str] = {
@@ -60,6 +64,8 @@ DESCRIPTIONS: dict[Behaviour, str] = {
     Behaviour.WANTS_PERSON: "asks for a real person, then gives up and hangs up (contact_hangup)",
     Behaviour.UNREACHABLE: "never answers; a transfer there fails (as 0102 when dialed)",
     Behaviour.STOP_CALLING: "asks not to be called again (completed, agent_hangup)",
+    Behaviour.PAUSER: "pauses mid-sentence (0.6-0.9 s) before finishing; a turn-taking test",
+    Behaviour.DIGITS: "reads a phone number out slowly, in groups with pauses",
 }
 
 # Transfers to these fail: nobody would pick up.
@@ -86,6 +92,22 @@ class Persona:
     barge_in_at: float | None = None
     # Hang up right after the last line instead of waiting for the agent's goodbye.
     hangs_up_after_lines: bool = False
+    # Seconds of silence at each PAUSE mark of a line (audio mode; text mode says it whole).
+    pauses: tuple[float, ...] = ()
+
+
+# Where a line's speaker pauses (see :func:`line_parts`).
+PAUSE = " | "
+
+
+def line_parts(line: str) -> list[str]:
+    """The stretches of ``line`` said without a pause."""
+    return [part.strip() for part in line.split(PAUSE.strip()) if part.strip()]
+
+
+def spoken(line: str) -> str:
+    """``line`` as words, without its pause marks."""
+    return " ".join(line_parts(line))
 
 
 _TALKER_LINES = (
@@ -108,6 +130,19 @@ _FILIBUSTER_LINES = (
     "Then my cousin called about the family reunion, and we went through every single dish "
     "everyone is bringing, which took the better part of an hour.",
 )
+
+_PAUSER_LINES = (
+    "Yes, speaking. What is this | about?",
+    "Okay, but could we move it to | next Monday instead?",
+    "Perfect, that works. | Thanks, goodbye!",
+)
+_PAUSER_PAUSES = (0.6, 0.9, 0.75)
+
+_DIGITS_LINES = (
+    "Sure, it is | four one five | five five five | zero one nine eight.",
+    "Yes, | that's right. Thanks, goodbye!",
+)
+_DIGITS_PAUSES = (0.8, 0.9, 0.7, 0.6)
 
 _WANTS_PERSON_LINES = (
     "Hi. Can I speak to a real person, please?",
@@ -192,6 +227,10 @@ def persona_for(destination: str) -> Persona:
         return Persona(behaviour, ring_seconds=6.0, lines=(VOICEMAIL_GREETING,))
     if behaviour is Behaviour.FILIBUSTER:
         return Persona(behaviour, ring_seconds=3.0, lines=_FILIBUSTER_LINES)
+    if behaviour is Behaviour.PAUSER:
+        return Persona(behaviour, ring_seconds=3.0, lines=_PAUSER_LINES, pauses=_PAUSER_PAUSES)
+    if behaviour is Behaviour.DIGITS:
+        return Persona(behaviour, ring_seconds=3.0, lines=_DIGITS_LINES, pauses=_DIGITS_PAUSES)
     if behaviour is Behaviour.INTERRUPTER:
         return Persona(behaviour, ring_seconds=3.0, lines=_INTERRUPTER_LINES, barge_in_at=0.4)
     if behaviour in (Behaviour.SILENT, Behaviour.HANGS_UP, Behaviour.NOT_IN_SERVICE):
@@ -222,6 +261,8 @@ CALLER_BEHAVIOURS: tuple[Behaviour, ...] = (
     Behaviour.INTERRUPTER,
     Behaviour.WANTS_PERSON,
     Behaviour.STOP_CALLING,
+    Behaviour.PAUSER,
+    Behaviour.DIGITS,
 )
 DEFAULT_CALLER = Behaviour.TALKER
 
