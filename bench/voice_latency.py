@@ -6,8 +6,10 @@ with the real local models (Silero VAD, the Smart Turn v3 end-of-turn model, fas
 tiny.en int8, the configured TTS) and the scripted brain. For every answered turn the
 session's metrics give the gap measured on the call's two recorded channels (the contact's
 last audible sound to the agent's first audible sound) and the stages that make it up. A
-premature cut-in is the agent starting to talk during a pause inside one of the callee's
-lines (the callee notes it); its rate is per line with pauses.
+premature cut-in is either the agent starting to talk during a pause inside one of the
+callee's lines (the callee notes it) or the session taking a turn as over before the callee
+went on (``early_turn_ends`` in the call's metrics: heard or not, the reply would answer half
+a sentence); its rate is per callee line with pauses.
 
 The baseline, measured in the same run, is the bare compute of one turn: one transcription
 of a recorded callee utterance plus one synthesis of an agent sentence, called directly.
@@ -77,6 +79,7 @@ async def one_call(
 ) -> dict[str, Any]:
     done = asyncio.Event()
     turns: list[dict[str, Any]] = []
+    early: list[int] = []
 
     async def sink(event: ProviderEvent) -> None:
         if event.event not in (CallEvent.RINGING, CallEvent.ANSWERED):
@@ -95,6 +98,7 @@ async def one_call(
         )
         metrics = await session.run(line)
         turns.extend(t.as_json() for t in metrics.turns)
+        early.append(metrics.early_turn_ends)
 
     carrier = SandboxCarrier(
         events=sink,
@@ -113,7 +117,12 @@ async def one_call(
     paused_lines = sum(1 for said in call.callee_said if _has_pause(caller, said))
     cut_ins = len(call.callee_cut_ins)
     await carrier.aclose()
-    return {"turns": turns, "paused_lines": paused_lines, "cut_ins": cut_ins}
+    return {
+        "turns": turns,
+        "paused_lines": paused_lines,
+        "cut_ins": cut_ins,
+        "early_ends": sum(early),
+    }
 
 
 def _has_pause(caller: Caller, said: str) -> bool:
@@ -171,7 +180,9 @@ async def main(
             ]
             caller_turns = [t for o in outcomes for t in o["turns"]]
             paused = sum(o["paused_lines"] for o in outcomes)
-            cut = sum(o["cut_ins"] for o in outcomes)
+            heard = sum(o["cut_ins"] for o in outcomes)
+            early = sum(o["early_ends"] for o in outcomes)
+            cut = heard + early
             per_caller[name] = {
                 "turns": len(caller_turns),
                 "wire_gap_ms": _figures(
@@ -179,6 +190,8 @@ async def main(
                 ),
                 "lines_with_pauses": paused,
                 "premature_cut_ins": cut,
+                "agent_talked_in_a_pause": heard,
+                "turn_ended_before_the_contact_did": early,
                 "cut_in_rate": round(cut / paused, 3) if paused else None,
             }
             turns += caller_turns

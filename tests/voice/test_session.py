@@ -215,6 +215,7 @@ async def test_a_conversation_in_real_audio(kit: VoiceKit, tmp_path: Path) -> No
             "wire_gap_ms",
             "eot_probability",
             "eot_context",
+            "speculated",
         }
         assert turn["total_ms"] >= turn["vad_wait_ms"] + turn["stt_ms"]
 

@@ -43,6 +43,10 @@ _PREROLL_BYTES = int(0.3 * SAMPLE_RATE) * SAMPLE_WIDTH
 _TURN_BYTES = SAMPLES * SAMPLE_WIDTH
 
 
+# How a model's probability is computed off the event loop: (model.probability, audio).
+Inference = Callable[[Callable[[bytes], float], bytes], Awaitable[float]]
+
+
 class TurnModel(Protocol):
     def probability(self, pcm16_16k: bytes) -> float:
         """How likely (0..1) the speaker has finished, from the turn's audio (16 kHz PCM16)."""
@@ -118,7 +122,7 @@ class EndOfTurn:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[None]],
         policy: TurnPolicy | None = None,
-        infer: Callable[[Callable[[bytes], float], bytes], Awaitable[float]] | None = None,
+        infer: Inference | None = None,
     ) -> None:
         self.model = model
         self.policy = policy or TurnPolicy()
@@ -212,4 +216,11 @@ async def _on_pool(func: Callable[[bytes], float], audio: bytes) -> float:
     return await pool.run(func, audio)
 
 
-__all__ = ["EndOfTurn", "SmartTurn", "TurnModel", "shared_smart_turn", "smart_turn_path"]
+__all__ = [
+    "EndOfTurn",
+    "Inference",
+    "SmartTurn",
+    "TurnModel",
+    "shared_smart_turn",
+    "smart_turn_path",
+]

@@ -50,6 +50,7 @@ class TurnLatency:
     wire_gap_ms: float | None = None
     eot_probability: float | None = None
     eot_context: str | None = None
+    speculated: bool = False
     # Where the reply's first frame sits on the recording's agent channel (ms); internal.
     agent_at_ms: float | None = field(default=None, repr=False)
 
@@ -64,6 +65,7 @@ class TurnLatency:
             None if self.eot_probability is None else round(self.eot_probability, 3)
         )
         out["eot_context"] = self.eot_context
+        out["speculated"] = self.speculated
         return out
 
 
@@ -72,6 +74,9 @@ class CallMetrics:
     answer_to_first_audio_ms: float | None = None
     turns: list[TurnLatency] = field(default_factory=list)
     barge_ins: int = 0
+    # The contact spoke again after a turn was taken as over and before the agent's reply
+    # began: the end of the turn came too early (a premature cut-in, heard or not).
+    early_turn_ends: int = 0
 
     def as_json(self) -> dict[str, Any]:
         totals = [t.total_ms for t in self.turns if t.total_ms is not None]
@@ -80,6 +85,7 @@ class CallMetrics:
             "answer_to_first_audio_ms": _round(self.answer_to_first_audio_ms),
             "turns": [t.as_json() for t in self.turns],
             "barge_ins": self.barge_ins,
+            "early_turn_ends": self.early_turn_ends,
         }
         if totals:
             summary["turn_latency_ms"] = {

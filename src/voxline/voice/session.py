@@ -36,7 +36,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -57,12 +57,13 @@ from voxline.voice.brain.base import (
 from voxline.voice.brain.clauses import sentences, split_clauses
 from voxline.voice.brain.scripted import FAREWELL
 from voxline.voice.channel import AgentLine, Heard, LineClosed
-from voxline.voice.end_of_turn import EndOfTurn, TurnModel
+from voxline.voice.end_of_turn import EndOfTurn, Inference, TurnModel
 from voxline.voice.frames import FRAME_MS, AudioFrame
 from voxline.voice.kit import SpeechModels
 from voxline.voice.metrics import CallMetrics
 from voxline.voice.playback import Playback
 from voxline.voice.playback import Utterance as Speech
+from voxline.voice.speculation import Draft, Speculator, Work
 from voxline.voice.stages import (
     APOLOGY,
     FailureSink,
@@ -125,6 +126,7 @@ class CallSession:
         on_failure: FailureSink | None = None,
         tools: SessionTools | None = None,
         end_of_turn: TurnModel | None = None,
+        turn_inference: Inference | None = None,
     ) -> None:
         self.brain = brain
         self.tools = tools
@@ -170,9 +172,13 @@ class CallSession:
         self._beep_detector: _Detector | None = None
         self._notes: set[asyncio.Task[None]] = set()
         self._transport: MediaTransport | None = None
+        # The end-of-turn model, and how it is run (default: on the voice pool).
         self._turn_model = end_of_turn
+        self._turn_inference = turn_inference
         self._end_of_turn: EndOfTurn
         self._meter: WireMeter
+        self._speculator: Speculator
+        self._awaiting_reply = False
         self._tail: ContactTail
 
     @property
@@ -250,11 +256,21 @@ class CallSession:
         self._inbox = asyncio.Queue()
         self._end_of_turn = EndOfTurn(
             self._turn_model,
-            self._inbox.put_nowait,
+            self._turn_over,
             self._agent_said_last,
             clock=self._clock,
             sleep=self._sleep,
             policy=self.config.turn_policy,
+            infer=self._turn_inference,
+        )
+        self._speculator = Speculator(
+            self.brain,
+            Work(
+                transcribe=self._transcribe,
+                synthesize=self._synthesize,
+                clauses=self._clauses,
+                clock=self._clock,
+            ),
         )
         self._transport = transport
         await self.prepare()
@@ -276,6 +292,7 @@ class CallSession:
                     task.cancel()
         finally:
             self._end_of_turn.close()
+            self._speculator.drop()
             self._flush_turns(final=True)
             self._aligner.close()
             self._measure_wire_gaps()
@@ -402,6 +419,7 @@ class CallSession:
             if number == 0:
                 self.metrics.answer_to_first_audio_ms = (turn.started_at - self._answered_at) * 1000
             elif turn.marks is not None and self._text_line is None:
+                self._awaiting_reply = False
                 agent_at_ms = self._aligner.agent_bytes / BYTES_PER_MS
                 self.metrics.turns.append(turn.marks.settle(now, agent_at_ms))
 
@@ -484,6 +502,10 @@ class CallSession:
                 behind = (endpointer.position_ms - (endpointer.speech_started_ms or 0.0)) / 1000
                 if event is SPEECH_START:
                     self._end_of_turn.started()
+                    self._speculator.drop()
+                    if self._awaiting_reply:
+                        self._awaiting_reply = False
+                        self.metrics.early_turn_ends += 1
                     self._speech_started_at = now - behind
                     self._last_activity = now
                     if self._playback.active and not self._saying_goodbye():
@@ -506,6 +528,31 @@ class CallSession:
                             pcm, self._speech_started_at, now - wait_s, wait_s * 1000, marks
                         )
                         self._end_of_turn.stopped(heard)
+                        self._speculate(heard)
+
+    def _turn_over(self, heard: HeardAudio) -> None:
+        """The end-of-turn gate let ``heard`` through: answer it."""
+        self._awaiting_reply = True
+        self._inbox.put_nowait(heard)
+
+    def _speculate(self, heard: HeardAudio) -> None:
+        """Start answering ``heard`` while the end of the turn is decided, when nothing else
+        is going on (voice.speculation)."""
+        if self._responding or not self._inbox.empty() or self._playback.active:
+            return
+        if self._hangup_after is not None or self.failure is not None:
+            return
+        self._speculator.start(heard, self._history)
+
+    async def _transcribe(self, pcm: bytes) -> str:
+        transcribe = partial(self._models.stt.transcribe, pcm)
+        return await run_stage(Stage.STT, transcribe, self.config.limits)
+
+    def _clauses(self, history: Sequence[Turn]) -> AsyncIterator[str | EndCall | ToolCall]:
+        """The streaming brain's reply to ``history``, clause by clause, each in time."""
+        assert isinstance(self.brain, StreamingBrain)
+        pieces = split_clauses(self.brain.stream(list(history)))
+        return each_within(pieces, self.config.limits.timeout(Stage.BRAIN))
 
     async def _barge_in(self, transport: MediaTransport) -> None:
         """The contact talks over the agent: stop speaking now, drop the rest of the turn."""
@@ -559,17 +606,25 @@ class CallSession:
                     continue
                 silences = 0
                 marks: TurnMarks | None = None
+                draft: Draft | None = None
                 if isinstance(item, Heard):
                     text = item.text.strip()  # no audio: no latency figures
                 else:
                     marks = item.marks
-                    if marks is not None:
-                        marks.stt_started_at = self._clock()
                     self._in_flight = item
-                    transcribe = partial(self._models.stt.transcribe, item.pcm)
-                    text = (await run_stage(Stage.STT, transcribe, limits)).strip()
-                    if marks is not None:
-                        marks.stt_done_at = self._clock()
+                    draft = await self._speculator.take(item)
+                    if draft is not None:  # heard while the end of the turn was decided
+                        text = draft.text
+                        if marks is not None:
+                            marks.speculated = True
+                            marks.stt_started_at = draft.stt_started_at
+                            marks.stt_done_at = draft.stt_done_at
+                    else:
+                        if marks is not None:
+                            marks.stt_started_at = self._clock()
+                        text = (await self._transcribe(item.pcm)).strip()
+                        if marks is not None:
+                            marks.stt_done_at = self._clock()
                 if not text:
                     self._in_flight = None
                     continue
@@ -578,23 +633,37 @@ class CallSession:
                 )
                 self._in_flight = None
                 self._history.append(Utterance("contact", text))
-                await self._answer(marks)
+                await self._answer(marks, draft)
             finally:
                 self._responding = False
+                if self._text_line is None and self._inbox.empty():
+                    self._awaiting_reply = False  # answered (or nothing to answer)
 
-    async def _answer(self, marks: TurnMarks | None) -> None:
+    async def _answer(self, marks: TurnMarks | None, draft: Draft | None = None) -> None:
         """The agent's turn: its reply and the tools it calls, round after round, until it
         has said what it had to, listens (after keys), or left the call.
 
         Audio with a streaming brain speaks while the brain writes; a text line says each
         reply whole, so there a reply is awaited.
         """
+        if draft is not None and (
+            not draft.has_reply or draft.history_len + 1 != len(self._history)
+        ):
+            await draft.close()  # no reply drafted, or drafted for another conversation
+            draft = None
         if self._hangup_after is not None:
+            if draft is not None:
+                await draft.close()
             return  # the goodbye is being said: what the contact said is kept, not answered
         streaming = self._text_line is None and isinstance(self.brain, StreamingBrain)
         for round_ in range(MAX_TOOL_ROUNDS + 2):
             if isinstance(self.brain, StreamingBrain) and streaming:
-                said, calls = await self._say_streamed(self.brain, marks)
+                said, calls = await self._say_streamed(self.brain, marks, draft)
+            elif draft is not None and draft.reply is not None:
+                reply = draft.reply
+                if marks is not None:
+                    marks.first_clause_at = draft.first_clause_at
+                await self._say(reply, marks, draft)
             else:
                 respond = partial(self.brain.respond, list(self._history))
                 reply = await run_stage(Stage.BRAIN, respond, self.config.limits)
@@ -608,7 +677,7 @@ class CallSession:
                 return  # told it called too many; what it said is all it says
             if not await self._act(said, calls, last_round=round_ == MAX_TOOL_ROUNDS):
                 return
-            marks = None
+            marks = draft = None
 
     # Acting: the tools the brain calls.
 
@@ -833,7 +902,9 @@ class CallSession:
                 return
             await self._sleep(FRAME_MS / 1000)
 
-    async def _say(self, reply: Reply, marks: TurnMarks | None = None) -> None:
+    async def _say(
+        self, reply: Reply, marks: TurnMarks | None = None, draft: Draft | None = None
+    ) -> None:
         """Speak ``reply`` sentence by sentence: each plays as soon as it is synthesized (on
         a text line: say it whole)."""
         if not reply.text.strip() and reply.tool_calls:
@@ -849,6 +920,12 @@ class CallSession:
         for index, part in enumerate(parts):
             if turn.cut:
                 turn.pending -= 1
+                continue
+            if index == 0 and draft is not None and draft.first_pcm is not None:
+                pcm = draft.first_pcm  # synthesized while the turn was decided
+                if marks is not None:
+                    _queued(marks, draft.queued_at or self._clock(), pcm)
+                self._playback.enqueue(Speech(number, part, pcm))
                 continue
             pcm = await self._synthesize(part)
             if index == 0 and marks is not None:
@@ -886,7 +963,7 @@ class CallSession:
         return Silence() if heard is None else heard
 
     async def _say_streamed(
-        self, brain: StreamingBrain, marks: TurnMarks | None
+        self, brain: StreamingBrain, marks: TurnMarks | None, draft: Draft | None = None
     ) -> tuple[str, tuple[ToolCall, ...]]:
         """Speak a reply while the brain is still writing it, clause by clause; what was
         said and the tools the reply calls.
@@ -902,7 +979,12 @@ class CallSession:
         timeout_s = self.config.limits.timeout(Stage.BRAIN)
         try:
             for attempt in (1, 2):
-                pieces = split_clauses(brain.stream(list(self._history)))
+                ready: bytes | None = None
+                if attempt == 1 and draft is not None:
+                    pieces = draft.stream()  # the drafted start, then the same stream
+                    ready = draft.first_pcm
+                else:
+                    pieces = split_clauses(brain.stream(list(self._history)))
                 try:
                     async for piece in each_within(pieces, timeout_s):
                         if isinstance(piece, EndCall):
@@ -912,13 +994,21 @@ class CallSession:
                             calls.append(piece)
                             continue
                         if not said and marks is not None:
-                            marks.first_clause_at = self._clock()
+                            drafted = ready is not None and draft is not None
+                            marks.first_clause_at = (
+                                draft.first_clause_at if drafted and draft else self._clock()
+                            )
                         said.append(piece)
                         if turn.cut:
                             continue
-                        pcm = await self._synthesize(piece)
+                        if len(said) == 1 and ready is not None and draft is not None:
+                            pcm, ready = ready, None
+                            queued = draft.queued_at or self._clock()
+                        else:
+                            pcm = await self._synthesize(piece)
+                            queued = self._clock()
                         if len(said) == 1 and marks is not None:
-                            _queued(marks, self._clock(), pcm)
+                            _queued(marks, queued, pcm)
                         if not turn.cut:
                             turn.pending += 1
                             self._playback.enqueue(Speech(number, piece, pcm))

@@ -156,15 +156,19 @@ class TurnMarks:
     first_clause_at: float | None = None
     queued_at: float | None = None
     tts_lead_ms: float = 0.0
+    # STT (and perhaps the reply's start) ran while the end of the turn was decided.
+    speculated: bool = False
 
     def settle(self, played_at: float, agent_at_ms: float) -> TurnLatency:
         """The turn's stages, once its first frame left at ``played_at`` from agent
         position ``agent_at_ms``; ``wire_gap_ms`` is filled in later from the recording."""
-        confirmed = self.confirmed_at if self.confirmed_at is not None else self.stopped_at
-        stt_start = self.stt_started_at if self.stt_started_at is not None else confirmed
-        stt_done = self.stt_done_at if self.stt_done_at is not None else stt_start
-        first = self.first_clause_at if self.first_clause_at is not None else stt_done
-        queued = self.queued_at if self.queued_at is not None else first
+        # Each mark no earlier than the one before: work done ahead (while the end of the
+        # turn was decided) only counts for what is left of it once the turn is confirmed.
+        confirmed = _after(self.stopped_at, self.confirmed_at)
+        stt_start = _after(confirmed, self.stt_started_at)
+        stt_done = _after(stt_start, self.stt_done_at)
+        first = _after(stt_done, self.first_clause_at)
+        queued = _after(first, self.queued_at)
         span_ms = (played_at - self.stopped_at) * 1000
         heard_ms = self.contact_at_ms - self.vad_frame_ms - self.vad_wait_ms
         last = self.last_audible_ms if self.last_audible_ms is not None else heard_ms
@@ -183,7 +187,12 @@ class TurnMarks:
             clock_drift_ms=(agent_at_ms - self.agent_at_stop_ms) - span_ms,
             eot_probability=self.eot_probability,
             eot_context=self.eot_context,
+            speculated=self.speculated,
             agent_at_ms=agent_at_ms,
         )
         latency.total_ms = latency.stage_sum()
         return latency
+
+
+def _after(previous: float, mark: float | None) -> float:
+    return previous if mark is None else max(previous, mark)
