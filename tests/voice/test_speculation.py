@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
+from voxline.errors import ProviderError
 from voxline.testing import FakeTts, MemoryTranscript, VirtualClock, fake_vad
 from voxline.testing.speech import tone
 from voxline.voice.brain.base import EndCall, Reply, ToolCall, Turn, Utterance
@@ -16,6 +17,7 @@ from voxline.voice.frames import FRAME_BYTES, FRAME_MS, AudioFrame
 from voxline.voice.metrics import CallMetrics
 from voxline.voice.session import CallSession, SessionConfig
 from voxline.voice.speculation import replayable
+from voxline.voice.stages import APOLOGY, Stage
 
 GREETING = "Hello, this is Ava."
 
@@ -133,7 +135,7 @@ class Outcome:
     session: CallSession
 
 
-async def converse(brain: EchoBrain) -> Outcome:
+async def converse(brain: EchoBrain, *, hangs_up: bool = True) -> Outcome:
     clock = VirtualClock()
     stt, tts, transcript = CountingStt(), FakeTts(), MemoryTranscript()
     session = CallSession(
@@ -150,7 +152,7 @@ async def converse(brain: EchoBrain) -> Outcome:
     )
     line = PausingContact()
     metrics = await clock.run(session.run(line), limit_seconds=120)
-    assert line.closed_by == "contact"
+    assert line.closed_by == ("contact" if hangs_up else "agent")
     return Outcome(metrics, transcript, stt, tts, session)
 
 
@@ -188,3 +190,23 @@ async def test_a_brain_that_cannot_be_asked_ahead_is_asked_once_the_turn_is_over
     assert done.transcript.said_by("agent") == [GREETING, "You said whole."]
     (turn,) = done.metrics.turns
     assert turn.speculated
+
+
+class DownBrain(ReplayableEchoBrain):
+    """A replayable brain whose server is down."""
+
+    async def stream(self, history: Sequence[Turn]) -> AsyncIterator[str | EndCall | ToolCall]:
+        self.asked.append("?")
+        raise ProviderError("llm down", provider="fake-llm", retryable=True)
+        yield ""  # pragma: no cover - makes this an async generator
+
+
+async def test_a_brain_failing_ahead_counts_as_its_first_attempt() -> None:
+    brain = DownBrain()
+    done = await converse(brain, hangs_up=False)
+    # Asked ahead at both stops, the second of which was its first try for the whole turn;
+    # then once more by the responder: two tries in all for the turn, then the apology.
+    assert brain.asked == ["?", "?", "?"]
+    assert done.transcript.said_by("agent") == [GREETING, APOLOGY]
+    assert done.session.failure is not None
+    assert done.session.failure.stage is Stage.BRAIN

@@ -646,9 +646,7 @@ class CallSession:
         Audio with a streaming brain speaks while the brain writes; a text line says each
         reply whole, so there a reply is awaited.
         """
-        if draft is not None and (
-            not draft.has_reply or draft.history_len + 1 != len(self._history)
-        ):
+        if draft is not None and (not draft.usable or draft.history_len + 1 != len(self._history)):
             await draft.close()  # no reply drafted, or drafted for another conversation
             draft = None
         if self._hangup_after is not None:
@@ -666,7 +664,8 @@ class CallSession:
                 await self._say(reply, marks, draft)
             else:
                 respond = partial(self.brain.respond, list(self._history))
-                reply = await run_stage(Stage.BRAIN, respond, self.config.limits)
+                retry = draft is None or draft.failed is None  # a failure ahead was one try
+                reply = await run_stage(Stage.BRAIN, respond, self.config.limits, retry=retry)
                 if marks is not None:
                     marks.first_clause_at = self._clock()
                 await self._say(reply, marks)
@@ -978,7 +977,8 @@ class CallSession:
         end_call = False
         timeout_s = self.config.limits.timeout(Stage.BRAIN)
         try:
-            for attempt in (1, 2):
+            failed_ahead = draft is not None and draft.failed is not None
+            for attempt in (2,) if failed_ahead else (1, 2):
                 ready: bytes | None = None
                 if attempt == 1 and draft is not None:
                     pieces = draft.stream()  # the drafted start, then the same stream

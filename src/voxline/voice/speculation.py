@@ -58,10 +58,17 @@ class Draft:
     first_pcm: bytes | None = None
     first_clause_at: float | None = None
     queued_at: float | None = None
+    # The brain failed ahead: that was its first attempt, the responder makes the second.
+    failed: Exception | None = None
 
     @property
     def has_reply(self) -> bool:
         return self.reply is not None or bool(self.pieces) or self.rest is not None
+
+    @property
+    def usable(self) -> bool:
+        """Whether the brain was asked ahead (successfully or not)."""
+        return self.has_reply or self.failed is not None
 
     async def stream(self) -> AsyncIterator[Piece]:
         """The brain's pieces: the ones received ahead, then the rest of its stream."""
@@ -137,11 +144,15 @@ class Speculator:
             self.drop()
             return None
         try:
-            return await task
+            # Shielded: the responder being cancelled (the call ends) must not read as the
+            # draft being dropped, and vice versa.
+            return await asyncio.shield(task)
         except asyncio.CancelledError:
-            if task.cancelled():
-                return None
-            raise
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                task.cancel()
+                raise
+            return None
 
     async def _prepare(self, heard: HeardAudio, history: list[Turn]) -> Draft:
         work = self.work
@@ -156,10 +167,11 @@ class Speculator:
         except asyncio.CancelledError:
             await draft.close()
             raise
-        except Exception:
-            # The brain or the voice failed ahead: the responder asks again, with retries.
+        except Exception as exc:
+            # The brain failed ahead: its first attempt; the responder makes the second.
             await draft.close()
             draft.pieces, draft.reply, draft.first_pcm = [], None, None
+            draft.failed = exc
         return draft
 
     async def _reply(self, draft: Draft, asked: list[Turn]) -> None:
@@ -171,8 +183,7 @@ class Speculator:
                 draft.pieces.append(piece)
                 if isinstance(piece, str):
                     draft.first_clause_at = work.clock()
-                    draft.first_pcm = await work.synthesize(piece)
-                    draft.queued_at = work.clock()
+                    await self._voice(draft, piece)
                     return
             draft.rest = None  # the stream ended
             return
@@ -181,5 +192,15 @@ class Speculator:
         draft.first_clause_at = work.clock()
         parts = sentences(reply.text)
         if parts:
-            draft.first_pcm = await work.synthesize(parts[0])
-            draft.queued_at = work.clock()
+            await self._voice(draft, parts[0])
+
+    async def _voice(self, draft: Draft, clause: str) -> None:
+        """Synthesize the first clause; if that fails the responder does it (with its
+        retries), so a failure here is not the brain's."""
+        try:
+            draft.first_pcm = await self.work.synthesize(clause)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return
+        draft.queued_at = self.work.clock()
