@@ -124,7 +124,7 @@ async def test_the_contact_going_on_keeps_one_turn() -> None:
         turn.stopped(heard(clock, b"a" * 10))
         await clock.sleep(0.7)  # a mid-sentence pause, shorter than the wait
         assert turn.pending and not delivered
-        turn.resumed()
+        turn.started()  # the contact goes on
         await clock.sleep(0.5)
         turn.stopped(heard(clock, b"b" * 10))
         model.value = 0.9

@@ -153,10 +153,6 @@ class EndOfTurn:
         self._in_turn = True
         self._cancel()
 
-    def resumed(self) -> None:
-        """Alias of :meth:`started` for readers of the listener."""
-        self.started()
-
     def stopped(self, heard: HeardAudio) -> None:
         """The VAD stopped: decide (in the background) whether the turn is over."""
         held = self._held

@@ -16,6 +16,10 @@ what paces the call differ:
   WebSocket, sandbox audio): a task group owns the media clock (one agent frame every 20 ms,
   silence when idle), the listener (VAD endpointing, barge-in) and the responder (STT, the
   brain, TTS clause by clause), and keeps the recording and latency figures.
+  A VAD stop does not end the contact's turn by itself: :mod:`voxline.voice.end_of_turn`
+  holds it until the end-of-turn model (and its policy) says the contact has finished, while
+  :mod:`voxline.voice.speculation` drafts the answer; each answered turn's figures come from
+  :mod:`voxline.voice.turn_gap` (the gap measured on the recording, and its stages).
 - :meth:`CallSession.run_text`, on a :class:`~voxline.voice.channel.AgentLine` (sandbox text
   mode: tests and capacity runs): the responder alone. Contact turns arrive as words, a
   silence is ``listen`` timing out, a reply is said whole by ``say``, which reports what was
@@ -516,14 +520,7 @@ class CallSession:
                     wait_s = endpointer.position_ms / 1000 - ended
                     self._last_activity = now
                     if pcm:
-                        marks = TurnMarks(
-                            stopped_at=now,
-                            contact_at_ms=self._tail.received_ms,
-                            agent_at_stop_ms=self._aligner.agent_bytes / BYTES_PER_MS,
-                            last_audible_ms=self._tail.last_audible_ms,
-                            vad_wait_ms=wait_s * 1000,
-                            vad_frame_ms=vad.buffered_ms,
-                        )
+                        marks = TurnMarks.at_stop(now, self._tail, self._aligner, vad)
                         heard = HeardAudio(
                             pcm, self._speech_started_at, now - wait_s, wait_s * 1000, marks
                         )

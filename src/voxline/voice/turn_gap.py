@@ -28,7 +28,8 @@ import numpy as np
 
 from voxline.voice.frames import SAMPLE_RATE, SAMPLE_WIDTH
 from voxline.voice.metrics import TurnLatency
-from voxline.voice.stereo import Recording
+from voxline.voice.stereo import Aligner, Recording
+from voxline.voice.vad import StreamingVad
 
 # A block is audible at or above this RMS level (dBFS): well under speech (-30..-10 dBFS),
 # well over a quiet line or the dither of a synthesized voice's leading silence.
@@ -158,6 +159,22 @@ class TurnMarks:
     tts_lead_ms: float = 0.0
     # STT (and perhaps the reply's start) ran while the end of the turn was decided.
     speculated: bool = False
+
+    @classmethod
+    def at_stop(
+        cls, now: float, tail: ContactTail, aligner: Aligner, vad: StreamingVad
+    ) -> TurnMarks:
+        """The marks of a turn whose VAD stop was just processed at ``now``."""
+        endpointer = vad.endpointer
+        ended = endpointer.speech_ended_ms or endpointer.position_ms
+        return cls(
+            stopped_at=now,
+            contact_at_ms=tail.received_ms,
+            agent_at_stop_ms=aligner.agent_bytes / BYTES_PER_MS,
+            last_audible_ms=tail.last_audible_ms,
+            vad_wait_ms=endpointer.position_ms - ended,
+            vad_frame_ms=vad.buffered_ms,
+        )
 
     def settle(self, played_at: float, agent_at_ms: float) -> TurnLatency:
         """The turn's stages, once its first frame left at ``played_at`` from agent
