@@ -10,8 +10,8 @@ def test_the_curve_waits_less_the_surer_the_model_is() -> None:
     assert curve.wait_ms(0.95) == 0.0
     assert curve.wait_ms(0.8) == 0.0
     assert curve.wait_ms(0.5) == 500.0
-    assert curve.wait_ms(0.1) == 1500.0
-    assert curve.wait_ms(0.0) == 1500.0
+    assert curve.wait_ms(0.1) == 1000.0
+    assert curve.wait_ms(0.0) == 1000.0
     # Linear between points, and never rising with the probability.
     assert curve.wait_ms(0.65) == pytest.approx(250.0)
     waits = [curve.wait_ms(p / 100) for p in range(101)]
@@ -62,8 +62,10 @@ def test_the_policy_waits_longer_while_the_contact_gives_digits() -> None:
     policy = TurnPolicy()
     assert policy.extra_wait_ms(0.95) == 0.0
     assert policy.extra_wait_ms(0.95, Asked.DIGITS) == policy.collecting_wait_ms
-    # A long wait the curve already gives is kept.
-    assert policy.extra_wait_ms(0.0, Asked.EMAIL) == 1500.0
+    # A longer wait the curve gives is kept.
+    patient = TurnPolicy(curve=WaitCurve(((0.5, 2000.0),)))
+    assert patient.extra_wait_ms(0.0, Asked.EMAIL) == 2000.0
+    assert policy.extra_wait_ms(0.0, Asked.EMAIL) == policy.collecting_wait_ms
     # Without a model: the configured fallback (none by default: the VAD's hang-over).
     assert policy.extra_wait_ms(None) == 0.0
     assert TurnPolicy(no_model_wait_ms=300.0).extra_wait_ms(None) == 300.0

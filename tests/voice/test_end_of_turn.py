@@ -110,7 +110,7 @@ async def test_a_sure_model_ends_the_turn_at_once_an_unsure_one_waits() -> None:
 
     assert await clock.run(scenario(0.95)) <= 0.01
     assert await clock.run(scenario(0.5)) == pytest.approx(0.5, abs=0.011)
-    assert await clock.run(scenario(0.05)) == pytest.approx(1.5, abs=0.011)
+    assert await clock.run(scenario(0.05)) == pytest.approx(1.0, abs=0.011)
 
 
 async def test_the_contact_going_on_keeps_one_turn() -> None:

@@ -132,9 +132,9 @@ _FILIBUSTER_LINES = (
 )
 
 _PAUSER_LINES = (
-    "Yes, speaking. What is this | about?",
+    "Yes, speaking. I was wondering if | you could tell me what this is about?",
     "Okay, but could we move it to | next Monday instead?",
-    "Perfect, that works. | Thanks, goodbye!",
+    "That works for me, but I need to | check my calendar. Thanks, goodbye!",
 )
 _PAUSER_PAUSES = (0.6, 0.9, 0.75)
 
