@@ -52,6 +52,8 @@ def test_the_agent_asking_for_digits_an_email_or_an_address_is_noticed(
         "Your phone number is on file. Is Thursday still good?",  # asked earlier, not last
         "We sent it to your email address.",  # a statement, not a request
         "How are you today?",
+        "Wonderful. Please arrive early and bring your insurance card.",
+        "Thank you. Is that a mobile number?",
     ],
 )
 def test_other_sentences_ask_for_nothing(agent: str) -> None:

@@ -31,26 +31,26 @@ _ASKS: tuple[tuple[Asked, re.Pattern[str]], ...] = (
     (
         Asked.DIGITS,
         re.compile(
-            r"\b(phone|number|digits?|zip|postcode|postal code|code|pin|card|account|"
-            r"date of birth|spell)\b"
+            r"\b(phone number|number|digits?|zip code|zip|postcode|postal code|code|pin|"
+            r"date of birth)\b"
         ),
     ),
-    (Asked.ADDRESS, re.compile(r"\b(address|street|where do you live)\b")),
+    (Asked.ADDRESS, re.compile(r"\b(address|street)\b|\bwhere do you live\b")),
 )
+# Words that ask the contact to give something ("Is that a mobile number?" only checks it).
+_ASKING = re.compile(r"\b(what|what's|which|tell|give|read|say|spell|provide|share|enter)\b")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def asked_for(agent_text: str) -> Asked:
-    """What the last sentence of ``agent_text`` asks for; only a question or a request
-    counts ("Your account is closed." asks nothing)."""
+    """What the last sentence of ``agent_text`` asks the contact to give; a sentence that
+    only mentions one ("bring your insurance card", "Is that a mobile number?") asks
+    nothing."""
     parts = [p for p in _SENTENCE_END.split(agent_text.strip()) if p]
     if not parts:
         return Asked.NOTHING
     last = parts[-1].lower()
-    asking = last.endswith("?") or re.search(
-        r"\b(please|tell me|give me|read|spell|say|what is|what's|could you|can you)\b", last
-    )
-    if not asking:
+    if not _ASKING.search(last):
         return Asked.NOTHING
     for asked, pattern in _ASKS:
         if pattern.search(last):
