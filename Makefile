@@ -10,12 +10,19 @@ export VOXLINE_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432
 # out and Voxline speaks with espeak-ng only.
 EXTRAS ?= dev,piper
 
+## Smart Turn v3 (BSD-2-Clause), the end-of-turn model, ships inside the pipecat-ai wheel; Voxline
+## reads only its ONNX file (voxline.voice.end_of_turn), never imports pipecat. Installed without
+## its dependencies: they would add numba/llvmlite, openai, Pillow, resampy and more (~18
+## packages) and pin soxr to 1.0.0, none of which Voxline uses.
+SMART_TURN := pipecat-ai==1.14.0
+
 .PHONY: run test install espeak chromium assets lint typecheck imports pytest postgres bench clean
 
 $(STAMP): pyproject.toml | espeak
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install --quiet --no-deps $(SMART_TURN)
 	touch $(STAMP)
 
 install: $(STAMP) espeak assets

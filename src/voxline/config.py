@@ -180,6 +180,17 @@ class Settings(BaseSettings):
         default=True,
         description="Score every live call's VAD windows together, one model call per loop turn",
     )
+    vad_stop_ms: float = Field(
+        default=200.0,
+        ge=60,
+        le=3000,
+        description="Silence after which the end-of-turn model decides whether the turn is over",
+    )
+    end_of_turn_model: bool = Field(
+        default=True,
+        description="Decide the end of the contact's turn with Smart Turn v3 (if installed); "
+        "off: the turn ends after vad_hangover_ms of silence",
+    )
     prepared_sessions_max: int = Field(
         default=200, ge=0, description="Ringing calls one process keeps a greeting ready for"
     )

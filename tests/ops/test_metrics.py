@@ -19,7 +19,9 @@ def test_turns_are_observed_per_stage_in_seconds() -> None:
     metrics = Metrics(process_collector=False)
     call = CallMetrics(
         turns=[
-            TurnLatency(vad_wait_ms=400, stt_ms=120, brain_ms=300, tts_ms=80, total_ms=900),
+            TurnLatency(
+                vad_wait_ms=400, stt_ms=120, brain_ms=300, tts_ms=80, total_ms=900, wire_gap_ms=910
+            ),
             TurnLatency(vad_wait_ms=410, stt_ms=100, brain_ms=250, tts_ms=90, total_ms=None),
         ]
     )
@@ -27,6 +29,7 @@ def test_turns_are_observed_per_stage_in_seconds() -> None:
     assert stage_count(metrics, "vad_wait") == 2
     assert stage_count(metrics, "stt") == 2
     assert stage_count(metrics, "total") == 1  # a turn without a total is not one
+    assert stage_count(metrics, "wire_gap") == 1  # measured on the recording when it could be
     total = metrics.registry.get_sample_value("voxline_turn_latency_seconds_sum", {"stage": "stt"})
     assert total is not None and abs(total - 0.22) < 1e-9
 

@@ -28,7 +28,7 @@ from voxline.voice.brain.clauses import sentences
 from voxline.voice.brain.openai import ChatClient, OpenAIBrain
 from voxline.voice.brain.scripted import ScriptedBrain
 from voxline.voice.kit import VoiceKit
-from voxline.voice.metrics import CallMetrics
+from voxline.voice.metrics import STAGES, CallMetrics
 from voxline.voice.recorder import CallRecorder
 from voxline.voice.session import CallSession, SessionConfig
 from voxline.voice.stages import APOLOGY, Stage, StageFailure
@@ -181,6 +181,15 @@ async def test_a_conversation_in_real_audio(kit: VoiceKit, tmp_path: Path) -> No
     agent = call.transcript.said_by("agent")
     assert agent[0] == GREETING
     assert "I'm calling to confirm your appointment on Thursday at two." in agent
+    # Each answer's gap as measured on the recording's two channels, and the stage split
+    # that explains it: they agree within 50 ms (two or three frames), whatever the timings.
+    answered = call.metrics.turns
+    assert answered
+    for latency in answered:
+        assert latency.wire_gap_ms is not None and latency.total_ms is not None
+        assert latency.wire_gap_ms > 0
+        assert abs(latency.total_ms - latency.wire_gap_ms) <= 50, latency
+    assert "wire_gap_ms" in call.metrics.as_json()
     if ending is EndReason.AGENT_HANGUP:
         assert agent[-1] == "Thank you for your time. Goodbye!"
     # What the callee said, as the agent's speech-to-text heard it.
@@ -200,7 +209,14 @@ async def test_a_conversation_in_real_audio(kit: VoiceKit, tmp_path: Path) -> No
     assert figures["answer_to_first_audio_ms"] < ANSWER_TO_FIRST_AUDIO_MS_AT_MOST
     assert len(figures["turns"]) >= 2
     for turn in figures["turns"]:
-        assert set(turn) == {"vad_wait_ms", "stt_ms", "brain_ms", "tts_ms", "total_ms"}
+        assert set(turn) == {
+            *STAGES,
+            "total_ms",
+            "wire_gap_ms",
+            "eot_probability",
+            "eot_context",
+            "speculated",
+        }
         assert turn["total_ms"] >= turn["vad_wait_ms"] + turn["stt_ms"]
 
 

@@ -111,7 +111,8 @@ class VoiceSessions:
             tools=tools,
             stt=self.kit.stt,
             tts=self.kit.tts,
-            vad=self.kit.vad(),
+            vad=self.kit.agent_vad(),
+            end_of_turn=self.kit.turn_model,
             transcript=CallTranscript(self.db, call_id, enabled=profile.transcription_enabled),
             config=SessionConfig(
                 silence_timeout_s=self.settings.silence_timeout_seconds,

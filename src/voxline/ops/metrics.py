@@ -31,7 +31,8 @@ __all__ = ["CONTENT_TYPE", "TURN_STAGES", "DatabaseCounts", "Metrics", "Placemen
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # The stages of a caller turn as voice.metrics.TurnLatency stores them (``<stage>_ms``).
-TURN_STAGES = ("vad_wait", "stt", "brain", "tts", "total")
+# ``wire_gap``: the gap as the contact heard it, measured on the call's recorded channels.
+TURN_STAGES = ("vad_wait", "eot_wait", "stt", "brain", "tts", "total", "wire_gap")
 
 # Seconds. A turn's stages run from tens of milliseconds (VAD hangover, TTS first chunk) to
 # seconds (a slow LLM); the loop's lag is good under 20 ms (one media frame) and bad above.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from voxline.config import Settings
+from voxline.voice.end_of_turn import TurnModel
 from voxline.voice.stt.base import SpeechToText
 from voxline.voice.tts.base import TextToSpeech
 from voxline.voice.vad import Endpointer, SileroVad, StreamingVad, Vad
@@ -49,6 +50,21 @@ class VoiceKit:
         from voxline.voice.vad_batch import SileroBatch
 
         return SileroBatch()
+
+    @functools.cached_property
+    def turn_model(self) -> TurnModel | None:
+        """Smart Turn v3 when enabled and installed (shared by every call), else None."""
+        if not self.settings.end_of_turn_model:
+            return None
+        from voxline.voice.end_of_turn import shared_smart_turn
+
+        return shared_smart_turn()
+
+    def agent_vad(self) -> StreamingVad:
+        """The agent's VAD: a short stop when the end-of-turn model decides after it, the
+        full hang-over otherwise."""
+        stop = self.settings.vad_stop_ms if self.turn_model is not None else None
+        return self.vad(hangover_ms=stop)
 
     def vad(self, hangover_ms: float | None = None) -> StreamingVad:
         """A VAD stream for one call side: on the process's shared batch (``vad_batch``

@@ -16,6 +16,10 @@ what paces the call differ:
   WebSocket, sandbox audio): a task group owns the media clock (one agent frame every 20 ms,
   silence when idle), the listener (VAD endpointing, barge-in) and the responder (STT, the
   brain, TTS clause by clause), and keeps the recording and latency figures.
+  A VAD stop does not end the contact's turn by itself: :mod:`voxline.voice.end_of_turn`
+  holds it until the end-of-turn model (and its policy) says the contact has finished, while
+  :mod:`voxline.voice.speculation` drafts the answer; each answered turn's figures come from
+  :mod:`voxline.voice.turn_gap` (the gap measured on the recording, and its stages).
 - :meth:`CallSession.run_text`, on a :class:`~voxline.voice.channel.AgentLine` (sandbox text
   mode: tests and capacity runs): the responder alone. Contact turns arrive as words, a
   silence is ``listen`` timing out, a reply is said whole by ``say``, which reports what was
@@ -36,12 +40,13 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
 from voxline.domain.tools import BuiltinTool
+from voxline.domain.turn_taking import TurnPolicy
 from voxline.voice.barge_in import BargeInGate
 from voxline.voice.brain.base import (
     Brain,
@@ -57,13 +62,15 @@ from voxline.voice.brain.base import (
 from voxline.voice.brain.clauses import sentences, split_clauses
 from voxline.voice.brain.scripted import FAREWELL
 from voxline.voice.channel import AgentLine, Heard, LineClosed
+from voxline.voice.end_of_turn import EndOfTurn, Inference, TurnModel
 from voxline.voice.frames import FRAME_MS, AudioFrame
 from voxline.voice.hearing import StreamedHearing
 from voxline.voice.interruptions import BargeInPolicy, Verdict
 from voxline.voice.kit import SpeechModels
-from voxline.voice.metrics import CallMetrics, TurnLatency
+from voxline.voice.metrics import CallMetrics
 from voxline.voice.playback import Playback
 from voxline.voice.playback import Utterance as Speech
+from voxline.voice.speculation import Draft, Speculator, Work
 from voxline.voice.stages import (
     APOLOGY,
     FailureSink,
@@ -88,6 +95,7 @@ from voxline.voice.tools import (
 )
 from voxline.voice.transport import MediaTransport
 from voxline.voice.tts.base import TextToSpeech
+from voxline.voice.turn_gap import BYTES_PER_MS, ContactTail, TurnMarks, WireMeter, leading_quiet_ms
 from voxline.voice.turns import AgentTurn, HeardAudio, HeardText, Silence, TranscriptSink
 from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
 
@@ -106,6 +114,8 @@ class SessionConfig:
     agent_voice: str | None = None
     limits: StageLimits = field(default_factory=StageLimits)
     barge_in: BargeInPolicy = field(default_factory=BargeInPolicy)
+    # After a VAD stop: how long to wait for the contact to go on (voice.end_of_turn).
+    turn_policy: TurnPolicy = field(default_factory=TurnPolicy)
 
 
 class CallSession:
@@ -126,6 +136,8 @@ class CallSession:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         on_failure: FailureSink | None = None,
         tools: SessionTools | None = None,
+        end_of_turn: TurnModel | None = None,
+        turn_inference: Inference | None = None,
     ) -> None:
         self.brain = brain
         self.tools = tools
@@ -176,6 +188,14 @@ class CallSession:
         self._transport: MediaTransport | None = None
         # Audio path: echo removal and the hold / stop / resume of barge-in (made by run()).
         self._gate: BargeInGate | None = None
+        # The end-of-turn model, and how it is run (default: on the voice pool).
+        self._turn_model = end_of_turn
+        self._turn_inference = turn_inference
+        self._end_of_turn: EndOfTurn
+        self._meter: WireMeter
+        self._speculator: Speculator
+        self._awaiting_reply = False
+        self._tail: ContactTail
 
     @property
     def history(self) -> list[Turn]:
@@ -245,9 +265,29 @@ class CallSession:
         """Hold the conversation on an audio transport until either side hangs up; returns
         the latency figures. Needs the speech models (``stt``, ``tts``, ``vad``)."""
         models = self._models
-        self._aligner = Aligner(self._recording)
+        self._meter = WireMeter(self._recording)
+        self._aligner = Aligner(self._meter)
+        self._tail = ContactTail()
         self._playback = Playback()
         self._inbox = asyncio.Queue()
+        self._end_of_turn = EndOfTurn(
+            self._turn_model,
+            self._turn_over,
+            self._agent_said_last,
+            clock=self._clock,
+            sleep=self._sleep,
+            policy=self.config.turn_policy,
+            infer=self._turn_inference,
+        )
+        self._speculator = Speculator(
+            self.brain,
+            Work(
+                transcribe=self._transcribe,
+                synthesize=self._synthesize,
+                clauses=self._clauses,
+                clock=self._clock,
+            ),
+        )
         self._transport = transport
         self._hearing = self._streamed_hearing(models.stt)
         self._gate = gate = BargeInGate(models.stt, self.config.barge_in)
@@ -273,8 +313,11 @@ class CallSession:
         finally:
             await self._stop_hearing()
             gate.close()
+            self._end_of_turn.close()
+            self._speculator.drop()
             self._flush_turns(final=True)
             self._aligner.close()
+            self._measure_wire_gaps()
             await self._write_finished_turns(final=True)
             await self._transcribe_leftovers(models.stt)
             await self._report_failure()
@@ -324,6 +367,8 @@ class CallSession:
         leftovers: list[HeardAudio | HeardText | Silence] = (
             [self._in_flight] if self._in_flight else []
         )
+        if (held := self._end_of_turn.take()) is not None:
+            leftovers.append(held)
         while not self._inbox.empty():
             leftovers.append(self._inbox.get_nowait())
         leftovers += self._heard_last
@@ -351,13 +396,12 @@ class CallSession:
         reply: Reply | None,
         *,
         planned: int,
-        latency: TurnLatency | None = None,
-        last_word_at: float | None = None,
+        marks: TurnMarks | None = None,
     ) -> int:
         """Start an agent turn of ``planned`` utterances (enqueued as they are synthesized)."""
         number = self._next_turn
         self._next_turn += 1
-        self._turns[number] = AgentTurn(pending=planned, latency=latency, last_word_at=last_word_at)
+        self._turns[number] = AgentTurn(pending=planned, marks=marks)
         if reply is not None:
             self._history.append(Utterance("agent", reply.text))
             if reply.end_call:
@@ -405,8 +449,23 @@ class CallSession:
             turn.started_at = now
             if number == 0:
                 self.metrics.answer_to_first_audio_ms = (turn.started_at - self._answered_at) * 1000
-            elif turn.latency is not None and turn.last_word_at is not None:
-                turn.latency.total_ms = (turn.started_at - turn.last_word_at) * 1000
+            elif turn.marks is not None and self._text_line is None:
+                self._awaiting_reply = False
+                agent_at_ms = self._aligner.agent_bytes / BYTES_PER_MS
+                self.metrics.turns.append(turn.marks.settle(now, agent_at_ms))
+
+    def _measure_wire_gaps(self) -> None:
+        """Each answered turn's gap as measured on the recorded channels (call's end)."""
+        for latency in self.metrics.turns:
+            if latency.agent_at_ms is not None:
+                latency.wire_gap_ms = self._meter.gap(latency.agent_at_ms)
+
+    def _agent_said_last(self) -> str:
+        """The agent's last words in the conversation (for the end-of-turn policy)."""
+        for turn in reversed(self._history):
+            if isinstance(turn, Utterance) and turn.speaker == "agent":
+                return turn.text
+        return ""
 
     def _flush_turns(self, final: bool = False) -> None:
         """Account for utterances played to the end or cut (``final``: the call is over)."""
@@ -432,6 +491,8 @@ class CallSession:
 
     def _check_silence(self, vad: StreamingVad) -> None:
         if self._playback.active or vad.speaking or self._responding:
+            return
+        if self._end_of_turn.pending:
             return
         if not self._inbox.empty() or self._hangup_after is not None:
             return
@@ -470,6 +531,8 @@ class CallSession:
             self._aligner.contact(frame.pcm)
             if self._hearing is not None:
                 self._hearing.feed(frame.pcm)
+            self._tail.feed(frame.pcm)
+            self._end_of_turn.listen(frame.pcm)
             beep = self._beep_detector
             if beep is not None and self._beep_heard is not None and beep.feed(frame.pcm):
                 self._beep_heard.set()
@@ -479,6 +542,11 @@ class CallSession:
                 endpointer = vad.endpointer
                 behind = (endpointer.position_ms - (endpointer.speech_started_ms or 0.0)) / 1000
                 if event is SPEECH_START:
+                    self._end_of_turn.started()
+                    self._speculator.drop()
+                    if self._awaiting_reply:
+                        self._awaiting_reply = False
+                        self.metrics.early_turn_ends += 1
                     self._speech_started_at = now - behind
                     self._last_activity = now
                     if self._playback.active and not self._saying_goodbye():
@@ -491,13 +559,15 @@ class CallSession:
                     wait_s = endpointer.position_ms / 1000 - ended
                     self._last_activity = now
                     if pcm:
+                        marks = TurnMarks.at_stop(now, self._tail, self._aligner, vad)
                         heard = HeardAudio(
-                            pcm, self._speech_started_at, now - wait_s, wait_s * 1000
+                            pcm, self._speech_started_at, now - wait_s, wait_s * 1000, marks
                         )
-                        if gate.open:
+                        if gate.open:  # said over the agent: the barge-in gate judges it
                             gate.ended(heard, vad)
-                        elif self._hearing is None:  # else the engine ends the turn
-                            self._inbox.put_nowait(heard)
+                        elif self._hearing is None:  # else the streaming engine ends turns
+                            self._end_of_turn.stopped(heard)
+                            self._speculate(heard)
             await self._judge_barge_in(transport, gate, vad)
 
     async def _judge_barge_in(
@@ -530,7 +600,7 @@ class CallSession:
         """Answer what the contact said over the agent. With a streaming speech-to-text the
         engine ends that turn itself (:meth:`_hear_streamed`), so it is not queued twice."""
         if self._hearing is None:
-            self._inbox.put_nowait(heard)
+            self._turn_over(heard)
 
     def _streamed_hearing(self, stt: SpeechToText) -> StreamedHearing | None:
         """With a streaming speech-to-text, the engine hears the call and ends the contact's
@@ -554,6 +624,30 @@ class CallSession:
         closing are kept for :meth:`_transcribe_leftovers`."""
         if self._hearing is not None:  # kept: the VAD's ends of speech stay no turn
             self._heard_last += await self._hearing.close()
+
+    def _turn_over(self, heard: HeardAudio) -> None:
+        """The end-of-turn gate let ``heard`` through: answer it."""
+        self._awaiting_reply = True
+        self._inbox.put_nowait(heard)
+
+    def _speculate(self, heard: HeardAudio) -> None:
+        """Start answering ``heard`` while the end of the turn is decided, when nothing else
+        is going on (voice.speculation)."""
+        if self._responding or not self._inbox.empty() or self._playback.active:
+            return
+        if self._hangup_after is not None or self.failure is not None:
+            return
+        self._speculator.start(heard, self._history)
+
+    async def _transcribe(self, pcm: bytes) -> str:
+        transcribe = partial(self._models.stt.transcribe, pcm)
+        return await run_stage(Stage.STT, transcribe, self.config.limits)
+
+    def _clauses(self, history: Sequence[Turn]) -> AsyncIterator[str | EndCall | ToolCall]:
+        """The streaming brain's reply to ``history``, clause by clause, each in time."""
+        assert isinstance(self.brain, StreamingBrain)
+        pieces = split_clauses(self.brain.stream(list(history)))
+        return each_within(pieces, self.config.limits.timeout(Stage.BRAIN))
 
     async def _barge_in(self, transport: MediaTransport) -> None:
         """The contact talks over the agent: stop speaking now, drop the rest of the turn."""
@@ -606,21 +700,31 @@ class CallSession:
                     await self._say(await run_stage(Stage.BRAIN, on_silence, limits))
                     continue
                 silences = 0
-                latency: TurnLatency | None = None
-                last_word_at: float | None = None
+                marks: TurnMarks | None = None
+                draft: Draft | None = None
                 if isinstance(item, Heard):
                     text = item.text.strip()  # no audio: no latency figures
-                elif isinstance(item, HeardText):  # transcribed as it was said
-                    text, last_word_at = item.text, item.last_word_at
-                    latency = TurnLatency(item.endpoint_wait_ms, 0.0, brain_ms=0.0, tts_ms=0.0)
+                elif isinstance(item, HeardText):  # transcribed as it was said: no STT stage
+                    text = item.text
+                    marks = TurnMarks.streamed(
+                        self._clock(), self._tail, self._aligner, item.endpoint_wait_ms
+                    )
                 else:
-                    started = self._clock()
+                    marks = item.marks
                     self._in_flight = item
-                    transcribe = partial(self._models.stt.transcribe, item.pcm)
-                    text = (await run_stage(Stage.STT, transcribe, limits)).strip()
-                    stt_ms = (self._clock() - started) * 1000
-                    last_word_at = item.last_word_at
-                    latency = TurnLatency(item.vad_wait_ms, stt_ms, brain_ms=0.0, tts_ms=0.0)
+                    draft = await self._speculator.take(item)
+                    if draft is not None:  # heard while the end of the turn was decided
+                        text = draft.text
+                        if marks is not None:
+                            marks.speculated = True
+                            marks.stt_started_at = draft.stt_started_at
+                            marks.stt_done_at = draft.stt_done_at
+                    else:
+                        if marks is not None:
+                            marks.stt_started_at = self._clock()
+                        text = (await self._transcribe(item.pcm)).strip()
+                        if marks is not None:
+                            marks.stt_done_at = self._clock()
                 if not text:
                     self._in_flight = None
                     continue
@@ -629,32 +733,42 @@ class CallSession:
                 )
                 self._in_flight = None
                 self._history.append(Utterance("contact", text))
-                if latency is not None:
-                    self.metrics.turns.append(latency)
-                await self._answer(latency, last_word_at)
+                await self._answer(marks, draft)
             finally:
                 self._responding = False
+                if self._text_line is None and self._inbox.empty():
+                    self._awaiting_reply = False  # answered (or nothing to answer)
 
-    async def _answer(self, latency: TurnLatency | None, last_word_at: float | None) -> None:
+    async def _answer(self, marks: TurnMarks | None, draft: Draft | None = None) -> None:
         """The agent's turn: its reply and the tools it calls, round after round, until it
         has said what it had to, listens (after keys), or left the call.
 
         Audio with a streaming brain speaks while the brain writes; a text line says each
         reply whole, so there a reply is awaited.
         """
+        if draft is not None and (not draft.usable or draft.history_len + 1 != len(self._history)):
+            await draft.close()  # no reply drafted, or drafted for another conversation
+            draft = None
         if self._hangup_after is not None:
+            if draft is not None:
+                await draft.close()
             return  # the goodbye is being said: what the contact said is kept, not answered
         streaming = self._text_line is None and isinstance(self.brain, StreamingBrain)
         for round_ in range(MAX_TOOL_ROUNDS + 2):
             if isinstance(self.brain, StreamingBrain) and streaming:
-                said, calls = await self._say_streamed(self.brain, latency, last_word_at)
+                said, calls = await self._say_streamed(self.brain, marks, draft)
+            elif draft is not None and draft.reply is not None:
+                reply = draft.reply
+                if marks is not None:
+                    marks.first_clause_at = draft.first_clause_at
+                await self._say(reply, marks, draft)
             else:
-                thinking = self._clock()
                 respond = partial(self.brain.respond, list(self._history))
-                reply = await run_stage(Stage.BRAIN, respond, self.config.limits)
-                if latency is not None:
-                    latency.brain_ms = (self._clock() - thinking) * 1000
-                await self._say(reply, latency, last_word_at)
+                retry = draft is None or draft.failed is None  # a failure ahead was one try
+                reply = await run_stage(Stage.BRAIN, respond, self.config.limits, retry=retry)
+                if marks is not None:
+                    marks.first_clause_at = self._clock()
+                await self._say(reply, marks)
                 said, calls = reply.text, reply.tool_calls
             if not calls or self._over or self._leave or self.failure is not None:
                 return
@@ -662,7 +776,7 @@ class CallSession:
                 return  # told it called too many; what it said is all it says
             if not await self._act(said, calls, last_round=round_ == MAX_TOOL_ROUNDS):
                 return
-            latency = last_word_at = None
+            marks = draft = None
 
     # Acting: the tools the brain calls.
 
@@ -888,7 +1002,7 @@ class CallSession:
             await self._sleep(FRAME_MS / 1000)
 
     async def _say(
-        self, reply: Reply, latency: TurnLatency | None = None, last_word_at: float | None = None
+        self, reply: Reply, marks: TurnMarks | None = None, draft: Draft | None = None
     ) -> None:
         """Speak ``reply`` sentence by sentence: each plays as soon as it is synthesized (on
         a text line: say it whole)."""
@@ -896,22 +1010,25 @@ class CallSession:
             self._history.append(Utterance("agent", ""))  # it only acts
             return
         if self._text_line is not None:
-            number = self._open_turn(reply, planned=1, latency=latency, last_word_at=last_word_at)
+            number = self._open_turn(reply, planned=1, marks=marks)
             await self._say_on_line(self._text_line, number, reply.text)
             return
         parts = sentences(reply.text)
-        number = self._open_turn(
-            reply, planned=len(parts), latency=latency, last_word_at=last_word_at
-        )
+        number = self._open_turn(reply, planned=len(parts), marks=marks)
         turn = self._turns[number]
         for index, part in enumerate(parts):
             if turn.cut:
                 turn.pending -= 1
                 continue
-            started = self._clock()
+            if index == 0 and draft is not None and draft.first_pcm is not None:
+                pcm = draft.first_pcm  # synthesized while the turn was decided
+                if marks is not None:
+                    _queued(marks, draft.queued_at or self._clock(), pcm)
+                self._playback.enqueue(Speech(number, part, pcm))
+                continue
             pcm = await self._synthesize(part)
-            if index == 0 and latency is not None:
-                latency.tts_ms = (self._clock() - started) * 1000
+            if index == 0 and marks is not None:
+                _queued(marks, self._clock(), pcm)
             if turn.cut:
                 turn.pending -= 1
                 continue
@@ -945,7 +1062,7 @@ class CallSession:
         return Silence() if heard is None else heard
 
     async def _say_streamed(
-        self, brain: StreamingBrain, latency: TurnLatency | None, last_word_at: float | None
+        self, brain: StreamingBrain, marks: TurnMarks | None, draft: Draft | None = None
     ) -> tuple[str, tuple[ToolCall, ...]]:
         """Speak a reply while the brain is still writing it, clause by clause; what was
         said and the tools the reply calls.
@@ -953,16 +1070,21 @@ class CallSession:
         A stream that fails before its first clause is asked once more; once something was
         said, a failure ends the call (a repeated stream would say it twice).
         """
-        number = self._open_turn(None, planned=1, latency=latency, last_word_at=last_word_at)
+        number = self._open_turn(None, planned=1, marks=marks)
         turn = self._turns[number]
-        thinking = self._clock()
         said: list[str] = []
         calls: list[ToolCall] = []
         end_call = False
         timeout_s = self.config.limits.timeout(Stage.BRAIN)
         try:
-            for attempt in (1, 2):
-                pieces = split_clauses(brain.stream(list(self._history)))
+            failed_ahead = draft is not None and draft.failed is not None
+            for attempt in (2,) if failed_ahead else (1, 2):
+                ready: bytes | None = None
+                if attempt == 1 and draft is not None:
+                    pieces = draft.stream()  # the drafted start, then the same stream
+                    ready = draft.first_pcm
+                else:
+                    pieces = split_clauses(brain.stream(list(self._history)))
                 try:
                     async for piece in each_within(pieces, timeout_s):
                         if isinstance(piece, EndCall):
@@ -971,15 +1093,22 @@ class CallSession:
                         if isinstance(piece, ToolCall):
                             calls.append(piece)
                             continue
-                        if not said and latency is not None:
-                            latency.brain_ms = (self._clock() - thinking) * 1000
+                        if not said and marks is not None:
+                            drafted = ready is not None and draft is not None
+                            marks.first_clause_at = (
+                                draft.first_clause_at if drafted and draft else self._clock()
+                            )
                         said.append(piece)
                         if turn.cut:
                             continue
-                        started = self._clock()
-                        pcm = await self._synthesize(piece)
-                        if len(said) == 1 and latency is not None:
-                            latency.tts_ms = (self._clock() - started) * 1000
+                        if len(said) == 1 and ready is not None and draft is not None:
+                            pcm, ready = ready, None
+                            queued = draft.queued_at or self._clock()
+                        else:
+                            pcm = await self._synthesize(piece)
+                            queued = self._clock()
+                        if len(said) == 1 and marks is not None:
+                            _queued(marks, queued, pcm)
                         if not turn.cut:
                             turn.pending += 1
                             self._playback.enqueue(Speech(number, piece, pcm))
@@ -1018,6 +1147,12 @@ class _Detector(Protocol):
 
 
 _DIGITS = re.compile(r"[0-9*#wW]{1,32}")
+
+
+def _queued(marks: TurnMarks, now: float, pcm: bytes) -> None:
+    """The reply's first clause is synthesized and queued to play."""
+    marks.queued_at = now
+    marks.tts_lead_ms = leading_quiet_ms(pcm)
 
 
 async def _first_done(*tasks: asyncio.Task[None]) -> None:

@@ -16,12 +16,17 @@ class Aligner:
         self._recording = recording
         self._agent = bytearray()
         self._contact = bytearray()
+        # Audio seen so far on each channel (bytes): a channel's position on the recording.
+        self.agent_bytes = 0
+        self.contact_bytes = 0
 
     def agent(self, pcm: bytes) -> None:
+        self.agent_bytes += len(pcm)
         self._agent += pcm
         self._flush()
 
     def contact(self, pcm: bytes) -> None:
+        self.contact_bytes += len(pcm)
         self._contact += pcm
         self._flush()
 

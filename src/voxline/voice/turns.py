@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from voxline.voice.metrics import TurnLatency
+from voxline.voice.turn_gap import TurnMarks
 
 
 @dataclass
@@ -25,6 +25,8 @@ class HeardAudio:
     started_at: float
     last_word_at: float
     vad_wait_ms: float
+    # The clock marks and channel positions of the turn, for its latency figures.
+    marks: TurnMarks | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +50,7 @@ class AgentTurn:
     started_at: float | None = None
     spoken: list[str] = field(default_factory=list)
     pending: int = 0
-    latency: TurnLatency | None = None
-    last_word_at: float | None = None
+    marks: TurnMarks | None = None
     cut: bool = False
     written: bool = False
 

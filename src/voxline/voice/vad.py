@@ -288,6 +288,11 @@ class StreamingVad:
         """The audio of the utterance still being spoken (pre-roll included), or b""."""
         return bytes(self._utterance) if self._utterance is not None else b""
 
+    @property
+    def buffered_ms(self) -> float:
+        """Audio fed but not yet part of a whole window (0 to 32 ms)."""
+        return len(self._pending) / SAMPLE_WIDTH * 1000 / SAMPLE_RATE
+
     def take_utterance(self) -> bytes | None:
         """The audio of the utterance that last ended (once), or None."""
         finished, self._finished = self._finished, None

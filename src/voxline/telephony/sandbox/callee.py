@@ -15,6 +15,7 @@ from voxline.telephony.sandbox.personas import (
     IVR_MENUS_WITHOUT_KEY,
     Behaviour,
     Persona,
+    spoken,
 )
 
 THINKING_SECONDS = 0.5
@@ -55,7 +56,7 @@ async def _converse(persona: Persona, line: TextLine) -> None:
         else:
             await utterance.finished
             await line.pause(THINKING_SECONDS)
-        await line.speak(reply)
+        await line.speak(spoken(reply))
     if persona.hangs_up_after_lines:
         await line.pause(THINKING_SECONDS)
         line.hangup("contact")

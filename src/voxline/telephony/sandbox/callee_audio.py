@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 from collections import deque
 
+import numpy as np
+
 from voxline.telephony.sandbox.audio_line import AudioEnd
 from voxline.telephony.sandbox.personas import (
     IVR_DEPARTMENTS,
@@ -19,11 +21,14 @@ from voxline.telephony.sandbox.personas import (
     IVR_MENUS_WITHOUT_KEY,
     Behaviour,
     Persona,
+    line_parts,
+    spoken,
 )
 from voxline.voice.channel import LineClosed
 from voxline.voice.dtmf import DtmfDetector
 from voxline.voice.frames import FRAME_MS, AudioFrame, silence_frame, split_frames
 from voxline.voice.tts.base import TextToSpeech
+from voxline.voice.turn_gap import audible_blocks
 from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
 
 THINKING_SECONDS = 0.4
@@ -44,6 +49,7 @@ class AudioCallee:
         vad: StreamingVad,
         voice: str,
         said: list[str] | None = None,
+        cut_ins: list[str] | None = None,
     ) -> None:
         self.persona = persona
         self.end = end
@@ -52,6 +58,10 @@ class AudioCallee:
         self.voice = voice
         # What the callee said, in order, each line once it was fully played.
         self.said = said if said is not None else []
+        # Lines with pauses the agent started answering before they were finished.
+        self.cut_ins = cut_ins if cut_ins is not None else []
+        self._pauses = 0
+        self._agent_spoke = False
         self._dtmf = DtmfDetector() if persona.behaviour is Behaviour.IVR else None
         self._keys: asyncio.Queue[str] = asyncio.Queue()
         self._speech: deque[AudioFrame] = deque()
@@ -100,17 +110,42 @@ class AudioCallee:
                     if event is SPEECH_START:
                         self._agent_ended.clear()
                         self._agent_started.set()
+                        self._agent_spoke = True
                     elif event is SPEECH_END:
                         self.vad.take_utterance()
                         self._agent_started.clear()
                         self._agent_ended.set()
 
     async def _say(self, text: str) -> None:
-        pcm = await self.tts.synthesize(text, self.voice)
+        """Say ``text``, pausing at its pause marks; an agent starting to talk during a
+        pause is a premature cut-in (noted in :attr:`cut_ins`)."""
+        parts = line_parts(text) or [text]
+        pcm = await self.tts.synthesize(spoken(text), self.voice)
+        if len(parts) > 1 and self.persona.pauses:
+            pcm = await self._with_pauses(parts, pcm)
+        self._agent_spoke = False
         self._done_speaking.clear()
         self._speech.extend(split_frames(pcm))
         await self._done_speaking.wait()
-        self.said.append(text)
+        if len(parts) > 1 and self._agent_spoke:
+            self.cut_ins.append(spoken(text))
+        self.said.append(spoken(text))
+
+    async def _with_pauses(self, parts: list[str], pcm: bytes) -> bytes:
+        """The whole line's audio (said in one go, so its voice carries on over each pause,
+        as a person's does mid-sentence) with silence inserted at each part's end: the
+        quietest 20 ms near where the part alone would end."""
+        cuts = []
+        for index in range(1, len(parts)):
+            alone = await self.tts.synthesize(" ".join(parts[:index]), self.voice)
+            cuts.append(_quietest_near(pcm, _audible_end(alone)))
+        pieces, start = [], 0
+        for cut in cuts:
+            pause = self.persona.pauses[self._pauses % len(self.persona.pauses)]
+            self._pauses += 1
+            pieces += [pcm[start:cut], bytes(int(pause * 16000) * 2)]
+            start = cut
+        return b"".join([*pieces, pcm[start:]])
 
     async def _pause(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -195,3 +230,23 @@ class AudioCallee:
             await asyncio.wait_for(self._agent_ended.wait(), FAREWELL_WAIT_SECONDS)
         await self._pause(THINKING_SECONDS)
         self.end.hangup("contact")
+
+
+_BLOCK = 320  # 10 ms of 16 kHz PCM16
+
+
+def _audible_end(pcm: bytes) -> int:
+    """Where the last audible 10 ms block of ``pcm`` ends (bytes)."""
+    loud = np.flatnonzero(audible_blocks(pcm))
+    return int(loud[-1] + 1) * _BLOCK if loud.size else len(pcm)
+
+
+def _quietest_near(pcm: bytes, around: int, reach: int = 20 * _BLOCK) -> int:
+    """The start of the quietest 20 ms of ``pcm`` within ``reach`` bytes of ``around``."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32)
+    low = max(0, around - reach) // 2
+    high = min(samples.size - 320, (around + reach) // 2)
+    if high <= low:
+        return min(len(pcm), max(0, around)) // 2 * 2
+    energy = np.convolve(samples[low : high + 320] ** 2, np.ones(320), mode="valid")
+    return int(low + int(np.argmin(energy))) * 2

@@ -99,6 +99,8 @@ class SimulatedCall:
     line: TextLine | AudioLine
     hangup_requested: asyncio.Event
     callee_said: list[str] = field(default_factory=list)
+    # Audio mode: the callee's lines with pauses the agent answered before they were over.
+    callee_cut_ins: list[str] = field(default_factory=list)
     transfer: Transfer | None = None
     voicemail: Voicemail | None = None
 
@@ -399,6 +401,7 @@ class SandboxCarrier:
             self._audio.vad(),
             self._audio.voice,
             said=call.callee_said,
+            cut_ins=call.callee_cut_ins,
         )
         await callee.run()
 

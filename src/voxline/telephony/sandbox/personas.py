@@ -28,6 +28,8 @@ class Behaviour(StrEnum):
     WANTS_PERSON = "wants_person"
     UNREACHABLE = "unreachable"
     STOP_CALLING = "stop_calling"
+    PAUSER = "pauser"
+    DIGITS = "digits"
     STOPPER = "stopper"
     BACKCHANNELER = "backchanneler"
     ECHOING = "echoing"
@@ -47,6 +49,8 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "0110": Behaviour.WANTS_PERSON,
     "0111": Behaviour.UNREACHABLE,
     "0112": Behaviour.STOP_CALLING,
+    "0113": Behaviour.PAUSER,
+    "0114": Behaviour.DIGITS,
     # Barge-in regression callers, at the end of the range.
     "0117": Behaviour.STOPPER,
     "0118": Behaviour.BACKCHANNELER,
@@ -67,6 +71,8 @@ DESCRIPTIONS: dict[Behaviour, str] = {
     Behaviour.WANTS_PERSON: "asks for a real person, then gives up and hangs up (contact_hangup)",
     Behaviour.UNREACHABLE: "never answers; a transfer there fails (as 0102 when dialed)",
     Behaviour.STOP_CALLING: "asks not to be called again (completed, agent_hangup)",
+    Behaviour.PAUSER: "pauses mid-sentence (0.6-0.9 s) before finishing; a turn-taking test",
+    Behaviour.DIGITS: "reads a phone number out slowly, in groups with pauses",
     Behaviour.STOPPER: 'cuts the agent short with "wait, stop" (completed; turns are cut)',
     Behaviour.BACKCHANNELER: (
         'says "uh-huh", "okay", "mm-hmm" while the agent talks (audio; turns are not cut)'
@@ -109,10 +115,26 @@ class Persona:
     barge_in_at: float | None = None
     # Hang up right after the last line instead of waiting for the agent's goodbye.
     hangs_up_after_lines: bool = False
+    # Seconds of silence at each PAUSE mark of a line (audio mode; text mode says it whole).
+    pauses: tuple[float, ...] = ()
     # Said over the agent's turns, one per turn in turn (audio lines only).
     backchannels: tuple[str, ...] = ()
     # The line echoes the agent's voice back to it (audio lines only).
     echo: LineEcho | None = None
+
+
+# Where a line's speaker pauses (see :func:`line_parts`).
+PAUSE = " | "
+
+
+def line_parts(line: str) -> list[str]:
+    """The stretches of ``line`` said without a pause."""
+    return [part.strip() for part in line.split(PAUSE.strip()) if part.strip()]
+
+
+def spoken(line: str) -> str:
+    """``line`` as words, without its pause marks."""
+    return " ".join(line_parts(line))
 
 
 _TALKER_LINES = (
@@ -147,6 +169,19 @@ _FILIBUSTER_LINES = (
     "Then my cousin called about the family reunion, and we went through every single dish "
     "everyone is bringing, which took the better part of an hour.",
 )
+
+_PAUSER_LINES = (
+    "Yes, speaking. I was wondering if | you could tell me what this is about?",
+    "Okay, but could we move it to | next Monday instead?",
+    "That works for me, but I need to | check my calendar. Thanks, goodbye!",
+)
+_PAUSER_PAUSES = (0.6, 0.9, 0.75)
+
+_DIGITS_LINES = (
+    "Sure, it is | four one five | five five five | zero one nine eight.",
+    "Yes, | that's right. Thanks, goodbye!",
+)
+_DIGITS_PAUSES = (0.8, 0.9, 0.7, 0.6)
 
 _WANTS_PERSON_LINES = (
     "Hi. Can I speak to a real person, please?",
@@ -231,6 +266,10 @@ def persona_for(destination: str) -> Persona:
         return Persona(behaviour, ring_seconds=6.0, lines=(VOICEMAIL_GREETING,))
     if behaviour is Behaviour.FILIBUSTER:
         return Persona(behaviour, ring_seconds=3.0, lines=_FILIBUSTER_LINES)
+    if behaviour is Behaviour.PAUSER:
+        return Persona(behaviour, ring_seconds=3.0, lines=_PAUSER_LINES, pauses=_PAUSER_PAUSES)
+    if behaviour is Behaviour.DIGITS:
+        return Persona(behaviour, ring_seconds=3.0, lines=_DIGITS_LINES, pauses=_DIGITS_PAUSES)
     if behaviour is Behaviour.INTERRUPTER:
         return Persona(behaviour, ring_seconds=3.0, lines=_INTERRUPTER_LINES, barge_in_at=0.4)
     if behaviour is Behaviour.STOPPER:
@@ -269,6 +308,8 @@ CALLER_BEHAVIOURS: tuple[Behaviour, ...] = (
     Behaviour.INTERRUPTER,
     Behaviour.WANTS_PERSON,
     Behaviour.STOP_CALLING,
+    Behaviour.PAUSER,
+    Behaviour.DIGITS,
     Behaviour.STOPPER,
     Behaviour.BACKCHANNELER,
     Behaviour.ECHOING,

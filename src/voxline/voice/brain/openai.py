@@ -261,6 +261,10 @@ class OpenAIBrain:
     otherwise, and handles silences like the scripted brain (no model round trip either).
     """
 
+    # Each reply depends on the history alone, so one may be drafted ahead and thrown away
+    # (voxline.voice.speculation).
+    replayable = True
+
     def __init__(
         self,
         profile: AgentProfile,

@@ -1,0 +1,206 @@
+"""A reply prepared while the contact pauses, before the turn is known to be over.
+
+At a VAD stop the end-of-turn model still has to decide (and may wait). Meanwhile the
+:class:`Speculator` starts the work the answer needs: speech-to-text of the turn so far and,
+when the brain may be asked ahead (:func:`replayable`), the brain's reply up to its first
+clause, synthesized. If the contact goes on, :meth:`Speculator.drop` cancels it all and
+nothing of it is ever played or kept. If the turn is confirmed, :meth:`Speculator.take`
+hands the :class:`Draft` to the responder, which plays the first clause at once and goes on
+with the rest of the same brain stream: no work is done twice.
+
+A brain is asked ahead only if it says it is a pure function of the history (a class
+attribute ``replayable = True``, as :class:`~voxline.voice.brain.openai.OpenAIBrain`): the
+scripted brain advances its script on every call, so a dropped draft would skip a line.
+Speech-to-text is always safe to run ahead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from voxline.voice.brain.base import (
+    Brain,
+    EndCall,
+    Reply,
+    StreamingBrain,
+    ToolCall,
+    Turn,
+    Utterance,
+)
+from voxline.voice.brain.clauses import sentences
+from voxline.voice.turns import HeardAudio
+
+Piece = str | EndCall | ToolCall
+
+
+def replayable(brain: Brain) -> bool:
+    """Whether ``brain`` may be asked for a reply that could then be thrown away."""
+    return getattr(type(brain), "replayable", False) is True
+
+
+@dataclass
+class Draft:
+    """What was prepared for one stop: the words heard, and perhaps the reply's start."""
+
+    text: str
+    stt_started_at: float
+    stt_done_at: float
+    # The history the brain was asked with (its length), to check it still holds.
+    history_len: int = 0
+    # Streaming brain: the pieces received up to the first clause, and the rest of the stream.
+    pieces: list[Piece] = field(default_factory=list)
+    rest: AsyncIterator[Piece] | None = None
+    # Non-streaming brain: the whole reply.
+    reply: Reply | None = None
+    first_pcm: bytes | None = None
+    first_clause_at: float | None = None
+    queued_at: float | None = None
+    # The brain failed ahead: that was its first attempt, the responder makes the second.
+    failed: Exception | None = None
+
+    @property
+    def has_reply(self) -> bool:
+        return self.reply is not None or bool(self.pieces) or self.rest is not None
+
+    @property
+    def usable(self) -> bool:
+        """Whether the brain was asked ahead (successfully or not)."""
+        return self.has_reply or self.failed is not None
+
+    async def stream(self) -> AsyncIterator[Piece]:
+        """The brain's pieces: the ones received ahead, then the rest of its stream."""
+        try:
+            for piece in self.pieces:
+                yield piece
+            if self.rest is not None:
+                async for piece in self.rest:
+                    yield piece
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Stop the brain's stream (a draft thrown away, or its reply not used)."""
+        rest, self.rest = self.rest, None
+        closer = getattr(rest, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
+
+
+@dataclass(frozen=True)
+class Work:
+    """The session's stages, as the speculator may call them."""
+
+    transcribe: Callable[[bytes], Awaitable[str]]
+    synthesize: Callable[[str], Awaitable[bytes]]
+    clauses: Callable[[Sequence[Turn]], AsyncIterator[Piece]]
+    clock: Callable[[], float]
+
+
+class Speculator:
+    """At most one draft at a time, for the turn last held by the end-of-turn gate."""
+
+    def __init__(self, brain: Brain, work: Work) -> None:
+        self.brain = brain
+        self.work = work
+        self._heard: HeardAudio | None = None
+        self._task: asyncio.Task[Draft] | None = None
+        self.started = 0
+        self.dropped = 0
+
+    def start(self, heard: HeardAudio, history: Sequence[Turn]) -> None:
+        """Prepare an answer to ``heard`` (replacing any earlier draft)."""
+        self.drop()
+        self.started += 1
+        self._heard = heard
+        self._task = asyncio.get_running_loop().create_task(self._prepare(heard, list(history)))
+
+    def drop(self) -> None:
+        """The contact went on (or the call ended): forget the draft and stop its work."""
+        task, self._task, self._heard = self._task, None, None
+        if task is None:
+            return
+        self.dropped += 1
+        if task.done():
+            if not task.cancelled() and task.exception() is None:
+                asyncio.get_running_loop().create_task(task.result().close())
+            return
+        task.cancel()
+
+    async def take(self, heard: HeardAudio) -> Draft | None:
+        """The draft made for exactly ``heard``, once it is ready; None when there is none
+        (the responder then does the work itself). Speech-to-text that failed ahead (after
+        its retry) raises its :class:`~voxline.voice.stages.StageFailed` here, as it would
+        have in the responder; a brain or voice failure ahead only leaves the reply undrafted."""
+        task, self._task = self._task, None
+        made_for, self._heard = self._heard, None
+        if task is None:
+            return None
+        if made_for is not heard:
+            self._task, self._heard = task, made_for
+            self.drop()
+            return None
+        try:
+            # Shielded: the responder being cancelled (the call ends) must not read as the
+            # draft being dropped, and vice versa.
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                task.cancel()
+                raise
+            return None
+
+    async def _prepare(self, heard: HeardAudio, history: list[Turn]) -> Draft:
+        work = self.work
+        started = work.clock()
+        text = (await work.transcribe(heard.pcm)).strip()
+        draft = Draft(text, started, work.clock(), history_len=len(history))
+        if not text or not replayable(self.brain):
+            return draft
+        asked = [*history, Utterance("contact", text)]
+        try:
+            await self._reply(draft, asked)
+        except asyncio.CancelledError:
+            await draft.close()
+            raise
+        except Exception as exc:
+            # The brain failed ahead: its first attempt; the responder makes the second.
+            await draft.close()
+            draft.pieces, draft.reply, draft.first_pcm = [], None, None
+            draft.failed = exc
+        return draft
+
+    async def _reply(self, draft: Draft, asked: list[Turn]) -> None:
+        work = self.work
+        if isinstance(self.brain, StreamingBrain):
+            rest = work.clauses(asked)
+            draft.rest = rest
+            async for piece in rest:
+                draft.pieces.append(piece)
+                if isinstance(piece, str):
+                    draft.first_clause_at = work.clock()
+                    await self._voice(draft, piece)
+                    return
+            draft.rest = None  # the stream ended
+            return
+        reply = await self.brain.respond(asked)
+        draft.reply = reply
+        draft.first_clause_at = work.clock()
+        parts = sentences(reply.text)
+        if parts:
+            await self._voice(draft, parts[0])
+
+    async def _voice(self, draft: Draft, clause: str) -> None:
+        """Synthesize the first clause; if that fails the responder does it (with its
+        retries), so a failure here is not the brain's."""
+        try:
+            draft.first_pcm = await self.work.synthesize(clause)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return
+        draft.queued_at = self.work.clock()
