@@ -56,7 +56,7 @@ from voxline.voice.brain.base import (
 from voxline.voice.brain.clauses import sentences, split_clauses
 from voxline.voice.brain.scripted import FAREWELL
 from voxline.voice.channel import AgentLine, Heard, LineClosed
-from voxline.voice.frames import FRAME_MS, AudioFrame
+from voxline.voice.frames import FRAME_MS
 from voxline.voice.hearing import StreamedHearing
 from voxline.voice.kit import SpeechModels
 from voxline.voice.metrics import CallMetrics, TurnLatency
@@ -239,7 +239,8 @@ class CallSession:
         the latency figures. Needs the speech models (``stt``, ``tts``, ``vad``)."""
         models = self._models
         self._aligner = Aligner(self._recording)
-        self._playback = Playback()
+        # Agent speech is resampled to the line's rate once per utterance, as it is queued.
+        self._playback = Playback(line_rate=transport.line_rate)
         self._inbox = asyncio.Queue()
         self._transport = transport
         self._hearing = self._streamed_hearing(models.stt)
@@ -360,14 +361,14 @@ class CallSession:
         vad = self._models.vad
         next_tick = self._clock()
         while not transport.closed:
-            pcm, speech = self._playback.next_frame()
-            if speech is not None:
-                self._on_played(speech)
+            played = self._playback.next_played()
+            if played.utterance is not None:
+                self._on_played(played.utterance)
             try:
-                await transport.send(AudioFrame(pcm))
+                await transport.send(played.line)
             except LineClosed:
                 return
-            self._aligner.agent(pcm)
+            self._aligner.agent(played.pcm)
             self._flush_turns()
             if self._end_reached():
                 # The last turn is in the transcript before the call ends.

@@ -11,7 +11,7 @@ import asyncio
 
 from voxline.telephony.sandbox.hangup import Hangup
 from voxline.voice.channel import LineClosed
-from voxline.voice.frames import AudioFrame
+from voxline.voice.frames import SAMPLE_RATE, AudioFrame
 
 
 class AudioLine(Hangup):
@@ -24,7 +24,9 @@ class AudioLine(Hangup):
 
 
 class AudioEnd:
-    """One side of an :class:`AudioLine`."""
+    """One side of an :class:`AudioLine`: 16 kHz frames both ways."""
+
+    line_rate = SAMPLE_RATE
 
     def __init__(
         self,
