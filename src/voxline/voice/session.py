@@ -76,6 +76,7 @@ from voxline.voice.stages import (
 from voxline.voice.stereo import Aligner, Recording
 from voxline.voice.stt.base import SpeechToText
 from voxline.voice.stt.stream import StreamingSpeechToText
+from voxline.voice.ticker import shared_ticker
 from voxline.voice.tools import (
     BEEP_WAIT_SECONDS,
     SessionTools,
@@ -357,30 +358,34 @@ class CallSession:
         return number
 
     async def _media_clock(self, transport: MediaTransport) -> None:
-        period = FRAME_MS / 1000
+        # One agent frame per tick of the event loop's shared 20 ms ticker (voice.ticker),
+        # on this session's clock and sleep: no timer of its own per frame.
         vad = self._models.vad
-        next_tick = self._clock()
-        while not transport.closed:
-            played = self._playback.next_played()
-            if played.utterance is not None:
-                self._on_played(played.utterance)
-            try:
-                await transport.send(played.line)
-            except LineClosed:
-                return
-            self._aligner.agent(played.pcm)
-            self._flush_turns()
-            if self._end_reached():
-                # The last turn is in the transcript before the call ends.
-                await self._write_finished_turns()
-                await self._report_failure()
-                await self._report_voicemail()
-                if not self._leave:  # after a transfer the caller stays on the line
-                    transport.hangup("agent")
-                return
-            self._check_silence(vad)
-            next_tick += period
-            await self._sleep(max(0.0, next_tick - self._clock()))
+        ticker = shared_ticker(self._clock, self._sleep)
+        tick = ticker.join()
+        try:
+            while not transport.closed:
+                played = self._playback.next_played()
+                if played.utterance is not None:
+                    self._on_played(played.utterance)
+                try:
+                    await transport.send(played.line)
+                except LineClosed:
+                    return
+                self._aligner.agent(played.pcm)
+                self._flush_turns()
+                if self._end_reached():
+                    # The last turn is in the transcript before the call ends.
+                    await self._write_finished_turns()
+                    await self._report_failure()
+                    await self._report_voicemail()
+                    if not self._leave:  # after a transfer the caller stays on the line
+                        transport.hangup("agent")
+                    return
+                self._check_silence(vad)
+                tick = await ticker.wait(tick)
+        finally:
+            ticker.leave()
 
     def _on_played(self, speech: Speech) -> None:
         self._turn_started(speech.turn)
