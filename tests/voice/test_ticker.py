@@ -62,6 +62,7 @@ async def test_a_call_that_fell_behind_gets_its_missed_ticks_at_once() -> None:
     await clock.run(busy_call(), limit_seconds=10)
     # No frame skipped: two made up at once at 70 ms, then back on the 20 ms grid.
     assert times == [0.02, 0.07, 0.07, 0.08]
+    assert [round(ticker.due(tick), 6) for tick in (1, 2, 3, 4)] == [0.02, 0.04, 0.06, 0.08]
 
 
 async def test_a_call_cancelled_while_waiting_does_not_stop_the_others() -> None:

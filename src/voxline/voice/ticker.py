@@ -45,6 +45,7 @@ class MediaTicker:
     ) -> None:
         self.period = period
         self.ticks = 0
+        self._started_at = 0.0
         self._clock = clock
         self._sleep = sleep
         self._members = 0
@@ -61,11 +62,17 @@ class MediaTicker:
     def running(self) -> bool:
         return self._task is not None
 
+    def due(self, tick: int) -> float:
+        """When tick number ``tick`` is scheduled, on the ticker's clock (how late a call's
+        frame is: its clock's time after ``wait`` minus this)."""
+        return self._started_at + tick * self.period
+
     def join(self) -> int:
         """Follow the ticker (starting it if it was idle); returns the ticks so far, the
         ``seen`` of the first :meth:`wait`."""
         self._members += 1
         if self._task is None:
+            self._started_at = self._clock() - self.ticks * self.period
             self._task = asyncio.get_running_loop().create_task(self._run())
         return self.ticks
 
@@ -92,9 +99,8 @@ class MediaTicker:
         return seen + 1
 
     async def _run(self) -> None:
-        due = self._clock()
         while True:
-            due += self.period
+            due = self.due(self.ticks + 1)
             await self._sleep(max(0.0, due - self._clock()))
             self.ticks += 1
             waiters, self._waiters = self._waiters, []
