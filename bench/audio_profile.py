@@ -15,8 +15,12 @@ experiments size the changes the stages suggest:
   model per call or every window of a turn in one batch (``voxline.voice.vad_batch``): CPU
   per second of call, and the calls one core would hold at that cost;
 - **one ticker for all calls**: the event loop's own cost of N per-call 20 ms clocks (a task
-  each, sleeping to its next frame, as ``CallSession``'s media clock does) against one
-  task that ticks every 20 ms and calls N callbacks, each doing nothing: pure scheduling.
+  each, sleeping to its next frame, as ``CallSession``'s media clock did) against one
+  task that ticks every 20 ms and calls N callbacks, each doing nothing: pure scheduling;
+  and ``voxline.voice.ticker.MediaTicker`` (what ``CallSession`` now follows), one ticker
+  waking a task per call;
+- **the agent's speech at 8 kHz**: a playback's 16 kHz frames resampled 20 ms at a time
+  against utterances resampled once when queued (``voxline.voice.playback``).
 
 Figures are microseconds of CPU per 20 ms frame (or per 32 ms VAD window) and, for the
 whole path, milliseconds of CPU per second of call; 1,000 ms/s is one core. The machine is
@@ -40,7 +44,9 @@ from typing import Any
 import numpy as np
 
 from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
+from voxline.voice.playback import Playback, Utterance
 from voxline.voice.recorder import CallRecorder
+from voxline.voice.ticker import shared_ticker
 from voxline.voice.vad import WINDOW_SAMPLES, SileroVad, StreamingVad
 
 FRAMES_PER_SECOND = 50
@@ -121,6 +127,27 @@ def stages(frames: int) -> dict[str, float]:
     return {name: seconds / frames * 1e6 for name, seconds in spent.items()}
 
 
+def agent_side(frames: int) -> dict[str, float]:
+    """Microseconds of CPU per frame to bring the agent's speech to the line's 8 kHz: the
+    playback's 16 kHz frame resampled 20 ms at a time by the codec (before), or each
+    utterance (2.5 s here) resampled once as it is queued and cut into frames at both rates
+    (``Playback(line_rate=8000)``, after)."""
+    utterance = speech_like(16000, 2.5, 210.0)
+    results = {}
+    for name, line_rate in (("per frame (before)", 16000), ("per utterance (after)", 8000)):
+        playback = Playback(line_rate=line_rate)
+        down = Resampler(16000, 8000)
+        started = time.process_time()
+        for _ in range(frames):
+            if not playback.active:
+                playback.enqueue(Utterance(0, "", utterance))
+            played = playback.next_played()
+            if line_rate != 8000:
+                down.process(played.pcm)
+        results[name] = (time.process_time() - started) / frames * 1e6
+    return results
+
+
 def vad_batches(sizes: list[int], rounds: int) -> dict[int, float] | None:
     """Microseconds of CPU per window when B streams are scored in one ONNX Runtime call;
     None without onnxruntime."""
@@ -161,18 +188,22 @@ def vad_single(rounds: int) -> float:
 class _Call:
     """One call's audio path state, as a session holds it."""
 
-    def __init__(self, vad: StreamingVad, directory: Path, name: str) -> None:
+    def __init__(self, vad: StreamingVad, directory: Path, name: str, line_rate: int) -> None:
         self.up, self.down = Resampler(8000, 16000), Resampler(16000, 8000)
         self.vad = vad
         self.recorder = CallRecorder(directory, name)
+        self.playback = Playback(line_rate=line_rate)
 
 
-async def _calls(count: int, frames: int, batched: bool) -> float:
-    """CPU ms per second of call of ``count`` calls' whole audio path on one loop."""
+async def _calls(count: int, frames: int, batched: bool, line_rate: int = 16000) -> float:
+    """CPU ms per second of call of ``count`` calls' whole audio path on one loop. The
+    agent's speech is played in 2.5 s utterances; at ``line_rate`` 8000 each is resampled
+    once when queued, at 16000 every frame goes through the call's streaming resampler."""
     from voxline.voice.vad_batch import SileroBatch
 
     contact_ulaw = pcm16_to_mulaw(speech_like(8000, 5.0, 140.0))
     agent_pcm = speech_like(16000, 5.0, 210.0)
+    utterances = [agent_pcm[: len(agent_pcm) // 2], agent_pcm[len(agent_pcm) // 2 :]]
     batch = SileroBatch() if batched else None
     with tempfile.TemporaryDirectory() as directory:
         calls = [
@@ -180,6 +211,7 @@ async def _calls(count: int, frames: int, batched: bool) -> float:
                 StreamingVad(batch.stream() if batch is not None else SileroVad()),
                 Path(directory),
                 f"call{index}",
+                line_rate,
             )
             for index in range(count)
         ]
@@ -188,10 +220,14 @@ async def _calls(count: int, frames: int, batched: bool) -> float:
             start = (index + offset) * 160 % (len(contact_ulaw) - 160)
             contact = call.up.process(mulaw_to_pcm16(contact_ulaw[start : start + 160]))
             await call.vad.hear(contact)
-            start = (index + offset) * 640 % (len(agent_pcm) - 640)
-            agent = agent_pcm[start : start + 640]
-            pcm16_to_mulaw(call.down.process(agent))
-            call.recorder.write(agent, contact)
+            if not call.playback.active:
+                call.playback.enqueue(Utterance(0, "", utterances[(index + offset) % 2]))
+            played = call.playback.next_played()
+            if played.line.sample_rate == 8000:
+                pcm16_to_mulaw(played.line.pcm)
+            else:
+                pcm16_to_mulaw(call.down.process(played.pcm))
+            call.recorder.write(played.pcm, contact)
 
         started = time.process_time()
         for index in range(frames):
@@ -204,10 +240,14 @@ async def _calls(count: int, frames: int, batched: bool) -> float:
 
 
 def whole_paths(count: int, frames: int) -> dict[str, float]:
-    """CPU ms per call-second of ``count`` calls, with a VAD model per call and batched."""
+    """CPU ms per call-second of ``count`` calls, with a VAD model per call and batched, and
+    batched with the agent's speech resampled per utterance."""
     return {
         "a Silero model per call": asyncio.run(_calls(count, frames, batched=False)),
         "one batch per loop turn": asyncio.run(_calls(count, frames, batched=True)),
+        "batched, agent speech resampled per utterance": asyncio.run(
+            _calls(count, frames, batched=True, line_rate=8000)
+        ),
     }
 
 
@@ -236,11 +276,33 @@ async def _one_ticker(calls: int, seconds: float) -> None:
             callback()
 
 
+async def _media_ticker(calls: int, seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    ticker = shared_ticker(loop.time, asyncio.sleep)
+
+    async def call() -> None:
+        seen = ticker.join()
+        try:
+            while seen < seconds * FRAMES_PER_SECOND:
+                seen = await ticker.wait(seen)
+        finally:
+            ticker.leave()
+
+    await asyncio.gather(*(call() for _ in range(calls)))
+
+
 def tickers(calls: int, seconds: float) -> dict[str, float]:
-    """Microseconds of CPU per call per frame spent by the event loop on the clocks alone."""
+    """Microseconds of CPU per call per frame spent by the event loop on the clocks alone:
+    a sleeping task per call (``CallSession``'s media clock before), one ticker calling a
+    callback per call (the floor), and ``voxline.voice.ticker``'s shared ticker waking a
+    task per call (``CallSession``'s media clock now)."""
     frames = calls * seconds * FRAMES_PER_SECOND
     result = {}
-    for name, run in (("a clock per call", _per_call_clocks), ("one ticker", _one_ticker)):
+    for name, run in (
+        ("a clock per call", _per_call_clocks),
+        ("one ticker, callbacks", _one_ticker),
+        ("MediaTicker, a task per call", _media_ticker),
+    ):
         started = time.process_time()
         asyncio.run(run(calls, seconds))
         result[name] = (time.process_time() - started) / frames * 1e6
@@ -260,6 +322,12 @@ def main() -> None:
     for name, cost in figures["stages_us_per_frame"].items():
         print(f"  {name:36s} {cost:8.1f}  ({cost / total:4.0%})")
     print(f"  {'total':36s} {total:8.1f}  = {total * FRAMES_PER_SECOND / 1000:.2f} ms/s per call")
+
+    agent = agent_side(args.frames)
+    figures["agent_speech_to_8khz_us_per_frame"] = agent
+    print("\nthe agent's speech brought to 8 kHz, µs of CPU per frame (playback included):")
+    for name, cost in agent.items():
+        print(f"  {name:36s} {cost:8.1f}")
 
     single = vad_single(args.frames)
     batches = vad_batches([1, 10, 100, 300], max(20, args.frames // 50))

@@ -10,7 +10,11 @@
   call's own frame lateness is recorded too. ``--vad batched`` (the default, as Voxline's
   sessions do) scores every call's VAD windows of one loop turn in one model call
   (``voxline.voice.vad_batch``) and awaits them as ``CallSession`` does; ``--vad per-call``
-  gives each call a Silero model of its own, as before.
+  gives each call a Silero model of its own, as before. ``--media shared`` (the default, as
+  ``CallSession`` does) paces every call from the loop's one 20 ms ticker
+  (``voxline.voice.ticker``) and plays the agent's speech resampled to 8 kHz once per
+  utterance (``voxline.voice.playback``); ``--media per-call`` gives each call a sleeping
+  clock of its own and resamples the agent's 16 kHz frames 20 ms at a time, as before.
 
 Control: ``SIGUSR1`` opens a measurement window, ``SIGUSR2`` closes it and writes the
 window's statistics to ``--stats``; ``<stats>.live`` is rewritten twice a second with the
@@ -121,11 +125,14 @@ def _test_signal(rate: int, seconds: float, pitch: float) -> bytes:
 class AudioCalls:
     """The media path of every live call (speech models off); see the module docstring."""
 
-    def __init__(self, engine: Engine, window: Window, recordings: Path, vad: str) -> None:
+    def __init__(
+        self, engine: Engine, window: Window, recordings: Path, vad: str, media_path: str
+    ) -> None:
         from voxline.voice.audio import pcm16_to_mulaw
 
         self.engine = engine
         self.vad = vad
+        self.media_path = media_path
         self.window = window
         self.recordings = recordings
         self.contact_ulaw = pcm16_to_mulaw(_test_signal(8000, 5.0, 140.0))
@@ -146,7 +153,9 @@ class AudioCalls:
 
     async def media(self, call_id: str) -> None:
         from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
+        from voxline.voice.playback import Playback, Utterance
         from voxline.voice.recorder import CallRecorder
+        from voxline.voice.ticker import shared_ticker
         from voxline.voice.vad import SileroVad, StreamingVad
 
         if self.vad == "batched":
@@ -157,28 +166,46 @@ class AudioCalls:
         up, down = Resampler(8000, 16000), Resampler(16000, 8000)
         recorder = CallRecorder(self.recordings, call_id)
         loop = asyncio.get_running_loop()
+        shared = self.media_path == "shared"
+        # The agent's speech: 2.5 s utterances, resampled to 8 kHz once each when queued
+        # (shared), or 16 kHz frames resampled 20 ms at a time (per-call).
+        playback = Playback(line_rate=8000 if shared else 16000)
+        halves = len(self.agent_pcm) // 2
+        utterances = (self.agent_pcm[:halves], self.agent_pcm[halves:])
+        ticker = shared_ticker(loop.time, asyncio.sleep) if shared else None
+        tick = ticker.join() if ticker is not None else 0
         due = loop.time()
         index = 0
         try:
             while True:
-                due += FRAME_SECONDS
-                await asyncio.sleep(max(0.0, due - loop.time()))
+                if ticker is not None:
+                    tick = await ticker.wait(tick)
+                    due = ticker.due(tick)
+                else:
+                    due += FRAME_SECONDS
+                    await asyncio.sleep(max(0.0, due - loop.time()))
                 if self.window.open:
                     self.window.frames.append((loop.time() - due) * 1000)
                     self.window.frames_total += 1
                 start = index * 160 % (len(self.contact_ulaw) - 160)
                 contact = up.process(mulaw_to_pcm16(self.contact_ulaw[start : start + 160]))
                 await vad.hear(contact)
-                start = index * 640 % (len(self.agent_pcm) - 640)
-                agent = self.agent_pcm[start : start + 640]
-                pcm16_to_mulaw(down.process(agent))
-                recorder.write(agent, contact)
+                if not playback.active:
+                    playback.enqueue(Utterance(0, "", utterances[index % 2]))
+                played = playback.next_played()
+                if shared:
+                    pcm16_to_mulaw(played.line.pcm)
+                else:
+                    pcm16_to_mulaw(down.process(played.pcm))
+                recorder.write(played.pcm, contact)
                 index += 1
         finally:
+            if ticker is not None:
+                ticker.leave()
             recorder.close()
 
 
-async def main(stats: Path, mode: str, vad: str) -> None:
+async def main(stats: Path, mode: str, vad: str, media_path: str) -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database(settings.resolved_database_url)
@@ -204,7 +231,7 @@ async def main(stats: Path, mode: str, vad: str) -> None:
         asyncio.create_task(report_live()),
     ]
     if mode == "audio":
-        audio = AudioCalls(engine, window, settings.recordings_dir, vad)
+        audio = AudioCalls(engine, window, settings.recordings_dir, vad, media_path)
         helpers.append(asyncio.create_task(audio.run()))
     freeze_startup_heap()  # as `voxline worker` does before it runs its engine
     try:
@@ -220,5 +247,6 @@ if __name__ == "__main__":
     parser.add_argument("--stats", type=Path, required=True)
     parser.add_argument("--mode", choices=["text", "audio"], default="text")
     parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
+    parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.stats, arguments.mode, arguments.vad))
+    asyncio.run(main(arguments.stats, arguments.mode, arguments.vad, arguments.media))

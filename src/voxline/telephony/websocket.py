@@ -72,6 +72,10 @@ class MediaCodec(Protocol):
     """One provider's media-stream messages ⇄ neutral media events and agent audio. Every
     provider's codec has exactly these methods (``tests/telephony/test_codecs.py``)."""
 
+    @property
+    def line_rate(self) -> int:
+        """The wire's sample rate: :meth:`audio` takes frames at this rate as they are."""
+
     def parse(self, text: str) -> list[MediaEvent]:
         """The events in one message from the provider."""
 
@@ -111,6 +115,10 @@ class WebSocketTransport:
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
+
+    @property
+    def line_rate(self) -> int:
+        return self.codec.line_rate
 
     async def wait_start(self) -> MediaStart:
         """Read until the provider's start message (earlier audio is kept)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from voxline.testing.speech import FakeStt, speaking_ms, tone
 from voxline.voice.channel import LineClosed
-from voxline.voice.frames import FRAME_BYTES, FRAME_MS, AudioFrame, silence_frame
+from voxline.voice.frames import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, AudioFrame, silence_frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,10 @@ class FakeLine:
     hang_up_after_ms: int | None = None
     closed_by: str | None = None
     cleared: int = 0
+    # The rate agent frames may be sent at (a carrier's 8 kHz line, or 16 kHz).
+    line_rate: int = SAMPLE_RATE
+    # The sample rate of every agent frame received, in order.
+    agent_rates: list[int] = field(default_factory=list)
     # What the agent sent, one entry per frame: True for sound, False for silence.
     agent_frames: list[bool] = field(default_factory=list)
     # (frame index, text) when the contact started each line.
@@ -68,6 +72,7 @@ class FakeLine:
             raise LineClosed
         sound = any(frame.pcm)
         self.agent_frames.append(sound)
+        self.agent_rates.append(frame.sample_rate)
         if sound:
             self._agent_heard_since_line = True
             self._agent_talk_ms += FRAME_MS

@@ -3,6 +3,14 @@
 It knows how much of each utterance was actually played, so a turn cut short by barge-in is
 kept in the transcript only as far as the contact heard it. Playback can be held (silence is
 sent, nothing is dropped) while the contact's speech over it is judged, then resumed or cut.
+
+Each frame comes in two forms: the 16 kHz frame Voxline keeps (the recording, the played
+position) and the frame at the line's own rate that the transport sends. When the line runs
+at another rate (a carrier's 8 kHz), an utterance is resampled once, whole, when it is
+queued (:func:`voxline.voice.audio.resample`), instead of 20 ms at a time by a streaming
+resampler on every frame of the call: the same audio, less CPU per frame, and no filter
+delay smearing one utterance into the next (``tests/voice/test_playback.py`` bounds the
+difference).
 """
 
 from __future__ import annotations
@@ -11,17 +19,20 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from voxline.voice.frames import FRAME_BYTES
+from voxline.voice.audio import resample
+from voxline.voice.frames import FRAME_BYTES, SAMPLE_RATE, AudioFrame, frame_bytes
 
 
 @dataclass
 class Utterance:
-    """One stretch of agent speech (a clause or sentence) with its text."""
+    """One stretch of agent speech (a clause or sentence) with its text; ``pcm`` is 16 kHz
+    PCM16, ``line_pcm`` the same audio at the line's rate (set by :meth:`Playback.enqueue`)."""
 
     turn: int
     text: str
     pcm: bytes
     played_bytes: int = 0
+    line_pcm: bytes = b""
 
     @property
     def done(self) -> bool:
@@ -36,11 +47,29 @@ class Utterance:
         return " ".join(words[:kept])
 
 
+@dataclass(frozen=True, slots=True)
+class PlayedFrame:
+    """One 20 ms of agent audio: ``pcm`` at 16 kHz, ``line`` the same 20 ms at the line's
+    rate, and the utterance it belongs to (None: silence)."""
+
+    pcm: bytes
+    line: AudioFrame
+    utterance: Utterance | None
+
+
 @dataclass
 class Playback:
+    """Utterances waiting to be played, and those played or cut; frames are 20 ms of
+    16 kHz audio, and also of ``line_rate`` audio for the transport."""
+
     queue: deque[Utterance] = field(default_factory=deque)
     finished: list[Utterance] = field(default_factory=list)
     held: bool = False
+    line_rate: int = SAMPLE_RATE
+
+    def __post_init__(self) -> None:
+        self._line_frame_bytes = frame_bytes(self.line_rate)
+        self._line_silence = AudioFrame(bytes(self._line_frame_bytes), self.line_rate)
 
     @property
     def active(self) -> bool:
@@ -61,23 +90,37 @@ class Playback:
         self.held = False
 
     def enqueue(self, utterance: Utterance) -> None:
+        """Queue ``utterance``, resampled once to the line's rate."""
+        utterance.line_pcm = resample(utterance.pcm, SAMPLE_RATE, self.line_rate)
         self.queue.append(utterance)
 
     def next_frame(self) -> tuple[bytes, Utterance | None]:
-        """The next 20 ms of agent audio (silence when idle or held) and the utterance it
-        belongs to (None for silence)."""
+        """The next 20 ms of agent audio (silence when idle) and the utterance it belongs to."""
+        played = self.next_played()
+        return played.pcm, played.utterance
+
+    def next_played(self) -> PlayedFrame:
+        """The next 20 ms of agent audio at 16 kHz and at the line's rate (silence when
+        idle), and the utterance it belongs to."""
         while self.queue and self.queue[0].done:
             self.finished.append(self.queue.popleft())
         if not self.queue or self.held:
-            return bytes(FRAME_BYTES), None
+            return PlayedFrame(bytes(FRAME_BYTES), self._line_silence, None)
         current = self.queue[0]
+        index = current.played_bytes // FRAME_BYTES
         chunk = current.pcm[current.played_bytes : current.played_bytes + FRAME_BYTES]
         current.played_bytes += len(chunk)
         if len(chunk) < FRAME_BYTES:
             chunk += bytes(FRAME_BYTES - len(chunk))
+        if self.line_rate == SAMPLE_RATE:
+            line = AudioFrame(chunk)
+        else:
+            size = self._line_frame_bytes
+            piece = current.line_pcm[index * size : (index + 1) * size]
+            line = AudioFrame(piece + bytes(size - len(piece)), self.line_rate)
         if current.done:
             self.finished.append(self.queue.popleft())
-        return chunk, current
+        return PlayedFrame(chunk, line, current)
 
     def cut(self) -> list[Utterance]:
         """Stop at once (barge-in); returns the utterances dropped or cut."""

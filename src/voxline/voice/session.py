@@ -63,7 +63,7 @@ from voxline.voice.brain.clauses import sentences, split_clauses
 from voxline.voice.brain.scripted import FAREWELL
 from voxline.voice.channel import AgentLine, Heard, LineClosed
 from voxline.voice.end_of_turn import EndOfTurn, Inference, TurnModel
-from voxline.voice.frames import FRAME_MS, AudioFrame
+from voxline.voice.frames import FRAME_MS
 from voxline.voice.hearing import StreamedHearing
 from voxline.voice.interruptions import BargeInPolicy, Verdict
 from voxline.voice.kit import SpeechModels
@@ -85,6 +85,7 @@ from voxline.voice.stages import (
 from voxline.voice.stereo import Aligner, Recording
 from voxline.voice.stt.base import SpeechToText
 from voxline.voice.stt.stream import StreamingSpeechToText
+from voxline.voice.ticker import shared_ticker
 from voxline.voice.tools import (
     BEEP_WAIT_SECONDS,
     SessionTools,
@@ -268,7 +269,8 @@ class CallSession:
         self._meter = WireMeter(self._recording)
         self._aligner = Aligner(self._meter)
         self._tail = ContactTail()
-        self._playback = Playback()
+        # Agent speech is resampled to the line's rate once per utterance, as it is queued.
+        self._playback = Playback(line_rate=transport.line_rate)
         self._inbox = asyncio.Queue()
         self._end_of_turn = EndOfTurn(
             self._turn_model,
@@ -409,33 +411,38 @@ class CallSession:
         return number
 
     async def _media_clock(self, transport: MediaTransport) -> None:
-        period = FRAME_MS / 1000
+        # One agent frame per tick of the event loop's shared 20 ms ticker (voice.ticker),
+        # on this session's clock and sleep: no timer of its own per frame.
         vad = self._models.vad
         gate = self._gate
         assert gate is not None
-        next_tick = self._clock()
-        while not transport.closed:
-            pcm, speech = self._playback.next_frame()
-            gate.played(pcm, speech.text if speech is not None else None)
-            if speech is not None:
-                self._on_played(speech)
-            try:
-                await transport.send(AudioFrame(pcm))
-            except LineClosed:
-                return
-            self._aligner.agent(pcm)
-            self._flush_turns()
-            if self._end_reached():
-                # The last turn is in the transcript before the call ends.
-                await self._write_finished_turns()
-                await self._report_failure()
-                await self._report_voicemail()
-                if not self._leave:  # after a transfer the caller stays on the line
-                    transport.hangup("agent")
-                return
-            self._check_silence(vad)
-            next_tick += period
-            await self._sleep(max(0.0, next_tick - self._clock()))
+        ticker = shared_ticker(self._clock, self._sleep)
+        tick = ticker.join()
+        try:
+            while not transport.closed:
+                played = self._playback.next_played()
+                speech = played.utterance
+                gate.played(played.pcm, speech.text if speech is not None else None)
+                if speech is not None:
+                    self._on_played(speech)
+                try:
+                    await transport.send(played.line)
+                except LineClosed:
+                    return
+                self._aligner.agent(played.pcm)
+                self._flush_turns()
+                if self._end_reached():
+                    # The last turn is in the transcript before the call ends.
+                    await self._write_finished_turns()
+                    await self._report_failure()
+                    await self._report_voicemail()
+                    if not self._leave:  # after a transfer the caller stays on the line
+                        transport.hangup("agent")
+                    return
+                self._check_silence(vad)
+                tick = await ticker.wait(tick)
+        finally:
+            ticker.leave()
 
     def _on_played(self, speech: Speech) -> None:
         self._turn_started(speech.turn)

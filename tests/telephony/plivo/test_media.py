@@ -178,9 +178,9 @@ def test_agent_sine_goes_out_as_20ms_ulaw_and_keeps_its_energy() -> None:
     assert _dominant_hz(pcm8k, 8000) == pytest.approx(1000, abs=5)
 
 
-def test_agent_audio_must_be_16khz() -> None:
+def test_agent_audio_must_be_16khz_or_the_wire_s_8khz() -> None:
     with pytest.raises(ValueError):
-        PlivoMediaCodec().audio(AudioFrame(bytes(320), 8000))
+        PlivoMediaCodec().audio(AudioFrame(bytes(441 * 2), 22050))
 
 
 def test_checkpoint_and_clear_name_the_stream() -> None:

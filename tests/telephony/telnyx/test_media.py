@@ -218,5 +218,6 @@ def test_clear_drops_agent_audio_not_yet_sent() -> None:
 
 
 def test_agent_audio_at_the_wrong_rate_is_refused() -> None:
-    with pytest.raises(ValueError, match="8000 Hz"):
-        TelnyxMediaCodec().audio(AudioFrame(bytes(320), 8000))
+    # 16 kHz is resampled and the wire's 8 kHz is sent as it is; anything else is an error.
+    with pytest.raises(ValueError, match="22050 Hz"):
+        TelnyxMediaCodec().audio(AudioFrame(bytes(441 * 2), 22050))

@@ -237,5 +237,6 @@ def test_sending_before_start_is_an_error() -> None:
 
 
 def test_agent_audio_at_another_rate_is_refused() -> None:
+    # 16 kHz is resampled and the wire's 8 kHz is sent as it is; anything else is an error.
     with pytest.raises(ValueError):
-        _started().audio(AudioFrame(bytes(320), sample_rate=8000))
+        _started().audio(AudioFrame(bytes(441 * 2), sample_rate=22050))

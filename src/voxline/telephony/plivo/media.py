@@ -62,6 +62,8 @@ class PlivoMediaCodec:
 
     def __init__(self) -> None:
         self.stream_id: str | None = None
+        # Agent audio already at this rate skips the outbound resampler (see audio()).
+        self.line_rate = CARRIER_RATE
         self._inbound = Resampler(CARRIER_RATE, SAMPLE_RATE)
         self._inbound_frames = Framer(SAMPLE_RATE)
         self._outbound = Resampler(SAMPLE_RATE, CARRIER_RATE)
@@ -128,10 +130,17 @@ class PlivoMediaCodec:
     # -- Voxline → Plivo -------------------------------------------------------------------
 
     def audio(self, frame: AudioFrame) -> list[str]:
-        """``playAudio`` messages for agent audio, each one 20 ms of 8 kHz μ-law."""
-        if frame.sample_rate != SAMPLE_RATE:
-            raise ValueError(f"agent audio must be {SAMPLE_RATE} Hz, not {frame.sample_rate}")
-        frames = self._outbound_frames.push(self._outbound.process(frame.pcm))
+        """``playAudio`` messages for agent audio, each one 20 ms of 8 kHz μ-law; the audio
+        is 16 kHz (resampled here) or already 8 kHz (sent as it is)."""
+        if frame.sample_rate == CARRIER_RATE:
+            pcm8k = frame.pcm
+        elif frame.sample_rate == SAMPLE_RATE:
+            pcm8k = self._outbound.process(frame.pcm)
+        else:
+            raise ValueError(
+                f"agent audio must be {SAMPLE_RATE} or {CARRIER_RATE} Hz, not {frame.sample_rate}"
+            )
+        frames = self._outbound_frames.push(pcm8k)
         return [self._play_message(f.pcm) for f in frames]
 
     def flush(self) -> list[str]:

@@ -70,7 +70,9 @@ class _Echo:
 
 
 class AudioEnd:
-    """One side of an :class:`AudioLine`."""
+    """One side of an :class:`AudioLine`: 16 kHz frames both ways."""
+
+    line_rate = SAMPLE_RATE
 
     def __init__(
         self,

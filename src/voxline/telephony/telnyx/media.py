@@ -60,6 +60,8 @@ class TelnyxMediaCodec:
         self.sample_rate = sample_rate
         self.stream_id: str | None = None
         self.last_error: dict[str, Any] | None = None
+        # Agent audio already at this rate skips the outbound resampler (see audio()).
+        self.line_rate = WIRE_RATE
         self._inbound = Resampler(WIRE_RATE, sample_rate)
         self._framer = Framer(sample_rate)
         self._outbound = Resampler(sample_rate, WIRE_RATE)
@@ -128,13 +130,18 @@ class TelnyxMediaCodec:
         return json.dumps({"event": "media", "media": {"payload": encode_payload(pcm8k)}})
 
     def audio(self, frame: AudioFrame) -> list[str]:
-        """``media`` messages of exactly 20 ms for agent audio; a remainder waits for more
-        audio or :meth:`flush`."""
-        if frame.sample_rate != self.sample_rate:
+        """``media`` messages of exactly 20 ms for agent audio, at the codec's
+        ``sample_rate`` (resampled here) or already at the wire's 8 kHz (sent as it is); a
+        remainder waits for more audio or :meth:`flush`."""
+        if frame.sample_rate == WIRE_RATE:
+            self._pending += frame.pcm
+        elif frame.sample_rate == self.sample_rate:
+            self._pending += self._outbound.process(frame.pcm)
+        else:
             raise ValueError(
-                f"agent audio is {frame.sample_rate} Hz, the codec expects {self.sample_rate}"
+                f"agent audio is {frame.sample_rate} Hz, the codec expects "
+                f"{self.sample_rate} or {WIRE_RATE}"
             )
-        self._pending += self._outbound.process(frame.pcm)
         size = WIRE_CHUNK_BYTES * 2  # PCM16 bytes per 20 ms at 8 kHz
         whole = len(self._pending) - len(self._pending) % size
         chunks = [self._pending[i : i + size] for i in range(0, whole, size)]

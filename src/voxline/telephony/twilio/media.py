@@ -43,6 +43,8 @@ class TwilioMediaCodec:
     def __init__(self, sample_rate: int = SAMPLE_RATE) -> None:
         self.sample_rate = sample_rate
         self.stream_sid: str | None = None
+        # Agent audio already at this rate skips the outbound resampler (see audio()).
+        self.line_rate = WIRE_RATE
         self._inbound = Resampler(WIRE_RATE, sample_rate)
         self._framer = Framer(sample_rate)
         self._outbound = Resampler(sample_rate, WIRE_RATE)
@@ -121,13 +123,19 @@ class TwilioMediaCodec:
         ]
 
     def audio(self, frame: AudioFrame) -> list[str]:
-        """``media`` messages of exactly 20 ms for agent audio. The resampler and a partial
-        message hold some audio back until more arrives or :meth:`flush`/:meth:`mark`."""
-        if frame.sample_rate != self._outbound.from_rate:
+        """``media`` messages of exactly 20 ms for agent audio, at the codec's
+        ``sample_rate`` (resampled here) or already at the wire's 8 kHz (sent as it is). The
+        resampler and a partial message hold some audio back until more arrives or
+        :meth:`flush`/:meth:`mark`."""
+        if frame.sample_rate == WIRE_RATE:
+            self._pending += pcm16_to_mulaw(frame.pcm)
+        elif frame.sample_rate == self._outbound.from_rate:
+            self._pending += pcm16_to_mulaw(self._outbound.process(frame.pcm))
+        else:
             raise ValueError(
-                f"agent audio must be {self._outbound.from_rate} Hz, not {frame.sample_rate} Hz"
+                f"agent audio must be {self._outbound.from_rate} or {WIRE_RATE} Hz, "
+                f"not {frame.sample_rate} Hz"
             )
-        self._pending += pcm16_to_mulaw(self._outbound.process(frame.pcm))
         return self._chunks(everything=False)
 
     def flush(self) -> list[str]:

@@ -27,7 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from voxline.telephony.websocket import next_frame
 from voxline.voice.channel import LineClosed
-from voxline.voice.frames import AudioFrame, Framer
+from voxline.voice.frames import SAMPLE_RATE, AudioFrame, Framer
 
 # A browser sends a few hundred milliseconds at most per message; more is not a microphone.
 MAX_MESSAGE_BYTES = 64_000
@@ -38,6 +38,8 @@ NORMAL_CLOSURE = 1000
 
 class WebTransport:
     """The line of one web call. ``ended_by`` says who hung up (``agent`` or ``contact``)."""
+
+    line_rate = SAMPLE_RATE  # the browser's audio is 16 kHz PCM16 both ways
 
     def __init__(self, socket: WebSocket) -> None:
         self.socket = socket
