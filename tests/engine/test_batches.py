@@ -17,7 +17,7 @@ from tests.factories import insert_agent, insert_number, make_tenant
 from voxline.config import Settings
 from voxline.engine.batches import Scheduler
 from voxline.engine.wakeup import Wakeups
-from voxline.services import batch_lifecycle, batch_runs, batches, dnc
+from voxline.services import batch_lifecycle, batch_runs, batches, dnc, orgs
 from voxline.storage.db import Database
 from voxline.storage.tables import batch_contacts, calls, events
 
@@ -343,3 +343,42 @@ async def test_round_robin_caller_ids_stick_to_each_contact_across_retries(
             )
         ).scalar_one()
     assert again == "+14155551000"
+
+
+async def test_a_running_batch_starves_neither_its_organizations_api_calls_nor_another_org(
+    phone: Phone, db: Database
+) -> None:
+    """A batch much larger than the organization's concurrency limit keeps one slot for its
+    organization's own calls and shares the dispatcher with other organizations: an API
+    call of either, made while the batch runs, ends while batch contacts are still waiting
+    (starved, it would only be placed once the whole batch was done)."""
+    await orgs.set_concurrency_limit(db, phone.tenant.org_id, 2)
+    other = await make_tenant(db, "Other")
+    other_agent = await insert_agent(db, other.org_id)
+    await insert_number(db, other.org_id, "+14155552000", outbound_agent_id=other_agent)
+    batch_id = await start(phone, talkers(12), max_concurrent_calls=10, calls_per_second=50)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while (await batch(phone, batch_id))["called"] < 2:
+        assert loop.time() < deadline, "the batch placed no call"
+        await asyncio.sleep(0.05)
+    own = await phone.call("+14155550100")
+    theirs = await phone.client.post(
+        f"{API}/calls",
+        json={"agent_id": other_agent, "phone_number": "+14155550100"},
+        headers=other.headers,
+    )
+    assert own.status_code == 201 and theirs.status_code == 201, (own.text, theirs.text)
+    own_call = await phone.wait_finished(own.json()["data"]["id"], within=60)
+    assert own_call["status"] == "completed"
+    assert (await batch(phone, batch_id))["pending"] > 0, "the API call waited for the batch"
+    other_id = theirs.json()["data"]["id"]
+    while True:
+        got = await phone.client.get(f"{API}/calls/{other_id}", headers=other.headers)
+        if got.json()["data"]["summary"] is not None:
+            break
+        assert loop.time() < deadline, "the other organization's call never ended"
+        await asyncio.sleep(0.05)
+    assert got.json()["data"]["status"] == "completed"
+    assert (await batch(phone, batch_id))["pending"] > 0, "another org waited for the batch"
+    await wait_for(phone, batch_id, "completed")
