@@ -22,7 +22,10 @@ async def test_a_backchanneling_caller_does_not_cut_the_agent(
 ) -> None:
     call = await place_audio_call(kit, "+14155550118", tmp_path)
     agent = call.transcript.said_by("agent")
-    assert call.metrics.barge_ins == 0
+    # At most one cut, and never of the turns the backchannels are said over (below): the
+    # callee listens in real time too, and on a loaded machine it may take the agent's late
+    # audio for the end of its turn and start a real line over it.
+    assert call.metrics.barge_ins <= 1
     # Whole turns, said to their end although the caller talked over them.
     assert agent[0] == GREETING
     assert CONFIRM in agent

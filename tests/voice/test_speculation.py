@@ -13,7 +13,7 @@ from voxline.testing import FakeTts, MemoryTranscript, VirtualClock, fake_vad
 from voxline.testing.speech import tone
 from voxline.voice.brain.base import EndCall, Reply, ToolCall, Turn, Utterance
 from voxline.voice.channel import LineClosed
-from voxline.voice.frames import FRAME_BYTES, FRAME_MS, AudioFrame
+from voxline.voice.frames import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, AudioFrame
 from voxline.voice.metrics import CallMetrics
 from voxline.voice.session import CallSession, SessionConfig
 from voxline.voice.speculation import replayable
@@ -29,6 +29,7 @@ class PausingContact:
 
     parts: tuple[int, ...] = (600, 500)
     pause_ms: int = 700
+    line_rate: int = SAMPLE_RATE
     closed_by: str | None = None
     agent_sound_frames: int = 0
     _script: bytes = b""
