@@ -207,6 +207,7 @@ def test_the_public_names_are_exactly_all() -> None:
     exported = {name for name in dir(sdk) if not name.startswith("_")}
     modules = {
         "agents",
+        "batch_calls",
         "calls",
         "errors",
         "models",
