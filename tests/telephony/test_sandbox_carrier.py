@@ -12,7 +12,7 @@ from voxline.domain.calls import AnsweredBy, CallEvent, EndReason
 from voxline.errors import ProviderError
 from voxline.telephony.base import PlacementRequest, PlacementState, ProviderCall, ProviderEvent
 from voxline.telephony.sandbox.carrier import SandboxCarrier
-from voxline.telephony.sandbox.line import TextLine
+from voxline.telephony.sandbox.line import TextLine, silence_timeout
 from voxline.telephony.sandbox.personas import Behaviour, behaviour_for
 from voxline.voice.brain.base import AgentProfile
 from voxline.voice.brain.scripted import ScriptedBrain
@@ -57,7 +57,7 @@ def make_carrier(recorder: Recorder, tmp_path: Path | None = None) -> SandboxCar
         session = CallSession(
             brain=ScriptedBrain(profile()),
             transcript=recorder,
-            config=SessionConfig(silence_timeout_s=6 * SCALE),
+            config=SessionConfig(silence_timeout_s=silence_timeout(6, SCALE)),
         )
         await session.run_text(line)
 

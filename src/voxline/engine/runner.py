@@ -44,7 +44,7 @@ from voxline.telephony.carriers import Carriers
 from voxline.telephony.registry import ProviderRegistry
 from voxline.telephony.sandbox.audio_line import AudioEnd
 from voxline.telephony.sandbox.carrier import AudioMode, SandboxCarrier
-from voxline.telephony.sandbox.line import TextLine
+from voxline.telephony.sandbox.line import TextLine, silence_timeout
 
 log = get_logger("engine")
 
@@ -181,7 +181,9 @@ class Engine:
         """The agent's side of a connected sandbox call, in text or audio (its session keeps
         the call's lease while it runs)."""
         if isinstance(line, TextLine):
-            silence = self.settings.silence_timeout_seconds * self.settings.sandbox_time_scale
+            silence = silence_timeout(
+                self.settings.silence_timeout_seconds, self.settings.sandbox_time_scale
+            )
             await self.sessions.run_text(call_id, line, silence)
         else:
             await self.sessions.run_audio(call_id, line)

@@ -7,7 +7,13 @@ import asyncio
 import pytest
 
 from tests.telephony.sandbox.harness import SCALE
-from voxline.telephony.sandbox.line import AgentUtterance, Keypress, LineClosed, TextLine
+from voxline.telephony.sandbox.line import (
+    AgentUtterance,
+    Keypress,
+    LineClosed,
+    TextLine,
+    silence_timeout,
+)
 
 
 async def test_keys_reach_the_callee_in_order_with_words() -> None:
@@ -49,3 +55,10 @@ async def test_what_is_not_a_key_is_refused_and_a_closed_line_takes_none() -> No
     line.hangup("contact")
     with pytest.raises(LineClosed):
         await line.press("1")
+
+
+def test_a_sped_up_silence_keeps_a_real_second() -> None:
+    # 6 s at a 0.02 scale would be 120 ms: less than an event-loop stall on a busy machine.
+    assert silence_timeout(6.0, 0.02) == 1.0
+    assert silence_timeout(6.0, 1.0) == 6.0  # real time: the setting as it is
+    assert silence_timeout(0.5, 0.02) == 0.5  # never longer than the setting itself

@@ -19,7 +19,17 @@ from voxline.telephony.sandbox.personas import speaking_seconds
 from voxline.voice.channel import Heard, LineClosed, Spoken
 from voxline.voice.dtmf import PAUSES_MS, key_ms
 
-__all__ = ["AgentUtterance", "Keypress", "LineClosed", "TextLine"]
+__all__ = ["AgentUtterance", "Keypress", "LineClosed", "TextLine", "silence_timeout"]
+
+# Real seconds of silence the agent waits out at the least, whatever the time scale: a callee
+# answers within a few scaled milliseconds, but on a loaded machine the event loop can stall
+# for longer than that, and a reply that arrives late must not be taken for a silence.
+MIN_REAL_SILENCE_SECONDS = 1.0
+
+
+def silence_timeout(seconds: float, time_scale: float) -> float:
+    """The silence the agent waits out on a text line running at ``time_scale``."""
+    return max(seconds * time_scale, min(seconds, MIN_REAL_SILENCE_SECONDS))
 
 
 @dataclass
