@@ -24,12 +24,12 @@ __all__ = ["AgentUtterance", "Keypress", "LineClosed", "TextLine", "silence_time
 # Real seconds of silence the agent waits out at the least, whatever the time scale: a callee
 # answers within a few scaled milliseconds, but on a loaded machine the event loop can stall
 # for longer than that, and a reply that arrives late must not be taken for a silence.
-MIN_REAL_SILENCE_SECONDS = 1.0
+MIN_REAL_CONTACT_SILENCE_SECONDS = 1.0
 
 
 def silence_timeout(seconds: float, time_scale: float) -> float:
     """The silence the agent waits out on a text line running at ``time_scale``."""
-    return max(seconds * time_scale, min(seconds, MIN_REAL_SILENCE_SECONDS))
+    return max(seconds * time_scale, min(seconds, MIN_REAL_CONTACT_SILENCE_SECONDS))
 
 
 @dataclass
