@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tests.engine.test_workers import _start
+from tests.engine.deployment import start_voxline as _start
 from tests.engine.test_workers import deployment as deployment  # the fixture
 from tests.factories import insert_agent, insert_number, make_tenant
 from voxline.config import Settings

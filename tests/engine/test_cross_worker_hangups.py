@@ -11,11 +11,9 @@ placed, is hung up the same way when its deadline passes.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,18 +21,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from tests.conftest import POSTGRES_ADMIN_URL, _admin_execute
 from tests.emulators import plivo as plivo_emulator
 from tests.emulators import telnyx as telnyx_emulator
 from tests.emulators import twilio as twilio_emulator
+from tests.engine.deployment import postgres_deployment
 from tests.factories import insert_agent, insert_call, make_tenant
 from voxline.config import Settings, load_settings
 from voxline.domain.calls import CallEvent
 from voxline.services.call_events import apply_event
 from voxline.services.numbers import import_number
-from voxline.storage import migrate
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.storage.types import utcnow
@@ -61,25 +57,14 @@ class Carrier:
 
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    name = f"voxline_hangups_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXLINE_")}
-    env.update(
-        VOXLINE_DATABASE_URL=url,
-        VOXLINE_DATA_DIR=str(tmp_path / "shared-data"),
-        VOXLINE_SECRET_KEY=SECRET,
-        VOXLINE_PUBLIC_BASE_URL="https://voxline.example.com",
-        VOXLINE_ENGINE_LEASE_SECONDS="3",
-        VOXLINE_ENGINE_POLL_SECONDS="0.2",
-        VOXLINE_ENGINE_DRAIN_SECONDS="0",
-        VOXLINE_LOG_LEVEL="WARNING",
-    )
-    migrate.upgrade(url)
-    try:
-        yield url, env
-    finally:
-        asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with postgres_deployment(
+        tmp_path / "shared-data",
+        "voxline_hangups",
+        SECRET_KEY=SECRET,
+        PUBLIC_BASE_URL="https://voxline.example.com",
+        ENGINE_DRAIN_SECONDS="0",
+    ) as created:
+        yield created
 
 
 async def _twilio() -> Carrier:

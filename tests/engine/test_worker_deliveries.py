@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from tests.conftest import API
 from tests.e2e.conftest import _free_port
 from tests.emulators.webhook_receiver import WebhookReceiver
-from tests.engine.test_workers import _setup, _start, deployment  # noqa: F401 - a fixture
+from tests.engine.deployment import start_voxline as _start
+from tests.engine.test_workers import _setup, deployment  # noqa: F401 - a fixture
 from voxline.config import load_settings
 from voxline.services import webhooks
 from voxline.storage.db import Database

@@ -6,12 +6,9 @@ on until they end on their own, the ones still live at A's (short) drain limit e
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,15 +17,13 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from tests.conftest import POSTGRES_ADMIN_URL, _admin_execute
 from tests.e2e.conftest import _free_port
+from tests.engine.deployment import postgres_deployment, start_voxline
 from tests.factories import insert_agent, insert_number, make_tenant
 from voxline.config import load_settings
 from voxline.services import calls as call_service
 from voxline.services import orgs
-from voxline.storage import migrate
 from voxline.storage.db import Database
 from voxline.storage.tables import calls
 from voxline.storage.types import utcnow
@@ -47,34 +42,18 @@ def _limit(margin: float = 0.0) -> timedelta:
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    name = f"voxline_drain_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXLINE_")}
-    env.update(
-        VOXLINE_DATABASE_URL=url,
-        VOXLINE_DATA_DIR=str(tmp_path / "shared-data"),
-        VOXLINE_SECRET_KEY="drain-test",
-        VOXLINE_SANDBOX_TIME_SCALE="0.15",
-        VOXLINE_SANDBOX_MODE="text",
-        VOXLINE_ENGINE_LEASE_SECONDS="3",
-        VOXLINE_ENGINE_POLL_SECONDS="0.2",
-        VOXLINE_LOG_LEVEL="WARNING",
-    )
-    migrate.upgrade(url)
-    try:
-        yield url, env
-    finally:
-        asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with postgres_deployment(
+        tmp_path / "shared-data",
+        "voxline_drain",
+        SECRET_KEY="drain-test",
+        SANDBOX_TIME_SCALE="0.15",
+        SANDBOX_MODE="text",
+    ) as created:
+        yield created
 
 
 def _start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "voxline", "worker", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    return start_voxline(env, "worker", *args)
 
 
 def _readyz(port: int) -> int | None:

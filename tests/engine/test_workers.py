@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
-from tests.conftest import API, POSTGRES_ADMIN_URL, _admin_execute
+from tests.conftest import API
 from tests.e2e.conftest import _free_port
+from tests.engine.deployment import postgres_deployment, start_voxline
 from tests.factories import insert_agent, insert_number, make_tenant
 from voxline.services import orgs
-from voxline.storage import migrate
 from voxline.storage.db import Database
 from voxline.storage.tables import calls, credit_ledger
 
@@ -32,36 +28,16 @@ BURST = 500
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    name = f"voxline_workers_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXLINE_")}
-    env.update(
-        VOXLINE_DATABASE_URL=url,
-        VOXLINE_DATA_DIR=str(tmp_path / "shared-data"),
-        VOXLINE_SECRET_KEY="workers-test",
-        VOXLINE_SANDBOX_TIME_SCALE="0.05",
-        VOXLINE_SANDBOX_MODE="text",
-        VOXLINE_ENGINE_LEASE_SECONDS="3",
-        VOXLINE_ENGINE_POLL_SECONDS="0.2",
-        VOXLINE_ENGINE_DRAIN_SECONDS="0",
-        VOXLINE_RATE_LIMIT_PER_MINUTE="0",
-        VOXLINE_LOG_LEVEL="WARNING",
-    )
-    migrate.upgrade(url)
-    try:
-        yield url, env
-    finally:
-        asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def _start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "voxline", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with postgres_deployment(
+        tmp_path / "shared-data",
+        "voxline_workers",
+        SECRET_KEY="workers-test",
+        SANDBOX_TIME_SCALE="0.05",
+        SANDBOX_MODE="text",
+        ENGINE_DRAIN_SECONDS="0",
+        RATE_LIMIT_PER_MINUTE="0",
+    ) as created:
+        yield created
 
 
 async def _setup(url: str) -> tuple[str, str]:
@@ -117,8 +93,8 @@ def test_burst_with_a_killed_worker_loses_no_call_and_dials_nobody_twice(
     url, env = deployment
     api_key, agent_id = asyncio.run(_setup(url))
     port = _free_port()
-    api = _start({**env, "VOXLINE_PORT": str(port)}, "serve", "--no-engine")
-    workers = [_start(env, "worker"), _start(env, "worker")]
+    api = start_voxline({**env, "VOXLINE_PORT": str(port)}, "serve", "--no-engine")
+    workers = [start_voxline(env, "worker"), start_voxline(env, "worker")]
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
