@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from voxline.domain.retries import Outcome, RetryPolicy, RetryRule
+from voxline.domain.retries import Outcome, RetryPolicy, RetryRule, attempt_outcome
 from voxline.errors import ValidationFailed
 
 ENDED = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -71,3 +71,20 @@ def test_max_retry_attempts_is_bounded() -> None:
     with pytest.raises(ValidationFailed):
         RetryPolicy(True, 4)
     assert RetryPolicy(True, 3).max_retry_attempts == 3
+
+
+def test_a_call_cut_by_our_shutdown_counts_as_failed_and_is_retried_by_the_failed_rule() -> None:
+    assert attempt_outcome("completed", "shutdown") == "failed"
+    assert attempt_outcome("failed", "shutdown") == "failed"  # cut before it was answered
+    policy = RetryPolicy.of(False, 0, {"failed": {"max": 1, "delay": 30}})
+    outcome = attempt_outcome("completed", "shutdown")
+    assert policy.decide(outcome, 1, ENDED).at == ENDED + timedelta(seconds=30)
+    assert not policy.decide(outcome, 2, ENDED).retry
+
+
+def test_a_call_finished_by_either_side_keeps_its_status() -> None:
+    for reason in ("contact_hangup", "agent_hangup", "max_duration", None):
+        assert attempt_outcome("completed", reason) == "completed"
+    assert attempt_outcome("busy", "busy") == "busy"
+    policy = RetryPolicy(retry_failed=True, max_retry_attempts=3)
+    assert not policy.decide(attempt_outcome("completed", "contact_hangup"), 1, ENDED).retry

@@ -5,6 +5,12 @@ to that many times, ``default_delay`` apart) plus optional per-outcome rules ``{
 busy, voicemail, failed: {max, delay}}`` that take precedence for their outcome. ``max``
 counts retries, not attempts: ``max=2`` allows three calls. A completed call is never
 retried, nor a contact who asked not to be called or is on the do-not-call list.
+
+An attempt's outcome is its call's status, with one exception (:func:`attempt_outcome`): a
+call that Voxline itself cut because the process hosting it stopped (``end_reason``
+``shutdown``, after the drain deadline) is ``completed`` on the call, since it had been
+answered, but the conversation did not finish: for the contact it counts as ``failed``, and
+the ``failed`` rule (or ``retry_failed``) decides whether it is called again.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from voxline.domain.calls import CallStatus, EndReason
 from voxline.errors import ValidationFailed
 
 MAX_RETRIES = 3
@@ -29,6 +36,15 @@ class Outcome(StrEnum):
     BUSY = "busy"
     VOICEMAIL = "voicemail"
     FAILED = "failed"
+
+
+def attempt_outcome(status: str, end_reason: str | None) -> str:
+    """What a batch attempt that ended with call ``status`` and ``end_reason`` counts as:
+    the status itself, except ``failed`` for a call ended by our own shutdown (answered,
+    then cut by us rather than finished by either side)."""
+    if status == CallStatus.COMPLETED and end_reason == EndReason.SHUTDOWN:
+        return Outcome.FAILED.value
+    return status
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,6 +216,7 @@ class Finalizer:
                     ended_at=row.ended_at,
                     opted_out=opted_out,
                     now=now,
+                    end_reason=row.end_reason,
                 )
             debit = await billing.debit_call(
                 conn, row.organization_id, call_id, cost, self.settings.credit_floor_usd

@@ -48,7 +48,7 @@ from voxline.domain.batches import (
 from voxline.domain.caller_ids import Pacer, Rotation, choose
 from voxline.domain.calling_window import zone
 from voxline.domain.calls import CallDirection, CallStatus
-from voxline.domain.retries import RetryPolicy
+from voxline.domain.retries import RetryPolicy, attempt_outcome
 from voxline.domain.tools import BuiltinTool
 from voxline.errors import PaymentRequired, ValidationFailed
 from voxline.logging import get_logger
@@ -392,9 +392,12 @@ async def call_ended(
     ended_at: datetime | None,
     opted_out: bool,
     now: datetime,
+    end_reason: str | None = None,
 ) -> bool:
     """Record the end of a batch call on its contact; True when it changed something (a
-    slot of the batch is free again)."""
+    slot of the batch is free again). The contact's outcome is
+    :func:`~voxline.domain.retries.attempt_outcome` of the call's ``status`` and
+    ``end_reason``: a call cut by our shutdown counts as ``failed``."""
     batch_id = (
         await conn.execute(
             sa.select(batch_contacts.c.batch_id).where(batch_contacts.c.id == batch_contact_id)
@@ -419,6 +422,7 @@ async def call_ended(
     policy = RetryPolicy.of(
         batch["retry_failed"], batch["max_retry_attempts"], batch["retry_policy"]
     )
+    status = attempt_outcome(status, end_reason)
     decision = policy.decide(status, contact.attempts, ended_at or now, opted_out=refused)
     values: dict[str, Any] = {"last_outcome": status, "next_attempt_at": None}
     if BatchStatus(batch["status"]).is_terminal and decision.retry:
