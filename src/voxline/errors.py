@@ -10,6 +10,7 @@ and HTTP ``status``. Services raise them, one handler in ``api/errors.py`` rende
     ├── Forbidden             403 forbidden
     ├── NotFound              404 not_found
     ├── Conflict              409 conflict
+    ├── Gone                  410 gone            (a recording deleted by the retention policy)
     ├── PayloadTooLarge       413 payload_too_large
     ├── ValidationFailed      422 validation_error
     ├── RateLimited           429 rate_limit_exceeded
@@ -68,6 +69,14 @@ class NotFound(VoxlineError):
 class Conflict(VoxlineError):
     code = "conflict"
     status = 409
+
+
+class Gone(VoxlineError):
+    """The resource existed and was deleted on purpose (a call's recording, pruned by the
+    retention policy); asking again will not bring it back."""
+
+    code = "gone"
+    status = 410
 
 
 class PayloadTooLarge(VoxlineError):

@@ -16,7 +16,7 @@ EXPECTED = {
     ("/calls/{call_id}", "get"): {"200", "404"},
     ("/calls/{call_id}", "patch"): {"200", "400", "404"},
     ("/calls/{call_id}", "delete"): {"200", "404", "409"},
-    ("/calls/{call_id}/recording", "get"): {"200", "404"},
+    ("/calls/{call_id}/recording", "get"): {"200", "404", "410"},
     ("/calls/{call_id}/transcript", "get"): {"200", "404"},
     ("/calls/{call_id}/events", "get"): {"200", "404"},
 }

@@ -1,8 +1,10 @@
-"""GET /recordings/{call_id}.wav: the file behind a signed, expiring recording URL."""
+"""GET /recordings/{call_id}.wav: the file behind a signed, expiring recording URL; and a
+recording the retention policy pruned, which both recording endpoints answer 410 Gone."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -12,7 +14,9 @@ from tests.conftest import API
 from tests.factories import Tenant, insert_agent, insert_call
 from voxline.config import Settings
 from voxline.crypto import UrlSigner
+from voxline.services.recording_retention import prune_recordings
 from voxline.storage.db import Database
+from voxline.storage.types import utcnow
 
 AUDIO = b"RIFF\x24\x00\x00\x00WAVEfmt "
 
@@ -121,3 +125,65 @@ async def test_the_file_route_is_not_in_the_openapi_document(
     document = (await client.get(f"{API}/openapi.json")).json()
 
     assert not [path for path in document["paths"] if path.startswith("/recordings")]
+
+
+async def _old_call_with_recording(db: Database, settings: Settings, tenant: Tenant) -> str:
+    """A call that ended 10 days ago with its recording on disk."""
+    agent = await insert_agent(db, tenant.org_id)
+    ended = utcnow() - timedelta(days=10)
+    call = await insert_call(
+        db, tenant.org_id, agent, recording_path=f"{tenant.org_id}.wav", ended_at=ended
+    )
+    (settings.recordings_dir / f"{tenant.org_id}.wav").write_bytes(AUDIO)
+    return call
+
+
+async def test_a_pruned_recording_is_gone_and_one_never_made_is_not_found(
+    client: httpx.AsyncClient, db: Database, settings: Settings, tenant: Tenant
+) -> None:
+    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    pruned = await _old_call_with_recording(db, settings, tenant)
+    path = await signed_path(client, tenant, pruned)  # handed out before the prune
+    agent = await insert_agent(db, tenant.org_id)
+    never = await insert_call(db, tenant.org_id, agent, ended_at=utcnow() - timedelta(days=10))
+
+    retention = settings.model_copy(update={"recordings_retention_days": 7})
+    assert (await prune_recordings(db, retention)).deleted == 1
+
+    gone = await client.get(f"{API}/calls/{pruned}/recording", headers=tenant.headers)
+    assert gone.status_code == 410, gone.text
+    error = gone.json()["error"]
+    assert error["code"] == "gone"
+    assert error["details"]["call_id"] == pruned
+    assert error["details"]["pruned_at"].startswith(str(utcnow().year))
+    assert gone.json()["meta"]["request_id"] == gone.headers["x-request-id"]
+    signed = await client.get(path)
+    assert signed.status_code == 410
+    assert signed.json()["error"]["code"] == "gone"
+    # The call itself is still there, without a recording URL.
+    call = await client.get(f"{API}/calls/{pruned}", headers=tenant.headers)
+    assert call.status_code == 200 and call.json()["data"]["recording_url"] is None
+
+    missing = await client.get(f"{API}/calls/{never}/recording", headers=tenant.headers)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+
+async def test_another_organizations_pruned_recording_is_not_found(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    tenant: Tenant,
+    other_tenant: Tenant,
+) -> None:
+    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    theirs = await _old_call_with_recording(db, settings, other_tenant)
+    retention = settings.model_copy(update={"recordings_retention_days": 7})
+    assert (await prune_recordings(db, retention)).deleted == 1
+    own = await client.get(f"{API}/calls/{theirs}/recording", headers=other_tenant.headers)
+    assert own.status_code == 410
+
+    response = await client.get(f"{API}/calls/{theirs}/recording", headers=tenant.headers)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

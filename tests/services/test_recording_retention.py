@@ -1,5 +1,5 @@
 """Recording retention: old recordings deleted on disk and in the bucket, the call's
-recording then gone (404); recent ones and an unset retention keep everything."""
+recording then gone (410); recent ones and an unset retention keep everything."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.emulators.s3 import ACCESS_KEY, REGION, SECRET_KEY, S3Server, s3, s3_
 from tests.factories import Tenant, insert_agent, insert_call
 from tests.recordings.conftest import chunks
 from voxline.config import Settings, load_settings
-from voxline.errors import NotFound
+from voxline.errors import Gone
 from voxline.recordings import S3Recordings, stores_for
 from voxline.services import call_queries
 from voxline.services.recording_retention import prune_recordings, recording_upkeep
@@ -104,7 +104,7 @@ async def test_old_recordings_are_deleted_on_both_backends_and_recent_ones_kept(
     assert not (settings.recordings_dir / f"{old_disk}.wav").exists()
     assert not orphan.exists()
     for call_id in (old_s3, old_disk):
-        with pytest.raises(NotFound):
+        with pytest.raises(Gone):
             await call_queries.get_recording_url(db, settings, tenant.org_id, call_id)
     # Within the retention: untouched.
     assert await recording_path(db, new_s3) == new_object

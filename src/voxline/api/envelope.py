@@ -77,6 +77,7 @@ _ERROR_DESCRIPTIONS = {
     403: "Forbidden",
     404: "Not found, or owned by another organization",
     409: "Conflict with the resource's current state",
+    410: "Deleted on purpose (a recording past the retention period)",
     413: "Request body larger than VOXLINE_MAX_BODY_BYTES",
     422: "Validation error; details name the field",
     429: "Rate limit exceeded; see Retry-After",

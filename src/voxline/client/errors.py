@@ -12,6 +12,7 @@ mirrors the error envelope's ``code`` (falling back on the HTTP status)::
         ├── Forbidden             403 forbidden
         ├── NotFound              404 not_found
         ├── Conflict              409 conflict
+        ├── Gone                  410 gone (a recording deleted after the retention period)
         ├── PayloadTooLarge       413 payload_too_large
         ├── ValidationError       422 validation_error
         ├── RateLimited           429 rate_limit_exceeded
@@ -90,6 +91,10 @@ class Conflict(VoxlineAPIError):
     code = "conflict"
 
 
+class Gone(VoxlineAPIError):
+    code = "gone"
+
+
 class PayloadTooLarge(VoxlineAPIError):
     code = "payload_too_large"
 
@@ -134,6 +139,7 @@ _BY_CODE: dict[str, type[VoxlineAPIError]] = {
         Forbidden,
         NotFound,
         Conflict,
+        Gone,
         PayloadTooLarge,
         ValidationError,
         RateLimited,
@@ -148,6 +154,7 @@ _BY_STATUS: dict[int, type[VoxlineAPIError]] = {
     403: Forbidden,
     404: NotFound,
     409: Conflict,
+    410: Gone,
     413: PayloadTooLarge,
     422: ValidationError,
     429: RateLimited,

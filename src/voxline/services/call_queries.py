@@ -3,6 +3,9 @@
 Every query is scoped to the caller's organization: another organization's call, like an
 unknown or malformed id, is not found. The recording file route is the one exception: its
 signed URL is the authorization, so it looks the call up by id alone.
+
+A recording the retention policy deleted (``recording_pruned_at`` set) is 410 Gone, not
+404: the client learns it will never come (a call that never had one stays 404).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from voxline.config import Settings
 from voxline.crypto import UrlSigner
 from voxline.domain.calls import STATUS_ALIASES, CallDirection, CallStatus
 from voxline.domain.text import safe_text
-from voxline.errors import Forbidden, NotFound, ValidationFailed
+from voxline.errors import Forbidden, Gone, NotFound, ValidationFailed
 from voxline.recordings import stores_for
 from voxline.services.call_records import (
     RECORD_COLUMNS,
@@ -170,11 +173,26 @@ async def get_call(db: Database, settings: Settings, org_id: str, call_id: str) 
 
 
 async def get_recording_url(db: Database, settings: Settings, org_id: str, call_id: str) -> str:
-    """The call's recording URL; 404 when recording is disabled or nothing exists yet."""
+    """The call's recording URL; 410 when the retention policy deleted it, 404 when
+    recording is disabled or nothing exists yet."""
     call = await get_call(db, settings, org_id, call_id)
     if call.recording_url is None:
+        if call.settings.recording_enabled:
+            pruned = await db.query(
+                sa.select(calls.c.recording_pruned_at).where(calls.c.id == call.id)
+            )
+            if pruned and pruned[0].recording_pruned_at is not None:
+                raise pruned_recording(call.id, pruned[0].recording_pruned_at)
         raise NotFound("Recording not found", {"call_id": call.id})
     return call.recording_url
+
+
+def pruned_recording(call_id: str, pruned_at: datetime) -> Gone:
+    """The 410 of a recording the retention policy deleted at ``pruned_at``."""
+    return Gone(
+        "The recording was deleted after the retention period",
+        {"call_id": call_id, "pruned_at": pruned_at.astimezone(UTC).isoformat()},
+    )
 
 
 async def local_recording(db: Database, settings: Settings, org_id: str, call_id: str) -> Path:
@@ -253,8 +271,9 @@ async def signed_recording_file(
     signature: str | None,
 ) -> RecordingDownload:
     """The recording behind a signed URL: 403 when the signature is missing, wrong or
-    expired; 404 when the call, its recording, the file or the object is gone (or the
-    object's bucket is no longer configured)."""
+    expired; 410 when the retention policy deleted it; 404 when the call, its recording,
+    the file or the object is gone otherwise (or the object's bucket is no longer
+    configured)."""
     try:
         expires_at = int(expires) if expires is not None else None
     except ValueError:
@@ -270,12 +289,18 @@ async def signed_recording_file(
     async with db.read() as conn:
         row = (
             await conn.execute(
-                sa.select(calls.c.settings, calls.c.recording_path).where(calls.c.id == canonical)
+                sa.select(
+                    calls.c.settings, calls.c.recording_path, calls.c.recording_pruned_at
+                ).where(calls.c.id == canonical)
             )
         ).first()
-    if row is None or not row.recording_path:
+    if row is None:
         raise NotFound("Recording not found")
     if not CallSettings.from_json(row.settings or {}).recording_enabled:
+        raise NotFound("Recording not found")
+    if not row.recording_path:
+        if row.recording_pruned_at is not None:
+            raise pruned_recording(str(canonical), row.recording_pruned_at)
         raise NotFound("Recording not found")
     store = stores_for(settings).owner(row.recording_path)
     if store is None:

@@ -136,7 +136,8 @@ class CallStore(Protocol):
         """Keep the provider's recording URL, unless one is kept already."""
 
     async def forget_recordings(self, conn: AsyncConnection, locations: Sequence[str]) -> None:
-        """The recordings at ``locations`` were deleted: their calls have none any more."""
+        """The recordings at ``locations`` were deleted by the retention policy: their calls
+        have none any more, and remember when it was pruned (``recording_pruned_at``)."""
 
     async def keep_recording(self, conn: AsyncConnection, call_id: str, location: str) -> None:
         """Keep where the call's recording is, unless a location is kept already."""

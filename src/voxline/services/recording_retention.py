@@ -4,10 +4,10 @@ With ``VOXLINE_RECORDINGS_RETENTION_DAYS`` set, :func:`prune_recordings` deletes
 recordings Voxline keeps (files on disk, objects in the bucket) of calls that ended before
 the cutoff, and the recordings older than the cutoff that no call points to any more (a call
 deleted while its object store was unreachable). Each call whose recording is deleted has
-``recording_path`` cleared, so its ``recording_url`` is null and ``GET
-/calls/{id}/recording`` answers 404 like a call that never had one; its recording is never
-asked of the provider again. A provider's own recording (``provider_recording_url``) lives
-on the provider and follows the provider's retention.
+``recording_path`` cleared and ``recording_pruned_at`` set, so its ``recording_url`` is null
+and ``GET /calls/{id}/recording`` answers 410 Gone (a call that never had one is 404); its
+recording is never asked of the provider again. A provider's own recording
+(``provider_recording_url``) lives on the provider and follows the provider's retention.
 
 The engine runs :func:`recording_upkeep` every ``VOXLINE_RECORDINGS_UPKEEP_SECONDS``;
 ``voxline recordings prune`` runs it once.

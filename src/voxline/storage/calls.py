@@ -525,11 +525,17 @@ class SqlCallStore:
         )
 
     async def forget_recordings(self, conn: AsyncConnection, locations: Sequence[str]) -> None:
+        now = utcnow()
         for start in range(0, len(locations), _FORGET_BATCH):
             await conn.execute(
                 calls.update()
                 .where(calls.c.recording_path.in_(locations[start : start + _FORGET_BATCH]))
-                .values(recording_path=None, provider_recording_due_at=None, updated_at=utcnow())
+                .values(
+                    recording_path=None,
+                    provider_recording_due_at=None,
+                    recording_pruned_at=now,
+                    updated_at=now,
+                )
             )
 
     async def keep_recording(self, conn: AsyncConnection, call_id: str, location: str) -> None:

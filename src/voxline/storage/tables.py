@@ -167,6 +167,8 @@ calls = Table(
     # When the finalizer may next ask the provider for its recording, and how often it did.
     Column("provider_recording_due_at", UTCDateTime, nullable=True),
     Column("provider_recording_attempts", Integer, nullable=False, server_default="0"),
+    # When the retention policy deleted the recording (0010): its endpoints answer 410 Gone.
+    Column("recording_pruned_at", UTCDateTime, nullable=True),
     Column("metrics", JSON, nullable=True),
     Column("cost_micros", BigInteger, nullable=True),
     Column("duration_seconds", Integer, nullable=True),

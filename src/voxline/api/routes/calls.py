@@ -183,7 +183,7 @@ async def delete_call(
 @router.get(
     "/calls/{call_id}/recording",
     response_model=Envelope[RecordingOut],
-    responses=error_responses(404),
+    responses=error_responses(404, 410),
     summary="Get the recording URL of a call",
 )
 async def get_recording(
