@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from voxline.api.deps import runtime_of
 from voxline.dashboard import views
+from voxline.dashboard.latency import latency_card
 from voxline.dashboard.pages import BASE, fragment, render
 from voxline.dashboard.session import ViewerDep, checked_form
 from voxline.dashboard.waveform import waveform
@@ -244,9 +245,6 @@ async def call_page(request: Request, call_id: str, viewer: ViewerDep) -> Respon
         "summary": transcript.summary if transcript else call.summary,
         "recording_src": _local(call.recording_url),
         "wave": wave,
-        "bars": views.latency_bars(call.metrics),
-        "bar_width": views.BAR_WIDTH,
-        "stages": views.STAGES,
-        "metrics": call.metrics or {},
+        "latency": latency_card(call.metrics),
     }
     return render(request, "call.html", context)

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
+from voxline.dashboard.latency import ms_text
 from voxline.dashboard.session import SESSION_COOKIE, Viewer, csrf_token
 
 HERE = Path(__file__).parent
@@ -40,9 +41,13 @@ def usd(value: Decimal | None) -> str:
     return "—" if value is None else f"${value:.4f}"
 
 
+def ms(value: float | None) -> str:
+    return "—" if value is None else ms_text(value)
+
+
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.filters.update(when=when, clock=clock, usd=usd)
+    templates.env.filters.update(when=when, clock=clock, usd=usd, ms=ms)
     templates.env.globals.update(base=BASE, session_cookie=SESSION_COOKIE)
     return templates
 
