@@ -224,6 +224,9 @@ async def call_page(request: Request, call_id: str, viewer: ViewerDep) -> Respon
     except NotFound:
         transcript = None
     wave = None
+    pruned_at = None
+    if call.recording_url is None and call.settings.recording_enabled:
+        pruned_at = await call_queries.recording_pruned_at(db, viewer.org_id, call.id)
     if call.recording_url is not None:
         try:
             path = await call_queries.local_recording(db, settings, viewer.org_id, call.id)
@@ -244,6 +247,7 @@ async def call_page(request: Request, call_id: str, viewer: ViewerDep) -> Respon
         "transcript": transcript,
         "summary": transcript.summary if transcript else call.summary,
         "recording_src": _local(call.recording_url),
+        "recording_pruned_at": pruned_at,
         "wave": wave,
         "latency": latency_card(call.metrics),
     }

@@ -178,13 +178,25 @@ async def get_recording_url(db: Database, settings: Settings, org_id: str, call_
     call = await get_call(db, settings, org_id, call_id)
     if call.recording_url is None:
         if call.settings.recording_enabled:
-            pruned = await db.query(
-                sa.select(calls.c.recording_pruned_at).where(calls.c.id == call.id)
-            )
-            if pruned and pruned[0].recording_pruned_at is not None:
-                raise pruned_recording(call.id, pruned[0].recording_pruned_at)
+            pruned_at = await recording_pruned_at(db, org_id, call.id)
+            if pruned_at is not None:
+                raise pruned_recording(call.id, pruned_at)
         raise NotFound("Recording not found", {"call_id": call.id})
     return call.recording_url
+
+
+async def recording_pruned_at(db: Database, org_id: str, call_id: str) -> datetime | None:
+    """When the retention policy deleted the organization's call's recording (None if it
+    did not, or for an unknown call)."""
+    canonical = parse_call_id(call_id)
+    if canonical is None:
+        return None
+    rows = await db.query(
+        sa.select(calls.c.recording_pruned_at).where(
+            calls.c.id == canonical, calls.c.organization_id == org_id
+        )
+    )
+    return rows[0].recording_pruned_at if rows else None
 
 
 def pruned_recording(call_id: str, pruned_at: datetime) -> Gone:
