@@ -136,9 +136,15 @@ class Outcome:
     session: CallSession
 
 
-async def converse(brain: EchoBrain, *, hangs_up: bool = True) -> Outcome:
+async def converse(
+    brain: EchoBrain,
+    *,
+    hangs_up: bool = True,
+    stt: CountingStt | None = None,
+    model: UnsureThenSure | None = None,
+) -> Outcome:
     clock = VirtualClock()
-    stt, tts, transcript = CountingStt(), FakeTts(), MemoryTranscript()
+    stt, tts, transcript = stt or CountingStt(), FakeTts(), MemoryTranscript()
     session = CallSession(
         brain=brain,
         stt=stt,
@@ -148,7 +154,7 @@ async def converse(brain: EchoBrain, *, hangs_up: bool = True) -> Outcome:
         config=SessionConfig(silence_timeout_s=6.0),
         clock=clock.now,
         sleep=clock.sleep,
-        end_of_turn=UnsureThenSure(),
+        end_of_turn=model or UnsureThenSure(),
         turn_inference=_inline,
     )
     line = PausingContact()
@@ -211,3 +217,51 @@ async def test_a_brain_failing_ahead_counts_as_its_first_attempt() -> None:
     assert done.transcript.said_by("agent") == [GREETING, APOLOGY]
     assert done.session.failure is not None
     assert done.session.failure.stage is Stage.BRAIN
+
+
+@dataclass
+class WordsStt(CountingStt):
+    """Hears ``first`` at the pause, then the whole sentence."""
+
+    first: str = ""
+    whole: str = "I was wondering if you could help"
+
+    async def transcribe(self, pcm16_16k: bytes) -> str:
+        self.heard.append(len(pcm16_16k))
+        return self.first if len(self.heard) == 1 else self.whole
+
+
+class AlwaysSure(UnsureThenSure):
+    """The end-of-turn model, sure the contact has finished at every stop."""
+
+    def probability(self, pcm16_16k: bytes) -> float:
+        self.calls += 1
+        return 0.95
+
+
+async def test_a_turn_whose_words_stop_mid_sentence_is_held_through_the_pause() -> None:
+    brain = ReplayableEchoBrain()
+    stt = WordsStt(first="I was wondering if")
+    done = await converse(brain, stt=stt, model=AlwaysSure())
+    # The model took the pause for the end; the words did not: the agent waited, the contact
+    # went on, and the one reply answers the whole sentence.
+    assert done.transcript.said_by("contact") == ["I was wondering if you could help"]
+    assert done.transcript.said_by("agent") == [
+        GREETING,
+        "You said I was wondering if you could help.",
+    ]
+    assert done.metrics.early_turn_ends == 0
+    (turn,) = done.metrics.turns
+    assert not turn.held_unfinished  # the whole sentence was let through as soon as heard
+    assert turn.eot_wait_ms < 400  # its words were known within the virtual STT's 0 ms
+
+
+async def test_a_turn_whose_words_are_finished_is_not_held_through_the_pause() -> None:
+    brain = ReplayableEchoBrain()
+    stt = WordsStt(first="I was wondering")
+    done = await converse(brain, stt=stt, model=AlwaysSure())
+    # The same pause, words that may end a sentence: the turn ended at the pause.
+    assert done.transcript.said_by("contact")[0] == "I was wondering"
+    assert "You said I was wondering." in done.tts.synthesized
+    assert brain.asked[0] == "I was wondering"
+    assert all(not turn.held_unfinished for turn in done.metrics.turns)

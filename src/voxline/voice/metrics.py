@@ -51,6 +51,8 @@ class TurnLatency:
     eot_probability: float | None = None
     eot_context: str | None = None
     speculated: bool = False
+    # Its transcript sounded unfinished, so the end-of-turn wait was stretched (end_of_turn).
+    held_unfinished: bool = False
     # Where the reply's first frame sits on the recording's agent channel (ms); internal.
     agent_at_ms: float | None = field(default=None, repr=False)
 
@@ -66,6 +68,7 @@ class TurnLatency:
         )
         out["eot_context"] = self.eot_context
         out["speculated"] = self.speculated
+        out["held_unfinished"] = self.held_unfinished
         return out
 
 

@@ -272,15 +272,6 @@ class CallSession:
         # Agent speech is resampled to the line's rate once per utterance, as it is queued.
         self._playback = Playback(line_rate=transport.line_rate)
         self._inbox = asyncio.Queue()
-        self._end_of_turn = EndOfTurn(
-            self._turn_model,
-            self._turn_over,
-            self._agent_said_last,
-            clock=self._clock,
-            sleep=self._sleep,
-            policy=self.config.turn_policy,
-            infer=self._turn_inference,
-        )
         self._speculator = Speculator(
             self.brain,
             Work(
@@ -289,6 +280,16 @@ class CallSession:
                 clauses=self._clauses,
                 clock=self._clock,
             ),
+        )
+        self._end_of_turn = EndOfTurn(
+            self._turn_model,
+            self._turn_over,
+            self._agent_said_last,
+            clock=self._clock,
+            sleep=self._sleep,
+            policy=self.config.turn_policy,
+            infer=self._turn_inference,
+            words=self._speculator.words,
         )
         self._transport = transport
         self._hearing = self._streamed_hearing(models.stt)

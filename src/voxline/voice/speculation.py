@@ -11,7 +11,9 @@ with the rest of the same brain stream: no work is done twice.
 A brain is asked ahead only if it says it is a pure function of the history (a class
 attribute ``replayable = True``, as :class:`~voxline.voice.brain.openai.OpenAIBrain`): the
 scripted brain advances its script on every call, so a dropped draft would skip a line.
-Speech-to-text is always safe to run ahead.
+Speech-to-text is always safe to run ahead. Its result is also given on its own
+(:meth:`Speculator.words`), as soon as it is known, to the end-of-turn gate, which holds a
+turn whose words stop mid-sentence.
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ class Speculator:
         self.work = work
         self._heard: HeardAudio | None = None
         self._task: asyncio.Task[Draft] | None = None
+        # The draft's transcript, as soon as speech-to-text is done (before the reply).
+        self._text: asyncio.Future[str] | None = None
         self.started = 0
         self.dropped = 0
 
@@ -116,11 +120,16 @@ class Speculator:
         self.drop()
         self.started += 1
         self._heard = heard
-        self._task = asyncio.get_running_loop().create_task(self._prepare(heard, list(history)))
+        loop = asyncio.get_running_loop()
+        self._text = text = loop.create_future()
+        self._task = loop.create_task(self._prepare(heard, list(history), text))
 
     def drop(self) -> None:
         """The contact went on (or the call ended): forget the draft and stop its work."""
         task, self._task, self._heard = self._task, None, None
+        text, self._text = self._text, None
+        if text is not None and not text.done():
+            text.cancel()
         if task is None:
             return
         self.dropped += 1
@@ -137,10 +146,11 @@ class Speculator:
         have in the responder; a brain or voice failure ahead only leaves the reply undrafted."""
         task, self._task = self._task, None
         made_for, self._heard = self._heard, None
+        text, self._text = self._text, None
         if task is None:
             return None
         if made_for is not heard:
-            self._task, self._heard = task, made_for
+            self._task, self._heard, self._text = task, made_for, text
             self.drop()
             return None
         try:
@@ -154,10 +164,33 @@ class Speculator:
                 raise
             return None
 
-    async def _prepare(self, heard: HeardAudio, history: list[Turn]) -> Draft:
+    async def words(self, heard: HeardAudio) -> str | None:
+        """The transcript of the draft being made for exactly ``heard``, once speech-to-text
+        is done, without taking the draft; None when there is no such draft, it was dropped
+        meanwhile, or speech-to-text failed (:meth:`take` reports that)."""
+        said = self._text
+        if said is None or self._heard is not heard:
+            return None
+        try:
+            return await asyncio.shield(said)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            return None  # dropped or failed, not this caller cancelled
+
+    async def _prepare(
+        self, heard: HeardAudio, history: list[Turn], said: asyncio.Future[str]
+    ) -> Draft:
         work = self.work
         started = work.clock()
-        text = (await work.transcribe(heard.pcm)).strip()
+        try:
+            text = (await work.transcribe(heard.pcm)).strip()
+        except BaseException:
+            said.cancel()  # no words to judge; take() reports a failure
+            raise
+        if not said.done():
+            said.set_result(text)
         draft = Draft(text, started, work.clock(), history_len=len(history))
         if not text or not replayable(self.brain):
             return draft
