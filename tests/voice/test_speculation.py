@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from voxline.errors import ProviderError
 from voxline.testing import FakeTts, MemoryTranscript, VirtualClock, fake_vad
 from voxline.testing.speech import tone
-from voxline.voice.brain.base import EndCall, Reply, ToolCall, Turn, Utterance
+from voxline.voice.brain.base import AgentProfile, EndCall, Reply, ToolCall, Turn, Utterance
+from voxline.voice.brain.scripted import ScriptedBrain
 from voxline.voice.channel import LineClosed
 from voxline.voice.frames import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, AudioFrame
 from voxline.voice.metrics import CallMetrics
@@ -137,7 +138,7 @@ class Outcome:
 
 
 async def converse(
-    brain: EchoBrain,
+    brain: EchoBrain | ScriptedBrain,
     *,
     hangs_up: bool = True,
     stt: CountingStt | None = None,
@@ -265,3 +266,15 @@ async def test_a_turn_whose_words_are_finished_is_not_held_through_the_pause() -
     assert "You said I was wondering." in done.tts.synthesized
     assert brain.asked[0] == "I was wondering"
     assert all(not turn.held_unfinished for turn in done.metrics.turns)
+
+
+async def test_the_scripted_brain_is_asked_ahead_and_a_dropped_draft_skips_no_line() -> None:
+    profile = AgentProfile("- Are you free on Monday?\n- Great.", GREETING, 0.3, "scripted", {})
+    done = await converse(ScriptedBrain(profile))
+    # Drafted at the pause ("part") and dropped, drafted again for the whole turn: the
+    # contact hears the script's first line, synthesized before the turn was confirmed.
+    assert done.session._speculator.dropped >= 1
+    assert done.tts.synthesized.count("Are you free on Monday?") == 2
+    assert done.transcript.said_by("agent") == [GREETING, "Are you free on Monday?"]
+    (turn,) = done.metrics.turns
+    assert turn.speculated and turn.tts_ms == 0

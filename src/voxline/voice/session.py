@@ -770,6 +770,7 @@ class CallSession:
                 if marks is not None:
                     marks.first_clause_at = draft.first_clause_at
                 await self._say(reply, marks, draft)
+                said, calls = reply.text, reply.tool_calls
             else:
                 respond = partial(self.brain.respond, list(self._history))
                 retry = draft is None or draft.failed is None  # a failure ahead was one try

@@ -9,8 +9,9 @@ hands the :class:`Draft` to the responder, which plays the first clause at once 
 with the rest of the same brain stream: no work is done twice.
 
 A brain is asked ahead only if it says it is a pure function of the history (a class
-attribute ``replayable = True``, as :class:`~voxline.voice.brain.openai.OpenAIBrain`): the
-scripted brain advances its script on every call, so a dropped draft would skip a line.
+attribute ``replayable = True``, as :class:`~voxline.voice.brain.openai.OpenAIBrain` and
+:class:`~voxline.voice.brain.scripted.ScriptedBrain`): a brain that kept state between
+requests (a script position in a counter) would skip a line for every dropped draft.
 Speech-to-text is always safe to run ahead. Its result is also given on its own
 (:meth:`Speculator.words`), as soon as it is known, to the end-of-turn gate, which holds a
 turn whose words stop mid-sentence.
