@@ -47,6 +47,7 @@ from typing import Any, Protocol
 
 from voxline.domain.tools import BuiltinTool
 from voxline.domain.turn_taking import TurnPolicy
+from voxline.voice.audio import trim_leading_quiet
 from voxline.voice.barge_in import BargeInGate
 from voxline.voice.brain.base import (
     Brain,
@@ -230,10 +231,14 @@ class CallSession:
             self._greeting_failure = failed.failure
 
     async def _synthesize(self, text: str) -> bytes:
+        """``text`` spoken, without the quiet an engine puts before a clause (up to 300 ms
+        with Piper): every clause the agent says is synthesized here, and dead air at its
+        start would add to the gap the contact hears."""
         voice = self.config.agent_voice
-        return await run_stage(
+        pcm = await run_stage(
             Stage.TTS, lambda: self._models.tts.synthesize(text, voice), self.config.limits
         )
+        return trim_leading_quiet(pcm)
 
     async def _synthesize_all(self, text: str) -> list[tuple[str, bytes]]:
         return [(part, await self._synthesize(part)) for part in sentences(text)]
