@@ -193,6 +193,8 @@ async def main(
                 "agent_talked_in_a_pause": heard,
                 "turn_ended_before_the_contact_did": early,
                 "cut_in_rate": round(cut / paused, 3) if paused else None,
+                # Answered turns whose words sounded unfinished, held past the model's wait.
+                "held_for_words": sum(1 for t in caller_turns if t["held_unfinished"]),
             }
             turns += caller_turns
     wire = [t["wire_gap_ms"] for t in turns if t["wire_gap_ms"] is not None]
@@ -231,13 +233,15 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"| {stage} | {figures['p50']} | {figures['p90']} | {figures['max']} |")
     lines += [
         "",
-        "| caller | turns | wire p50 ms | wire p90 ms | lines with pauses | cut-ins | rate |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| caller | turns | wire p50 ms | wire p90 ms | lines with pauses | cut-ins | rate "
+        "| held for words |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, c in result["callers"].items():
         lines.append(
             f"| {name} | {c['turns']} | {c['wire_gap_ms']['p50']} | {c['wire_gap_ms']['p90']} | "
-            f"{c['lines_with_pauses']} | {c['premature_cut_ins']} | {c['cut_in_rate']} |"
+            f"{c['lines_with_pauses']} | {c['premature_cut_ins']} | {c['cut_in_rate']} | "
+            f"{c['held_for_words']} |"
         )
     return "\n".join(lines)
 
