@@ -246,6 +246,7 @@ async def test_a_turn_held_for_its_words_goes_on_when_the_contact_does() -> None
     await clock.run(scenario())
     assert len(delivered) == 1  # held again (the fake's words stay unfinished), then let go
     assert delivered[0].pcm == b"a" * 10 + b"b" * 10
+    assert turn.held_for_words == 2  # at each stop
 
 
 async def test_no_words_to_judge_and_a_longer_model_wait_add_nothing() -> None:

@@ -143,6 +143,8 @@ async def converse(
     hangs_up: bool = True,
     stt: CountingStt | None = None,
     model: UnsureThenSure | None = None,
+    early_draft_ms: float | None = 96.0,
+    line: PausingContact | None = None,
 ) -> Outcome:
     clock = VirtualClock()
     stt, tts, transcript = stt or CountingStt(), FakeTts(), MemoryTranscript()
@@ -152,13 +154,13 @@ async def converse(
         tts=tts,
         vad=fake_vad(hangover_ms=192),
         transcript=transcript,
-        config=SessionConfig(silence_timeout_s=6.0),
+        config=SessionConfig(silence_timeout_s=6.0, early_draft_ms=early_draft_ms),
         clock=clock.now,
         sleep=clock.sleep,
         end_of_turn=model or UnsureThenSure(),
         turn_inference=_inline,
     )
-    line = PausingContact()
+    line = line or PausingContact()
     metrics = await clock.run(session.run(line), limit_seconds=120)
     assert line.closed_by == ("contact" if hangs_up else "agent")
     return Outcome(metrics, transcript, stt, tts, session)
@@ -278,3 +280,31 @@ async def test_the_scripted_brain_is_asked_ahead_and_a_dropped_draft_skips_no_li
     assert done.transcript.said_by("agent") == [GREETING, "Are you free on Monday?"]
     (turn,) = done.metrics.turns
     assert turn.speculated and turn.tts_ms == 0
+
+
+async def test_a_draft_starts_before_the_vads_stop_and_becomes_the_turns() -> None:
+    async def first_heard(early_draft_ms: float | None) -> tuple[int, list[str], list[str]]:
+        brain = ReplayableEchoBrain()
+        line = PausingContact(parts=(600,))
+        done = await converse(brain, early_draft_ms=early_draft_ms, model=AlwaysSure(), line=line)
+        (heard,) = done.stt.heard  # one transcription: the early draft was the turn's
+        return heard, brain.asked, done.transcript.said_by("agent")
+
+    early = await first_heard(96.0)
+    at_stop = await first_heard(None)
+    assert early[1:] == at_stop[1:] == (["part"], [GREETING, "You said part."])
+    # The early draft heard the speech and 96 ms of the silence after it, the VAD's stop
+    # 192 ms (less the window the stop fell in): it started about 96 ms sooner.
+    assert 64 * 32 <= at_stop[0] - early[0] <= 128 * 32
+
+
+async def test_an_early_draft_is_dropped_when_the_contact_goes_on_before_the_stop() -> None:
+    brain = ReplayableEchoBrain()
+    # A 150 ms pause: longer than the early start (96 ms), shorter than the stop (192 ms).
+    line = PausingContact(parts=(600, 500), pause_ms=150)
+    done = await converse(brain, model=AlwaysSure(), line=line)
+    assert brain.asked == ["part", "whole"]  # drafted in the pause, and again at the end
+    assert "You said part." in done.tts.synthesized
+    assert done.session._speculator.dropped >= 1
+    assert done.transcript.said_by("agent") == [GREETING, "You said whole."]
+    assert done.transcript.said_by("contact") == ["whole"]

@@ -144,6 +144,8 @@ class EndOfTurn:
         self._sleep = sleep
         self._infer = infer or _on_pool
         self._words = words
+        # Stops held because their words sounded unfinished (the contact went on or not).
+        self.held_for_words = 0
         self._audio = bytearray()
         self._in_turn = False
         self._held: HeardAudio | None = None
@@ -231,6 +233,7 @@ class EndOfTurn:
         text = await self._words(heard)
         if text is None or not sounds_unfinished(text):
             return False
+        self.held_for_words += 1
         left_s = hold_s - (self._clock() - stopped_at)
         if left_s > 0:
             await self._sleep(left_s)

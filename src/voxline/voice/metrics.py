@@ -80,6 +80,9 @@ class CallMetrics:
     # The contact spoke again after a turn was taken as over and before the agent's reply
     # began: the end of the turn came too early (a premature cut-in, heard or not).
     early_turn_ends: int = 0
+    # VAD stops held because the words so far sounded unfinished (voice.end_of_turn),
+    # whether the contact then went on or not.
+    held_for_words: int = 0
 
     def as_json(self) -> dict[str, Any]:
         totals = [t.total_ms for t in self.turns if t.total_ms is not None]
@@ -89,6 +92,7 @@ class CallMetrics:
             "turns": [t.as_json() for t in self.turns],
             "barge_ins": self.barge_ins,
             "early_turn_ends": self.early_turn_ends,
+            "held_for_words": self.held_for_words,
         }
         if totals:
             summary["turn_latency_ms"] = {

@@ -99,7 +99,7 @@ from voxline.voice.transport import MediaTransport
 from voxline.voice.tts.base import TextToSpeech
 from voxline.voice.turn_gap import BYTES_PER_MS, ContactTail, TurnMarks, WireMeter, leading_quiet_ms
 from voxline.voice.turns import AgentTurn, HeardAudio, HeardText, Silence, TranscriptSink
-from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
+from voxline.voice.vad import SPEECH_END, SPEECH_START, EndpointState, StreamingVad
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,10 @@ class SessionConfig:
     barge_in: BargeInPolicy = field(default_factory=BargeInPolicy)
     # After a VAD stop: how long to wait for the contact to go on (voice.end_of_turn).
     turn_policy: TurnPolicy = field(default_factory=TurnPolicy)
+    # How far into the silence after speech the answer starts being drafted, before the
+    # VAD's stop (voice.speculation); None: at the stop. Shorter drafts more often for
+    # nothing (a pause between words), each a transcription's worth of CPU.
+    early_draft_ms: float | None = 96.0
 
 
 class CallSession:
@@ -198,6 +202,8 @@ class CallSession:
         self._speculator: Speculator
         self._awaiting_reply = False
         self._tail: ContactTail
+        # Where the speech ended (VAD ms) when the early draft was started.
+        self._early_ended_ms: float | None = None
 
     @property
     def history(self) -> list[Turn]:
@@ -322,6 +328,7 @@ class CallSession:
             await self._stop_hearing()
             gate.close()
             self._end_of_turn.close()
+            self.metrics.held_for_words = self._end_of_turn.held_for_words
             self._speculator.drop()
             self._flush_turns(final=True)
             self._aligner.close()
@@ -581,6 +588,7 @@ class CallSession:
                         elif self._hearing is None:  # else the streaming engine ends turns
                             self._end_of_turn.stopped(heard)
                             self._speculate(heard)
+            self._speculate_early(vad, gate)
             await self._judge_barge_in(transport, gate, vad)
 
     async def _judge_barge_in(
@@ -645,12 +653,51 @@ class CallSession:
 
     def _speculate(self, heard: HeardAudio) -> None:
         """Start answering ``heard`` while the end of the turn is decided, when nothing else
-        is going on (voice.speculation)."""
-        if self._responding or not self._inbox.empty() or self._playback.active:
-            return
-        if self._hangup_after is not None or self.failure is not None:
+        is going on (voice.speculation); a draft started early for it becomes its own."""
+        if not self._early_draft_holds(self._models.vad):
+            self._speculator.drop()
+        if not self._may_speculate():
+            self._speculator.drop()
             return
         self._speculator.start(heard, self._history)
+
+    def _early_draft_holds(self, vad: StreamingVad) -> bool:
+        """Whether a draft started early (if any) is still for the speech being heard: no
+        speech since it started (the VAD goes back to speech inside its hang-over without
+        a ``SPEECH_START``)."""
+        if not self._speculator.early:
+            return True
+        endpointer = vad.endpointer
+        return (
+            endpointer.state is not EndpointState.SPEECH
+            and endpointer.speech_ended_ms == self._early_ended_ms
+        )
+
+    def _may_speculate(self) -> bool:
+        if self._responding or not self._inbox.empty() or self._playback.active:
+            return False
+        return self._hangup_after is None and self.failure is None
+
+    def _speculate_early(self, vad: StreamingVad, gate: BargeInGate) -> None:
+        """``early_draft_ms`` into the silence after speech, before the VAD's stop, start
+        drafting the answer to what was said so far (once per silence). Not for the second
+        part of a held turn (its draft needs the first part's audio too: it starts at the
+        stop), nor for speech over the agent (the barge-in gate judges that)."""
+        early_ms = self.config.early_draft_ms
+        endpointer = vad.endpointer
+        if not self._early_draft_holds(vad):
+            self._speculator.drop()  # the contact went on before the stop
+        if early_ms is None or endpointer.state is not EndpointState.HANGOVER:
+            return
+        ended = endpointer.speech_ended_ms
+        if ended is None or endpointer.position_ms - ended < early_ms:
+            return
+        if self._speculator.early or gate.open or self._hearing is not None:
+            return
+        if self._end_of_turn.pending or not self._may_speculate():
+            return
+        self._early_ended_ms = ended
+        self._speculator.start_early(vad.utterance_so_far(), self._history)
 
     async def _transcribe(self, pcm: bytes) -> str:
         transcribe = partial(self._models.stt.transcribe, pcm)

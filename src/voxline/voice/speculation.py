@@ -12,9 +12,12 @@ A brain is asked ahead only if it says it is a pure function of the history (a c
 attribute ``replayable = True``, as :class:`~voxline.voice.brain.openai.OpenAIBrain` and
 :class:`~voxline.voice.brain.scripted.ScriptedBrain`): a brain that kept state between
 requests (a script position in a counter) would skip a line for every dropped draft.
-Speech-to-text is always safe to run ahead. Its result is also given on its own
-(:meth:`Speculator.words`), as soon as it is known, to the end-of-turn gate, which holds a
-turn whose words stop mid-sentence.
+Speech-to-text is always safe to run ahead. A draft may even start before the VAD's stop, a
+few windows into the silence after speech (:meth:`Speculator.start_early`): if the stop
+follows with no speech in between, the draft is that turn's, so the work starts that much
+sooner; if the contact speaks again it is dropped like any other. The transcript is also
+given on its own (:meth:`Speculator.words`), as soon as it is known, to the end-of-turn
+gate, which holds a turn whose words stop mid-sentence.
 """
 
 from __future__ import annotations
@@ -116,14 +119,32 @@ class Speculator:
         self.started = 0
         self.dropped = 0
 
+    @property
+    def early(self) -> bool:
+        """A draft was started before the VAD's stop and waits to be given its turn."""
+        return self._task is not None and self._heard is None
+
     def start(self, heard: HeardAudio, history: Sequence[Turn]) -> None:
-        """Prepare an answer to ``heard`` (replacing any earlier draft)."""
+        """Prepare an answer to ``heard`` (replacing any earlier draft); a draft started
+        early (:meth:`start_early`) for the same speech becomes the one for ``heard``."""
+        if self.early:
+            self._heard = heard
+            return
+        self._begin(heard.pcm, history)
+        self._heard = heard
+
+    def start_early(self, pcm: bytes, history: Sequence[Turn]) -> None:
+        """Prepare an answer to the speech heard so far (``pcm``), a little into the
+        silence after it and before the VAD's stop; :meth:`start` then adopts it, or
+        :meth:`drop` forgets it if the contact speaks again first."""
+        self._begin(pcm, history)
+
+    def _begin(self, pcm: bytes, history: Sequence[Turn]) -> None:
         self.drop()
         self.started += 1
-        self._heard = heard
         loop = asyncio.get_running_loop()
         self._text = text = loop.create_future()
-        self._task = loop.create_task(self._prepare(heard, list(history), text))
+        self._task = loop.create_task(self._prepare(pcm, list(history), text))
 
     def drop(self) -> None:
         """The contact went on (or the call ended): forget the draft and stop its work."""
@@ -180,13 +201,11 @@ class Speculator:
                 raise
             return None  # dropped or failed, not this caller cancelled
 
-    async def _prepare(
-        self, heard: HeardAudio, history: list[Turn], said: asyncio.Future[str]
-    ) -> Draft:
+    async def _prepare(self, pcm: bytes, history: list[Turn], said: asyncio.Future[str]) -> Draft:
         work = self.work
         started = work.clock()
         try:
-            text = (await work.transcribe(heard.pcm)).strip()
+            text = (await work.transcribe(pcm)).strip()
         except BaseException:
             said.cancel()  # no words to judge; take() reports a failure
             raise
