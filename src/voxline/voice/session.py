@@ -654,12 +654,11 @@ class CallSession:
     def _speculate(self, heard: HeardAudio) -> None:
         """Start answering ``heard`` while the end of the turn is decided, when nothing else
         is going on (voice.speculation); a draft started early for it becomes its own."""
-        if not self._early_draft_holds(self._models.vad):
-            self._speculator.drop()
-        if not self._may_speculate():
-            self._speculator.drop()
-            return
-        self._speculator.start(heard, self._history)
+        may = self._may_speculate()
+        if self._speculator.early and not (may and self._early_draft_holds(self._models.vad)):
+            self._speculator.drop()  # drafted for speech that went on, or not to be used now
+        if may:
+            self._speculator.start(heard, self._history)
 
     def _early_draft_holds(self, vad: StreamingVad) -> bool:
         """Whether a draft started early (if any) is still for the speech being heard: no
