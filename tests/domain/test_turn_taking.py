@@ -107,6 +107,8 @@ FINISHED = (
     "Yes it is.",
     "What is it for?",
     "Who is it from?",
+    "What's it for?",
+    "When is the appointment for?",
     "I'd like to.",
     "Yes, I'd love to!",
     "No, I don't want to.",

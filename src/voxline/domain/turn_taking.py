@@ -158,8 +158,9 @@ _ELLIPSIS_VERBS = _words(
 )
 _ELLIPSIS_WORDS_MAX = 5
 _INTERJECTIONS = _words("yes yeah yep no nope well okay ok oh sure sorry")
-# A question word before a stranded preposition: "What is it for?", "Who is it from?".
-_WH_WORDS = _words("what who whom which where whose")
+# A question word before a stranded preposition: "What is it for?", "Who is it from?",
+# "When is the appointment for?".
+_WH_WORDS = _words("what who whom which where whose when how what's who's where's")
 _TRAILING_OFF = re.compile("(,|;|:|-|\u2013|\u2014|\\.\\.\\.|\u2026)\\s*$")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
