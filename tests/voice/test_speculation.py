@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from voxline.errors import ProviderError
 from voxline.testing import FakeTts, MemoryTranscript, VirtualClock, fake_vad
 from voxline.testing.speech import tone
-from voxline.voice.brain.base import EndCall, Reply, ToolCall, Turn, Utterance
+from voxline.voice.brain.base import AgentProfile, EndCall, Reply, ToolCall, Turn, Utterance
+from voxline.voice.brain.scripted import ScriptedBrain
 from voxline.voice.channel import LineClosed
 from voxline.voice.frames import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, AudioFrame
 from voxline.voice.metrics import CallMetrics
@@ -136,22 +137,30 @@ class Outcome:
     session: CallSession
 
 
-async def converse(brain: EchoBrain, *, hangs_up: bool = True) -> Outcome:
+async def converse(
+    brain: EchoBrain | ScriptedBrain,
+    *,
+    hangs_up: bool = True,
+    stt: CountingStt | None = None,
+    model: UnsureThenSure | None = None,
+    early_draft_ms: float | None = 96.0,
+    line: PausingContact | None = None,
+) -> Outcome:
     clock = VirtualClock()
-    stt, tts, transcript = CountingStt(), FakeTts(), MemoryTranscript()
+    stt, tts, transcript = stt or CountingStt(), FakeTts(), MemoryTranscript()
     session = CallSession(
         brain=brain,
         stt=stt,
         tts=tts,
         vad=fake_vad(hangover_ms=192),
         transcript=transcript,
-        config=SessionConfig(silence_timeout_s=6.0),
+        config=SessionConfig(silence_timeout_s=6.0, early_draft_ms=early_draft_ms),
         clock=clock.now,
         sleep=clock.sleep,
-        end_of_turn=UnsureThenSure(),
+        end_of_turn=model or UnsureThenSure(),
         turn_inference=_inline,
     )
-    line = PausingContact()
+    line = line or PausingContact()
     metrics = await clock.run(session.run(line), limit_seconds=120)
     assert line.closed_by == ("contact" if hangs_up else "agent")
     return Outcome(metrics, transcript, stt, tts, session)
@@ -211,3 +220,91 @@ async def test_a_brain_failing_ahead_counts_as_its_first_attempt() -> None:
     assert done.transcript.said_by("agent") == [GREETING, APOLOGY]
     assert done.session.failure is not None
     assert done.session.failure.stage is Stage.BRAIN
+
+
+@dataclass
+class WordsStt(CountingStt):
+    """Hears ``first`` at the pause, then the whole sentence."""
+
+    first: str = ""
+    whole: str = "I was wondering if you could help"
+
+    async def transcribe(self, pcm16_16k: bytes) -> str:
+        self.heard.append(len(pcm16_16k))
+        return self.first if len(self.heard) == 1 else self.whole
+
+
+class AlwaysSure(UnsureThenSure):
+    """The end-of-turn model, sure the contact has finished at every stop."""
+
+    def probability(self, pcm16_16k: bytes) -> float:
+        self.calls += 1
+        return 0.95
+
+
+async def test_a_turn_whose_words_stop_mid_sentence_is_held_through_the_pause() -> None:
+    brain = ReplayableEchoBrain()
+    stt = WordsStt(first="I was wondering if")
+    done = await converse(brain, stt=stt, model=AlwaysSure())
+    # The model took the pause for the end; the words did not: the agent waited, the contact
+    # went on, and the one reply answers the whole sentence.
+    assert done.transcript.said_by("contact") == ["I was wondering if you could help"]
+    assert done.transcript.said_by("agent") == [
+        GREETING,
+        "You said I was wondering if you could help.",
+    ]
+    assert done.metrics.early_turn_ends == 0
+    (turn,) = done.metrics.turns
+    assert not turn.held_unfinished  # the whole sentence was let through as soon as heard
+    assert turn.eot_wait_ms < 400  # its words were known within the virtual STT's 0 ms
+
+
+async def test_a_turn_whose_words_are_finished_is_not_held_through_the_pause() -> None:
+    brain = ReplayableEchoBrain()
+    stt = WordsStt(first="I was wondering")
+    done = await converse(brain, stt=stt, model=AlwaysSure())
+    # The same pause, words that may end a sentence: the turn ended at the pause.
+    assert done.transcript.said_by("contact")[0] == "I was wondering"
+    assert "You said I was wondering." in done.tts.synthesized
+    assert brain.asked[0] == "I was wondering"
+    assert all(not turn.held_unfinished for turn in done.metrics.turns)
+
+
+async def test_the_scripted_brain_is_asked_ahead_and_a_dropped_draft_skips_no_line() -> None:
+    profile = AgentProfile("- Are you free on Monday?\n- Great.", GREETING, 0.3, "scripted", {})
+    done = await converse(ScriptedBrain(profile))
+    # Drafted at the pause ("part") and dropped, drafted again for the whole turn: the
+    # contact hears the script's first line, synthesized before the turn was confirmed.
+    assert done.session._speculator.dropped >= 1
+    assert done.tts.synthesized.count("Are you free on Monday?") == 2
+    assert done.transcript.said_by("agent") == [GREETING, "Are you free on Monday?"]
+    (turn,) = done.metrics.turns
+    assert turn.speculated and turn.tts_ms == 0
+
+
+async def test_a_draft_starts_before_the_vads_stop_and_becomes_the_turns() -> None:
+    async def first_heard(early_draft_ms: float | None) -> tuple[int, list[str], list[str]]:
+        brain = ReplayableEchoBrain()
+        line = PausingContact(parts=(600,))
+        done = await converse(brain, early_draft_ms=early_draft_ms, model=AlwaysSure(), line=line)
+        (heard,) = done.stt.heard  # one transcription: the early draft was the turn's
+        return heard, brain.asked, done.transcript.said_by("agent")
+
+    early = await first_heard(96.0)
+    at_stop = await first_heard(None)
+    assert early[1:] == at_stop[1:] == (["part"], [GREETING, "You said part."])
+    # The early draft heard the speech and 96 ms of the silence after it, the VAD's stop
+    # 192 ms (less the window the stop fell in): it started about 96 ms sooner.
+    assert 64 * 32 <= at_stop[0] - early[0] <= 128 * 32
+
+
+async def test_an_early_draft_is_dropped_when_the_contact_goes_on_before_the_stop() -> None:
+    brain = ReplayableEchoBrain()
+    # A 150 ms pause: longer than the early start (96 ms), shorter than the stop (192 ms).
+    line = PausingContact(parts=(600, 500), pause_ms=150)
+    done = await converse(brain, model=AlwaysSure(), line=line)
+    assert brain.asked == ["part", "whole"]  # drafted in the pause, and again at the end
+    assert "You said part." in done.tts.synthesized
+    assert done.session._speculator.dropped >= 1
+    assert done.transcript.said_by("agent") == [GREETING, "You said whole."]
+    assert done.transcript.said_by("contact") == ["whole"]

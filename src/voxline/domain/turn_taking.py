@@ -6,6 +6,11 @@ the model is sure, up to a second when it thinks the contact is mid-sentence. A
 contact who was just asked for digits, an e-mail address or a postal address reads it out
 in pieces with pauses, so then the wait is never shorter than ``collecting_wait_ms``.
 
+The model reads prosody only, and not every voice gives it a reliable cue; the words do.
+:func:`sounds_unfinished` says when a transcript stops where an English sentence cannot
+end (on "and", "to", "the", "um", ...): such a turn is then held ``unfinished_wait_ms``
+after the stop, whatever the model said.
+
 Pure rules (stdlib only); the model and the waiting live in ``voxline.voice.end_of_turn``.
 """
 
@@ -98,14 +103,110 @@ class TurnPolicy:
 
     ``no_model_wait_ms`` applies when there is no end-of-turn model (or it failed); by
     default none, the VAD's own hang-over being then the whole end-of-turn wait.
+    ``unfinished_wait_ms`` is how long after the VAD stop a turn whose transcript
+    :func:`sounds_unfinished` is held at least, for the contact to go on: longer than a
+    pause inside a sentence (0.5-0.9 s), counted from the stop, which came after ~200 ms of
+    silence already.
     """
 
     curve: WaitCurve = WaitCurve()
     collecting_wait_ms: float = 1200.0
     no_model_wait_ms: float = 0.0
+    unfinished_wait_ms: float = 1100.0
 
     def extra_wait_ms(self, probability: float | None, asked: Asked = Asked.NOTHING) -> float:
         wait = self.no_model_wait_ms if probability is None else self.curve.wait_ms(probability)
         if asked is not Asked.NOTHING:
             wait = max(wait, self.collecting_wait_ms)
         return wait
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words a sentence does not end on. Each set leaves out the words of its class that often do
+# end one ("this" and "that" are pronouns too, "on" and "in" are particles in "hold on",
+# "come in"), so a finished turn is rarely held: a wrong hold costs the caller a second.
+_CONJUNCTIONS = _words(
+    "and but or nor because cause cuz if unless although whereas whether than until"
+)
+_PREPOSITIONS = _words("to of for at with from about into onto among between toward towards")
+_DETERMINERS = _words("a an the my your our their its every")
+_FILLERS = _words("um umm uh uhh uhm er erm")
+# A pronoun with a contracted verb needs what follows ("Yes, it is." but not "Yes, it's.").
+_CONTRACTIONS = _words(
+    "i'm you're we're they're it's that's there's here's he's she's what's who's where's "
+    "let's i'll you'll we'll they'll i'd you'd we'd they'd i've you've we've they've"
+)
+# A finite "be" ends a sentence after a pronoun ("Yes, it is.", "That is.", "Here you are.")
+# but not after a noun ("My number is", "The best time would be").
+_COPULAS = _words("is was are were am")
+_PRONOUNS = _words("i you he she it we they this that these those there here who what which so")
+# "so" and "that" end sentences ("I think so.", "I like that."), except after words that
+# make them conjunctions ("..., so", "I think that", "so that", "The problem is that").
+_THAT_AS_CONJUNCTION = _words(
+    "think thought believe guess hope so such fact sure feel wish assume suppose realize realise"
+)
+_SO_AS_CONJUNCTION = _words("and but")
+_COMMA_SO = re.compile(r",\s*so\W*$")
+# Verbs after which a bare "to" is an infinitive left out because it was just said ("Would
+# you like to come? I'd like to."): such an answer is short.
+_ELLIPSIS_VERBS = _words(
+    "like love want wants wanted need needs needed have has had ought going got try tried "
+    "mean meant hope hoped plan planned prefer used supposed able allowed happy glad"
+)
+_ELLIPSIS_WORDS_MAX = 5
+_INTERJECTIONS = _words("yes yeah yep no nope well okay ok oh sure sorry")
+# A question word before a stranded preposition: "What is it for?", "Who is it from?",
+# "When is the appointment for?".
+_WH_WORDS = _words("what who whom which where whose when how what's who's where's")
+_TRAILING_OFF = re.compile("(,|;|:|-|\u2013|\u2014|\\.\\.\\.|\u2026)\\s*$")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def sounds_unfinished(text: str) -> bool:
+    """Whether a transcript stops where an English sentence cannot end: on a conjunction
+    ("and", "because", "if"), a preposition without its object ("to", "for", "of"), an
+    article or possessive ("the", "my"), a filler ("um"), a pronoun with a contracted verb
+    ("I'm"), a verb "be" after a noun ("My number is"), or a trailing comma, dash or
+    ellipsis.
+
+    Conservative: a word that may end a sentence is not taken as unfinished — a stranded
+    preposition after a question word ("What is it for?"), a short answer leaving out an
+    infinitive ("I'd like to."), a "be" after a pronoun ("Yes, that is."), "so" and "that"
+    as pronouns ("I think so.", "I like that."). Speech-to-text puts a full stop on nearly
+    every fragment, so final punctuation is not taken to mean the sentence is finished.
+    """
+    text = text.strip()
+    if not text:
+        return False
+    if _TRAILING_OFF.search(text):
+        return True
+    sentence = _SENTENCE_END.split(text)[-1].lower().replace("\u2019", "'")
+    words = _WORD.findall(sentence)
+    if not words:
+        return False
+    last = words[-1]
+    before = words[-2] if len(words) > 1 else ""
+    if last in _CONJUNCTIONS:
+        return not (last == "if" and before in ("what", "as"))
+    if last in _DETERMINERS or last in _FILLERS or last in _CONTRACTIONS:
+        return True
+    if last in _PREPOSITIONS:
+        if any(word in _WH_WORDS for word in words[:-1]):
+            return False  # a question or relative clause strands its preposition
+        if last == "to" and before in _ELLIPSIS_VERBS:
+            content = [w for w in words if w not in _INTERJECTIONS]
+            return len(content) > _ELLIPSIS_WORDS_MAX
+        return True
+    if last in _COPULAS:
+        return bool(before) and before not in _PRONOUNS
+    if last == "that":
+        if before in _COPULAS:  # "The problem is that", but "What is that?"
+            return len(words) > 2 and words[-3] not in _PRONOUNS
+        return before in _THAT_AS_CONJUNCTION
+    if last == "so":
+        alone = len(words) == 1 and not sentence.endswith("?")  # "So..." but not "So?"
+        return before in _SO_AS_CONJUNCTION or alone or bool(_COMMA_SO.search(sentence))
+    return False

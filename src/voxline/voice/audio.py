@@ -1,4 +1,4 @@
-"""Sample conversions: PCM16 ↔ float, resampling, G.711 μ-law and loudness.
+"""Sample conversions: PCM16 ↔ float, resampling, G.711 μ-law, loudness and onset.
 
 PCM here is always 16-bit little-endian signed mono. The μ-law codec matches CPython's
 ``audioop.lin2ulaw``/``ulaw2lin`` bit for bit (``reference/telephony.md`` §4.2): it shifts to
@@ -124,3 +124,33 @@ def rms_dbfs(pcm: bytes) -> float:
     if rms <= 0:
         return SILENCE_DBFS
     return max(SILENCE_DBFS, 20.0 * math.log10(rms))
+
+
+# A synthesized utterance starts where a sample first comes within this much of its peak.
+ONSET_BELOW_PEAK_DB = 40.0
+# Kept before that sample, so a soft onset (a breath, a fricative's rise) is not clipped.
+ONSET_KEEP_MS = 5.0
+
+
+def trim_leading_quiet(
+    pcm: bytes,
+    rate: int = 16_000,
+    *,
+    below_peak_db: float = ONSET_BELOW_PEAK_DB,
+    keep_ms: float = ONSET_KEEP_MS,
+) -> bytes:
+    """``pcm`` without the quiet before its first sound, less ``keep_ms`` of it.
+
+    The threshold is relative to the utterance's own peak (``below_peak_db`` under it), not
+    an absolute level, so a quietly synthesized voice is trimmed alike. Audio that starts
+    at once, or is silent throughout, comes back unchanged.
+    """
+    samples = np.abs(np.frombuffer(pcm, dtype=_PCM, count=len(pcm) // 2).astype(np.int32))
+    if samples.size == 0:
+        return pcm
+    peak = int(samples.max())
+    if peak == 0:
+        return pcm
+    first = int(np.argmax(samples >= peak * 10 ** (-below_peak_db / 20)))
+    start = first - int(rate * keep_ms / 1000)
+    return pcm[start * 2 :] if start > 0 else pcm

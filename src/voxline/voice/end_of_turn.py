@@ -9,6 +9,14 @@ agent just asked for digits, an e-mail or an address). If the contact speaks aga
 and the next stop decides again. Otherwise the turn is handed on (``deliver``) with its
 probability and the time it was confirmed in its :class:`~voxline.voice.turn_gap.TurnMarks`.
 
+The words are the second judge. Before a turn the model's wait would let through is handed
+on, its transcript so far (``words``: the speculative speech-to-text of the same stop, which
+the answer needs anyway, so a finished turn waits for nothing it would not have waited for)
+is checked with :func:`~voxline.domain.turn_taking.sounds_unfinished`; a turn that stops on
+"and", "to", "the"... is held until ``unfinished_wait_ms`` after the stop (``held_unfinished``
+in its marks). The hold is here, not in the responder, because only here can the contact
+still go on: the held turn keeps its audio and the next stop decides again.
+
 :class:`SmartTurn` is Smart Turn v3 (BSD-2-Clause), the ONNX model shipped inside the
 ``pipecat-ai`` wheel, run with onnxruntime on the voice pool. Pipecat itself is never imported:
 only its package directory is located (:func:`smart_turn_path`). Without the model (or if it
@@ -27,7 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
-from voxline.domain.turn_taking import Asked, TurnPolicy, asked_for
+from voxline.domain.turn_taking import Asked, TurnPolicy, asked_for, sounds_unfinished
 from voxline.voice import pool
 from voxline.voice.audio import pcm16_to_float32
 from voxline.voice.frames import SAMPLE_RATE, SAMPLE_WIDTH
@@ -45,6 +53,8 @@ _TURN_BYTES = SAMPLES * SAMPLE_WIDTH
 
 # How a model's probability is computed off the event loop: (model.probability, audio).
 Inference = Callable[[Callable[[bytes], float], bytes], Awaitable[float]]
+# The transcript of a held turn as heard so far, or None when there is none to judge.
+Words = Callable[[HeardAudio], Awaitable[str | None]]
 
 
 class TurnModel(Protocol):
@@ -110,7 +120,8 @@ class EndOfTurn:
     """Holds a contact turn from each VAD stop until it is over (see the module docstring).
 
     Used from the call's event loop only. ``agent_said`` gives the agent's last reply (for
-    :func:`~voxline.domain.turn_taking.asked_for`); ``deliver`` takes the finished turn.
+    :func:`~voxline.domain.turn_taking.asked_for`); ``deliver`` takes the finished turn;
+    ``words`` (optional) gives a held turn's transcript, for the lexical check.
     """
 
     def __init__(
@@ -123,6 +134,7 @@ class EndOfTurn:
         sleep: Callable[[float], Awaitable[None]],
         policy: TurnPolicy | None = None,
         infer: Inference | None = None,
+        words: Words | None = None,
     ) -> None:
         self.model = model
         self.policy = policy or TurnPolicy()
@@ -131,6 +143,9 @@ class EndOfTurn:
         self._clock = clock
         self._sleep = sleep
         self._infer = infer or _on_pool
+        self._words = words
+        # Stops held because their words sounded unfinished (the contact went on or not).
+        self.held_for_words = 0
         self._audio = bytearray()
         self._in_turn = False
         self._held: HeardAudio | None = None
@@ -180,6 +195,8 @@ class EndOfTurn:
             self._deciding = None
 
     async def _decide(self, heard: HeardAudio, audio: bytes) -> None:
+        marks = heard.marks
+        stopped_at = marks.stopped_at if marks is not None else self._clock()
         asked = asked_for(self._agent_said())
         probability: float | None = None
         if self.model is not None:
@@ -190,11 +207,10 @@ class EndOfTurn:
             except Exception as exc:
                 log.warning("end-of-turn model failed", extra={"error": type(exc).__name__})
         wait_s = self.policy.extra_wait_ms(probability, asked) / 1000
-        marks = heard.marks
-        if marks is not None:
-            wait_s -= self._clock() - marks.stopped_at  # the inference counts as waiting
+        wait_s -= self._clock() - stopped_at  # the inference counts as waiting
         if wait_s > 0:
             await self._sleep(wait_s)
+        held = await self._hold_if_unfinished(heard, stopped_at)
         if self._held is not heard:
             return
         self._held = None
@@ -205,7 +221,23 @@ class EndOfTurn:
             marks.confirmed_at = self._clock()
             marks.eot_probability = probability
             marks.eot_context = None if asked is Asked.NOTHING else asked.value
+            marks.held_unfinished = held
         self._deliver(heard)
+
+    async def _hold_if_unfinished(self, heard: HeardAudio, stopped_at: float) -> bool:
+        """Wait until ``unfinished_wait_ms`` after the stop if the turn's words stop
+        mid-sentence; whether they did. No wait (and no check) once that time has passed."""
+        hold_s = self.policy.unfinished_wait_ms / 1000
+        if self._words is None or self._clock() - stopped_at >= hold_s:
+            return False
+        text = await self._words(heard)
+        if text is None or not sounds_unfinished(text):
+            return False
+        self.held_for_words += 1
+        left_s = hold_s - (self._clock() - stopped_at)
+        if left_s > 0:
+            await self._sleep(left_s)
+        return True
 
 
 async def _on_pool(func: Callable[[bytes], float], audio: bytes) -> float:
@@ -217,6 +249,7 @@ __all__ = [
     "Inference",
     "SmartTurn",
     "TurnModel",
+    "Words",
     "shared_smart_turn",
     "smart_turn_path",
 ]

@@ -51,6 +51,8 @@ class TurnLatency:
     eot_probability: float | None = None
     eot_context: str | None = None
     speculated: bool = False
+    # Its transcript sounded unfinished, so the end-of-turn wait was stretched (end_of_turn).
+    held_unfinished: bool = False
     # Where the reply's first frame sits on the recording's agent channel (ms); internal.
     agent_at_ms: float | None = field(default=None, repr=False)
 
@@ -66,6 +68,7 @@ class TurnLatency:
         )
         out["eot_context"] = self.eot_context
         out["speculated"] = self.speculated
+        out["held_unfinished"] = self.held_unfinished
         return out
 
 
@@ -77,6 +80,9 @@ class CallMetrics:
     # The contact spoke again after a turn was taken as over and before the agent's reply
     # began: the end of the turn came too early (a premature cut-in, heard or not).
     early_turn_ends: int = 0
+    # VAD stops held because the words so far sounded unfinished (voice.end_of_turn),
+    # whether the contact then went on or not.
+    held_for_words: int = 0
 
     def as_json(self) -> dict[str, Any]:
         totals = [t.total_ms for t in self.turns if t.total_ms is not None]
@@ -86,6 +92,7 @@ class CallMetrics:
             "turns": [t.as_json() for t in self.turns],
             "barge_ins": self.barge_ins,
             "early_turn_ends": self.early_turn_ends,
+            "held_for_words": self.held_for_words,
         }
         if totals:
             summary["turn_latency_ms"] = {

@@ -47,6 +47,7 @@ from typing import Any, Protocol
 
 from voxline.domain.tools import BuiltinTool
 from voxline.domain.turn_taking import TurnPolicy
+from voxline.voice.audio import trim_leading_quiet
 from voxline.voice.barge_in import BargeInGate
 from voxline.voice.brain.base import (
     Brain,
@@ -98,7 +99,7 @@ from voxline.voice.transport import MediaTransport
 from voxline.voice.tts.base import TextToSpeech
 from voxline.voice.turn_gap import BYTES_PER_MS, ContactTail, TurnMarks, WireMeter, leading_quiet_ms
 from voxline.voice.turns import AgentTurn, HeardAudio, HeardText, Silence, TranscriptSink
-from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
+from voxline.voice.vad import SPEECH_END, SPEECH_START, EndpointState, StreamingVad
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,10 @@ class SessionConfig:
     barge_in: BargeInPolicy = field(default_factory=BargeInPolicy)
     # After a VAD stop: how long to wait for the contact to go on (voice.end_of_turn).
     turn_policy: TurnPolicy = field(default_factory=TurnPolicy)
+    # How far into the silence after speech the answer starts being drafted, before the
+    # VAD's stop (voice.speculation); None: at the stop. Shorter drafts more often for
+    # nothing (a pause between words), each a transcription's worth of CPU.
+    early_draft_ms: float | None = 96.0
 
 
 class CallSession:
@@ -197,6 +202,8 @@ class CallSession:
         self._speculator: Speculator
         self._awaiting_reply = False
         self._tail: ContactTail
+        # Where the speech ended (VAD ms) when the early draft was started.
+        self._early_ended_ms: float | None = None
 
     @property
     def history(self) -> list[Turn]:
@@ -230,10 +237,14 @@ class CallSession:
             self._greeting_failure = failed.failure
 
     async def _synthesize(self, text: str) -> bytes:
+        """``text`` spoken, without the quiet an engine puts before a clause (up to 300 ms
+        with Piper): every clause the agent says is synthesized here, and dead air at its
+        start would add to the gap the contact hears."""
         voice = self.config.agent_voice
-        return await run_stage(
+        pcm = await run_stage(
             Stage.TTS, lambda: self._models.tts.synthesize(text, voice), self.config.limits
         )
+        return trim_leading_quiet(pcm)
 
     async def _synthesize_all(self, text: str) -> list[tuple[str, bytes]]:
         return [(part, await self._synthesize(part)) for part in sentences(text)]
@@ -272,15 +283,6 @@ class CallSession:
         # Agent speech is resampled to the line's rate once per utterance, as it is queued.
         self._playback = Playback(line_rate=transport.line_rate)
         self._inbox = asyncio.Queue()
-        self._end_of_turn = EndOfTurn(
-            self._turn_model,
-            self._turn_over,
-            self._agent_said_last,
-            clock=self._clock,
-            sleep=self._sleep,
-            policy=self.config.turn_policy,
-            infer=self._turn_inference,
-        )
         self._speculator = Speculator(
             self.brain,
             Work(
@@ -289,6 +291,16 @@ class CallSession:
                 clauses=self._clauses,
                 clock=self._clock,
             ),
+        )
+        self._end_of_turn = EndOfTurn(
+            self._turn_model,
+            self._turn_over,
+            self._agent_said_last,
+            clock=self._clock,
+            sleep=self._sleep,
+            policy=self.config.turn_policy,
+            infer=self._turn_inference,
+            words=self._speculator.words,
         )
         self._transport = transport
         self._hearing = self._streamed_hearing(models.stt)
@@ -316,6 +328,7 @@ class CallSession:
             await self._stop_hearing()
             gate.close()
             self._end_of_turn.close()
+            self.metrics.held_for_words = self._end_of_turn.held_for_words
             self._speculator.drop()
             self._flush_turns(final=True)
             self._aligner.close()
@@ -575,6 +588,7 @@ class CallSession:
                         elif self._hearing is None:  # else the streaming engine ends turns
                             self._end_of_turn.stopped(heard)
                             self._speculate(heard)
+            self._speculate_early(vad, gate)
             await self._judge_barge_in(transport, gate, vad)
 
     async def _judge_barge_in(
@@ -639,12 +653,50 @@ class CallSession:
 
     def _speculate(self, heard: HeardAudio) -> None:
         """Start answering ``heard`` while the end of the turn is decided, when nothing else
-        is going on (voice.speculation)."""
+        is going on (voice.speculation); a draft started early for it becomes its own."""
+        may = self._may_speculate()
+        if self._speculator.early and not (may and self._early_draft_holds(self._models.vad)):
+            self._speculator.drop()  # drafted for speech that went on, or not to be used now
+        if may:
+            self._speculator.start(heard, self._history)
+
+    def _early_draft_holds(self, vad: StreamingVad) -> bool:
+        """Whether a draft started early (if any) is still for the speech being heard: no
+        speech since it started (the VAD goes back to speech inside its hang-over without
+        a ``SPEECH_START``)."""
+        if not self._speculator.early:
+            return True
+        endpointer = vad.endpointer
+        return (
+            endpointer.state is not EndpointState.SPEECH
+            and endpointer.speech_ended_ms == self._early_ended_ms
+        )
+
+    def _may_speculate(self) -> bool:
         if self._responding or not self._inbox.empty() or self._playback.active:
+            return False
+        return self._hangup_after is None and self.failure is None
+
+    def _speculate_early(self, vad: StreamingVad, gate: BargeInGate) -> None:
+        """``early_draft_ms`` into the silence after speech, before the VAD's stop, start
+        drafting the answer to what was said so far (once per silence). Not for the second
+        part of a held turn (its draft needs the first part's audio too: it starts at the
+        stop), nor for speech over the agent (the barge-in gate judges that)."""
+        early_ms = self.config.early_draft_ms
+        endpointer = vad.endpointer
+        if not self._early_draft_holds(vad):
+            self._speculator.drop()  # the contact went on before the stop
+        if early_ms is None or endpointer.state is not EndpointState.HANGOVER:
             return
-        if self._hangup_after is not None or self.failure is not None:
+        ended = endpointer.speech_ended_ms
+        if ended is None or endpointer.position_ms - ended < early_ms:
             return
-        self._speculator.start(heard, self._history)
+        if self._speculator.early or gate.open or self._hearing is not None:
+            return
+        if self._end_of_turn.pending or not self._may_speculate():
+            return
+        self._early_ended_ms = ended
+        self._speculator.start_early(vad.utterance_so_far(), self._history)
 
     async def _transcribe(self, pcm: bytes) -> str:
         transcribe = partial(self._models.stt.transcribe, pcm)
@@ -769,6 +821,7 @@ class CallSession:
                 if marks is not None:
                     marks.first_clause_at = draft.first_clause_at
                 await self._say(reply, marks, draft)
+                said, calls = reply.text, reply.tool_calls
             else:
                 respond = partial(self.brain.respond, list(self._history))
                 retry = draft is None or draft.failed is None  # a failure ahead was one try

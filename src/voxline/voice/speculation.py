@@ -9,9 +9,15 @@ hands the :class:`Draft` to the responder, which plays the first clause at once 
 with the rest of the same brain stream: no work is done twice.
 
 A brain is asked ahead only if it says it is a pure function of the history (a class
-attribute ``replayable = True``, as :class:`~voxline.voice.brain.openai.OpenAIBrain`): the
-scripted brain advances its script on every call, so a dropped draft would skip a line.
-Speech-to-text is always safe to run ahead.
+attribute ``replayable = True``, as :class:`~voxline.voice.brain.openai.OpenAIBrain` and
+:class:`~voxline.voice.brain.scripted.ScriptedBrain`): a brain that kept state between
+requests (a script position in a counter) would skip a line for every dropped draft.
+Speech-to-text is always safe to run ahead. A draft may even start before the VAD's stop, a
+few windows into the silence after speech (:meth:`Speculator.start_early`): if the stop
+follows with no speech in between, the draft is that turn's, so the work starts that much
+sooner; if the contact speaks again it is dropped like any other. The transcript is also
+given on its own (:meth:`Speculator.words`), as soon as it is known, to the end-of-turn
+gate, which holds a turn whose words stop mid-sentence.
 """
 
 from __future__ import annotations
@@ -108,19 +114,44 @@ class Speculator:
         self.work = work
         self._heard: HeardAudio | None = None
         self._task: asyncio.Task[Draft] | None = None
+        # The draft's transcript, as soon as speech-to-text is done (before the reply).
+        self._text: asyncio.Future[str] | None = None
         self.started = 0
         self.dropped = 0
 
+    @property
+    def early(self) -> bool:
+        """A draft was started before the VAD's stop and waits to be given its turn."""
+        return self._task is not None and self._heard is None
+
     def start(self, heard: HeardAudio, history: Sequence[Turn]) -> None:
-        """Prepare an answer to ``heard`` (replacing any earlier draft)."""
+        """Prepare an answer to ``heard`` (replacing any earlier draft); a draft started
+        early (:meth:`start_early`) for the same speech becomes the one for ``heard``."""
+        if self.early:
+            self._heard = heard
+            return
+        self._begin(heard.pcm, history)
+        self._heard = heard
+
+    def start_early(self, pcm: bytes, history: Sequence[Turn]) -> None:
+        """Prepare an answer to the speech heard so far (``pcm``), a little into the
+        silence after it and before the VAD's stop; :meth:`start` then adopts it, or
+        :meth:`drop` forgets it if the contact speaks again first."""
+        self._begin(pcm, history)
+
+    def _begin(self, pcm: bytes, history: Sequence[Turn]) -> None:
         self.drop()
         self.started += 1
-        self._heard = heard
-        self._task = asyncio.get_running_loop().create_task(self._prepare(heard, list(history)))
+        loop = asyncio.get_running_loop()
+        self._text = text = loop.create_future()
+        self._task = loop.create_task(self._prepare(pcm, list(history), text))
 
     def drop(self) -> None:
         """The contact went on (or the call ended): forget the draft and stop its work."""
         task, self._task, self._heard = self._task, None, None
+        text, self._text = self._text, None
+        if text is not None and not text.done():
+            text.cancel()
         if task is None:
             return
         self.dropped += 1
@@ -137,10 +168,11 @@ class Speculator:
         have in the responder; a brain or voice failure ahead only leaves the reply undrafted."""
         task, self._task = self._task, None
         made_for, self._heard = self._heard, None
+        text, self._text = self._text, None
         if task is None:
             return None
         if made_for is not heard:
-            self._task, self._heard = task, made_for
+            self._task, self._heard, self._text = task, made_for, text
             self.drop()
             return None
         try:
@@ -154,10 +186,31 @@ class Speculator:
                 raise
             return None
 
-    async def _prepare(self, heard: HeardAudio, history: list[Turn]) -> Draft:
+    async def words(self, heard: HeardAudio) -> str | None:
+        """The transcript of the draft being made for exactly ``heard``, once speech-to-text
+        is done, without taking the draft; None when there is no such draft, it was dropped
+        meanwhile, or speech-to-text failed (:meth:`take` reports that)."""
+        said = self._text
+        if said is None or self._heard is not heard:
+            return None
+        try:
+            return await asyncio.shield(said)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            return None  # dropped or failed, not this caller cancelled
+
+    async def _prepare(self, pcm: bytes, history: list[Turn], said: asyncio.Future[str]) -> Draft:
         work = self.work
         started = work.clock()
-        text = (await work.transcribe(heard.pcm)).strip()
+        try:
+            text = (await work.transcribe(pcm)).strip()
+        except BaseException:
+            said.cancel()  # no words to judge; take() reports a failure
+            raise
+        if not said.done():
+            said.set_result(text)
         draft = Draft(text, started, work.clock(), history_len=len(history))
         if not text or not replayable(self.brain):
             return draft

@@ -159,6 +159,8 @@ class TurnMarks:
     tts_lead_ms: float = 0.0
     # STT (and perhaps the reply's start) ran while the end of the turn was decided.
     speculated: bool = False
+    # The transcript stopped mid-sentence, so the turn was held longer than the model said.
+    held_unfinished: bool = False
 
     @classmethod
     def at_stop(
@@ -223,6 +225,7 @@ class TurnMarks:
             eot_probability=self.eot_probability,
             eot_context=self.eot_context,
             speculated=self.speculated,
+            held_unfinished=self.held_unfinished,
             agent_at_ms=agent_at_ms,
         )
         latency.total_ms = latency.stage_sum()

@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from voxline.voice.brain.base import AgentProfile, Reply, ToolResult, ToolSpec, ToolTurn, Utterance
+from voxline.voice.brain.base import (
+    AgentProfile,
+    Reply,
+    ToolResult,
+    ToolSpec,
+    ToolTurn,
+    Turn,
+    Utterance,
+)
 from voxline.voice.brain.scripted import (
     ANYTHING_ELSE,
     DEFAULT_GREETING,
@@ -21,6 +29,7 @@ from voxline.voice.brain.scripted import (
     menu_options,
     script_lines,
 )
+from voxline.voice.speculation import replayable
 
 PROMPT = """You are Ava from {{company}}.
 Be brief.
@@ -42,6 +51,10 @@ def brain(greeting: str | None = "Hi {{first_name}}!") -> ScriptedBrain:
     )
 
 
+def test_it_may_be_asked_ahead() -> None:
+    assert replayable(brain())
+
+
 def said(text: str) -> list[Utterance]:
     return [Utterance("contact", text)]
 
@@ -59,14 +72,43 @@ async def test_greets_with_the_rendered_greeting_or_a_default() -> None:
     assert (await brain(None).greet()).text == DEFAULT_GREETING
 
 
+async def converse(agent: ScriptedBrain, *lines: str) -> list[str]:
+    """The agent's replies to ``lines``, each asked with the conversation so far."""
+    history: list[Turn] = [Utterance("agent", (await agent.greet()).text)]
+    replies = []
+    for line in lines:
+        history.append(Utterance("contact", line))
+        reply = await agent.respond(history)
+        history.append(Utterance("agent", reply.text))
+        replies.append(reply.text)
+    return replies
+
+
 async def test_follows_the_script_then_offers_more_help() -> None:
-    agent = brain()
-    replies = [(await agent.respond(said("okay"))).text for _ in range(4)]
-    assert replies == [
+    assert await converse(brain(), "okay", "okay", "okay", "okay") == [
         "Are you free on Monday?",
         "Shall I book 10am then?",
         "Great, you'll get a text.",
         ANYTHING_ELSE,
+    ]
+
+
+async def test_its_reply_depends_on_the_history_alone() -> None:
+    agent = brain()
+    history: list[Turn] = [Utterance("agent", "Hi Jane!"), Utterance("contact", "okay")]
+    # Asked ahead and thrown away, then asked again: the same line, not the next one.
+    first = await agent.respond(history)
+    again = await agent.respond(history)
+    assert first == again == Reply("Are you free on Monday?")
+    # A reply that ended the turn or called a built-in is no script line: not counted.
+    assert await converse(brain(), "okay", "Sorry, what?", "sure") == [
+        "Are you free on Monday?",
+        "Shall I book 10am then?",
+        "Great, you'll get a text.",
+    ]
+    assert await converse(tooled("transfer_call"), "Put me through to a human.", "Fine.") == [
+        "",
+        "Let me check.",
     ]
 
 
@@ -126,12 +168,13 @@ async def test_a_script_line_calls_its_tool_and_speaks_from_the_result() -> None
     assert reply.text == "Let me check."
     (call,) = reply.tool_calls
     assert (call.name, json.loads(call.arguments)) == ("lookup_order", {"order": "42"})
+    assert call.id == "call_1"
     result = ToolResult(call.id, call.name, '{"status": "shipped"}')
-    after = await agent.respond(
-        [*said("Where is my order?"), ToolTurn(reply.text, (call,), (result,))]
-    )
+    history: list[Turn] = [*said("Where is my order?"), ToolTurn(reply.text, (call,), (result,))]
+    after = await agent.respond(history)
     assert after == Reply("Your order is shipped.")
-    assert (await agent.respond(said("Thanks."))).text == "Anything else?"
+    history += [Utterance("agent", after.text), *said("Thanks.")]
+    assert (await agent.respond(history)).text == "Anything else?"
 
 
 async def test_a_failed_tool_is_owned_up_to() -> None:

@@ -19,17 +19,24 @@ It calls tools deterministically, so every tool works offline:
   appointments, press 1") gets the key of the option the system prompt mentions
   (``send_dtmf``); a voicemail greeting ("leave a message after the beep") gets the agent's
   voicemail message (``leave_voicemail``). A transfer that fails is said to have failed.
+
+Its reply is a pure function of the history it is given (``replayable``): where it is in
+the script is read from the history — the contact turns it answered with a script line
+before — not kept in a counter, and so are a tool line's words after the tool and the tool
+calls' ids. So the session may ask it ahead, while the end of a contact's turn is still
+being decided, and throw the answer away if the contact goes on (``voice.speculation``).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from voxline.domain.templates import render
-from voxline.voice.brain.base import AgentProfile, Reply, ToolCall, ToolTurn, Turn
+from voxline.voice.brain.base import AgentProfile, Reply, ToolCall, ToolTurn, Turn, Utterance
 
 _SCRIPT_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+?)\s*$")
 
@@ -75,6 +82,18 @@ _MENU_OPTION = (
 )
 
 
+def _ending(said: str) -> Reply | None:
+    """The polite close for a contact who said goodbye, is not interested or asks not to be
+    called again; None for anything else."""
+    if asks_not_to_be_called(said):
+        return Reply(STOP_CALLING_REPLY, end_call=True)
+    if _NOT_INTERESTED.search(said):
+        return Reply(NOT_INTERESTED_REPLY, end_call=True)
+    if _GOODBYE.search(said):
+        return Reply(FAREWELL, end_call=True)
+    return None
+
+
 def script_lines(system_prompt: str) -> list[str]:
     return [m.group(1) for line in system_prompt.splitlines() if (m := _SCRIPT_LINE.match(line))]
 
@@ -102,58 +121,75 @@ def _flatten(value: Any, prefix: str, into: dict[str, str]) -> dict[str, str]:
 
 
 class ScriptedBrain:
+    # Asked twice with the same history, it says the same thing (see the module docstring).
+    replayable = True
+
     def __init__(self, profile: AgentProfile) -> None:
         self._profile = profile
         self._script = [
             render(line, profile.variables) for line in script_lines(profile.system_prompt)
         ]
-        self._next = 0
         self._tools = {spec.name for spec in profile.tools}
-        self._calls = 0
-        self._after_tool: str | None = None
 
     async def greet(self) -> Reply:
         greeting = self._profile.greeting
         return Reply(render(greeting, self._profile.variables) if greeting else DEFAULT_GREETING)
 
-    def _call(self, name: str, arguments: Mapping[str, Any]) -> ToolCall:
-        self._calls += 1
-        return ToolCall(f"call_{self._calls}", name, json.dumps(dict(arguments)))
-
     async def respond(self, history: Sequence[Turn]) -> Reply:
         last = history[-1] if history else None
         if isinstance(last, ToolTurn):
-            return self._after_results(last)
+            return self._after_results(history)
         said = last.text if last is not None else ""
-        if asks_not_to_be_called(said):
-            return Reply(STOP_CALLING_REPLY, end_call=True)
-        if _NOT_INTERESTED.search(said):
-            return Reply(NOT_INTERESTED_REPLY, end_call=True)
-        if _GOODBYE.search(said):
-            return Reply(FAREWELL, end_call=True)
-        builtin = self._builtin_for(said)
+        ending = _ending(said)
+        if ending is not None:
+            return ending
+        builtin = self._builtin_for(said, history)
         if builtin is not None:
             return builtin
-        if self._next < len(self._script):
-            line = self._script[self._next]
-            self._next += 1
-            return self._line(line)
+        position = self._script_position(history[:-1])
+        if position < len(self._script):
+            return self._line(self._script[position], history)
         return Reply(ANYTHING_ELSE)
 
-    def _builtin_for(self, said: str) -> Reply | None:
+    def _scripted(self, said: str) -> bool:
+        """Whether the contact saying ``said`` gets the next script line (see respond)."""
+        return _ending(said) is None and self._builtin_for(said, ()) is None
+
+    def _script_position(self, history: Sequence[Turn]) -> int:
+        """How many script lines were said in ``history``: one per contact turn the agent
+        answered (the next turn is the agent's) with a script line."""
+        said = 0
+        for turn, after in itertools.pairwise(history):
+            if (
+                isinstance(turn, Utterance)
+                and turn.speaker == "contact"
+                and (isinstance(after, ToolTurn) or after.speaker == "agent")
+                and self._scripted(turn.text)
+            ):
+                said += 1
+        return min(said, len(self._script))
+
+    def _call(self, name: str, arguments: Mapping[str, Any], history: Sequence[Turn]) -> ToolCall:
+        """A tool call, numbered after the calls already in ``history``."""
+        made = sum(len(turn.calls) for turn in history if isinstance(turn, ToolTurn))
+        return ToolCall(f"call_{made + 1}", name, json.dumps(dict(arguments)))
+
+    def _builtin_for(self, said: str, history: Sequence[Turn]) -> Reply | None:
         """A built-in tool call for what the contact said, if the agent enabled it."""
         if "leave_voicemail" in self._tools and _VOICEMAIL.search(said):
-            return Reply("", tool_calls=(self._call("leave_voicemail", {}),))
+            return Reply("", tool_calls=(self._call("leave_voicemail", {}, history),))
         if "transfer_call" in self._tools and _ASKS_FOR_PERSON.search(said):
-            return Reply("", tool_calls=(self._call("transfer_call", {}),))
+            return Reply("", tool_calls=(self._call("transfer_call", {}, history),))
         if "send_dtmf" in self._tools:
             prompt = self._profile.system_prompt.lower()
             wanted = [key for option, key in menu_options(said).items() if option in prompt]
             if wanted:
-                return Reply("", tool_calls=(self._call("send_dtmf", {"digits": wanted[0]}),))
+                return Reply(
+                    "", tool_calls=(self._call("send_dtmf", {"digits": wanted[0]}, history),)
+                )
         return None
 
-    def _line(self, line: str) -> Reply:
+    def _line(self, line: str, history: Sequence[Turn]) -> Reply:
         """A script line; one with ``[tool {args}]`` calls the tool (see the module)."""
         match = _TOOL_IN_LINE.search(line)
         if match is None:
@@ -166,12 +202,32 @@ class ScriptedBrain:
             arguments = {}
         if not isinstance(arguments, dict):
             arguments = {}
-        self._after_tool = line[match.end() :].strip() or None
-        call = self._call(match.group(1), arguments)
+        call = self._call(match.group(1), arguments, history)
         return Reply(line[: match.start()].strip(), tool_calls=(call,))
 
-    def _after_results(self, turn: ToolTurn) -> Reply:
-        """The reply once a turn's tools answered."""
+    def _words_after_tool(self, history: Sequence[Turn]) -> str | None:
+        """The words after the tool of the script line whose tool the last turn of
+        ``history`` ran, if it was one (the contact turn before it got that line)."""
+        if len(history) < 2:
+            return None
+        asked = history[-2]
+        if not isinstance(asked, Utterance) or asked.speaker != "contact":
+            return None
+        if not self._scripted(asked.text):
+            return None
+        position = self._script_position(history[:-2])
+        if position >= len(self._script):
+            return None
+        line = self._script[position]
+        match = _TOOL_IN_LINE.search(line)
+        if match is None or match.group(1) not in self._tools:
+            return None
+        return line[match.end() :].strip() or None
+
+    def _after_results(self, history: Sequence[Turn]) -> Reply:
+        """The reply once the tools of the last turn of ``history`` answered."""
+        turn = history[-1]
+        assert isinstance(turn, ToolTurn)
         results: dict[str, str] = {}
         failed = []
         for result in turn.results:
@@ -182,7 +238,7 @@ class ScriptedBrain:
             if isinstance(value, Mapping) and "error" in value:
                 failed.append(result.name)
             _flatten(value, result.name, results)
-        after, self._after_tool = self._after_tool, None
+        after = self._words_after_tool(history)
         if "transfer_call" in failed:
             return Reply(TRANSFER_FAILED_REPLY)
         if failed:
