@@ -15,6 +15,12 @@
   (``voxline.voice.ticker``) and plays the agent's speech resampled to 8 kHz once per
   utterance (``voxline.voice.playback``); ``--media per-call`` gives each call a sleeping
   clock of its own and resamples the agent's 16 kHz frames 20 ms at a time, as before.
+  ``--gate on`` (the default, as ``CallSession`` does) also runs each call's barge-in gate
+  (``voxline.voice.barge_in``): the echo canceller cleans every contact frame before the VAD
+  with the agent's frames as its reference, speech over the agent holds its playback, and the
+  gate's decisions resume or cut it. Speech models stay off: the gate's transcriptions are
+  answered by ``voxline.testing.FakeStt`` (no words heard), so it judges on duration only.
+  ``--gate off`` feeds the VAD the contact's frames as they come, as before.
 
 Control: ``SIGUSR1`` opens a measurement window, ``SIGUSR2`` closes it and writes the
 window's statistics to ``--stats``; ``<stats>.live`` is rewritten twice a second with the
@@ -31,7 +37,7 @@ import math
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +46,11 @@ from voxline.config import load_settings
 from voxline.engine.runner import Engine
 from voxline.logging import configure_logging
 from voxline.storage.db import Database
+
+if TYPE_CHECKING:
+    from voxline.voice.barge_in import BargeInGate
+    from voxline.voice.playback import Playback
+    from voxline.voice.vad import StreamingVad, VadEvent
 
 FRAME_SECONDS = 0.02
 
@@ -114,28 +125,50 @@ async def probe(window: Window) -> None:
             due = loop.time()  # far behind: resynchronise rather than burst
 
 
-def _test_signal(rate: int, seconds: float, pitch: float) -> bytes:
-    """Speech-like PCM16: a buzz with harmonics, syllable-modulated, 1.5 s on, 1 s off."""
+def _test_signal(
+    rate: int,
+    seconds: float,
+    pitch: float,
+    *,
+    syllables_hz: float = 4.0,
+    on_s: float = 1.5,
+    period_s: float = 2.5,
+) -> bytes:
+    """Speech-like PCM16: a buzz with harmonics, syllable-modulated, ``on_s`` on in every
+    ``period_s`` (1.5 s on, 1 s off)."""
     t = np.arange(int(rate * seconds)) / rate
     buzz = sum(np.sin(2 * math.pi * pitch * k * t) / k for k in range(1, 8))
-    envelope = (0.5 + 0.5 * np.sin(2 * math.pi * 4 * t)) * ((t % 2.5) < 1.5)
+    envelope = (0.5 + 0.5 * np.sin(2 * math.pi * syllables_hz * t)) * ((t % period_s) < on_s)
     return (buzz * envelope * 6000).astype("<i2").tobytes()
+
+
+# The contact talks in a rhythm of its own (3.3 Hz syllables, 1.9 s on in every 3.3 s; the
+# loop is two of those periods), not in the agent's: a contact whose loudness rose and fell
+# with the agent's, at a fixed lag, would be an echo of the agent to the echo canceller.
+CONTACT_SIGNAL = {"seconds": 6.6, "syllables_hz": 3.3, "on_s": 1.9, "period_s": 3.3}
 
 
 class AudioCalls:
     """The media path of every live call (speech models off); see the module docstring."""
 
     def __init__(
-        self, engine: Engine, window: Window, recordings: Path, vad: str, media_path: str
+        self,
+        engine: Engine,
+        window: Window,
+        recordings: Path,
+        vad: str,
+        media_path: str,
+        gate: bool = True,
     ) -> None:
         from voxline.voice.audio import pcm16_to_mulaw
 
         self.engine = engine
+        self.gate = gate
         self.vad = vad
         self.media_path = media_path
         self.window = window
         self.recordings = recordings
-        self.contact_ulaw = pcm16_to_mulaw(_test_signal(8000, 5.0, 140.0))
+        self.contact_ulaw = pcm16_to_mulaw(_test_signal(8000, pitch=140.0, **CONTACT_SIGNAL))
         self.agent_pcm = _test_signal(16000, 5.0, 210.0)
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -152,7 +185,9 @@ class AudioCalls:
             await asyncio.sleep(0.2)
 
     async def media(self, call_id: str) -> None:
+        from voxline.testing.speech import FakeStt
         from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
+        from voxline.voice.barge_in import BargeInGate
         from voxline.voice.playback import Playback, Utterance
         from voxline.voice.recorder import CallRecorder
         from voxline.voice.ticker import shared_ticker
@@ -165,6 +200,7 @@ class AudioCalls:
             vad = StreamingVad(await asyncio.to_thread(SileroVad))
         up, down = Resampler(8000, 16000), Resampler(16000, 8000)
         recorder = CallRecorder(self.recordings, call_id)
+        gate = BargeInGate(FakeStt()) if self.gate else None
         loop = asyncio.get_running_loop()
         shared = self.media_path == "shared"
         # The agent's speech: 2.5 s utterances, resampled to 8 kHz once each when queued
@@ -189,10 +225,16 @@ class AudioCalls:
                     self.window.frames_total += 1
                 start = index * 160 % (len(self.contact_ulaw) - 160)
                 contact = up.process(mulaw_to_pcm16(self.contact_ulaw[start : start + 160]))
-                await vad.hear(contact)
+                if gate is None:
+                    await vad.hear(contact)
+                else:
+                    events = await vad.hear(gate.clean(contact))
+                    _barge_in(gate, vad, playback, events)
                 if not playback.active:
-                    playback.enqueue(Utterance(0, "", utterances[index % 2]))
+                    playback.enqueue(Utterance(0, AGENT_SAYS, utterances[index % 2]))
                 played = playback.next_played()
+                if gate is not None:
+                    gate.played(played.pcm, AGENT_SAYS if played.utterance else None)
                 if shared:
                     pcm16_to_mulaw(played.line.pcm)
                 else:
@@ -202,10 +244,41 @@ class AudioCalls:
         finally:
             if ticker is not None:
                 ticker.leave()
+            if gate is not None:
+                gate.close()
             recorder.close()
 
 
-async def main(stats: Path, mode: str, vad: str, media_path: str) -> None:
+AGENT_SAYS = "I am calling to confirm your appointment on Thursday at two in the afternoon."
+
+
+def _barge_in(
+    gate: BargeInGate, vad: StreamingVad, playback: Playback, events: list[VadEvent]
+) -> None:
+    """What ``CallSession``'s listener does with the VAD's events and the gate's decision
+    (``_listen``, ``_judge_barge_in``, ``_barge_in``), without the turn book-keeping."""
+    from voxline.voice.interruptions import Verdict
+    from voxline.voice.turns import HeardAudio
+    from voxline.voice.vad import SPEECH_END, SPEECH_START
+
+    for event in events:
+        if event is SPEECH_START and playback.active:
+            playback.hold()
+            gate.open_at(vad, playback.remaining_s)
+        elif event is SPEECH_END:
+            pcm = vad.take_utterance()
+            if pcm and gate.open:
+                gate.ended(HeardAudio(pcm, 0.0, 0.0, 0.0), vad)
+    decision = gate.poll(vad)
+    if decision is None:
+        return
+    if decision.verdict is Verdict.INTERRUPT and playback.active:
+        playback.cut()
+    elif decision.resume or decision.verdict is Verdict.INTERRUPT:
+        playback.resume()
+
+
+async def main(stats: Path, mode: str, vad: str, media_path: str, gate: bool) -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database(settings.resolved_database_url)
@@ -231,7 +304,7 @@ async def main(stats: Path, mode: str, vad: str, media_path: str) -> None:
         asyncio.create_task(report_live()),
     ]
     if mode == "audio":
-        audio = AudioCalls(engine, window, settings.recordings_dir, vad, media_path)
+        audio = AudioCalls(engine, window, settings.recordings_dir, vad, media_path, gate)
         helpers.append(asyncio.create_task(audio.run()))
     freeze_startup_heap()  # as `voxline worker` does before it runs its engine
     try:
@@ -248,5 +321,14 @@ if __name__ == "__main__":
     parser.add_argument("--mode", choices=["text", "audio"], default="text")
     parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
     parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
+    parser.add_argument("--gate", choices=["on", "off"], default="on")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.stats, arguments.mode, arguments.vad, arguments.media))
+    asyncio.run(
+        main(
+            arguments.stats,
+            arguments.mode,
+            arguments.vad,
+            arguments.media,
+            arguments.gate == "on",
+        )
+    )

@@ -13,8 +13,9 @@ frame (:meth:`~EchoCanceller.process`):
    frame comes in (less 100 ms of jitter) to ``max_delay_ms`` before. The delay is found
    by normalised cross-correlation of the last second of both streams, decimated to 4 kHz
    (an FFT of 8 k points), searched up to ``max_delay_ms``; while the agent talks it is
-   looked for every 40 ms in the call's first two seconds (an echo is found within the
-   agent's first ~100 ms of speech), every 200 ms later while no echo is known, and every
+   looked for every 40 ms in the agent's first two seconds of speech (an echo is found
+   within the agent's first ~100 ms of speech), every 200 ms later while no echo is known
+   (the wait doubling, up to a second, after each search that found none), and every
    second once one is. A peak below ``min_correlation`` means "no echo on this line".
    A search is only run when there can be an echo to find: the agent spoke in the last
    second, the incoming stream carried sound in it, and that sound's loudness rises and
@@ -50,6 +51,9 @@ adaptive filter.
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 import numpy as np
 import numpy.typing as npt
 
@@ -59,8 +63,8 @@ Floats = npt.NDArray[np.float64]
 
 _DECIMATE = 4
 _SEARCH_SAMPLES = SAMPLE_RATE  # one second of both streams for the delay search
-_SEARCH_EVERY_FRAMES = 2  # while no echo is known, in the call's first 2 s
-_SEARCH_LATER_EVERY_FRAMES = 10  # while no echo is known, later on
+_SEARCH_EVERY_FRAMES = 2  # while no echo is known, in the agent's first 2 s of speech
+_SEARCH_LATER_EVERY_FRAMES = 10  # while no echo is known, later on (at first: see below)
 _TRACK_EVERY_FRAMES = 50
 _FORGET = 0.9  # per frame, for the path's normal equations
 _MISSES_BEFORE_SEARCH = 3
@@ -69,7 +73,6 @@ _ACTIVE_RMS = 100.0  # int16 units (about -50 dBFS): quieter reference is no ech
 # Incoming audio quieter than this (int16 RMS, about -72 dBFS) holds no echo worth removing:
 # the frame is passed as it is, and a second of it is no reason to search for an echo.
 _SILENT_RMS = 8.0
-_ENVELOPE_BLOCK = FRAME_SAMPLES  # 20 ms: the loudness envelopes compared before a search
 # The envelopes' correlation (Pearson, at the best lag) a search needs. Measured on real
 # speech (tests/voice/test_echo.py's voices, 1 s windows): 0.91-1.0 for an echo alone at
 # 60-333 ms; 0.1-0.6 for the contact talking over the agent without echo, 0.2-0.46 for the
@@ -141,6 +144,12 @@ class EchoCanceller:
         self._suppress_ratio = 10 ** (-suppress_below_db / 10)
         self._ref = _History(_SEARCH_SAMPLES + self.max_delay + 2 * _MARGIN + 2 * taps)
         self._mic = _History(_SEARCH_SAMPLES)
+        # Each frame's RMS, for the loudness check before a search (frames of the incoming
+        # stream's length: normally 20 ms).
+        levels = (_SEARCH_SAMPLES + self.max_delay + 3 * _MARGIN) // FRAME_SAMPLES + 2
+        self._ref_levels: deque[float] = deque(maxlen=levels)
+        self._mic_levels: deque[float] = deque(maxlen=levels)
+        self._frame_samples = FRAME_SAMPLES
         self._ref_loud_end = 0  # stream position after the last loud reference frame
         self._mic_sound_end = 0  # stream position after the last incoming frame with sound
         # The echo path: delay (samples, of the filter's first tap) and filter.
@@ -154,6 +163,9 @@ class EchoCanceller:
         self._frames = 0
         self._rows: dict[int, npt.NDArray[np.intp]] = {}  # _reference_block's index, by length
         self._since_search = _SEARCH_EVERY_FRAMES
+        # Frames between searches while no echo is known after the fast start: doubled by
+        # each search that found none although the line's loudness followed the agent's.
+        self._later_every = _SEARCH_LATER_EVERY_FRAMES
         self._misses = 0
 
     @property
@@ -173,7 +185,9 @@ class EchoCanceller:
         """The agent's next outgoing frame, as sent."""
         samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float64)
         self._ref.push(samples)
-        if float(samples @ samples) > _ACTIVE_RMS**2 * len(samples):
+        energy = float(samples @ samples)
+        self._ref_levels.append(math.sqrt(energy / max(1, len(samples))))
+        if energy > _ACTIVE_RMS**2 * len(samples):
             self._ref_loud_end = self._ref.end
 
     def process(self, pcm16: bytes) -> bytes:
@@ -182,21 +196,26 @@ class EchoCanceller:
         start = self._mic.end
         self._mic.push(incoming)
         incoming_energy = float(incoming @ incoming)
+        self._mic_levels.append(math.sqrt(incoming_energy / max(1, len(incoming))))
+        self._frame_samples = max(1, len(incoming))
         silent = incoming_energy <= _SILENT_RMS**2 * len(incoming)
         if not silent:
             self._mic_sound_end = self._mic.end
-        self._frames += 1
+        if self._ref_loud_end > self._ref.end - _SEARCH_SAMPLES:
+            self._frames += 1  # frames heard while the agent speaks (or just spoke)
         self._since_search += 1
         if self.delay is not None:
             every = _TRACK_EVERY_FRAMES
         else:
-            every = _SEARCH_EVERY_FRAMES if self._frames < 100 else _SEARCH_LATER_EVERY_FRAMES
+            every = _SEARCH_EVERY_FRAMES if self._frames < 100 else self._later_every
         if self._since_search >= every or self._misses >= _MISSES_BEFORE_SEARCH:
             # Due: searched, or judged not worth it, then not looked at again until due.
             self._misses = 0
             self._since_search = 0
             if self._search_worthwhile():
                 self._search_delay()
+                if self.delay is None and self._frames >= 100:
+                    self._later_every = min(2 * self._later_every, _TRACK_EVERY_FRAMES)
         if self.delay is None:
             return pcm16
         if silent:
@@ -269,24 +288,22 @@ class EchoCanceller:
         return available, base, first
 
     def _envelopes_correlate(self) -> bool:
-        """Whether the incoming stream's 20 ms energy envelope over the search window
+        """Whether the incoming stream's loudness (per frame) over the last second
         correlates (Pearson) with the reference's at some lag of the searched range."""
-        window = self._search_window()
-        if window is None:
-            return False
-        available, base, first = window
-        blocks = available // _ENVELOPE_BLOCK
+        frame = self._frame_samples
+        span = -(-(self.max_delay + _MARGIN) // frame)
+        mic = np.fromiter(self._mic_levels, dtype=np.float64)
+        ref = np.fromiter(self._ref_levels, dtype=np.float64)
+        blocks = min(len(mic), _SEARCH_SAMPLES // frame)
         if blocks < 5:
             return True  # too short to judge: let the search decide
-        mic = _envelope(self._mic.last(blocks * _ENVELOPE_BLOCK))
-        # The reference from `first`, cut on the same block grid as the incoming stream.
-        shift = (self._mic.end - blocks * _ENVELOPE_BLOCK - base - first) % _ENVELOPE_BLOCK
-        reference = self._ref.range(first + shift, self._mic.end - base)
-        if reference is None:
-            return True
-        ref = _envelope(reference[: len(reference) // _ENVELOPE_BLOCK * _ENVELOPE_BLOCK])
-        if len(ref) < blocks:
-            return True
+        if len(ref) < blocks + span:  # silence before the reference stream started
+            ref = np.concatenate((np.zeros(blocks + span - len(ref)), ref))
+        # The last frames of each: the last lag pairs them as they came (both streams move
+        # a frame per tick: no delay, or less than a frame), the first with the reference
+        # `span` frames further back (the longest delay searched).
+        mic = mic[-blocks:]
+        ref = ref[-(blocks + span) :]
         mic = mic - mic.mean()
         mic_norm = float(np.sqrt(mic @ mic))
         if mic_norm == 0.0:
@@ -366,8 +383,12 @@ class EchoCanceller:
 
 
 def _decimate(samples: Floats) -> Floats:
-    usable = len(samples) - len(samples) % _DECIMATE
-    decimated: Floats = samples[:usable].reshape(-1, _DECIMATE).mean(axis=1)
+    """Sums of ``_DECIMATE`` consecutive samples (a scale does not change a normalised
+    correlation). Strided additions: a mean over a short last axis is several times slower."""
+    count = len(samples) // _DECIMATE
+    decimated: Floats = samples[0 : count * _DECIMATE : _DECIMATE].copy()
+    for phase in range(1, _DECIMATE):
+        decimated += samples[phase : count * _DECIMATE : _DECIMATE]
     return decimated
 
 
@@ -375,10 +396,3 @@ def _energy(samples: Floats) -> float:
     """Sum of squares. Not ``samples @ samples``: OpenBLAS spreads a long dot product over
     threads, which costs more CPU than the product on a busy machine."""
     return float(np.einsum("i,i->", samples, samples))
-
-
-def _envelope(samples: Floats) -> Floats:
-    """RMS of each 20 ms block (``len(samples)`` a multiple of the block)."""
-    blocks = samples.reshape(-1, _ENVELOPE_BLOCK)
-    envelope: Floats = np.sqrt(np.einsum("ij,ij->i", blocks, blocks) / _ENVELOPE_BLOCK)
-    return envelope
