@@ -86,6 +86,7 @@ async def level(
     vad: str = "batched",
     media: str = "shared",
     gate: str = "on",
+    phases: int = 4,
 ) -> dict[str, Any]:
     """One level: ``calls`` live calls in one host process; returns its figures."""
     data_dir = workdir / f"{mode}-{calls}"
@@ -99,7 +100,7 @@ async def level(
             await insert_backlog(url, tenant, calls, due, to_number=TALKS_ON)
         env = voxline_env(url, data_dir, **HOST_ENV)
         args = ["-m", "bench.capacity_host", "--stats", str(stats), "--mode", mode]
-        args += ["--vad", vad, "--media", media, "--gate", gate]
+        args += ["--vad", vad, "--media", media, "--gate", gate, "--phases", str(phases)]
         with process(args, env, log_file=data_dir / "host.log") as pid:
             live = await _wait_live(stats.with_suffix(".live"), calls, pid)
             await asyncio.sleep(SETTLE_SECONDS)
@@ -183,11 +184,12 @@ async def run(
     vad: str = "batched",
     media: str = "shared",
     gate: str = "on",
+    phases: int = 4,
     levels: list[int] | None = None,
 ) -> dict[str, Any]:
     """Each mode's levels (``levels``: these instead of :data:`LEVELS`; the first should be
-    0, the baseline); ``vad``, ``media`` and ``gate`` as ``bench.capacity_host --vad/--media/
-    --gate``."""
+    0, the baseline); ``vad``, ``media``, ``gate`` and ``phases`` as
+    ``bench.capacity_host --vad/--media/--gate/--phases``."""
     own_dir = workdir is None
     base = Path(tempfile.mkdtemp(prefix="voxline-bench-capacity-")) if workdir is None else workdir
     results: dict[str, Any] = {}
@@ -196,7 +198,7 @@ async def run(
             points: list[dict[str, Any]] = []
             idle: dict[str, Any] = {}
             for calls in levels or LEVELS[mode]:
-                point = await level(mode, calls, base, vad, media, gate)
+                point = await level(mode, calls, base, vad, media, gate, phases)
                 idle = idle or point
                 _derive(point, idle, mode)
                 points.append(point)
@@ -222,11 +224,19 @@ def main() -> None:
     parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
     parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
     parser.add_argument("--gate", choices=["on", "off"], default="on")
+    parser.add_argument("--phases", type=int, default=4)
     parser.add_argument("--levels", help="comma-separated call counts, 0 first (the baseline)")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")] if args.levels else None
     result = asyncio.run(
-        run(args.modes.split(","), vad=args.vad, media=args.media, gate=args.gate, levels=levels)
+        run(
+            args.modes.split(","),
+            vad=args.vad,
+            media=args.media,
+            gate=args.gate,
+            phases=args.phases,
+            levels=levels,
+        )
     )
     print(json.dumps(result, indent=2))
     sys.stdout.flush()

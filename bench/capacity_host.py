@@ -21,6 +21,8 @@
   gate's decisions resume or cut it. Speech models stay off: the gate's transcriptions are
   answered by ``voxline.testing.FakeStt`` (no words heard), so it judges on duration only.
   ``--gate off`` feeds the VAD the contact's frames as they come, as before.
+  ``--phases`` (4, as ``CallSession``'s shared ticker) spreads the calls' frames over that
+  many slots of the 20 ms period (``voxline.voice.ticker``); 1 wakes them all on one tick.
 
 Control: ``SIGUSR1`` opens a measurement window, ``SIGUSR2`` closes it and writes the
 window's statistics to ``--stats``; ``<stats>.live`` is rewritten twice a second with the
@@ -159,11 +161,13 @@ class AudioCalls:
         vad: str,
         media_path: str,
         gate: bool = True,
+        phases: int = 4,
     ) -> None:
         from voxline.voice.audio import pcm16_to_mulaw
 
         self.engine = engine
         self.gate = gate
+        self.phases = phases
         self.vad = vad
         self.media_path = media_path
         self.window = window
@@ -208,15 +212,14 @@ class AudioCalls:
         playback = Playback(line_rate=8000 if shared else 16000)
         halves = len(self.agent_pcm) // 2
         utterances = (self.agent_pcm[:halves], self.agent_pcm[halves:])
-        ticker = shared_ticker(loop.time, asyncio.sleep) if shared else None
-        tick = ticker.join() if ticker is not None else 0
+        seat = shared_ticker(loop.time, asyncio.sleep, self.phases).join() if shared else None
         due = loop.time()
         index = 0
         try:
             while True:
-                if ticker is not None:
-                    tick = await ticker.wait(tick)
-                    due = ticker.due(tick)
+                if seat is not None:
+                    await seat.wait()
+                    due = seat.due()
                 else:
                     due += FRAME_SECONDS
                     await asyncio.sleep(max(0.0, due - loop.time()))
@@ -242,8 +245,8 @@ class AudioCalls:
                 recorder.write(played.pcm, contact)
                 index += 1
         finally:
-            if ticker is not None:
-                ticker.leave()
+            if seat is not None:
+                seat.leave()
             if gate is not None:
                 gate.close()
             recorder.close()
@@ -278,7 +281,7 @@ def _barge_in(
         playback.resume()
 
 
-async def main(stats: Path, mode: str, vad: str, media_path: str, gate: bool) -> None:
+async def main(stats: Path, mode: str, vad: str, media_path: str, gate: bool, phases: int) -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database(settings.resolved_database_url)
@@ -304,7 +307,7 @@ async def main(stats: Path, mode: str, vad: str, media_path: str, gate: bool) ->
         asyncio.create_task(report_live()),
     ]
     if mode == "audio":
-        audio = AudioCalls(engine, window, settings.recordings_dir, vad, media_path, gate)
+        audio = AudioCalls(engine, window, settings.recordings_dir, vad, media_path, gate, phases)
         helpers.append(asyncio.create_task(audio.run()))
     freeze_startup_heap()  # as `voxline worker` does before it runs its engine
     try:
@@ -322,6 +325,7 @@ if __name__ == "__main__":
     parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
     parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
     parser.add_argument("--gate", choices=["on", "off"], default="on")
+    parser.add_argument("--phases", type=int, default=4)
     arguments = parser.parse_args()
     asyncio.run(
         main(
@@ -330,5 +334,6 @@ if __name__ == "__main__":
             arguments.vad,
             arguments.media,
             arguments.gate == "on",
+            arguments.phases,
         )
     )
