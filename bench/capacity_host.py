@@ -37,7 +37,10 @@ import gc
 import json
 import math
 import signal
+import sys
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,9 +88,9 @@ class Window:
         self.frames_total = 0
         self.open = True
 
-    def dump(self, path: Path, live: int) -> None:
+    def dump(self, path: Path, live: int, stalls: StallSampler | None = None) -> None:
         self.open = False
-        payload = {
+        payload: dict[str, Any] = {
             "live": live,
             "probe": _summary(self.probe),
             "frames": _summary(self.frames),
@@ -97,9 +100,65 @@ class Window:
                 "max_ms": max(self.collections, default=0.0),
             },
         }
+        if stalls is not None:
+            payload["stalls"] = stalls.summary()
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(payload))
         temporary.replace(path)
+
+
+class StallSampler:
+    """What the event loop runs while it is late: a thread looks every 2 ms at a heartbeat
+    the loop refreshes each millisecond, and when it is more than ``threshold_ms`` old takes
+    the loop thread's stack (its innermost frames, file:function), counted while the window
+    is open. A poor man's py-spy of one question, switched on by ``--stalls``."""
+
+    def __init__(self, window: Window, threshold_ms: float = 10.0, depth: int = 6) -> None:
+        self.window = window
+        self.threshold = threshold_ms / 1000
+        self.depth = depth
+        self.beat = time.perf_counter()
+        self.samples = 0
+        self.stacks: Counter[tuple[str, ...]] = Counter()
+        self.functions: Counter[str] = Counter()
+        self._loop_thread = threading.get_ident()
+
+    async def heartbeat(self) -> None:
+        while True:
+            self.beat = time.perf_counter()
+            await asyncio.sleep(0.001)
+
+    def start(self) -> None:
+        threading.Thread(target=self._sample, name="stall-sampler", daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            time.sleep(0.002)
+            if not self.window.open or time.perf_counter() - self.beat < self.threshold:
+                continue
+            frame = sys._current_frames().get(self._loop_thread)
+            stack: list[str] = []
+            seen: set[str] = set()
+            while frame is not None:
+                code = frame.f_code
+                name = f"{Path(code.co_filename).name}:{code.co_name}"
+                if len(stack) < self.depth:
+                    stack.append(name)
+                if name not in seen:  # every function on the stack, once per sample
+                    seen.add(name)
+                    self.functions[name] += 1
+                frame = frame.f_back
+            self.samples += 1
+            self.stacks[tuple(stack)] += 1
+
+    def summary(self) -> dict[str, Any]:
+        samples, stacks, functions = self.samples, self.stacks.copy(), self.functions.copy()
+        self.samples, self.stacks, self.functions = 0, Counter(), Counter()
+        return {
+            "samples": samples,
+            "top_stacks": [[list(k), n] for k, n in stacks.most_common(15)],
+            "top_functions": functions.most_common(40),
+        }
 
 
 def _summary(samples: list[float]) -> dict[str, float]:
@@ -281,7 +340,15 @@ def _barge_in(
         playback.resume()
 
 
-async def main(stats: Path, mode: str, vad: str, media_path: str, gate: bool, phases: int) -> None:
+async def main(
+    stats: Path,
+    mode: str,
+    vad: str,
+    media_path: str,
+    gate: bool,
+    phases: int,
+    stalls: bool = False,
+) -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database(settings.resolved_database_url)
@@ -290,9 +357,10 @@ async def main(stats: Path, mode: str, vad: str, media_path: str, gate: bool, ph
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    sampler = StallSampler(window) if stalls else None
     loop.add_signal_handler(signal.SIGUSR1, window.start)
     loop.add_signal_handler(
-        signal.SIGUSR2, lambda: window.dump(stats, len(engine.sessions.leases.hosted))
+        signal.SIGUSR2, lambda: window.dump(stats, len(engine.sessions.leases.hosted), sampler)
     )
 
     async def report_live() -> None:
@@ -306,6 +374,9 @@ async def main(stats: Path, mode: str, vad: str, media_path: str, gate: bool, ph
         asyncio.create_task(probe(window)),
         asyncio.create_task(report_live()),
     ]
+    if sampler is not None:
+        helpers.append(asyncio.create_task(sampler.heartbeat()))
+        sampler.start()
     if mode == "audio":
         audio = AudioCalls(engine, window, settings.recordings_dir, vad, media_path, gate, phases)
         helpers.append(asyncio.create_task(audio.run()))
@@ -326,6 +397,7 @@ if __name__ == "__main__":
     parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
     parser.add_argument("--gate", choices=["on", "off"], default="on")
     parser.add_argument("--phases", type=int, default=4)
+    parser.add_argument("--stalls", action="store_true", help="sample the loop's stalls")
     arguments = parser.parse_args()
     asyncio.run(
         main(
@@ -335,5 +407,6 @@ if __name__ == "__main__":
             arguments.media,
             arguments.gate == "on",
             arguments.phases,
+            arguments.stalls,
         )
     )

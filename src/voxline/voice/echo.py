@@ -79,6 +79,8 @@ _SILENT_RMS = 8.0
 # contact talking over an echo (where the search's own correlation fails too), and
 # 0.1-0.4 for steady line noise (0.5 in a 200 ms window).
 _MIN_ENVELOPE_CORRELATION = 0.7
+# Frames (20 ms) of the last second in which the line must have sounded for a search.
+_SOUNDING_FRAMES = 5
 
 
 class _History:
@@ -266,6 +268,11 @@ class EchoCanceller:
         if self._ref_loud_end <= max(0, self._ref.end - _SEARCH_SAMPLES):
             return False
         if self._mic_sound_end <= max(0, self._mic.end - _SEARCH_SAMPLES):
+            return False
+        # A few milliseconds of sound correlate with something somewhere (a normalised
+        # correlation over one onset): the line must have sounded for a while.
+        recent = list(self._mic_levels)[-(_SEARCH_SAMPLES // self._frame_samples) :]
+        if sum(level > _SILENT_RMS for level in recent) < _SOUNDING_FRAMES:
             return False
         if _energy(self._ref.last(_SEARCH_SAMPLES)) <= _ACTIVE_RMS**2 * _SEARCH_SAMPLES:
             return False
