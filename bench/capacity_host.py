@@ -248,11 +248,6 @@ class AudioCalls:
             await asyncio.sleep(0.2)
 
     async def media(self, call_id: str) -> None:
-        from voxline.testing.speech import FakeStt
-        from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
-        from voxline.voice.barge_in import BargeInGate
-        from voxline.voice.playback import Playback, Utterance
-        from voxline.voice.recorder import CallRecorder
         from voxline.voice.ticker import shared_ticker
         from voxline.voice.vad import SileroVad, StreamingVad
 
@@ -261,19 +256,19 @@ class AudioCalls:
         else:
             # Loading the model takes tens of ms: off the event loop, as a session would.
             vad = StreamingVad(await asyncio.to_thread(SileroVad))
-        up, down = Resampler(8000, 16000), Resampler(16000, 8000)
-        recorder = CallRecorder(self.recordings, call_id)
-        gate = BargeInGate(FakeStt()) if self.gate else None
-        loop = asyncio.get_running_loop()
         shared = self.media_path == "shared"
-        # The agent's speech: 2.5 s utterances, resampled to 8 kHz once each when queued
-        # (shared), or 16 kHz frames resampled 20 ms at a time (per-call).
-        playback = Playback(line_rate=8000 if shared else 16000)
-        halves = len(self.agent_pcm) // 2
-        utterances = (self.agent_pcm[:halves], self.agent_pcm[halves:])
+        call = CallMedia(
+            vad,
+            self.recordings,
+            call_id,
+            self.contact_ulaw,
+            self.agent_pcm,
+            shared_media=shared,
+            gate=self.gate,
+        )
+        loop = asyncio.get_running_loop()
         seat = shared_ticker(loop.time, asyncio.sleep, self.phases).join() if shared else None
         due = loop.time()
-        index = 0
         try:
             while True:
                 if seat is not None:
@@ -285,30 +280,77 @@ class AudioCalls:
                 if self.window.open:
                     self.window.frames.append((loop.time() - due) * 1000)
                     self.window.frames_total += 1
-                start = index * 160 % (len(self.contact_ulaw) - 160)
-                contact = up.process(mulaw_to_pcm16(self.contact_ulaw[start : start + 160]))
-                if gate is None:
-                    await vad.hear(contact)
-                else:
-                    events = await vad.hear(gate.clean(contact))
-                    _barge_in(gate, vad, playback, events)
-                if not playback.active:
-                    playback.enqueue(Utterance(0, AGENT_SAYS, utterances[index % 2]))
-                played = playback.next_played()
-                if gate is not None:
-                    gate.played(played.pcm, AGENT_SAYS if played.utterance else None)
-                if shared:
-                    pcm16_to_mulaw(played.line.pcm)
-                else:
-                    pcm16_to_mulaw(down.process(played.pcm))
-                recorder.write(played.pcm, contact)
-                index += 1
+                await call.frame()
         finally:
             if seat is not None:
                 seat.leave()
-            if gate is not None:
-                gate.close()
-            recorder.close()
+            call.close()
+
+
+class CallMedia:
+    """One audio call's work per 20 ms frame, speech models off (see the module docstring):
+    the contact's μ-law frame decoded, resampled and (through the barge-in gate's echo
+    canceller, with ``gate``) heard by the VAD, the gate's decision applied to the
+    playback, the agent's frame encoded, and both sides recorded."""
+
+    def __init__(
+        self,
+        vad: StreamingVad,
+        recordings: Path,
+        call_id: str,
+        contact_ulaw: bytes,
+        agent_pcm: bytes,
+        *,
+        shared_media: bool = True,
+        gate: bool = True,
+    ) -> None:
+        from voxline.testing.speech import FakeStt
+        from voxline.voice.audio import Resampler
+        from voxline.voice.barge_in import BargeInGate
+        from voxline.voice.playback import Playback
+        from voxline.voice.recorder import CallRecorder
+
+        self.vad = vad
+        self.up, self.down = Resampler(8000, 16000), Resampler(16000, 8000)
+        self.recorder = CallRecorder(recordings, call_id)
+        self.gate = BargeInGate(FakeStt()) if gate else None
+        self.shared = shared_media
+        # The agent's speech: 2.5 s utterances, resampled to 8 kHz once each when queued
+        # (shared), or 16 kHz frames resampled 20 ms at a time (per-call).
+        self.playback = Playback(line_rate=8000 if shared_media else 16000)
+        halves = len(agent_pcm) // 2
+        self.utterances = (agent_pcm[:halves], agent_pcm[halves:])
+        self.contact_ulaw = contact_ulaw
+        self.index = 0
+
+    async def frame(self) -> None:
+        from voxline.voice.audio import mulaw_to_pcm16, pcm16_to_mulaw
+        from voxline.voice.playback import Utterance
+
+        gate, playback = self.gate, self.playback
+        start = self.index * 160 % (len(self.contact_ulaw) - 160)
+        contact = self.up.process(mulaw_to_pcm16(self.contact_ulaw[start : start + 160]))
+        if gate is None:
+            await self.vad.hear(contact)
+        else:
+            events = await self.vad.hear(gate.clean(contact))
+            _barge_in(gate, self.vad, playback, events)
+        if not playback.active:
+            playback.enqueue(Utterance(0, AGENT_SAYS, self.utterances[self.index % 2]))
+        played = playback.next_played()
+        if gate is not None:
+            gate.played(played.pcm, AGENT_SAYS if played.utterance else None)
+        if self.shared:
+            pcm16_to_mulaw(played.line.pcm)
+        else:
+            pcm16_to_mulaw(self.down.process(played.pcm))
+        self.recorder.write(played.pcm, contact)
+        self.index += 1
+
+    def close(self) -> None:
+        if self.gate is not None:
+            self.gate.close()
+        self.recorder.close()
 
 
 AGENT_SAYS = "I am calling to confirm your appointment on Thursday at two in the afternoon."
