@@ -182,7 +182,7 @@ async def test_noise_that_does_not_follow_the_agent_costs_few_searches(
 @pytest.mark.parametrize("frame", [320, 333, 7], ids=["frame320", "frame333", "frame7"])
 def test_the_stream_history_keeps_the_last_samples_in_order(frame: int) -> None:
     history = _History(1000)
-    stream = np.arange(5000, dtype=np.float64)
+    stream = np.arange(5000, dtype=np.int16)
     for at in range(0, len(stream), frame):
         history.push(stream[at : at + frame])
         seen = min(at + frame, len(stream))

@@ -36,10 +36,12 @@ frame (:meth:`~EchoCanceller.process`):
    still (the agent has been quiet for longer than the echo's delay), has nothing to
    remove and is passed as it is.
 
-Cost (``bench/README.md``, "The echo canceller's cost"): a frame that is passed as it is
-costs the two streams' bookkeeping, a few µs; a delay search ~0.2-0.3 ms; the path filter
-~50-70 µs per frame of an echoing line while the agent talks. Pure numpy; no state is shared
-between calls.
+Cost (``bench/README.md``, "the echo canceller's cost"; ``python -m bench.echo_cost``): a
+frame passed as it is costs the two streams' bookkeeping, ~10-15 µs for both calls; a delay
+search ~0.3-0.5 ms; an echoing line ~35-55 µs per frame on average while the agent talks
+(most of its frames are explained by the path and silenced without a new fit). The two
+streams' histories are kept as 16-bit samples, ~170 KiB per call. Pure numpy; no state is
+shared between calls.
 
 Decision: written here rather than taken from a package. The AEC bindings on PyPI
 (``speexdsp``, ``webrtc-audio-processing``, ``aec-audio-processing``) ship no wheels for
@@ -60,6 +62,7 @@ import numpy.typing as npt
 from voxline.voice.frames import FRAME_SAMPLES, SAMPLE_RATE
 
 Floats = npt.NDArray[np.float64]
+Samples = npt.NDArray[np.int16]
 
 _DECIMATE = 4
 _SEARCH_SAMPLES = SAMPLE_RATE  # one second of both streams for the delay search
@@ -84,16 +87,17 @@ _SOUNDING_FRAMES = 5
 
 
 class _History:
-    """The last ``keep`` samples of a stream (zeros before it started), appended in O(frame)
-    amortized time: a buffer twice as long is compacted when full."""
+    """The last ``keep`` samples of a stream (zeros before it started), as sent (16-bit: a
+    quarter of the memory of floats), appended in O(frame) amortized time: a buffer twice as
+    long is compacted when full."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
         self.end = 0  # samples seen
-        self._buffer = np.zeros(2 * keep)
+        self._buffer = np.zeros(2 * keep, dtype=np.int16)
         self._stop = keep
 
-    def push(self, samples: Floats) -> None:
+    def push(self, samples: Samples) -> None:
         n = len(samples)
         if n >= self.keep:
             self._buffer[: self.keep] = samples[-self.keep :]
@@ -107,11 +111,11 @@ class _History:
             self._stop += n
         self.end += n
 
-    def last(self, count: int) -> Floats:
+    def last(self, count: int) -> Samples:
         """The last ``count`` samples (``count`` <= ``keep``), a view."""
         return self._buffer[self._stop - count : self._stop]
 
-    def range(self, first: int, last: int) -> Floats | None:
+    def range(self, first: int, last: int) -> Samples | None:
         """Samples ``first`` to ``last`` (exclusive; stream positions), zero where not seen
         yet; None when they are no longer kept."""
         kept_from = self.end - self.keep
@@ -121,7 +125,8 @@ class _History:
         offset = self._stop - self.end
         segment = self._buffer[first + offset : max(first, stop) + offset]
         if len(segment) < last - first:
-            segment = np.concatenate((segment, np.zeros(last - first - len(segment))))
+            missing = np.zeros(last - first - len(segment), dtype=np.int16)
+            segment = np.concatenate((segment, missing))
         return segment
 
 
@@ -185,22 +190,24 @@ class EchoCanceller:
 
     def reference(self, pcm16: bytes) -> None:
         """The agent's next outgoing frame, as sent."""
-        samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float64)
+        samples = np.frombuffer(pcm16, dtype=np.int16)
         self._ref.push(samples)
-        energy = float(samples @ samples)
+        floats = samples.astype(np.float64)
+        energy = float(floats @ floats)
         self._ref_levels.append(math.sqrt(energy / max(1, len(samples))))
         if energy > _ACTIVE_RMS**2 * len(samples):
             self._ref_loud_end = self._ref.end
 
     def process(self, pcm16: bytes) -> bytes:
         """The next incoming frame with the agent's echo removed."""
-        incoming = np.frombuffer(pcm16, dtype=np.int16).astype(np.float64)
+        samples = np.frombuffer(pcm16, dtype=np.int16)
         start = self._mic.end
-        self._mic.push(incoming)
+        self._mic.push(samples)
+        incoming = samples.astype(np.float64)
         incoming_energy = float(incoming @ incoming)
-        self._mic_levels.append(math.sqrt(incoming_energy / max(1, len(incoming))))
-        self._frame_samples = max(1, len(incoming))
-        silent = incoming_energy <= _SILENT_RMS**2 * len(incoming)
+        self._mic_levels.append(math.sqrt(incoming_energy / max(1, len(samples))))
+        self._frame_samples = max(1, len(samples))
+        silent = incoming_energy <= _SILENT_RMS**2 * len(samples)
         if not silent:
             self._mic_sound_end = self._mic.end
         if self._ref_loud_end > self._ref.end - _SEARCH_SAMPLES:
@@ -227,7 +234,7 @@ class EchoCanceller:
         if self._ref_loud_end <= start - self.delay - (self.taps - 1):
             self._misses = 0
             return pcm16
-        block = self._reference_block(start, len(incoming))
+        block = self._reference_block(start, len(samples))
         if block is None:
             return pcm16
         echo = block @ self._weights
@@ -341,7 +348,7 @@ class EchoCanceller:
             rows = self._rows[length] = (
                 np.arange(length)[:, None] + np.arange(self.taps - 1, -1, -1)[None, :]
             )
-        block: Floats = segment[rows]
+        block: Floats = segment.astype(np.float64)[rows]
         return block
 
     def _adapt(self, block: Floats, incoming: Floats) -> None:
@@ -389,17 +396,17 @@ class EchoCanceller:
         self._cross = np.zeros(self.taps)
 
 
-def _decimate(samples: Floats) -> Floats:
+def _decimate(samples: Samples) -> Floats:
     """Sums of ``_DECIMATE`` consecutive samples (a scale does not change a normalised
     correlation). Strided additions: a mean over a short last axis is several times slower."""
     count = len(samples) // _DECIMATE
-    decimated: Floats = samples[0 : count * _DECIMATE : _DECIMATE].copy()
+    decimated: Floats = samples[0 : count * _DECIMATE : _DECIMATE].astype(np.float64)
     for phase in range(1, _DECIMATE):
         decimated += samples[phase : count * _DECIMATE : _DECIMATE]
     return decimated
 
 
-def _energy(samples: Floats) -> float:
-    """Sum of squares. Not ``samples @ samples``: OpenBLAS spreads a long dot product over
-    threads, which costs more CPU than the product on a busy machine."""
-    return float(np.einsum("i,i->", samples, samples))
+def _energy(samples: Samples | Floats) -> float:
+    """Sum of squares, in floats. Not ``samples @ samples``: OpenBLAS spreads a long dot
+    product over threads, which costs more CPU than the product on a busy machine."""
+    return float(np.einsum("i,i->", samples, samples, dtype=np.float64))
