@@ -23,6 +23,8 @@
   ``--gate off`` feeds the VAD the contact's frames as they come, as before.
   ``--phases`` (4, as ``CallSession``'s shared ticker) spreads the calls' frames over that
   many slots of the 20 ms period (``voxline.voice.ticker``); 1 wakes them all on one tick.
+  ``--stalls`` samples the loop thread's stack while the loop is late (:class:`StallSampler`)
+  and adds the most common stacks to the window's statistics.
 
 Control: ``SIGUSR1`` opens a measurement window, ``SIGUSR2`` closes it and writes the
 window's statistics to ``--stats``; ``<stats>.live`` is rewritten twice a second with the
