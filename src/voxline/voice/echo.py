@@ -15,13 +15,14 @@ frame (:meth:`~EchoCanceller.process`):
    (an FFT of 8 k points), searched up to ``max_delay_ms``; while the agent talks it is
    looked for every 40 ms in the agent's first two seconds of speech (an echo is found
    within the agent's first ~100 ms of speech), every 200 ms later while no echo is known
-   (the wait doubling, up to a second, after each search that found none), and every
-   second once one is. A peak below ``min_correlation`` means "no echo on this line".
-   A search is only run when there can be an echo to find: the agent spoke in the last
-   second, the incoming stream carried sound in it, and that sound's loudness rises and
-   falls with the agent's (the 20 ms energy envelopes of both streams correlate at some lag
-   in the searched range). A contact talking over the agent, or a silent line, costs no
-   search.
+   (the wait doubling, up to a second, each time a search found none or was not worth
+   running), and every second once one is. A peak below ``min_correlation`` means "no echo
+   on this line". A search is only run when there can be an echo to find: the agent spoke
+   in the last second, the incoming stream carried sound in it (100 ms at least, after the
+   agent's first two seconds), and that
+   sound's loudness rises and falls with the agent's (the 20 ms RMS envelopes of both
+   streams correlate at some lag in the searched range). A contact talking over the agent,
+   or a silent line, costs no search.
 2. **Path.** Around that delay a short FIR filter (``taps`` samples, 2 ms) models the echo
    path's gain and colouring. It is the least-squares fit over recent frames (exponentially
    forgotten normal equations, a 32 x 32 solve per frame), updated only while the incoming
@@ -82,7 +83,8 @@ _SILENT_RMS = 8.0
 # contact talking over an echo (where the search's own correlation fails too), and
 # 0.1-0.4 for steady line noise (0.5 in a 200 ms window).
 _MIN_ENVELOPE_CORRELATION = 0.7
-# Frames (20 ms) of the last second in which the line must have sounded for a search.
+# Frames (20 ms) of the last second in which the line must have sounded for a search after
+# the agent's first two seconds of speech: an onset of a few milliseconds is not enough.
 _SOUNDING_FRAMES = 5
 
 
@@ -223,8 +225,10 @@ class EchoCanceller:
             self._since_search = 0
             if self._search_worthwhile():
                 self._search_delay()
-                if self.delay is None and self._frames >= 100:
-                    self._later_every = min(2 * self._later_every, _TRACK_EVERY_FRAMES)
+            if self.delay is None and self._frames >= 100:
+                # Nothing found, or nothing worth a search (silence, the contact talking
+                # over the agent): look again less often, up to once a second.
+                self._later_every = min(2 * self._later_every, _TRACK_EVERY_FRAMES)
         if self.delay is None:
             return pcm16
         if silent:
@@ -277,10 +281,13 @@ class EchoCanceller:
         if self._mic_sound_end <= max(0, self._mic.end - _SEARCH_SAMPLES):
             return False
         # A few milliseconds of sound correlate with something somewhere (a normalised
-        # correlation over one onset): the line must have sounded for a while.
-        recent = list(self._mic_levels)[-(_SEARCH_SAMPLES // self._frame_samples) :]
-        if sum(level > _SILENT_RMS for level in recent) < _SOUNDING_FRAMES:
-            return False
+        # correlation over one onset): after the agent's first two seconds, the line must
+        # have sounded for longer than that. Not in them: an echo is found there, in its
+        # first ~100 ms, before the VAD hears it as speech.
+        if self._frames >= 100:
+            recent = list(self._mic_levels)[-(_SEARCH_SAMPLES // self._frame_samples) :]
+            if sum(level > _SILENT_RMS for level in recent) < _SOUNDING_FRAMES:
+                return False
         if _energy(self._ref.last(_SEARCH_SAMPLES)) <= _ACTIVE_RMS**2 * _SEARCH_SAMPLES:
             return False
         return self._envelopes_correlate()
