@@ -281,12 +281,12 @@ async def _media_ticker(calls: int, seconds: float) -> None:
     ticker = shared_ticker(loop.time, asyncio.sleep)
 
     async def call() -> None:
-        seen = ticker.join()
+        seat = ticker.join()
         try:
-            while seen < seconds * FRAMES_PER_SECOND:
-                seen = await ticker.wait(seen)
+            while seat.seen < seconds * FRAMES_PER_SECOND:
+                await seat.wait()
         finally:
-            ticker.leave()
+            seat.leave()
 
     await asyncio.gather(*(call() for _ in range(calls)))
 

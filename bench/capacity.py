@@ -80,7 +80,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 async def level(
-    mode: str, calls: int, workdir: Path, vad: str = "batched", media: str = "shared"
+    mode: str,
+    calls: int,
+    workdir: Path,
+    vad: str = "batched",
+    media: str = "shared",
+    gate: str = "on",
+    phases: int = 4,
+    stalls: bool = False,
 ) -> dict[str, Any]:
     """One level: ``calls`` live calls in one host process; returns its figures."""
     data_dir = workdir / f"{mode}-{calls}"
@@ -94,7 +101,8 @@ async def level(
             await insert_backlog(url, tenant, calls, due, to_number=TALKS_ON)
         env = voxline_env(url, data_dir, **HOST_ENV)
         args = ["-m", "bench.capacity_host", "--stats", str(stats), "--mode", mode]
-        args += ["--vad", vad, "--media", media]
+        args += ["--vad", vad, "--media", media, "--gate", gate, "--phases", str(phases)]
+        args += ["--stalls"] if stalls else []
         with process(args, env, log_file=data_dir / "host.log") as pid:
             live = await _wait_live(stats.with_suffix(".live"), calls, pid)
             await asyncio.sleep(SETTLE_SECONDS)
@@ -107,7 +115,8 @@ async def level(
             figures = await _read_stats(stats)
             # The drain and the final bookkeeping are not measured: stop at once.
             os.kill(pid, signal.SIGKILL)
-    return {
+    extra = {"stalls": figures["stalls"]} if "stalls" in figures else {}
+    return extra | {
         "calls": calls,
         "live_at_start": live,
         "live_at_end": figures["live"],
@@ -177,10 +186,14 @@ async def run(
     *,
     vad: str = "batched",
     media: str = "shared",
+    gate: str = "on",
+    phases: int = 4,
+    stalls: bool = False,
     levels: list[int] | None = None,
 ) -> dict[str, Any]:
     """Each mode's levels (``levels``: these instead of :data:`LEVELS`; the first should be
-    0, the baseline); ``vad`` and ``media`` as ``bench.capacity_host --vad/--media``."""
+    0, the baseline); ``vad``, ``media``, ``gate``, ``phases`` and ``stalls`` as
+    ``bench.capacity_host --vad/--media/--gate/--phases/--stalls``."""
     own_dir = workdir is None
     base = Path(tempfile.mkdtemp(prefix="voxline-bench-capacity-")) if workdir is None else workdir
     results: dict[str, Any] = {}
@@ -189,7 +202,7 @@ async def run(
             points: list[dict[str, Any]] = []
             idle: dict[str, Any] = {}
             for calls in levels or LEVELS[mode]:
-                point = await level(mode, calls, base, vad, media)
+                point = await level(mode, calls, base, vad, media, gate, phases, stalls)
                 idle = idle or point
                 _derive(point, idle, mode)
                 points.append(point)
@@ -214,10 +227,23 @@ def main() -> None:
     parser.add_argument("--modes", default="text,audio")
     parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
     parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
+    parser.add_argument("--gate", choices=["on", "off"], default="on")
+    parser.add_argument("--phases", type=int, default=4)
+    parser.add_argument("--stalls", action="store_true", help="sample the host's stalls")
     parser.add_argument("--levels", help="comma-separated call counts, 0 first (the baseline)")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")] if args.levels else None
-    result = asyncio.run(run(args.modes.split(","), vad=args.vad, media=args.media, levels=levels))
+    result = asyncio.run(
+        run(
+            args.modes.split(","),
+            vad=args.vad,
+            media=args.media,
+            gate=args.gate,
+            phases=args.phases,
+            stalls=args.stalls,
+            levels=levels,
+        )
+    )
     print(json.dumps(result, indent=2))
     sys.stdout.flush()
 

@@ -15,6 +15,16 @@
   (``voxline.voice.ticker``) and plays the agent's speech resampled to 8 kHz once per
   utterance (``voxline.voice.playback``); ``--media per-call`` gives each call a sleeping
   clock of its own and resamples the agent's 16 kHz frames 20 ms at a time, as before.
+  ``--gate on`` (the default, as ``CallSession`` does) also runs each call's barge-in gate
+  (``voxline.voice.barge_in``): the echo canceller cleans every contact frame before the VAD
+  with the agent's frames as its reference, speech over the agent holds its playback, and the
+  gate's decisions resume or cut it. Speech models stay off: the gate's transcriptions are
+  answered by ``voxline.testing.FakeStt`` (no words heard), so it judges on duration only.
+  ``--gate off`` feeds the VAD the contact's frames as they come, as before.
+  ``--phases`` (4, as ``CallSession``'s shared ticker) spreads the calls' frames over that
+  many slots of the 20 ms period (``voxline.voice.ticker``); 1 wakes them all on one tick.
+  ``--stalls`` samples the loop thread's stack while the loop is late (:class:`StallSampler`)
+  and adds the most common stacks to the window's statistics.
 
 Control: ``SIGUSR1`` opens a measurement window, ``SIGUSR2`` closes it and writes the
 window's statistics to ``--stats``; ``<stats>.live`` is rewritten twice a second with the
@@ -29,9 +39,12 @@ import gc
 import json
 import math
 import signal
+import sys
+import threading
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +53,11 @@ from voxline.config import load_settings
 from voxline.engine.runner import Engine
 from voxline.logging import configure_logging
 from voxline.storage.db import Database
+
+if TYPE_CHECKING:
+    from voxline.voice.barge_in import BargeInGate
+    from voxline.voice.playback import Playback
+    from voxline.voice.vad import StreamingVad, VadEvent
 
 FRAME_SECONDS = 0.02
 
@@ -72,9 +90,9 @@ class Window:
         self.frames_total = 0
         self.open = True
 
-    def dump(self, path: Path, live: int) -> None:
+    def dump(self, path: Path, live: int, stalls: StallSampler | None = None) -> None:
         self.open = False
-        payload = {
+        payload: dict[str, Any] = {
             "live": live,
             "probe": _summary(self.probe),
             "frames": _summary(self.frames),
@@ -84,9 +102,65 @@ class Window:
                 "max_ms": max(self.collections, default=0.0),
             },
         }
+        if stalls is not None:
+            payload["stalls"] = stalls.summary()
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(payload))
         temporary.replace(path)
+
+
+class StallSampler:
+    """What the event loop runs while it is late: a thread looks every 2 ms at a heartbeat
+    the loop refreshes each millisecond, and when it is more than ``threshold_ms`` old takes
+    the loop thread's stack (its innermost frames, file:function), counted while the window
+    is open. A poor man's py-spy of one question, switched on by ``--stalls``."""
+
+    def __init__(self, window: Window, threshold_ms: float = 10.0, depth: int = 6) -> None:
+        self.window = window
+        self.threshold = threshold_ms / 1000
+        self.depth = depth
+        self.beat = time.perf_counter()
+        self.samples = 0
+        self.stacks: Counter[tuple[str, ...]] = Counter()
+        self.functions: Counter[str] = Counter()
+        self._loop_thread = threading.get_ident()
+
+    async def heartbeat(self) -> None:
+        while True:
+            self.beat = time.perf_counter()
+            await asyncio.sleep(0.001)
+
+    def start(self) -> None:
+        threading.Thread(target=self._sample, name="stall-sampler", daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            time.sleep(0.002)
+            if not self.window.open or time.perf_counter() - self.beat < self.threshold:
+                continue
+            frame = sys._current_frames().get(self._loop_thread)
+            stack: list[str] = []
+            seen: set[str] = set()
+            while frame is not None:
+                code = frame.f_code
+                name = f"{Path(code.co_filename).name}:{code.co_name}"
+                if len(stack) < self.depth:
+                    stack.append(name)
+                if name not in seen:  # every function on the stack, once per sample
+                    seen.add(name)
+                    self.functions[name] += 1
+                frame = frame.f_back
+            self.samples += 1
+            self.stacks[tuple(stack)] += 1
+
+    def summary(self) -> dict[str, Any]:
+        samples, stacks, functions = self.samples, self.stacks.copy(), self.functions.copy()
+        self.samples, self.stacks, self.functions = 0, Counter(), Counter()
+        return {
+            "samples": samples,
+            "top_stacks": [[list(k), n] for k, n in stacks.most_common(15)],
+            "top_functions": functions.most_common(40),
+        }
 
 
 def _summary(samples: list[float]) -> dict[str, float]:
@@ -114,28 +188,52 @@ async def probe(window: Window) -> None:
             due = loop.time()  # far behind: resynchronise rather than burst
 
 
-def _test_signal(rate: int, seconds: float, pitch: float) -> bytes:
-    """Speech-like PCM16: a buzz with harmonics, syllable-modulated, 1.5 s on, 1 s off."""
+def _test_signal(
+    rate: int,
+    seconds: float,
+    pitch: float,
+    *,
+    syllables_hz: float = 4.0,
+    on_s: float = 1.5,
+    period_s: float = 2.5,
+) -> bytes:
+    """Speech-like PCM16: a buzz with harmonics, syllable-modulated, ``on_s`` on in every
+    ``period_s`` (1.5 s on, 1 s off)."""
     t = np.arange(int(rate * seconds)) / rate
     buzz = sum(np.sin(2 * math.pi * pitch * k * t) / k for k in range(1, 8))
-    envelope = (0.5 + 0.5 * np.sin(2 * math.pi * 4 * t)) * ((t % 2.5) < 1.5)
+    envelope = (0.5 + 0.5 * np.sin(2 * math.pi * syllables_hz * t)) * ((t % period_s) < on_s)
     return (buzz * envelope * 6000).astype("<i2").tobytes()
+
+
+# The contact talks in a rhythm of its own (3.3 Hz syllables, 1.9 s on in every 3.3 s; the
+# loop is two of those periods), not in the agent's: a contact whose loudness rose and fell
+# with the agent's, at a fixed lag, would be an echo of the agent to the echo canceller.
+CONTACT_SIGNAL = {"seconds": 6.6, "syllables_hz": 3.3, "on_s": 1.9, "period_s": 3.3}
 
 
 class AudioCalls:
     """The media path of every live call (speech models off); see the module docstring."""
 
     def __init__(
-        self, engine: Engine, window: Window, recordings: Path, vad: str, media_path: str
+        self,
+        engine: Engine,
+        window: Window,
+        recordings: Path,
+        vad: str,
+        media_path: str,
+        gate: bool = True,
+        phases: int = 4,
     ) -> None:
         from voxline.voice.audio import pcm16_to_mulaw
 
         self.engine = engine
+        self.gate = gate
+        self.phases = phases
         self.vad = vad
         self.media_path = media_path
         self.window = window
         self.recordings = recordings
-        self.contact_ulaw = pcm16_to_mulaw(_test_signal(8000, 5.0, 140.0))
+        self.contact_ulaw = pcm16_to_mulaw(_test_signal(8000, pitch=140.0, **CONTACT_SIGNAL))
         self.agent_pcm = _test_signal(16000, 5.0, 210.0)
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -152,9 +250,6 @@ class AudioCalls:
             await asyncio.sleep(0.2)
 
     async def media(self, call_id: str) -> None:
-        from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
-        from voxline.voice.playback import Playback, Utterance
-        from voxline.voice.recorder import CallRecorder
         from voxline.voice.ticker import shared_ticker
         from voxline.voice.vad import SileroVad, StreamingVad
 
@@ -163,49 +258,141 @@ class AudioCalls:
         else:
             # Loading the model takes tens of ms: off the event loop, as a session would.
             vad = StreamingVad(await asyncio.to_thread(SileroVad))
-        up, down = Resampler(8000, 16000), Resampler(16000, 8000)
-        recorder = CallRecorder(self.recordings, call_id)
-        loop = asyncio.get_running_loop()
         shared = self.media_path == "shared"
-        # The agent's speech: 2.5 s utterances, resampled to 8 kHz once each when queued
-        # (shared), or 16 kHz frames resampled 20 ms at a time (per-call).
-        playback = Playback(line_rate=8000 if shared else 16000)
-        halves = len(self.agent_pcm) // 2
-        utterances = (self.agent_pcm[:halves], self.agent_pcm[halves:])
-        ticker = shared_ticker(loop.time, asyncio.sleep) if shared else None
-        tick = ticker.join() if ticker is not None else 0
+        call = CallMedia(
+            vad,
+            self.recordings,
+            call_id,
+            self.contact_ulaw,
+            self.agent_pcm,
+            shared_media=shared,
+            gate=self.gate,
+        )
+        loop = asyncio.get_running_loop()
+        seat = shared_ticker(loop.time, asyncio.sleep, self.phases).join() if shared else None
         due = loop.time()
-        index = 0
         try:
             while True:
-                if ticker is not None:
-                    tick = await ticker.wait(tick)
-                    due = ticker.due(tick)
+                if seat is not None:
+                    await seat.wait()
+                    due = seat.due()
                 else:
                     due += FRAME_SECONDS
                     await asyncio.sleep(max(0.0, due - loop.time()))
                 if self.window.open:
                     self.window.frames.append((loop.time() - due) * 1000)
                     self.window.frames_total += 1
-                start = index * 160 % (len(self.contact_ulaw) - 160)
-                contact = up.process(mulaw_to_pcm16(self.contact_ulaw[start : start + 160]))
-                await vad.hear(contact)
-                if not playback.active:
-                    playback.enqueue(Utterance(0, "", utterances[index % 2]))
-                played = playback.next_played()
-                if shared:
-                    pcm16_to_mulaw(played.line.pcm)
-                else:
-                    pcm16_to_mulaw(down.process(played.pcm))
-                recorder.write(played.pcm, contact)
-                index += 1
+                await call.frame()
         finally:
-            if ticker is not None:
-                ticker.leave()
-            recorder.close()
+            if seat is not None:
+                seat.leave()
+            call.close()
 
 
-async def main(stats: Path, mode: str, vad: str, media_path: str) -> None:
+class CallMedia:
+    """One audio call's work per 20 ms frame, speech models off (see the module docstring):
+    the contact's μ-law frame decoded, resampled and (through the barge-in gate's echo
+    canceller, with ``gate``) heard by the VAD, the gate's decision applied to the
+    playback, the agent's frame encoded, and both sides recorded."""
+
+    def __init__(
+        self,
+        vad: StreamingVad,
+        recordings: Path,
+        call_id: str,
+        contact_ulaw: bytes,
+        agent_pcm: bytes,
+        *,
+        shared_media: bool = True,
+        gate: bool = True,
+    ) -> None:
+        from voxline.testing.speech import FakeStt
+        from voxline.voice.audio import Resampler
+        from voxline.voice.barge_in import BargeInGate
+        from voxline.voice.playback import Playback
+        from voxline.voice.recorder import CallRecorder
+
+        self.vad = vad
+        self.up, self.down = Resampler(8000, 16000), Resampler(16000, 8000)
+        self.recorder = CallRecorder(recordings, call_id)
+        self.gate = BargeInGate(FakeStt()) if gate else None
+        self.shared = shared_media
+        # The agent's speech: 2.5 s utterances, resampled to 8 kHz once each when queued
+        # (shared), or 16 kHz frames resampled 20 ms at a time (per-call).
+        self.playback = Playback(line_rate=8000 if shared_media else 16000)
+        halves = len(agent_pcm) // 2
+        self.utterances = (agent_pcm[:halves], agent_pcm[halves:])
+        self.contact_ulaw = contact_ulaw
+        self.index = 0
+
+    async def frame(self) -> None:
+        from voxline.voice.audio import mulaw_to_pcm16, pcm16_to_mulaw
+        from voxline.voice.playback import Utterance
+
+        gate, playback = self.gate, self.playback
+        start = self.index * 160 % (len(self.contact_ulaw) - 160)
+        contact = self.up.process(mulaw_to_pcm16(self.contact_ulaw[start : start + 160]))
+        if gate is None:
+            await self.vad.hear(contact)
+        else:
+            events = await self.vad.hear(gate.clean(contact))
+            _barge_in(gate, self.vad, playback, events)
+        if not playback.active:
+            playback.enqueue(Utterance(0, AGENT_SAYS, self.utterances[self.index % 2]))
+        played = playback.next_played()
+        if gate is not None:
+            gate.played(played.pcm, AGENT_SAYS if played.utterance else None)
+        if self.shared:
+            pcm16_to_mulaw(played.line.pcm)
+        else:
+            pcm16_to_mulaw(self.down.process(played.pcm))
+        self.recorder.write(played.pcm, contact)
+        self.index += 1
+
+    def close(self) -> None:
+        if self.gate is not None:
+            self.gate.close()
+        self.recorder.close()
+
+
+AGENT_SAYS = "I am calling to confirm your appointment on Thursday at two in the afternoon."
+
+
+def _barge_in(
+    gate: BargeInGate, vad: StreamingVad, playback: Playback, events: list[VadEvent]
+) -> None:
+    """What ``CallSession``'s listener does with the VAD's events and the gate's decision
+    (``_listen``, ``_judge_barge_in``, ``_barge_in``), without the turn book-keeping."""
+    from voxline.voice.interruptions import Verdict
+    from voxline.voice.turns import HeardAudio
+    from voxline.voice.vad import SPEECH_END, SPEECH_START
+
+    for event in events:
+        if event is SPEECH_START and playback.active:
+            playback.hold()
+            gate.open_at(vad, playback.remaining_s)
+        elif event is SPEECH_END:
+            pcm = vad.take_utterance()
+            if pcm and gate.open:
+                gate.ended(HeardAudio(pcm, 0.0, 0.0, 0.0), vad)
+    decision = gate.poll(vad)
+    if decision is None:
+        return
+    if decision.verdict is Verdict.INTERRUPT and playback.active:
+        playback.cut()
+    elif decision.resume or decision.verdict is Verdict.INTERRUPT:
+        playback.resume()
+
+
+async def main(
+    stats: Path,
+    mode: str,
+    vad: str,
+    media_path: str,
+    gate: bool,
+    phases: int,
+    stalls: bool = False,
+) -> None:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     db = Database(settings.resolved_database_url)
@@ -214,9 +401,10 @@ async def main(stats: Path, mode: str, vad: str, media_path: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    sampler = StallSampler(window) if stalls else None
     loop.add_signal_handler(signal.SIGUSR1, window.start)
     loop.add_signal_handler(
-        signal.SIGUSR2, lambda: window.dump(stats, len(engine.sessions.leases.hosted))
+        signal.SIGUSR2, lambda: window.dump(stats, len(engine.sessions.leases.hosted), sampler)
     )
 
     async def report_live() -> None:
@@ -230,8 +418,11 @@ async def main(stats: Path, mode: str, vad: str, media_path: str) -> None:
         asyncio.create_task(probe(window)),
         asyncio.create_task(report_live()),
     ]
+    if sampler is not None:
+        helpers.append(asyncio.create_task(sampler.heartbeat()))
+        sampler.start()
     if mode == "audio":
-        audio = AudioCalls(engine, window, settings.recordings_dir, vad, media_path)
+        audio = AudioCalls(engine, window, settings.recordings_dir, vad, media_path, gate, phases)
         helpers.append(asyncio.create_task(audio.run()))
     freeze_startup_heap()  # as `voxline worker` does before it runs its engine
     try:
@@ -248,5 +439,18 @@ if __name__ == "__main__":
     parser.add_argument("--mode", choices=["text", "audio"], default="text")
     parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
     parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
+    parser.add_argument("--gate", choices=["on", "off"], default="on")
+    parser.add_argument("--phases", type=int, default=4)
+    parser.add_argument("--stalls", action="store_true", help="sample the loop's stalls")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.stats, arguments.mode, arguments.vad, arguments.media))
+    asyncio.run(
+        main(
+            arguments.stats,
+            arguments.mode,
+            arguments.vad,
+            arguments.media,
+            arguments.gate == "on",
+            arguments.phases,
+            arguments.stalls,
+        )
+    )

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.voice.speech import phone_line
-from voxline.voice.echo import EchoCanceller
+from voxline.voice.echo import EchoCanceller, _History
 from voxline.voice.frames import split_frames
 from voxline.voice.tts.espeak import EspeakTts
 from voxline.voice.vad import SPEECH_START, Endpointer, SileroVad, StreamingVad
@@ -65,7 +65,9 @@ def speech_starts(agent: bytes, incoming: bytes, canceller: EchoCanceller | None
     return starts
 
 
-@pytest.mark.parametrize(("delay_ms", "gain_db"), [(60, -10), (120, -15), (200, -20)])
+@pytest.mark.parametrize(
+    ("delay_ms", "gain_db"), [(60, -10), (87, -12), (120, -15), (200, -20), (333, -15)]
+)
 async def test_an_echo_of_the_agent_is_never_heard_as_speech(
     voices: tuple[bytes, bytes], delay_ms: int, gain_db: float
 ) -> None:
@@ -130,3 +132,64 @@ async def test_the_echo_is_found_when_the_streams_did_not_start_together(
         canceller.process(early)
     assert speech_starts(agent, incoming, canceller) == []
     assert canceller.echo_present
+
+
+async def test_a_silent_line_costs_no_search_and_is_passed_as_it_is(
+    voices: tuple[bytes, bytes],
+) -> None:
+    agent, _ = voices
+    canceller = EchoCanceller()
+    silence = bytes(640)
+    for out in split_frames(agent):
+        canceller.reference(out.pcm)
+        assert canceller.process(silence) is silence
+    assert canceller.searches == 0
+    # The negative case: the same agent with its echo on the line is searched for.
+    echoing = EchoCanceller()
+    speech_starts(agent, line_with_echo(agent, 120, -15), echoing)
+    assert echoing.searches > 0
+
+
+async def test_the_contact_talking_while_the_agent_is_quiet_costs_no_search(
+    voices: tuple[bytes, bytes],
+) -> None:
+    _, contact = voices
+    canceller = EchoCanceller()
+    quiet = bytes(len(contact) + 32000)
+    incoming = mix(quiet, contact, at_s=0.5)
+    assert speech_starts(quiet, incoming, canceller) != []
+    assert canceller.searches == 0
+    assert not canceller.echo_present
+
+
+async def test_noise_that_does_not_follow_the_agent_costs_few_searches(
+    voices: tuple[bytes, bytes],
+) -> None:
+    agent, _ = voices
+    rng = np.random.default_rng(7)
+    # Steady line noise at about -55 dBFS: sound on the line, but not shaped like the agent.
+    noise = (rng.standard_normal(len(agent) // 2) * 60).astype(np.int16).tobytes()
+    canceller = EchoCanceller()
+    speech_starts(agent, noise, canceller)
+    frames = len(agent) // 640
+    # The schedule alone would search ~60 times over these frames (every 2 in the first
+    # 2 s, every 10 later); the loudness-envelope check lets at most a few through.
+    assert canceller.searches <= 5, canceller.searches
+    assert not canceller.echo_present
+    assert frames > 100
+
+
+@pytest.mark.parametrize("frame", [320, 333, 7], ids=["frame320", "frame333", "frame7"])
+def test_the_stream_history_keeps_the_last_samples_in_order(frame: int) -> None:
+    history = _History(1000)
+    stream = np.arange(5000, dtype=np.int16)
+    for at in range(0, len(stream), frame):
+        history.push(stream[at : at + frame])
+        seen = min(at + frame, len(stream))
+        assert history.end == seen
+        kept = min(seen, 1000)
+        np.testing.assert_array_equal(history.last(kept), stream[seen - kept : seen])
+    np.testing.assert_array_equal(history.range(4100, 4200), stream[4100:4200])
+    # Not yet seen: zeros; no longer kept: None.
+    np.testing.assert_array_equal(history.range(4990, 5010)[10:], np.zeros(10))
+    assert history.range(3999, 4100) is None

@@ -1,27 +1,29 @@
 """The shared 20 ms media ticker, on a virtual clock: every call's frames 20 ms apart, one
-sleeping task for all of them, missed ticks made up, and nothing left running."""
+sleeping task for all of them, calls spread over the period's slots, missed ticks made up,
+and nothing left running."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
 from voxline.testing import VirtualClock
-from voxline.voice.ticker import MediaTicker, shared_ticker
+from voxline.voice.ticker import PHASES, MediaTicker, shared_ticker
 
 PERIOD = 0.02
 
 
 async def follow(ticker: MediaTicker, clock: VirtualClock, frames: int, times: list[float]) -> None:
-    """A call's media clock: a frame now, then one per tick."""
-    seen = ticker.join()
+    """A call's media clock: a frame now, then one per tick of its slot."""
+    seat = ticker.join()
     try:
         for _ in range(frames):
             times.append(round(clock.now(), 6))
-            seen = await ticker.wait(seen)
+            await seat.wait()
     finally:
-        ticker.leave()
+        seat.leave()
 
 
 async def test_every_call_gets_a_frame_every_20_ms_from_one_ticker() -> None:
@@ -42,27 +44,84 @@ async def test_every_call_gets_a_frame_every_20_ms_from_one_ticker() -> None:
     assert ticker.members == 0 and not ticker.running  # the last to leave stopped it
 
 
+async def test_calls_are_spread_over_the_slots_each_20_ms_apart() -> None:
+    clock = VirtualClock()
+    ticker = MediaTicker(clock.now, clock.sleep, phases=4)
+    calls: list[list[float]] = [[] for _ in range(8)]
+
+    async def all_calls() -> None:
+        await asyncio.gather(*(follow(ticker, clock, 4, times) for times in calls))
+
+    await clock.run(all_calls(), limit_seconds=10)
+    # Two calls per slot; the slots' ticks are 5 ms apart, each call's frames 20 ms apart.
+    seconds = sorted({times[1] for times in calls})
+    assert seconds == [0.005, 0.01, 0.015, 0.02]
+    assert sorted(times[1] for times in calls) == [
+        0.005,
+        0.005,
+        0.01,
+        0.01,
+        0.015,
+        0.015,
+        0.02,
+        0.02,
+    ]
+    for times in calls:
+        assert times[0] == 0.0  # the first frame at once
+        gaps = {round(b - a, 6) for a, b in itertools.pairwise(times[1:])}
+        assert gaps == {PERIOD}
+    assert not ticker.running
+
+
+async def test_one_slot_wakes_every_call_on_the_same_tick() -> None:
+    # The negative case of the spreading: with one slot, all calls share each tick.
+    clock = VirtualClock()
+    ticker = MediaTicker(clock.now, clock.sleep, phases=1)
+    calls: list[list[float]] = [[] for _ in range(4)]
+
+    async def all_calls() -> None:
+        await asyncio.gather(*(follow(ticker, clock, 3, times) for times in calls))
+
+    await clock.run(all_calls(), limit_seconds=10)
+    assert all(times == [0.0, 0.02, 0.04] for times in calls)
+
+
+async def test_a_call_joins_the_slot_with_fewest_calls() -> None:
+    clock = VirtualClock()
+    ticker = MediaTicker(clock.now, clock.sleep, phases=4)
+
+    async def scenario() -> None:
+        seats = [ticker.join() for _ in range(6)]
+        assert [seat.phase for seat in seats] == [0, 1, 2, 3, 0, 1]
+        seats[2].leave()
+        assert ticker.join().phase == 2  # the emptied slot fills first
+        assert [ticker.seated(phase) for phase in range(4)] == [2, 2, 1, 1]
+
+    await clock.run(scenario(), limit_seconds=1)
+
+
 async def test_a_call_that_fell_behind_gets_its_missed_ticks_at_once() -> None:
     clock = VirtualClock()
     ticker = MediaTicker(clock.now, clock.sleep)
     times: list[float] = []
 
     async def busy_call() -> None:
-        seen = ticker.join()
+        seat = ticker.join()
         try:
-            seen = await ticker.wait(seen)  # 20 ms
+            await seat.wait()  # 20 ms
             times.append(round(clock.now(), 6))
             await clock.sleep(0.05)  # busy until 70 ms: ticks at 40 and 60 pass
             for _ in range(3):
-                seen = await ticker.wait(seen)
+                await seat.wait()
                 times.append(round(clock.now(), 6))
+            assert [round(seat.due(tick), 6) for tick in (1, 2, 3, 4)] == [0.02, 0.04, 0.06, 0.08]
+            assert seat.due() == seat.due(4)
         finally:
-            ticker.leave()
+            seat.leave()
 
     await clock.run(busy_call(), limit_seconds=10)
     # No frame skipped: two made up at once at 70 ms, then back on the 20 ms grid.
     assert times == [0.02, 0.07, 0.07, 0.08]
-    assert [round(ticker.due(tick), 6) for tick in (1, 2, 3, 4)] == [0.02, 0.04, 0.06, 0.08]
 
 
 async def test_a_call_cancelled_while_waiting_does_not_stop_the_others() -> None:
@@ -87,20 +146,26 @@ async def test_a_call_cancelled_while_waiting_does_not_stop_the_others() -> None
     assert not ticker.running
 
 
-async def test_leaving_without_joining_is_an_error() -> None:
+async def test_leaving_twice_is_an_error() -> None:
     clock = VirtualClock()
-    with pytest.raises(RuntimeError):
-        MediaTicker(clock.now, clock.sleep).leave()
+    ticker = MediaTicker(clock.now, clock.sleep)
+
+    async def scenario() -> None:
+        seat = ticker.join()
+        seat.leave()
+        with pytest.raises(RuntimeError):
+            seat.leave()
+
+    await clock.run(scenario(), limit_seconds=1)
 
 
 async def test_one_shared_ticker_per_loop_and_clock_forgotten_once_idle() -> None:
     clock, other = VirtualClock(), VirtualClock()
     ticker = shared_ticker(clock.now, clock.sleep)
+    assert ticker.phases == PHASES
     assert shared_ticker(clock.now, clock.sleep) is ticker
     elsewhere = shared_ticker(other.now, other.sleep)
     assert elsewhere is not ticker
-    elsewhere.join()
-    elsewhere.leave()
-    ticker.join()
-    ticker.leave()
+    elsewhere.join().leave()
+    ticker.join().leave()
     assert shared_ticker(clock.now, clock.sleep) is not ticker  # idle: a fresh one next time

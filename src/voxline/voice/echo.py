@@ -13,10 +13,16 @@ frame (:meth:`~EchoCanceller.process`):
    frame comes in (less 100 ms of jitter) to ``max_delay_ms`` before. The delay is found
    by normalised cross-correlation of the last second of both streams, decimated to 4 kHz
    (an FFT of 8 k points), searched up to ``max_delay_ms``; while the agent talks it is
-   looked for every 40 ms in the call's first two seconds (an echo is found within the
-   agent's first ~100 ms of speech), every 200 ms later while no echo is known, and every
-   second once one is. A peak below
-   ``min_correlation`` means "no echo on this line".
+   looked for every 40 ms in the agent's first two seconds of speech (an echo is found
+   within the agent's first ~100 ms of speech), every 200 ms later while no echo is known
+   (the wait doubling, up to a second, each time a search found none or was not worth
+   running), and every second once one is. A peak below ``min_correlation`` means "no echo
+   on this line". A search is only run when there can be an echo to find: the agent spoke
+   in the last second, the incoming stream carried sound in it (100 ms at least, after the
+   agent's first two seconds), and that
+   sound's loudness rises and falls with the agent's (the 20 ms RMS envelopes of both
+   streams correlate at some lag in the searched range). A contact talking over the agent,
+   or a silent line, costs no search.
 2. **Path.** Around that delay a short FIR filter (``taps`` samples, 2 ms) models the echo
    path's gain and colouring. It is the least-squares fit over recent frames (exponentially
    forgotten normal equations, a 32 x 32 solve per frame), updated only while the incoming
@@ -27,9 +33,16 @@ frame (:meth:`~EchoCanceller.process`):
    is still more than ``suppress_below_db`` under the modelled echo holds nothing but echo
    and is silenced (the usual non-linear stage of an echo canceller), so a faint leftover
    never reads as speech. Contact speech over the echo leaves a loud residual and passes.
+   A silent incoming frame, or one that no loud reference frame can have reached yet or
+   still (the agent has been quiet for longer than the echo's delay), has nothing to
+   remove and is passed as it is.
 
-Cost, measured on a loaded 2-core x86_64: ~0.15 ms per frame (p50), up to ~1 ms on a frame
-that also runs the delay search. Pure numpy; no state is shared between calls.
+Cost (``bench/README.md``, "the echo canceller's cost"; ``python -m bench.echo_cost``): a
+frame passed as it is costs the two streams' bookkeeping, ~10-15 µs for both calls; a delay
+search ~0.3-0.5 ms; an echoing line ~35-55 µs per frame on average while the agent talks
+(most of its frames are explained by the path and silenced without a new fit). The two
+streams' histories are kept as 16-bit samples, ~170 KiB per call. Pure numpy; no state is
+shared between calls.
 
 Decision: written here rather than taken from a package. The AEC bindings on PyPI
 (``speexdsp``, ``webrtc-audio-processing``, ``aec-audio-processing``) ship no wheels for
@@ -41,22 +54,82 @@ adaptive filter.
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 import numpy as np
 import numpy.typing as npt
 
-from voxline.voice.frames import SAMPLE_RATE
+from voxline.voice.frames import FRAME_SAMPLES, SAMPLE_RATE
 
 Floats = npt.NDArray[np.float64]
+Samples = npt.NDArray[np.int16]
 
 _DECIMATE = 4
 _SEARCH_SAMPLES = SAMPLE_RATE  # one second of both streams for the delay search
-_SEARCH_EVERY_FRAMES = 2  # while no echo is known, in the call's first 2 s
-_SEARCH_LATER_EVERY_FRAMES = 10  # while no echo is known, later on
+_SEARCH_EVERY_FRAMES = 2  # while no echo is known, in the agent's first 2 s of speech
+_SEARCH_LATER_EVERY_FRAMES = 10  # while no echo is known, later on (at first: see below)
 _TRACK_EVERY_FRAMES = 50
 _FORGET = 0.9  # per frame, for the path's normal equations
 _MISSES_BEFORE_SEARCH = 3
 _MARGIN = SAMPLE_RATE // 10  # 100 ms of jitter between the two streams, in samples
 _ACTIVE_RMS = 100.0  # int16 units (about -50 dBFS): quieter reference is no echo source
+# Incoming audio quieter than this (int16 RMS, about -72 dBFS) holds no echo worth removing:
+# the frame is passed as it is, and a second of it is no reason to search for an echo.
+_SILENT_RMS = 8.0
+# The envelopes' correlation (Pearson, at the best lag) a search needs. Measured on real
+# speech (tests/voice/test_echo.py's voices, 1 s windows): 0.91-1.0 for an echo alone at
+# 60-333 ms; 0.1-0.6 for the contact talking over the agent without echo, 0.2-0.46 for the
+# contact talking over an echo (where the search's own correlation fails too), and
+# 0.1-0.4 for steady line noise (0.5 in a 200 ms window).
+_MIN_ENVELOPE_CORRELATION = 0.7
+# Frames (20 ms) of the last second in which the line must have sounded for a search after
+# the agent's first two seconds of speech: an onset of a few milliseconds is not enough.
+_SOUNDING_FRAMES = 5
+
+
+class _History:
+    """The last ``keep`` samples of a stream (zeros before it started), as sent (16-bit: a
+    quarter of the memory of floats), appended in O(frame) amortized time: a buffer twice as
+    long is compacted when full."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.end = 0  # samples seen
+        self._buffer = np.zeros(2 * keep, dtype=np.int16)
+        self._stop = keep
+
+    def push(self, samples: Samples) -> None:
+        n = len(samples)
+        if n >= self.keep:
+            self._buffer[: self.keep] = samples[-self.keep :]
+            self._stop = self.keep
+        else:
+            if self._stop + n > len(self._buffer):
+                kept = self._buffer[self._stop - self.keep + n : self._stop]
+                self._buffer[: self.keep - n] = kept
+                self._stop = self.keep - n
+            self._buffer[self._stop : self._stop + n] = samples
+            self._stop += n
+        self.end += n
+
+    def last(self, count: int) -> Samples:
+        """The last ``count`` samples (``count`` <= ``keep``), a view."""
+        return self._buffer[self._stop - count : self._stop]
+
+    def range(self, first: int, last: int) -> Samples | None:
+        """Samples ``first`` to ``last`` (exclusive; stream positions), zero where not seen
+        yet; None when they are no longer kept."""
+        kept_from = self.end - self.keep
+        if first < kept_from:
+            return None
+        stop = min(last, self.end)
+        offset = self._stop - self.end
+        segment = self._buffer[first + offset : max(first, stop) + offset]
+        if len(segment) < last - first:
+            missing = np.zeros(last - first - len(segment), dtype=np.int16)
+            segment = np.concatenate((segment, missing))
+        return segment
 
 
 class EchoCanceller:
@@ -78,19 +151,30 @@ class EchoCanceller:
         self.taps = taps
         self.min_correlation = min_correlation
         self._suppress_ratio = 10 ** (-suppress_below_db / 10)
-        keep = _SEARCH_SAMPLES + self.max_delay + 2 * _MARGIN + 2 * taps
-        self._ref = np.zeros(keep)  # the last `keep` reference samples
-        self._ref_end = 0  # samples of reference seen
-        self._mic = np.zeros(_SEARCH_SAMPLES)
-        self._mic_end = 0
+        self._ref = _History(_SEARCH_SAMPLES + self.max_delay + 2 * _MARGIN + 2 * taps)
+        self._mic = _History(_SEARCH_SAMPLES)
+        # Each frame's RMS, for the loudness check before a search (frames of the incoming
+        # stream's length: normally 20 ms).
+        levels = (_SEARCH_SAMPLES + self.max_delay + 3 * _MARGIN) // FRAME_SAMPLES + 2
+        self._ref_levels: deque[float] = deque(maxlen=levels)
+        self._mic_levels: deque[float] = deque(maxlen=levels)
+        self._frame_samples = FRAME_SAMPLES
+        self._ref_loud_end = 0  # stream position after the last loud reference frame
+        self._mic_sound_end = 0  # stream position after the last incoming frame with sound
         # The echo path: delay (samples, of the filter's first tap) and filter.
         self.delay: int | None = None
         self.correlation = 0.0
+        self.searches = 0  # delay searches run (cross-correlations), for benchmarks
         self._weights = np.zeros(taps)
         self._normal = np.zeros((taps, taps))
         self._cross = np.zeros(taps)
+        self._eye = np.eye(taps)
         self._frames = 0
+        self._rows: dict[int, npt.NDArray[np.intp]] = {}  # _reference_block's index, by length
         self._since_search = _SEARCH_EVERY_FRAMES
+        # Frames between searches while no echo is known after the fast start: doubled by
+        # each search that found none although the line's loudness followed the agent's.
+        self._later_every = _SEARCH_LATER_EVERY_FRAMES
         self._misses = 0
 
     @property
@@ -108,38 +192,65 @@ class EchoCanceller:
 
     def reference(self, pcm16: bytes) -> None:
         """The agent's next outgoing frame, as sent."""
-        samples = np.frombuffer(pcm16, dtype=np.int16).astype(np.float64)
-        _push(self._ref, samples)
-        self._ref_end += len(samples)
+        samples = np.frombuffer(pcm16, dtype=np.int16)
+        self._ref.push(samples)
+        floats = samples.astype(np.float64)
+        energy = float(floats @ floats)
+        self._ref_levels.append(math.sqrt(energy / max(1, len(samples))))
+        if energy > _ACTIVE_RMS**2 * len(samples):
+            self._ref_loud_end = self._ref.end
 
     def process(self, pcm16: bytes) -> bytes:
         """The next incoming frame with the agent's echo removed."""
-        incoming = np.frombuffer(pcm16, dtype=np.int16).astype(np.float64)
-        start = self._mic_end
-        _push(self._mic, incoming)
-        self._mic_end += len(incoming)
-        self._frames += 1
+        samples = np.frombuffer(pcm16, dtype=np.int16)
+        start = self._mic.end
+        self._mic.push(samples)
+        incoming = samples.astype(np.float64)
+        incoming_energy = float(incoming @ incoming)
+        self._mic_levels.append(math.sqrt(incoming_energy / max(1, len(samples))))
+        self._frame_samples = max(1, len(samples))
+        silent = incoming_energy <= _SILENT_RMS**2 * len(samples)
+        if not silent:
+            self._mic_sound_end = self._mic.end
+        if self._ref_loud_end > self._ref.end - _SEARCH_SAMPLES:
+            self._frames += 1  # frames heard while the agent speaks (or just spoke)
         self._since_search += 1
         if self.delay is not None:
             every = _TRACK_EVERY_FRAMES
         else:
-            every = _SEARCH_EVERY_FRAMES if self._frames < 100 else _SEARCH_LATER_EVERY_FRAMES
-        if (self._since_search >= every or self._misses >= _MISSES_BEFORE_SEARCH) and (
-            self._reference_active()
-        ):
+            every = _SEARCH_EVERY_FRAMES if self._frames < 100 else self._later_every
+        if self._since_search >= every or self._misses >= _MISSES_BEFORE_SEARCH:
+            # Due: searched, or judged not worth it, then not looked at again until due.
             self._misses = 0
             self._since_search = 0
-            self._search_delay()
+            if self._search_worthwhile():
+                self._search_delay()
+            if self.delay is None and self._frames >= 100:
+                # Nothing found, or nothing worth a search (silence, the contact talking
+                # over the agent): look again less often, up to once a second.
+                self._later_every = min(2 * self._later_every, _TRACK_EVERY_FRAMES)
         if self.delay is None:
             return pcm16
-        block = self._reference_block(start, len(incoming))
+        if silent:
+            self._misses = 0  # nothing that looks like a moved echo either
+            return pcm16
+        # The reference samples the path filter weighs for this frame: none loud, no echo.
+        if self._ref_loud_end <= start - self.delay - (self.taps - 1):
+            self._misses = 0
+            return pcm16
+        block = self._reference_block(start, len(samples))
         if block is None:
             return pcm16
         echo = block @ self._weights
         residual = incoming - echo
         echo_energy = float(echo @ echo)
         residual_energy = float(residual @ residual)
-        incoming_energy = float(incoming @ incoming)
+        if echo_energy > 0 and residual_energy < self._suppress_ratio * echo_energy:
+            # The path already explains the frame past the suppression margin: echo alone,
+            # silenced, and nothing new for the fit (it is not re-solved: the usual case
+            # on an echoing line, and most of its cost).
+            self._misses = 0
+            return bytes(len(pcm16))
         reference_energy = float(np.einsum("ij,ij->", block, block)) / self.taps
         # Adapt while the reference sounds and the incoming frame is mostly explained by
         # the echo, or is well under the reference (an echo is attenuated; a talking
@@ -162,21 +273,71 @@ class EchoCanceller:
 
     # Internals.
 
-    def _reference_active(self) -> bool:
-        recent = self._ref[-_SEARCH_SAMPLES:]
-        return self._ref_end > 0 and float(np.sqrt(np.mean(recent**2))) > _ACTIVE_RMS
+    def _search_worthwhile(self) -> bool:
+        """Whether a delay search can find an echo now: the agent spoke and the line carried
+        sound in the last second, and the line's loudness follows the agent's."""
+        if self._ref_loud_end <= max(0, self._ref.end - _SEARCH_SAMPLES):
+            return False
+        if self._mic_sound_end <= max(0, self._mic.end - _SEARCH_SAMPLES):
+            return False
+        # A few milliseconds of sound correlate with something somewhere (a normalised
+        # correlation over one onset): after the agent's first two seconds, the line must
+        # have sounded for longer than that. Not in them: an echo is found there, in its
+        # first ~100 ms, before the VAD hears it as speech.
+        if self._frames >= 100:
+            recent = list(self._mic_levels)[-(_SEARCH_SAMPLES // self._frame_samples) :]
+            if sum(level > _SILENT_RMS for level in recent) < _SOUNDING_FRAMES:
+                return False
+        if _energy(self._ref.last(_SEARCH_SAMPLES)) <= _ACTIVE_RMS**2 * _SEARCH_SAMPLES:
+            return False
+        return self._envelopes_correlate()
 
-    def _reference_range(self, first: int, last: int) -> Floats | None:
-        """Reference samples ``first`` to ``last`` (exclusive; stream positions), zero where
-        not sent yet; None when they are no longer kept."""
-        kept_from = self._ref_end - len(self._ref)
-        if first < kept_from:
+    def _search_window(self) -> tuple[int, int, int] | None:
+        """The stretch of both streams a search compares: ``(available, base, first)``:
+        the last ``available`` incoming samples, against the reference from stream position
+        ``first`` to the incoming stream's end less ``base`` (the searched lags); None when
+        too little was heard or the reference is no longer kept."""
+        available = min(self._mic.end, _SEARCH_SAMPLES) // _DECIMATE * _DECIMATE
+        if available < SAMPLE_RATE // 10:
             return None
-        stop = min(last, self._ref_end)
-        segment = self._ref[first - kept_from : max(first, stop) - kept_from]
-        if len(segment) < last - first:
-            segment = np.concatenate((segment, np.zeros(last - first - len(segment))))
-        return segment
+        # Lags searched: from where the reference stream is now (less a margin for the two
+        # streams' scheduling jitter) to max_delay further back.
+        base = (self._mic.end - self._ref.end - _MARGIN) // _DECIMATE * _DECIMATE
+        first = self._mic.end - available - base - self.max_delay
+        if first < self._ref.end - self._ref.keep:
+            return None
+        return available, base, first
+
+    def _envelopes_correlate(self) -> bool:
+        """Whether the incoming stream's loudness (per frame) over the last second
+        correlates (Pearson) with the reference's at some lag of the searched range."""
+        frame = self._frame_samples
+        span = -(-(self.max_delay + _MARGIN) // frame)
+        mic = np.fromiter(self._mic_levels, dtype=np.float64)
+        ref = np.fromiter(self._ref_levels, dtype=np.float64)
+        blocks = min(len(mic), _SEARCH_SAMPLES // frame)
+        if blocks < 5:
+            return True  # too short to judge: let the search decide
+        if len(ref) < blocks + span:  # silence before the reference stream started
+            ref = np.concatenate((np.zeros(blocks + span - len(ref)), ref))
+        # The last frames of each: the last lag pairs them as they came (both streams move
+        # a frame per tick: no delay, or less than a frame), the first with the reference
+        # `span` frames further back (the longest delay searched).
+        mic = mic[-blocks:]
+        ref = ref[-(blocks + span) :]
+        mic = mic - mic.mean()
+        mic_norm = float(np.sqrt(mic @ mic))
+        if mic_norm == 0.0:
+            return False
+        lags = len(ref) - blocks + 1
+        sums = np.concatenate(([0.0], np.cumsum(ref)))
+        squares = np.concatenate(([0.0], np.cumsum(ref**2)))
+        window_sum = sums[blocks:] - sums[:lags]
+        window_var = squares[blocks:] - squares[:lags] - window_sum**2 / blocks
+        # With the incoming envelope's mean removed, the reference's mean drops out.
+        cross = np.correlate(ref, mic, mode="valid")
+        scores = cross / (np.sqrt(np.maximum(window_var, 1e-9)) * mic_norm)
+        return float(scores.max()) >= _MIN_ENVELOPE_CORRELATION
 
     def _reference_block(self, start: int, length: int) -> Floats | None:
         """Rows: for each incoming sample ``start + i``, the reference samples the path
@@ -184,40 +345,45 @@ class EchoCanceller:
         assert self.delay is not None
         # Reference position of tap 0 for incoming sample n is n - delay; taps go back.
         first = start - self.delay - (self.taps - 1)
-        segment = self._reference_range(first, start + length - self.delay)
+        segment = self._ref.range(first, start + length - self.delay)
         if segment is None:
             return None
-        windows = np.lib.stride_tricks.sliding_window_view(segment, self.taps)
-        return np.asarray(windows[:, ::-1])
+        # One gather into a contiguous block (row i: segment[i + taps - 1] down to
+        # segment[i]); matrix products on a strided window view are several times slower.
+        rows = self._rows.get(length)
+        if rows is None:
+            rows = self._rows[length] = (
+                np.arange(length)[:, None] + np.arange(self.taps - 1, -1, -1)[None, :]
+            )
+        block: Floats = segment.astype(np.float64)[rows]
+        return block
 
     def _adapt(self, block: Floats, incoming: Floats) -> None:
         self._normal = _FORGET * self._normal + block.T @ block
         self._cross = _FORGET * self._cross + block.T @ incoming
         ridge = 1e-3 * np.trace(self._normal) / self.taps + 1e-6
-        self._weights = np.linalg.solve(self._normal + ridge * np.eye(self.taps), self._cross)
+        self._weights = np.linalg.solve(self._normal + ridge * self._eye, self._cross)
 
     def _search_delay(self) -> None:
         """Find the echo's delay by cross-correlating the last second of both streams."""
-        available = min(self._mic_end, _SEARCH_SAMPLES) // _DECIMATE * _DECIMATE
-        if available < SAMPLE_RATE // 10:
-            return
-        mic = _decimate(self._mic[-available:])
-        # Lags searched: from where the reference stream is now (less a margin for the two
-        # streams' scheduling jitter) to max_delay further back.
-        end = self._mic_end
-        base = (end - self._ref_end - _MARGIN) // _DECIMATE * _DECIMATE
-        window = self._reference_range(end - available - base - self.max_delay, end - base)
+        window = self._search_window()
         if window is None:
             return
-        ref = _decimate(window)
+        available, base, first = window
+        segment = self._ref.range(first, self._mic.end - base)
+        assert segment is not None  # _search_window checked it is kept
+        self.searches += 1
+        mic = _decimate(self._mic.last(available))
+        ref = _decimate(segment)
         span = len(ref)
-        size = 1 << int(np.ceil(np.log2(span + len(mic))))
+        # Circular correlation is exact for the lags kept once the FFT covers `span`.
+        size = 1 << int(np.ceil(np.log2(span)))
         spectrum = np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size))
         # corr[k] = sum_t ref[t + k] * mic[t]; lag in ref terms: delay = (span - len(mic)) - k
         corr = np.fft.irfft(spectrum, size)[: span - len(mic) + 1]
         energy = np.cumsum(np.concatenate(([0.0], ref**2)))
         windowed = energy[len(mic) : span + 1] - energy[: span - len(mic) + 1]
-        norm = np.sqrt(np.maximum(windowed, 1e-9) * float(mic @ mic) + 1e-9)
+        norm = np.sqrt(np.maximum(windowed, 1e-9) * _energy(mic) + 1e-9)
         scores = corr / norm
         best = int(np.argmax(scores))
         self.correlation = float(scores[best])
@@ -237,17 +403,17 @@ class EchoCanceller:
         self._cross = np.zeros(self.taps)
 
 
-def _push(buffer: Floats, samples: Floats) -> None:
-    """Append ``samples`` to a fixed-size history buffer (oldest samples fall out)."""
-    n = len(samples)
-    if n >= len(buffer):
-        buffer[:] = samples[-len(buffer) :]
-        return
-    buffer[:-n] = buffer[n:]
-    buffer[-n:] = samples
-
-
-def _decimate(samples: Floats) -> Floats:
-    usable = len(samples) - len(samples) % _DECIMATE
-    decimated: Floats = samples[:usable].reshape(-1, _DECIMATE).mean(axis=1)
+def _decimate(samples: Samples) -> Floats:
+    """Sums of ``_DECIMATE`` consecutive samples (a scale does not change a normalised
+    correlation). Strided additions: a mean over a short last axis is several times slower."""
+    count = len(samples) // _DECIMATE
+    decimated: Floats = samples[0 : count * _DECIMATE : _DECIMATE].astype(np.float64)
+    for phase in range(1, _DECIMATE):
+        decimated += samples[phase : count * _DECIMATE : _DECIMATE]
     return decimated
+
+
+def _energy(samples: Samples | Floats) -> float:
+    """Sum of squares, in floats. Not ``samples @ samples``: OpenBLAS spreads a long dot
+    product over threads, which costs more CPU than the product on a busy machine."""
+    return float(np.einsum("i,i->", samples, samples, dtype=np.float64))

@@ -429,8 +429,7 @@ class CallSession:
         vad = self._models.vad
         gate = self._gate
         assert gate is not None
-        ticker = shared_ticker(self._clock, self._sleep)
-        tick = ticker.join()
+        seat = shared_ticker(self._clock, self._sleep).join()
         try:
             while not transport.closed:
                 played = self._playback.next_played()
@@ -453,9 +452,9 @@ class CallSession:
                         transport.hangup("agent")
                     return
                 self._check_silence(vad)
-                tick = await ticker.wait(tick)
+                await seat.wait()
         finally:
-            ticker.leave()
+            seat.leave()
 
     def _on_played(self, speech: Speech) -> None:
         self._turn_started(speech.turn)

@@ -1,4 +1,5 @@
-"""One 20 ms media clock for every live call of an event loop.
+"""One 20 ms media clock for every live call of an event loop, its calls spread over the
+period.
 
 Each live audio call sends the contact one agent frame every 20 ms. A clock of its own per
 call (a task sleeping to its next frame) costs the event loop a timer per call per frame:
@@ -8,16 +9,23 @@ loop's cost of N calls' 20 ms clocks"; ``bench/README.md``). :class:`MediaTicker
 one clock; :func:`shared_ticker` gives the one of the running event loop and time source, so
 every session of a process shares it.
 
+Waking every call on the same tick makes the loop do all of the calls' frames in one burst
+per period, and the last call of the burst is late by all of it (150 calls: ~100 ms stalls
+with the loop a quarter idle). So the period is cut into ``phases`` slots (4 by default, of
+5 ms): each call is seated in the slot with the fewest calls when it joins and keeps it, and
+each slot's calls are woken at their own time. A call's frames stay 20 ms apart; the loop
+does a quarter of the work four times per period.
+
 Contract:
 
-- A call :meth:`~MediaTicker.join`\\ s (its tick count so far), then awaits
-  :meth:`~MediaTicker.wait` once per frame and :meth:`~MediaTicker.leave`\\ s when it ends. The
+- A call :meth:`~MediaTicker.join`\\ s (a :class:`Seat`: its slot and the ticks it saw),
+  awaits :meth:`Seat.wait` once per frame and :meth:`Seat.leave`\\ s when it ends. The
   ticker's task runs while it has members and is cancelled when the last one leaves.
-- Tick ``n`` is due at the ticker's start plus ``n`` periods (:meth:`~MediaTicker.due`), as a
-  per-call clock's schedule was, so a late loop catches up rather than drifting. A call
-  that fell behind (it was busy over one or more ticks) gets its missed ticks back at once,
-  one per ``wait``, as the per-call clock's ``sleep(0)`` did: no frame is skipped.
-- A call joining a running ticker sends its first frame at once and then follows the shared
+- Tick ``n`` of slot ``p`` is due at the ticker's start plus ``n`` periods less ``p``
+  slots (:meth:`Seat.due`), so a late loop catches up rather than drifting. A call that
+  fell behind (it was busy over one or more of its ticks) gets its missed ticks back at
+  once, one per ``wait``: no frame is skipped.
+- A call joining a running ticker sends its first frame at once and then follows its slot's
   ticks: its frames move by less than one frame (20 ms) against a clock of its own.
 - Time and sleeping come from the ``clock``/``sleep`` given, so a
   :class:`voxline.testing.VirtualClock` drives it in tests exactly as the session's own.
@@ -33,9 +41,41 @@ from voxline.voice.frames import FRAME_MS
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
+# Slots per period of the shared ticker: 5 ms each. More slots make smaller bursts but
+# smaller VAD batches (voice.vad_batch scores the windows of one loop turn together).
+PHASES = 4
+
+
+class Seat:
+    """One call's place on a :class:`MediaTicker`: its slot (``phase``) and the number of
+    its slot's ticks it has seen."""
+
+    __slots__ = ("phase", "seen", "ticker")
+
+    def __init__(self, ticker: MediaTicker, phase: int, seen: int) -> None:
+        self.ticker = ticker
+        self.phase = phase
+        self.seen = seen
+
+    async def wait(self) -> int:
+        """Wait for this slot's tick after the last one seen (at once, after yielding, if it
+        has passed); returns its number."""
+        return await self.ticker._wait(self)
+
+    def due(self, tick: int | None = None) -> float:
+        """When this slot's tick number ``tick`` (by default the last one seen) was
+        scheduled, on the ticker's clock: how late a frame is, is the clock's time after
+        :meth:`wait` minus this."""
+        return self.ticker._due(self.phase, self.seen if tick is None else tick)
+
+    def leave(self) -> None:
+        """Stop following; the last member to leave stops the ticker."""
+        self.ticker._leave(self)
+
 
 class MediaTicker:
-    """A 20 ms clock shared by the calls of one event loop (see the module's contract)."""
+    """A 20 ms clock shared by the calls of one event loop, woken in ``phases`` slots (see
+    the module's contract)."""
 
     def __init__(
         self,
@@ -43,81 +83,93 @@ class MediaTicker:
         sleep: Sleep,
         period: float = FRAME_MS / 1000,
         on_idle: Callable[[MediaTicker], None] | None = None,
+        phases: int = 1,
     ) -> None:
+        if phases < 1:
+            raise ValueError("a ticker needs at least one phase")
         self.period = period
-        self.ticks = 0
+        self.phases = phases
+        self._slot = period / phases
+        self._slots = 0  # slot ticks since the start (phase p's ticks are slot ticks -p mod P)
         self._started_at = 0.0
         self._clock = clock
         self._sleep = sleep
-        self._members = 0
-        self._waiters: list[asyncio.Future[None]] = []
+        self._seated = [0] * phases
+        self._waiters: list[list[asyncio.Future[None]]] = [[] for _ in range(phases)]
         self._task: asyncio.Task[None] | None = None
         self._on_idle = on_idle
 
     @property
     def members(self) -> int:
         """Calls following this ticker."""
-        return self._members
+        return sum(self._seated)
 
     @property
     def running(self) -> bool:
         return self._task is not None
 
-    def due(self, tick: int) -> float:
-        """When tick number ``tick`` is scheduled, on the ticker's clock (how late a call's
-        frame is: its clock's time after ``wait`` minus this)."""
-        return self._started_at + tick * self.period
+    def seated(self, phase: int) -> int:
+        """Calls following the ticker in slot ``phase``."""
+        return self._seated[phase]
 
-    def join(self) -> int:
-        """Follow the ticker (starting it if it was idle); returns the ticks so far, the
-        ``seen`` of the first :meth:`wait`."""
-        self._members += 1
+    def join(self) -> Seat:
+        """Follow the ticker (starting it if it was idle), in the slot with the fewest calls."""
+        phase = min(range(self.phases), key=self._seated.__getitem__)
+        self._seated[phase] += 1
         if self._task is None:
-            self._started_at = self._clock() - self.ticks * self.period
+            self._started_at = self._clock() - self._slots * self._slot
             self._task = asyncio.get_running_loop().create_task(self._run())
-        return self.ticks
+        return Seat(self, phase, self._ticks(phase))
 
-    def leave(self) -> None:
-        """Stop following; the last member to leave stops the ticker."""
-        if self._members <= 0:
+    # Internals (the Seat's methods).
+
+    def _ticks(self, phase: int) -> int:
+        """Ticks of slot ``phase`` so far: slot ticks k >= 1 with k = n * phases - phase."""
+        return (self._slots + phase) // self.phases
+
+    def _due(self, phase: int, tick: int) -> float:
+        return self._started_at + tick * self.period - phase * self._slot
+
+    def _leave(self, seat: Seat) -> None:
+        if self._seated[seat.phase] <= 0:
             raise RuntimeError("leave() without join()")
-        self._members -= 1
-        if self._members == 0 and self._task is not None:
+        self._seated[seat.phase] -= 1
+        if self.members == 0 and self._task is not None:
             self._task.cancel()
             self._task = None
             if self._on_idle is not None:
                 self._on_idle(self)
 
-    async def wait(self, seen: int) -> int:
-        """Wait for the tick after ``seen`` (at once, after yielding, if it has passed);
-        returns its number, the next call's ``seen``."""
-        if self.ticks > seen:
+    async def _wait(self, seat: Seat) -> int:
+        if self._ticks(seat.phase) > seat.seen:
             await self._sleep(0.0)  # behind: catch up, but let the loop run in between
-            return seen + 1
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        await waiter
-        return seen + 1
+        else:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters[seat.phase].append(waiter)
+            await waiter
+        seat.seen += 1
+        return seat.seen
 
     async def _run(self) -> None:
         while True:
-            due = self.due(self.ticks + 1)
+            due = self._started_at + (self._slots + 1) * self._slot
             await self._sleep(max(0.0, due - self._clock()))
-            self.ticks += 1
-            waiters, self._waiters = self._waiters, []
+            self._slots += 1
+            phase = -self._slots % self.phases
+            waiters, self._waiters[phase] = self._waiters[phase], []
             for waiter in waiters:
                 if not waiter.done():  # a call cancelled while waiting left its future
                     waiter.set_result(None)
 
 
-_shared: dict[tuple[asyncio.AbstractEventLoop, Clock, Sleep], MediaTicker] = {}
+_shared: dict[tuple[asyncio.AbstractEventLoop, Clock, Sleep, int], MediaTicker] = {}
 
 
-def shared_ticker(clock: Clock, sleep: Sleep) -> MediaTicker:
-    """The ticker of the running event loop on this time source (one per loop and clock:
-    every session of a process, or of one virtual clock in a test, shares it). It is
-    forgotten once idle, so an ended loop keeps nothing alive."""
-    key = (asyncio.get_running_loop(), clock, sleep)
+def shared_ticker(clock: Clock, sleep: Sleep, phases: int = PHASES) -> MediaTicker:
+    """The ticker of the running event loop on this time source (one per loop, clock and
+    number of slots: every session of a process, or of one virtual clock in a test, shares
+    it). It is forgotten once idle, so an ended loop keeps nothing alive."""
+    key = (asyncio.get_running_loop(), clock, sleep, phases)
     ticker = _shared.get(key)
     if ticker is None:
 
@@ -125,5 +177,5 @@ def shared_ticker(clock: Clock, sleep: Sleep) -> MediaTicker:
             if _shared.get(key) is idle:
                 del _shared[key]
 
-        ticker = _shared[key] = MediaTicker(clock, sleep, on_idle=forget)
+        ticker = _shared[key] = MediaTicker(clock, sleep, on_idle=forget, phases=phases)
     return ticker

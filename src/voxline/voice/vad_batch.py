@@ -117,17 +117,21 @@ class SileroBatch:
 
     def _run(self, streams: list[BatchedSilero], windows: list[Floats]) -> Floats:
         size = len(streams)
+        # Whole-batch copies rather than a few slice assignments per stream: at 100 streams
+        # those cost a fifth of the model call.
         inputs = np.empty((size, CONTEXT_SAMPLES + WINDOW_SAMPLES), dtype=np.float32)
-        state = np.empty((2, size, STATE_SIZE), dtype=np.float32)
-        for row, (stream, window) in enumerate(zip(streams, windows, strict=True)):
-            inputs[row, :CONTEXT_SAMPLES] = stream.context
-            inputs[row, CONTEXT_SAMPLES:] = window
-            state[:, row, :] = stream.state
+        inputs[:, :CONTEXT_SAMPLES] = np.stack([stream.context for stream in streams])
+        inputs[:, CONTEXT_SAMPLES:] = np.stack(windows)
+        state = np.stack([stream.state for stream in streams], axis=1)
         outputs: Any = self._session.run(None, {"input": inputs, "state": state, "sr": self._rate})
         probabilities, new_state = outputs
+        new_state = np.asarray(new_state, dtype=np.float32)
+        contexts = inputs[:, -CONTEXT_SAMPLES:]
+        # Each stream keeps views of this batch's arrays (never written again) until its
+        # next window.
         for row, stream in enumerate(streams):
-            stream.state = np.array(new_state[:, row, :], dtype=np.float32)
-            stream.context = inputs[row, -CONTEXT_SAMPLES:].copy()
+            stream.state = new_state[:, row, :]
+            stream.context = contexts[row]
         self.runs += 1
         self.windows += size
         result: Floats = np.asarray(probabilities, dtype=np.float32).reshape(size)
