@@ -46,6 +46,7 @@ from bench.common import (
 from bench.dispatch import insert_backlog
 from bench.seed import create_tenant
 from voxline.storage import migrate
+from voxline.voice.ticker import PHASES
 
 TALKS_ON = "+14155550106"
 WINDOW_SECONDS = 15.0
@@ -86,7 +87,7 @@ async def level(
     vad: str = "batched",
     media: str = "shared",
     gate: str = "on",
-    phases: int = 4,
+    phases: int = PHASES,
     stalls: bool = False,
 ) -> dict[str, Any]:
     """One level: ``calls`` live calls in one host process; returns its figures."""
@@ -187,7 +188,7 @@ async def run(
     vad: str = "batched",
     media: str = "shared",
     gate: str = "on",
-    phases: int = 4,
+    phases: int = PHASES,
     stalls: bool = False,
     levels: list[int] | None = None,
 ) -> dict[str, Any]:
@@ -228,7 +229,7 @@ def main() -> None:
     parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
     parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
     parser.add_argument("--gate", choices=["on", "off"], default="on")
-    parser.add_argument("--phases", type=int, default=4)
+    parser.add_argument("--phases", type=int, default=PHASES)
     parser.add_argument("--stalls", action="store_true", help="sample the host's stalls")
     parser.add_argument("--levels", help="comma-separated call counts, 0 first (the baseline)")
     args = parser.parse_args()

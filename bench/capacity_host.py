@@ -21,7 +21,7 @@
   gate's decisions resume or cut it. Speech models stay off: the gate's transcriptions are
   answered by ``voxline.testing.FakeStt`` (no words heard), so it judges on duration only.
   ``--gate off`` feeds the VAD the contact's frames as they come, as before.
-  ``--phases`` (4, as ``CallSession``'s shared ticker) spreads the calls' frames over that
+  ``--phases`` (1, as ``CallSession``'s shared ticker) spreads the calls' frames over that
   many slots of the 20 ms period (``voxline.voice.ticker``); 1 wakes them all on one tick.
   ``--stalls`` samples the loop thread's stack while the loop is late (:class:`StallSampler`)
   and adds the most common stacks to the window's statistics.
@@ -53,6 +53,7 @@ from voxline.config import load_settings
 from voxline.engine.runner import Engine
 from voxline.logging import configure_logging
 from voxline.storage.db import Database
+from voxline.voice.ticker import PHASES
 
 if TYPE_CHECKING:
     from voxline.voice.barge_in import BargeInGate
@@ -222,7 +223,7 @@ class AudioCalls:
         vad: str,
         media_path: str,
         gate: bool = True,
-        phases: int = 4,
+        phases: int = PHASES,
     ) -> None:
         from voxline.voice.audio import pcm16_to_mulaw
 
@@ -440,7 +441,7 @@ if __name__ == "__main__":
     parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
     parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
     parser.add_argument("--gate", choices=["on", "off"], default="on")
-    parser.add_argument("--phases", type=int, default=4)
+    parser.add_argument("--phases", type=int, default=PHASES)
     parser.add_argument("--stalls", action="store_true", help="sample the loop's stalls")
     arguments = parser.parse_args()
     asyncio.run(

@@ -41,9 +41,11 @@ from voxline.voice.frames import FRAME_MS
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-# Slots per period of the shared ticker: 5 ms each. More slots make smaller bursts but
-# smaller VAD batches (voice.vad_batch scores the windows of one loop turn together).
-PHASES = 4
+# Slots per period of the shared ticker. More slots make smaller bursts but smaller VAD
+# batches (voice.vad_batch scores the windows of one loop turn together): at 100 audio calls
+# four 5 ms slots cost about a quarter more CPU than one tick for no gain in frame lateness
+# measured on the wall clock (bench/README.md), so sessions keep one.
+PHASES = 1
 
 
 class Seat:
