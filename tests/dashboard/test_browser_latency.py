@@ -19,7 +19,7 @@ from playwright.async_api import async_playwright, expect
 
 from tests.dashboard.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.emulators.loopback import LoopbackServer
-from tests.engine.conftest import Phone
+from tests.engine.conftest import AUDIO_SANDBOX, Phone
 from tests.factories import Tenant, app_for, insert_agent, insert_number
 from voxline.config import Settings
 from voxline.dashboard.latency import STAGES
@@ -36,15 +36,7 @@ pytestmark = [
 @pytest.fixture
 async def served(db: Database, settings: Settings, tenant: Tenant) -> AsyncIterator[Phone]:
     """The API, the dashboard and an engine placing audio sandbox calls, on a loopback port."""
-    audio = settings.model_copy(
-        update={
-            "sandbox_mode": "audio",
-            "sandbox_time_scale": 0.1,
-            "tts_engine": "espeak",
-            "engine_poll_seconds": 0.1,
-            "engine_drain_seconds": 0.5,
-        }
-    )
+    audio = settings.model_copy(update=AUDIO_SANDBOX)
     agent_id = await insert_agent(
         db,
         tenant.org_id,

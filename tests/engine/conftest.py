@@ -16,6 +16,15 @@ from voxline.engine.runner import Engine
 from voxline.storage.db import Database
 
 TIME_SCALE = 0.02
+# An engine placing audio-mode sandbox calls with the local models (espeak for the voices),
+# ten times faster than real time.
+AUDIO_SANDBOX: dict[str, object] = {
+    "sandbox_mode": "audio",
+    "sandbox_time_scale": 0.1,
+    "tts_engine": "espeak",
+    "engine_poll_seconds": 0.1,
+    "engine_drain_seconds": 0.5,
+}
 
 
 @pytest.fixture

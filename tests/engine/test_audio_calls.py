@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import API
-from tests.engine.conftest import Phone
+from tests.engine.conftest import AUDIO_SANDBOX, Phone
 from tests.factories import Tenant, app_for, insert_agent, insert_number
 from tests.voice.speech import (
     ANSWER_TO_FIRST_AUDIO_MS_AT_MOST,
@@ -28,15 +28,7 @@ from voxline.telephony.sandbox.personas import persona_for
 
 @pytest.fixture
 async def audio_phone(db: Database, settings: Settings, tenant: Tenant) -> AsyncIterator[Phone]:
-    audio_settings = settings.model_copy(
-        update={
-            "sandbox_mode": "audio",
-            "sandbox_time_scale": 0.1,
-            "tts_engine": "espeak",
-            "engine_poll_seconds": 0.1,
-            "engine_drain_seconds": 0.5,
-        }
-    )
+    audio_settings = settings.model_copy(update=AUDIO_SANDBOX)
     engine = Engine(db, audio_settings)
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run(stop))
