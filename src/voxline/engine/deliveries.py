@@ -25,6 +25,7 @@ from voxline.config import Settings
 from voxline.domain.webhooks import signed_headers
 from voxline.engine.wakeup import DELIVER, Wakeups
 from voxline.logging import get_logger
+from voxline.net import tls
 from voxline.net.ssrf import UnsafeUrl, check_url
 from voxline.services.webhook_deliveries import Claimed, claim_due, record_attempt
 from voxline.services.webhooks import signing_secrets
@@ -63,7 +64,10 @@ class Deliverer:
         timeout = httpx.Timeout(self.settings.webhooks_timeout_seconds)
         async with (
             httpx.AsyncClient(
-                timeout=timeout, follow_redirects=False, transport=self._transport
+                timeout=timeout,
+                follow_redirects=False,
+                transport=self._transport,
+                verify=tls.client_context(),
             ) as client,
             asyncio.TaskGroup() as group,
         ):

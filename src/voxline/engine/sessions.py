@@ -27,6 +27,7 @@ from voxline.domain.tools import AgentTools
 from voxline.engine.call_control import CarrierCallControl
 from voxline.engine.leases import LeaseKeeper, new_worker_id
 from voxline.logging import get_logger
+from voxline.net import tls
 from voxline.recordings import stores_for
 from voxline.services.agent_tools import load_agent_tools
 from voxline.services.call_events import apply_event
@@ -209,7 +210,9 @@ class VoiceSessions:
     def tool_client(self) -> httpx.AsyncClient:
         """The HTTP client of agents' tools (made on first use; redirects not followed)."""
         if self._tool_client is None:
-            self._tool_client = httpx.AsyncClient(follow_redirects=False)
+            self._tool_client = httpx.AsyncClient(
+                follow_redirects=False, verify=tls.client_context()
+            )
         return self._tool_client
 
     async def aclose(self) -> None:

@@ -34,6 +34,7 @@ from voxline.domain.tool_requests import CallFacts, RequestProblem, build_reques
 from voxline.domain.tools import HttpTool
 from voxline.domain.webhooks import signed_headers
 from voxline.logging import get_logger
+from voxline.net import tls
 from voxline.net.ssrf import UnsafeUrl, check_url
 from voxline.services.webhooks import signing_secrets
 from voxline.storage.db import Database
@@ -102,7 +103,7 @@ class HttpTools:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(follow_redirects=False)
+            self._client = httpx.AsyncClient(follow_redirects=False, verify=tls.client_context())
         return self._client
 
     async def run(

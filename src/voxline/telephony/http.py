@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from voxline.errors import ProviderError
+from voxline.net import tls
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
@@ -57,7 +58,9 @@ class ProviderHttp:
         self._error_text = error_text
         self._timeout = httpx.Timeout(timeout_seconds)
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(transport=transport, timeout=self._timeout)
+        self._http = http or httpx.AsyncClient(
+            transport=transport, timeout=self._timeout, verify=tls.client_context()
+        )
 
     async def aclose(self) -> None:
         if self._owns_http:
