@@ -4,6 +4,8 @@ alone, and scores the windows of one loop turn in one model call."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -19,12 +21,26 @@ from voxline.voice.vad import (
     StreamingVad,
     VadEvent,
 )
-from voxline.voice.vad_batch import SileroBatch
+from voxline.voice.vad_batch import Floats, SileroBatch
 
 
-@pytest.fixture(scope="module")
-def batch() -> SileroBatch:
-    return SileroBatch()
+@pytest.fixture(scope="module", params=[True, False], ids=["model-thread", "inline"])
+def batch(request: pytest.FixtureRequest) -> Iterator[SileroBatch]:
+    scorer = SileroBatch(threaded=request.param)
+    yield scorer
+    scorer.close()
+
+
+class _Witness(SileroBatch):
+    """A batch that notes which threads ran its model calls."""
+
+    def __init__(self, *, threaded: bool) -> None:
+        super().__init__(threaded=threaded)
+        self.threads: set[int] = set()
+
+    def _model(self, inputs: Floats, state: Floats) -> tuple[Floats, Floats]:
+        self.threads.add(threading.get_ident())
+        return super()._model(inputs, state)
 
 
 def _windows(pcm: bytes) -> list[bytes]:
@@ -112,3 +128,25 @@ async def test_hearing_through_a_batch_finds_the_events_feeding_finds(
     assert [event for _, event in heard] == [SPEECH_START, SPEECH_END]
     assert heard == fed
     assert batched.take_utterance() == alone.take_utterance()
+
+
+async def test_the_model_runs_on_its_own_thread_and_windows_queued_meanwhile_go_together(
+    sentence_pcm: bytes,
+) -> None:
+    windows = _windows(sentence_pcm)
+    threaded, inline = _Witness(threaded=True), _Witness(threaded=False)
+    try:
+        for witness in (threaded, inline):
+            streams = [witness.stream() for _ in range(6)]
+            # Three windows start a model call; three more are queued while it runs.
+            first = [asyncio.ensure_future(s.score(windows[20])) for s in streams[:3]]
+            await asyncio.sleep(0)
+            second = [asyncio.ensure_future(s.score(windows[20])) for s in streams[3:]]
+            probabilities = await asyncio.gather(*first, *second)
+            assert len(set(probabilities)) == 1  # the same window on fresh states
+            assert witness.runs == 2 and witness.windows == 6
+    finally:
+        threaded.close()
+    loop_thread = threading.get_ident()
+    assert loop_thread not in threaded.threads and len(threaded.threads) == 1
+    assert inline.threads == {loop_thread}
