@@ -89,6 +89,7 @@ async def level(
     gate: str = "on",
     phases: int = PHASES,
     stalls: bool = False,
+    vad_thread: str = "on",
 ) -> dict[str, Any]:
     """One level: ``calls`` live calls in one host process; returns its figures."""
     data_dir = workdir / f"{mode}-{calls}"
@@ -100,7 +101,8 @@ async def level(
             # Due shortly after the host is up, so every call is placed by it.
             due = datetime.now(UTC) + timedelta(seconds=3)
             await insert_backlog(url, tenant, calls, due, to_number=TALKS_ON)
-        env = voxline_env(url, data_dir, **HOST_ENV)
+        thread = {"VOXLINE_VAD_THREAD": "true" if vad_thread == "on" else "false"}
+        env = voxline_env(url, data_dir, **HOST_ENV, **thread)
         args = ["-m", "bench.capacity_host", "--stats", str(stats), "--mode", mode]
         args += ["--vad", vad, "--media", media, "--gate", gate, "--phases", str(phases)]
         args += ["--stalls"] if stalls else []
@@ -191,10 +193,12 @@ async def run(
     phases: int = PHASES,
     stalls: bool = False,
     levels: list[int] | None = None,
+    vad_thread: str = "on",
 ) -> dict[str, Any]:
     """Each mode's levels (``levels``: these instead of :data:`LEVELS`; the first should be
     0, the baseline); ``vad``, ``media``, ``gate``, ``phases`` and ``stalls`` as
-    ``bench.capacity_host --vad/--media/--gate/--phases/--stalls``."""
+    ``bench.capacity_host --vad/--media/--gate/--phases/--stalls``; ``vad_thread`` "off" runs
+    the batched VAD's model on the host's event loop thread (``VOXLINE_VAD_THREAD``)."""
     own_dir = workdir is None
     base = Path(tempfile.mkdtemp(prefix="voxline-bench-capacity-")) if workdir is None else workdir
     results: dict[str, Any] = {}
@@ -203,7 +207,7 @@ async def run(
             points: list[dict[str, Any]] = []
             idle: dict[str, Any] = {}
             for calls in levels or LEVELS[mode]:
-                point = await level(mode, calls, base, vad, media, gate, phases, stalls)
+                point = await level(mode, calls, base, vad, media, gate, phases, stalls, vad_thread)
                 idle = idle or point
                 _derive(point, idle, mode)
                 points.append(point)
@@ -231,6 +235,9 @@ def main() -> None:
     parser.add_argument("--gate", choices=["on", "off"], default="on")
     parser.add_argument("--phases", type=int, default=PHASES)
     parser.add_argument("--stalls", action="store_true", help="sample the host's stalls")
+    parser.add_argument(
+        "--vad-thread", choices=["on", "off"], default="on", help="the VAD model's own thread"
+    )
     parser.add_argument("--levels", help="comma-separated call counts, 0 first (the baseline)")
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")] if args.levels else None
@@ -243,6 +250,7 @@ def main() -> None:
             phases=args.phases,
             stalls=args.stalls,
             levels=levels,
+            vad_thread=args.vad_thread,
         )
     )
     print(json.dumps(result, indent=2))

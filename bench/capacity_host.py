@@ -10,8 +10,10 @@
   call's own frame lateness is recorded too. ``--vad batched`` (the default, as Voxline's
   sessions do) scores every call's VAD windows of one loop turn in one model call
   (``voxline.voice.vad_batch``) and awaits them as ``CallSession`` does; ``--vad per-call``
-  gives each call a Silero model of its own, as before. ``--media shared`` (the default, as
-  ``CallSession`` does) paces every call from the loop's one 20 ms ticker
+  gives each call a Silero model of its own, as before. The batch's model runs on a thread
+  of its own, as in a session (``VOXLINE_VAD_THREAD=false``, ``bench.capacity --vad-thread
+  off``: on the event loop's thread). ``--media shared`` (the default, as ``CallSession``
+  does) paces every call from the loop's one 20 ms ticker
   (``voxline.voice.ticker``) and plays the agent's speech resampled to 8 kHz once per
   utterance (``voxline.voice.playback``); ``--media per-call`` gives each call a sleeping
   clock of its own and resamples the agent's 16 kHz frames 20 ms at a time, as before.

@@ -180,6 +180,10 @@ class Settings(BaseSettings):
         default=True,
         description="Score every live call's VAD windows together, one model call per loop turn",
     )
+    vad_thread: bool = Field(
+        default=True,
+        description="Run the batched VAD model on a thread of its own, beside the event loop",
+    )
     vad_stop_ms: float = Field(
         default=200.0,
         ge=60,

