@@ -39,9 +39,8 @@ FRAMES_PER_SECOND = 50
 
 # name -> the SileroBatch's keyword arguments
 CONFIGS: dict[str, dict[str, Any]] = {
-    "inline": {"threaded": False, "skip_silence": False},  # before
-    "thread": {"threaded": True, "skip_silence": False},
-    "thread-skip": {"threaded": True, "skip_silence": True},  # Voxline's default
+    "inline": {"threaded": False},
+    "thread": {"threaded": True},
 }
 
 
@@ -59,7 +58,7 @@ async def _run(calls: int, warm_up: float, seconds: float, config: str) -> dict[
         for _ in range(int(warm_up * FRAMES_PER_SECOND)):
             await asyncio.gather(*(call.frame() for call in media))
         ticks = int(seconds * FRAMES_PER_SECOND)
-        runs, windows, skipped = batch.runs, batch.windows, batch.skipped
+        runs, windows = batch.runs, batch.windows
         process, thread, wall = time.process_time(), time.thread_time(), time.perf_counter()
         for _ in range(ticks):
             await asyncio.gather(*(call.frame() for call in media))
@@ -75,8 +74,6 @@ async def _run(calls: int, warm_up: float, seconds: float, config: str) -> dict[
         "loop_ms_per_call_second": thread / call_seconds * 1000,
         "wall_ms_per_tick": wall / ticks * 1000,
         "windows_per_model_call": (batch.windows - windows) / max(1, batch.runs - runs),
-        "skipped_share": (batch.skipped - skipped)
-        / max(1, batch.skipped - skipped + batch.windows - windows),
     }
 
 
@@ -85,9 +82,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--warm-up", type=float, default=3.0, help="seconds of call")
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds of call measured")
-    parser.add_argument(
-        "--configs", default="inline,thread,thread-skip", help=f"of {', '.join(CONFIGS)}"
-    )
+    parser.add_argument("--configs", default="inline,thread", help=f"of {', '.join(CONFIGS)}")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -101,8 +96,7 @@ def main() -> None:
                 f"{figures['process_ms_per_call_second']:.2f} ms process, "
                 f"{figures['loop_ms_per_call_second']:.2f} ms loop thread; "
                 f"{figures['wall_ms_per_tick']:.1f} ms wall per tick; "
-                f"{figures['windows_per_model_call']:.0f} windows per model call, "
-                f"{figures['skipped_share']:.0%} of the windows unscored (digital silence)",
+                f"{figures['windows_per_model_call']:.0f} windows per model call",
                 flush=True,
             )
     if args.json is not None:

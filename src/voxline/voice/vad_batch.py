@@ -44,12 +44,6 @@ __all__ = ["BatchedSilero", "SileroBatch"]
 # Silero's streaming model reads this much audio before each 16 kHz window.
 CONTEXT_SAMPLES = 64
 STATE_SIZE = 128
-# Digital silence: every sample of the window within this of zero (16 of 32,768, -66 dBFS
-# peak: the μ-law codec's two smallest steps; line noise, let alone speech, is louder).
-SILENT_PEAK = 16 / 32768
-# Windows of a run of digital silence still scored (128 ms), the model's state taking the
-# silence in, before the rest of the run is skipped.
-SILENT_WINDOWS_SCORED = 4
 
 Floats = npt.NDArray[np.float32]
 
@@ -66,7 +60,7 @@ class SileroBatch:
     the model itself runs on a thread of its own. Loading it takes tens of milliseconds:
     build it once."""
 
-    def __init__(self, *, threaded: bool = True, skip_silence: bool = True) -> None:
+    def __init__(self, *, threaded: bool = True) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -80,15 +74,12 @@ class SileroBatch:
         self._queued: list[_Queued] = []
         self._flush_scheduled = False
         self.threaded = threaded
-        self.skip_silence = skip_silence
         self._executor: ThreadPoolExecutor | None = None
         # The loop whose batch is on the model's thread, if one is.
         self._running_on: asyncio.AbstractEventLoop | None = None
-        # How many model calls ran, how many windows they scored, and how many windows of
-        # digital silence went unscored (for tests and benches).
+        # How many model calls ran, and how many windows they scored (for tests and benches).
         self.runs = 0
         self.windows = 0
-        self.skipped = 0
 
     def stream(self) -> BatchedSilero:
         """A new stream (one call side), with its own state."""
@@ -246,34 +237,12 @@ def _fail(batch: list[_Queued], exc: BaseException) -> None:
 
 class BatchedSilero:
     """One stream of a :class:`SileroBatch`: a :class:`~voxline.voice.vad.Vad` whose
-    :meth:`score` is scored with the other streams' windows of the same loop turn.
-
-    Digital silence is not scored (unless the batch's ``skip_silence`` is off): after
-    :data:`SILENT_WINDOWS_SCORED` windows in a row whose every sample is within
-    :data:`SILENT_PEAK` of zero, the next ones of the run get probability 0 without the model
-    (Silero gives such windows ~0.02) and leave the stream's state as it is. The speech
-    after the silence is scored from the state the first windows of the silence left (its
-    probabilities differ by up to ~0.3 from the model's fed every window, whose state keeps
-    drifting on silence), with the same speech start and end on the test speech
-    (``tests/voice/test_vad_batch.py``). Line noise is louder than the floor: a carrier line
-    with a noise floor is always scored."""
+    :meth:`score` is scored with the other streams' windows of the same loop turn."""
 
     def __init__(self, batch: SileroBatch) -> None:
         self._batch = batch
         self.state: Floats = np.zeros((2, STATE_SIZE), dtype=np.float32)
         self.context: Floats = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
-        self._silent = 0  # windows of digital silence in a row
-
-    def _skipped(self, samples: Floats) -> bool:
-        """Whether this window is one of a run of digital silence the model need not score."""
-        if not self._batch.skip_silence or float(np.abs(samples).max()) > SILENT_PEAK:
-            self._silent = 0
-            return False
-        self._silent += 1
-        if self._silent <= SILENT_WINDOWS_SCORED:
-            return False
-        self._batch.skipped += 1
-        return True
 
     @staticmethod
     def _samples(pcm16_16k: bytes) -> Floats:
@@ -283,20 +252,13 @@ class BatchedSilero:
 
     async def score(self, pcm16_16k: bytes) -> float:
         """Speech probability of the stream's next window, scored in a batch."""
-        samples = self._samples(pcm16_16k)
-        if self._skipped(samples):
-            return 0.0
-        return await self._batch.submit(self, samples)
+        return await self._batch.submit(self, self._samples(pcm16_16k))
 
     def probability(self, pcm16_16k: bytes) -> float:
         """Speech probability of the stream's next window, scored at once and alone."""
-        samples = self._samples(pcm16_16k)
-        if self._skipped(samples):
-            return 0.0
-        return self._batch.score_now(self, samples)
+        return self._batch.score_now(self, self._samples(pcm16_16k))
 
     def reset(self) -> None:
         """Forget the stream's context before an unrelated stream."""
         self.state = np.zeros((2, STATE_SIZE), dtype=np.float32)
         self.context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
-        self._silent = 0
