@@ -28,6 +28,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,6 +215,8 @@ async def main(
                 # or not), and answered turns among them (the contact did not go on).
                 "held_for_words": sum(o["held_for_words"] for o in outcomes),
                 "answered_after_a_hold": sum(1 for t in caller_turns if t["held_unfinished"]),
+                # Which judge set each answered turn's end-of-turn wait (voice.end_of_turn).
+                "eot_judges": dict(Counter(str(t["eot_judge"]) for t in caller_turns)),
             }
             turns += caller_turns
     wire = [t["wire_gap_ms"] for t in turns if t["wire_gap_ms"] is not None]
