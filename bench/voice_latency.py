@@ -126,11 +126,14 @@ async def one_call(
     call = carrier.calls[provider_id]
     paused_lines = sum(1 for said in call.callee_said if _has_pause(caller, said))
     cut_ins = len(call.callee_cut_ins)
+    # Which of the callee's scripted lines the agent talked into (first words only).
+    cut_lines = [" ".join(said.split()[:3]) for said in call.callee_cut_ins]
     await carrier.aclose()
     return {
         "turns": turns,
         "paused_lines": paused_lines,
         "cut_ins": cut_ins,
+        "cut_lines": cut_lines,
         "early_ends": sum(early),
         "held_for_words": sum(held),
     }
@@ -210,6 +213,7 @@ async def main(
                 "premature_cut_ins": cut,
                 "agent_talked_in_a_pause": heard,
                 "turn_ended_before_the_contact_did": early,
+                "lines_talked_into": dict(Counter(x for o in outcomes for x in o["cut_lines"])),
                 "cut_in_rate": round(cut / paused, 3) if paused else None,
                 # Stops held because their words sounded unfinished (the contact went on
                 # or not), and answered turns among them (the contact did not go on).

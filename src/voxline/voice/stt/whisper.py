@@ -13,7 +13,7 @@ machine whatever the utterance's length (``reference/voice-stack.md`` §3).
 alignment). It decodes with Whisper's timestamp tokens: asked for word timings without them,
 faster-whisper starts a second 30 s window at the last word's end, which costs a second
 encoding and often invents words ("Bye.", "Thank you.") in the silence left; with them the
-alignment adds ~5 % to a transcription's CPU time (bench/README.md).
+alignment added 4-10 % to a transcription's CPU time (bench/README.md).
 """
 
 from __future__ import annotations
