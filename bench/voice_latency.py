@@ -28,6 +28,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,11 +126,14 @@ async def one_call(
     call = carrier.calls[provider_id]
     paused_lines = sum(1 for said in call.callee_said if _has_pause(caller, said))
     cut_ins = len(call.callee_cut_ins)
+    # Which of the callee's scripted lines the agent talked into (first words only).
+    cut_lines = [" ".join(said.split()[:3]) for said in call.callee_cut_ins]
     await carrier.aclose()
     return {
         "turns": turns,
         "paused_lines": paused_lines,
         "cut_ins": cut_ins,
+        "cut_lines": cut_lines,
         "early_ends": sum(early),
         "held_for_words": sum(held),
     }
@@ -209,11 +213,14 @@ async def main(
                 "premature_cut_ins": cut,
                 "agent_talked_in_a_pause": heard,
                 "turn_ended_before_the_contact_did": early,
+                "lines_talked_into": dict(Counter(x for o in outcomes for x in o["cut_lines"])),
                 "cut_in_rate": round(cut / paused, 3) if paused else None,
                 # Stops held because their words sounded unfinished (the contact went on
                 # or not), and answered turns among them (the contact did not go on).
                 "held_for_words": sum(o["held_for_words"] for o in outcomes),
                 "answered_after_a_hold": sum(1 for t in caller_turns if t["held_unfinished"]),
+                # Which judge set each answered turn's end-of-turn wait (voice.end_of_turn).
+                "eot_judges": dict(Counter(str(t["eot_judge"]) for t in caller_turns)),
             }
             turns += caller_turns
     wire = [t["wire_gap_ms"] for t in turns if t["wire_gap_ms"] is not None]

@@ -2,7 +2,18 @@ from __future__ import annotations
 
 import pytest
 
-from voxline.domain.turn_taking import Asked, TurnPolicy, WaitCurve, asked_for, sounds_unfinished
+from voxline.domain.turn_taking import (
+    Asked,
+    Said,
+    TimedWord,
+    TurnPolicy,
+    Verdict,
+    WaitCurve,
+    asked_for,
+    heard_words,
+    sounds_finished,
+    sounds_unfinished,
+)
 
 
 def test_the_curve_waits_less_the_surer_the_model_is() -> None:
@@ -148,3 +159,52 @@ def test_unfinished_turns_are_held_past_a_pause_inside_a_sentence() -> None:
     # Pauses inside a sentence last up to ~0.9 s; the hold starts at the VAD stop, which
     # came ~0.2 s into the pause.
     assert TurnPolicy().unfinished_wait_ms >= 900.0
+
+
+def test_words_that_end_a_sentence_cap_the_wait_unless_something_was_asked() -> None:
+    policy = TurnPolicy(finished_wait_ms=200.0)
+    unsure_model = 0.05  # the curve's longest wait: 1 s
+    assert policy.extra_wait_ms(unsure_model, verdict=Verdict.FINISHED) == 200.0
+    assert policy.extra_wait_ms(0.95, verdict=Verdict.FINISHED) == 0.0  # never longer
+    assert policy.extra_wait_ms(unsure_model, verdict=Verdict.UNSURE) == 1000.0
+    assert policy.extra_wait_ms(0.95, verdict=Verdict.UNFINISHED) == 1100.0
+    assert policy.extra_wait_ms(unsure_model, Asked.DIGITS, Verdict.FINISHED) == 1200.0
+
+
+def _timed(*words: tuple[str, float]) -> list[TimedWord]:
+    return [TimedWord(text, start, start + 0.2, 0.9) for text, start in words]
+
+
+def test_only_the_words_placed_inside_the_speech_are_heard() -> None:
+    # Whisper on a cut after "to": "next?" starts 20-40 ms before the speech ends.
+    words = _timed(("move", 1.22), ("it", 1.36), ("to", 1.56), ("next?", 1.66))
+    assert [w.text for w in heard_words(words, speech_end_s=1.70)] == ["move", "it", "to"]
+    # A last word said starts 60 ms or more before the end: kept.
+    assert [w.text for w in heard_words(words, speech_end_s=1.72)] == [w.text for w in words]
+    assert heard_words(words, speech_end_s=0.1) == ()
+
+
+@pytest.mark.parametrize(
+    "text", ["Sounds good to me.", "What is it for?", "Yes, that's right!", "No, that covers it."]
+)
+def test_a_sentence_with_a_final_stop_sounds_finished(text: str) -> None:
+    assert sounds_finished(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["Yes.", "Okay.", "Could we move it to", "I was wondering if.", "check my...", ""]
+)
+def test_an_interjection_or_a_sentence_without_its_end_does_not(text: str) -> None:
+    assert not sounds_finished(text)
+
+
+def test_a_guessed_word_after_a_cut_leaves_the_words_unfinished() -> None:
+    assert Said("Could we move it to next?", "Could we move it to").verdict() is (
+        Verdict.UNFINISHED
+    )
+    # Trailing off on a guessed word ("I need to..." heard as "I need"): still unfinished.
+    assert Said("But I need to...", "But I need").verdict() is Verdict.UNFINISHED
+    assert Said("Could we move it to next?").verdict() is Verdict.FINISHED  # untimed
+    assert Said("Sounds good to me.", "Sounds good to me.").verdict() is Verdict.FINISHED
+    assert Said("Sounds good to me.", "Sounds good").verdict() is Verdict.UNSURE
+    assert Said("Yes.").verdict() is Verdict.UNSURE

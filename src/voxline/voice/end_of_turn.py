@@ -9,13 +9,16 @@ agent just asked for digits, an e-mail or an address). If the contact speaks aga
 and the next stop decides again. Otherwise the turn is handed on (``deliver``) with its
 probability and the time it was confirmed in its :class:`~voxline.voice.turn_gap.TurnMarks`.
 
-The words are the second judge. Before a turn the model's wait would let through is handed
-on, its transcript so far (``words``: the speculative speech-to-text of the same stop, which
-the answer needs anyway, so a finished turn waits for nothing it would not have waited for)
-is checked with :func:`~voxline.domain.turn_taking.sounds_unfinished`; a turn that stops on
-"and", "to", "the"... is held until ``unfinished_wait_ms`` after the stop (``held_unfinished``
-in its marks). The hold is here, not in the responder, because only here can the contact
-still go on: the held turn keeps its audio and the next stop decides again.
+The words are the second judge, both ways. Once the model has scored the stop, the turn's
+transcript so far (``words``: the speculative speech-to-text of the same stop, which the
+answer needs anyway, so a finished turn waits for nothing it would not have waited for) is
+judged (:meth:`~voxline.domain.turn_taking.Said.verdict`): a turn that stops on "and", "to",
+"the"... is held until ``unfinished_wait_ms`` after the stop (``held_unfinished`` in its
+marks); one that ends a sentence waits at most ``finished_wait_ms``, however low the model
+scored it. Which judge set the wait is the marks' ``eot_judge``. The hold is here, not in the
+responder, because only here can the contact still go on: the held turn keeps its audio and
+the next stop decides again. When the agent asked for digits, an e-mail or an address the
+collecting wait applies and the words are not asked.
 
 :class:`SmartTurn` is Smart Turn v3 (BSD-2-Clause), the ONNX model shipped inside the
 ``pipecat-ai`` wheel, run with onnxruntime on the voice pool. Pipecat itself is never imported:
@@ -35,7 +38,7 @@ from typing import Protocol
 
 import numpy as np
 
-from voxline.domain.turn_taking import Asked, TurnPolicy, asked_for, sounds_unfinished
+from voxline.domain.turn_taking import Asked, Said, TurnPolicy, Verdict, asked_for
 from voxline.voice import pool
 from voxline.voice.audio import pcm16_to_float32
 from voxline.voice.frames import SAMPLE_RATE, SAMPLE_WIDTH
@@ -54,7 +57,7 @@ _TURN_BYTES = SAMPLES * SAMPLE_WIDTH
 # How a model's probability is computed off the event loop: (model.probability, audio).
 Inference = Callable[[Callable[[bytes], float], bytes], Awaitable[float]]
 # The transcript of a held turn as heard so far, or None when there is none to judge.
-Words = Callable[[HeardAudio], Awaitable[str | None]]
+Words = Callable[[HeardAudio], Awaitable[Said | None]]
 
 
 class TurnModel(Protocol):
@@ -144,7 +147,7 @@ class EndOfTurn:
         self._sleep = sleep
         self._infer = infer or _on_pool
         self._words = words
-        # Stops held because their words sounded unfinished (the contact went on or not).
+        # Stops whose words sounded unfinished (the contact went on or not).
         self.held_for_words = 0
         self._audio = bytearray()
         self._in_turn = False
@@ -206,11 +209,16 @@ class EndOfTurn:
                 raise
             except Exception as exc:
                 log.warning("end-of-turn model failed", extra={"error": type(exc).__name__})
-        wait_s = self.policy.extra_wait_ms(probability, asked) / 1000
-        wait_s -= self._clock() - stopped_at  # the inference counts as waiting
+        verdict = await self._judge(heard, stopped_at, asked)
+        policy = self.policy
+        model_wait_ms = policy.extra_wait_ms(probability, asked)
+        wait_ms = policy.extra_wait_ms(probability, asked, verdict)
+        wait_s = wait_ms / 1000 - (self._clock() - stopped_at)  # inference and STT count
+        held = verdict is Verdict.UNFINISHED
+        if held:
+            self.held_for_words += 1
         if wait_s > 0:
             await self._sleep(wait_s)
-        held = await self._hold_if_unfinished(heard, stopped_at)
         if self._held is not heard:
             return
         self._held = None
@@ -221,23 +229,37 @@ class EndOfTurn:
             marks.confirmed_at = self._clock()
             marks.eot_probability = probability
             marks.eot_context = None if asked is Asked.NOTHING else asked.value
-            marks.held_unfinished = held
+            marks.held_unfinished = held and wait_ms > model_wait_ms
+            marks.eot_judge = _judge_name(probability, asked, verdict, wait_ms, model_wait_ms)
         self._deliver(heard)
 
-    async def _hold_if_unfinished(self, heard: HeardAudio, stopped_at: float) -> bool:
-        """Wait until ``unfinished_wait_ms`` after the stop if the turn's words stop
-        mid-sentence; whether they did. No wait (and no check) once that time has passed."""
-        hold_s = self.policy.unfinished_wait_ms / 1000
-        if self._words is None or self._clock() - stopped_at >= hold_s:
-            return False
-        text = await self._words(heard)
-        if text is None or not sounds_unfinished(text):
-            return False
-        self.held_for_words += 1
-        left_s = hold_s - (self._clock() - stopped_at)
-        if left_s > 0:
-            await self._sleep(left_s)
-        return True
+    async def _judge(self, heard: HeardAudio, stopped_at: float, asked: Asked) -> Verdict:
+        """What the turn's words say (once speech-to-text is done): unsure when there are
+        none, when the collecting wait applies anyway, or when they come back after the
+        longest hold has passed."""
+        if self._words is None or asked is not Asked.NOTHING:
+            return Verdict.UNSURE
+        if self._clock() - stopped_at >= self.policy.unfinished_wait_ms / 1000:
+            return Verdict.UNSURE
+        said = await self._words(heard)
+        return Verdict.UNSURE if said is None else said.verdict()
+
+
+def _judge_name(
+    probability: float | None,
+    asked: Asked,
+    verdict: Verdict,
+    wait_ms: float,
+    model_wait_ms: float,
+) -> str:
+    """Which judge set a turn's wait: ``asked`` (the collecting wait), ``words_finished``
+    or ``words_unfinished`` (the words changed the model's wait), ``model``, or ``none``
+    (no model, no words that changed it)."""
+    if asked is not Asked.NOTHING:
+        return "asked"
+    if wait_ms != model_wait_ms:
+        return f"words_{verdict.value}"
+    return "none" if probability is None else "model"
 
 
 async def _on_pool(func: Callable[[bytes], float], audio: bytes) -> float:

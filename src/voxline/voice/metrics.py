@@ -53,6 +53,9 @@ class TurnLatency:
     speculated: bool = False
     # Its transcript sounded unfinished, so the end-of-turn wait was stretched (end_of_turn).
     held_unfinished: bool = False
+    # Which judge set the end-of-turn wait: model, words_finished, words_unfinished, asked
+    # (the collecting wait) or none (voice.end_of_turn); None: no end-of-turn gate.
+    eot_judge: str | None = None
     # Where the reply's first frame sits on the recording's agent channel (ms); internal.
     agent_at_ms: float | None = field(default=None, repr=False)
 
@@ -69,6 +72,7 @@ class TurnLatency:
         out["eot_context"] = self.eot_context
         out["speculated"] = self.speculated
         out["held_unfinished"] = self.held_unfinished
+        out["eot_judge"] = self.eot_judge
         return out
 
 

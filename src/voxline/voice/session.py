@@ -84,7 +84,7 @@ from voxline.voice.stages import (
     run_stage,
 )
 from voxline.voice.stereo import Aligner, Recording
-from voxline.voice.stt.base import SpeechToText
+from voxline.voice.stt.base import SpeechToText, TimedSpeechToText, Transcript
 from voxline.voice.stt.stream import StreamingSpeechToText
 from voxline.voice.ticker import shared_ticker
 from voxline.voice.tools import (
@@ -286,7 +286,7 @@ class CallSession:
         self._speculator = Speculator(
             self.brain,
             Work(
-                transcribe=self._transcribe,
+                transcribe=self._transcribe_timed,
                 synthesize=self._synthesize,
                 clauses=self._clauses,
                 clock=self._clock,
@@ -700,6 +700,15 @@ class CallSession:
     async def _transcribe(self, pcm: bytes) -> str:
         transcribe = partial(self._models.stt.transcribe, pcm)
         return await run_stage(Stage.STT, transcribe, self.config.limits)
+
+    async def _transcribe_timed(self, pcm: bytes) -> Transcript:
+        """A draft's transcript, its words timed when the engine can (for the end-of-turn
+        gate to tell the words said from words guessed after a cut)."""
+        stt = self._models.stt
+        if isinstance(stt, TimedSpeechToText):
+            timed = partial(stt.transcribe_timed, pcm)
+            return await run_stage(Stage.STT, timed, self.config.limits)
+        return Transcript(await self._transcribe(pcm))
 
     def _clauses(self, history: Sequence[Turn]) -> AsyncIterator[str | EndCall | ToolCall]:
         """The streaming brain's reply to ``history``, clause by clause, each in time."""

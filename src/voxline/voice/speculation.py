@@ -17,7 +17,12 @@ few windows into the silence after speech (:meth:`Speculator.start_early`): if t
 follows with no speech in between, the draft is that turn's, so the work starts that much
 sooner; if the contact speaks again it is dropped like any other. The transcript is also
 given on its own (:meth:`Speculator.words`), as soon as it is known, to the end-of-turn
-gate, which holds a turn whose words stop mid-sentence.
+gate, which holds a turn whose words stop mid-sentence and answers sooner one whose words
+end a sentence. When speech-to-text timed its words, the gate is also told which of them lie
+inside the speech (:func:`~voxline.domain.turn_taking.heard_words`, up to the last audible
+10 ms of the draft's audio): the reply itself is made from the whole transcript, since a
+word guessed after the cut is dropped with the draft when the contact goes on, and a word
+really said but placed late is better kept.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from voxline.domain.turn_taking import Said, heard_words
 from voxline.voice.brain.base import (
     Brain,
     EndCall,
@@ -37,9 +43,24 @@ from voxline.voice.brain.base import (
     Utterance,
 )
 from voxline.voice.brain.clauses import sentences
+from voxline.voice.stt.base import Transcript
+from voxline.voice.turn_gap import BLOCK_BYTES, BLOCK_MS, audible_blocks
 from voxline.voice.turns import HeardAudio
 
 Piece = str | EndCall | ToolCall
+
+
+def said_of(transcript: Transcript, pcm: bytes) -> Said:
+    """The transcript, and the words of it inside the audible speech of ``pcm`` when they
+    were timed."""
+    text = transcript.text.strip()
+    if not transcript.words:
+        return Said(text)
+    loud = audible_blocks(pcm).nonzero()[0]
+    blocks = int(loud[-1]) + 1 if loud.size else len(pcm) // BLOCK_BYTES
+    end_s = blocks * BLOCK_MS / 1000
+    heard = heard_words(transcript.words, end_s)
+    return Said(text, " ".join(word.text for word in heard))
 
 
 def replayable(brain: Brain) -> bool:
@@ -100,7 +121,7 @@ class Draft:
 class Work:
     """The session's stages, as the speculator may call them."""
 
-    transcribe: Callable[[bytes], Awaitable[str]]
+    transcribe: Callable[[bytes], Awaitable[Transcript]]
     synthesize: Callable[[str], Awaitable[bytes]]
     clauses: Callable[[Sequence[Turn]], AsyncIterator[Piece]]
     clock: Callable[[], float]
@@ -115,7 +136,7 @@ class Speculator:
         self._heard: HeardAudio | None = None
         self._task: asyncio.Task[Draft] | None = None
         # The draft's transcript, as soon as speech-to-text is done (before the reply).
-        self._text: asyncio.Future[str] | None = None
+        self._text: asyncio.Future[Said] | None = None
         self.started = 0
         self.dropped = 0
 
@@ -186,10 +207,11 @@ class Speculator:
                 raise
             return None
 
-    async def words(self, heard: HeardAudio) -> str | None:
-        """The transcript of the draft being made for exactly ``heard``, once speech-to-text
-        is done, without taking the draft; None when there is no such draft, it was dropped
-        meanwhile, or speech-to-text failed (:meth:`take` reports that)."""
+    async def words(self, heard: HeardAudio) -> Said | None:
+        """The transcript (and the words heard) of the draft being made for exactly
+        ``heard``, once speech-to-text is done, without taking the draft; None when there is
+        no such draft, it was dropped meanwhile, or speech-to-text failed (:meth:`take`
+        reports that)."""
         said = self._text
         if said is None or self._heard is not heard:
             return None
@@ -201,16 +223,17 @@ class Speculator:
                 raise
             return None  # dropped or failed, not this caller cancelled
 
-    async def _prepare(self, pcm: bytes, history: list[Turn], said: asyncio.Future[str]) -> Draft:
+    async def _prepare(self, pcm: bytes, history: list[Turn], said: asyncio.Future[Said]) -> Draft:
         work = self.work
         started = work.clock()
         try:
-            text = (await work.transcribe(pcm)).strip()
+            transcript = await work.transcribe(pcm)
         except BaseException:
             said.cancel()  # no words to judge; take() reports a failure
             raise
+        text = transcript.text.strip()
         if not said.done():
-            said.set_result(text)
+            said.set_result(said_of(transcript, pcm))
         draft = Draft(text, started, work.clock(), history_len=len(history))
         if not text or not replayable(self.brain):
             return draft

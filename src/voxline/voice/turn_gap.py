@@ -161,6 +161,8 @@ class TurnMarks:
     speculated: bool = False
     # The transcript stopped mid-sentence, so the turn was held longer than the model said.
     held_unfinished: bool = False
+    # Which judge set the end-of-turn wait (voice.end_of_turn: model, words_finished, ...).
+    eot_judge: str | None = None
 
     @classmethod
     def at_stop(
@@ -226,6 +228,7 @@ class TurnMarks:
             eot_context=self.eot_context,
             speculated=self.speculated,
             held_unfinished=self.held_unfinished,
+            eot_judge=self.eot_judge,
             agent_at_ms=agent_at_ms,
         )
         latency.total_ms = latency.stage_sum()

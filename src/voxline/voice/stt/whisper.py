@@ -8,6 +8,12 @@ CTranslate2 workers as the pool has threads, so pool jobs run truly in parallel.
 
 Whisper always encodes a 30 s window, so a transcription costs ~0.35-0.45 s on this class of
 machine whatever the utterance's length (``reference/voice-stack.md`` §3).
+
+:meth:`WhisperStt.transcribe_timed` also times each word (faster-whisper's cross-attention
+alignment). It decodes with Whisper's timestamp tokens: asked for word timings without them,
+faster-whisper starts a second 30 s window at the last word's end, which costs a second
+encoding and often invents words ("Bye.", "Thank you.") in the silence left; with them the
+alignment added 4-10 % to a transcription's CPU time (bench/README.md).
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voxline.domain.turn_taking import TimedWord
 from voxline.errors import ProviderError
 from voxline.voice import pool
 from voxline.voice.audio import pcm16_to_float32
 from voxline.voice.frames import SAMPLE_RATE
+from voxline.voice.stt.base import Transcript
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -79,9 +87,14 @@ class WhisperStt:
     async def transcribe(self, pcm16_16k: bytes) -> str:
         if len(pcm16_16k) < MIN_SECONDS * SAMPLE_RATE * 2:
             return ""
-        return await pool.run(self._transcribe, pcm16_16k)
+        return (await pool.run(self._transcribe, pcm16_16k, False)).text
 
-    def _transcribe(self, pcm16_16k: bytes) -> str:
+    async def transcribe_timed(self, pcm16_16k: bytes) -> Transcript:
+        if len(pcm16_16k) < MIN_SECONDS * SAMPLE_RATE * 2:
+            return Transcript("")
+        return await pool.run(self._transcribe, pcm16_16k, True)
+
+    def _transcribe(self, pcm16_16k: bytes, timed: bool) -> Transcript:
         model = load_model()
         try:
             segments, _ = model.transcribe(
@@ -89,13 +102,20 @@ class WhisperStt:
                 language=self.language,
                 beam_size=1,
                 condition_on_previous_text=False,
-                without_timestamps=True,
+                without_timestamps=not timed,
+                word_timestamps=timed,
                 vad_filter=False,
             )
             # `segments` is lazy: decoding happens while it is consumed.
-            text = " ".join(segment.text.strip() for segment in segments)
+            parts = list(segments)
         except Exception as exc:
             raise ProviderError(
                 f"Whisper failed: {type(exc).__name__}", provider=PROVIDER, retryable=False
             ) from exc
-        return " ".join(text.split())
+        text = " ".join(" ".join(segment.text.split()) for segment in parts)
+        words = tuple(
+            TimedWord(word.word.strip(), float(word.start), float(word.end), word.probability)
+            for segment in parts
+            for word in segment.words or ()
+        )
+        return Transcript(" ".join(text.split()), words)
