@@ -214,19 +214,28 @@ def worded(
     )
 
 
+async def confirmed(
+    clock: VirtualClock, probability: float, said: str, agent: str = ""
+) -> tuple[float, TurnMarks]:
+    """How long after its stop a turn whose words are ``said`` was handed on (the model
+    scoring it ``probability``), and its marks."""
+    delivered: list[HeardAudio] = []
+    turn = worded(clock, FakeModel(probability), delivered, said, agent)
+    started = clock.now()
+    turn.stopped(heard(clock, b"x" * 10))
+    while not delivered:
+        await clock.sleep(0.01)
+    marks = delivered[0].marks
+    assert marks is not None
+    return round(clock.now() - started, 2), marks
+
+
 async def test_words_that_stop_mid_sentence_hold_a_turn_the_model_would_end() -> None:
     clock = VirtualClock()
 
     async def delay(said: str) -> tuple[float, bool]:
-        delivered: list[HeardAudio] = []
-        turn = worded(clock, FakeModel(0.95), delivered, said)
-        started = clock.now()
-        turn.stopped(heard(clock, b"x" * 10))
-        while not delivered:
-            await clock.sleep(0.01)
-        marks = delivered[0].marks
-        assert marks is not None
-        return round(clock.now() - started, 2), marks.held_unfinished
+        waited, marks = await confirmed(clock, 0.95, said)
+        return waited, marks.held_unfinished
 
     # Held until 1.1 s after the stop; a finished sentence only waited for its words.
     assert await clock.run(delay("I was wondering if.")) == (pytest.approx(1.1, abs=0.011), True)
@@ -237,15 +246,8 @@ async def test_words_that_end_a_sentence_answer_sooner_than_an_unsure_model() ->
     clock = VirtualClock()
 
     async def delay(said: str, agent: str = "") -> tuple[float, str | None]:
-        delivered: list[HeardAudio] = []
-        turn = worded(clock, FakeModel(0.05), delivered, said, agent)  # the model's: 1 s
-        started = clock.now()
-        turn.stopped(heard(clock, b"x" * 10))
-        while not delivered:
-            await clock.sleep(0.01)
-        marks = delivered[0].marks
-        assert marks is not None
-        return round(clock.now() - started, 2), marks.eot_judge
+        waited, marks = await confirmed(clock, 0.05, said, agent)  # the model's wait: 1 s
+        return waited, marks.eot_judge
 
     # The words (known at 0.3 s) end a sentence: the wait is capped at finished_wait_ms.
     assert await clock.run(delay("Sounds good to me.")) == (
