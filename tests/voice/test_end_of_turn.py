@@ -145,21 +145,28 @@ async def test_the_contact_going_on_keeps_one_turn() -> None:
     assert not turn.pending and turn.take() is None
 
 
+async def confirmed(
+    clock: VirtualClock, turn: EndOfTurn, delivered: list[HeardAudio]
+) -> tuple[float, TurnMarks]:
+    """How long after a stop ``turn`` handed the turn on (to ``delivered``), and its marks."""
+    started = clock.now()
+    turn.stopped(heard(clock, b"x" * 10))
+    while not delivered:
+        await clock.sleep(0.01)
+    marks = delivered[0].marks
+    assert marks is not None
+    return round(clock.now() - started, 2), marks
+
+
 async def test_digits_asked_for_wait_longer_and_no_model_means_no_wait() -> None:
     clock = VirtualClock()
 
     async def delay(model: FakeModel | None, agent: str) -> float:
         delivered: list[HeardAudio] = []
-        turn = gate(clock, model, delivered, agent)
-        started = clock.now()
-        turn.stopped(heard(clock, b"x" * 10))
-        while not delivered:
-            await clock.sleep(0.01)
-        marks = delivered[0].marks
-        assert marks is not None
+        waited, marks = await confirmed(clock, gate(clock, model, delivered, agent), delivered)
         if model is None:
             assert marks.eot_probability is None
-        return round(clock.now() - started, 2)
+        return waited
 
     asked = "What is the best phone number to reach you?"
     assert await clock.run(delay(FakeModel(0.95), asked)) == pytest.approx(1.2, abs=0.011)
@@ -214,27 +221,21 @@ def worded(
     )
 
 
-async def confirmed(
+async def confirmed_words(
     clock: VirtualClock, probability: float, said: str, agent: str = ""
 ) -> tuple[float, TurnMarks]:
-    """How long after its stop a turn whose words are ``said`` was handed on (the model
-    scoring it ``probability``), and its marks."""
+    """:func:`confirmed` for a turn whose words are ``said`` (the model scoring it
+    ``probability``)."""
     delivered: list[HeardAudio] = []
     turn = worded(clock, FakeModel(probability), delivered, said, agent)
-    started = clock.now()
-    turn.stopped(heard(clock, b"x" * 10))
-    while not delivered:
-        await clock.sleep(0.01)
-    marks = delivered[0].marks
-    assert marks is not None
-    return round(clock.now() - started, 2), marks
+    return await confirmed(clock, turn, delivered)
 
 
 async def test_words_that_stop_mid_sentence_hold_a_turn_the_model_would_end() -> None:
     clock = VirtualClock()
 
     async def delay(said: str) -> tuple[float, bool]:
-        waited, marks = await confirmed(clock, 0.95, said)
+        waited, marks = await confirmed_words(clock, 0.95, said)
         return waited, marks.held_unfinished
 
     # Held until 1.1 s after the stop; a finished sentence only waited for its words.
@@ -246,7 +247,7 @@ async def test_words_that_end_a_sentence_answer_sooner_than_an_unsure_model() ->
     clock = VirtualClock()
 
     async def delay(said: str, agent: str = "") -> tuple[float, str | None]:
-        waited, marks = await confirmed(clock, 0.05, said, agent)  # the model's wait: 1 s
+        waited, marks = await confirmed_words(clock, 0.05, said, agent)  # the model's wait: 1 s
         return waited, marks.eot_judge
 
     # The words (known at 0.3 s) end a sentence: the wait is capped at finished_wait_ms.
