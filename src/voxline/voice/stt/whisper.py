@@ -6,14 +6,18 @@ by its hub id (a bare ``"tiny.en"`` would make faster-whisper download it). It l
 process and transcribes on the model pool with one CPU thread per job, and as many
 CTranslate2 workers as the pool has threads, so pool jobs run truly in parallel.
 
-Whisper always encodes a 30 s window, so a transcription costs ~0.35-0.45 s on this class of
-machine whatever the utterance's length (``reference/voice-stack.md`` §3).
+A turn is transcribed in one window fitted to its audio. faster-whisper's own path pads every
+utterance to Whisper's 30 s window, so a 2 s "Yes, speaking." cost the encoder of 30 s
+(~0.4-0.6 s on this class of machine, ``reference/voice-stack.md`` §3). CTranslate2 encodes a
+shorter window as well; here the window is the audio's own frames, but never under
+:data:`MIN_WINDOW_FRAMES` (10 s): on windows of 6 s and less tiny.en fell into repetition loops
+("Okay, that sounds good to me." forty times), at 10 s it wrote what the 30 s window wrote,
+word for word on the sandbox's lines, with the same word timings, in a quarter of the time
+(bench/README.md). A result that still looks degenerate (repetitive, or improbable) is done
+again the standard way, and so is audio longer than the 30 s window.
 
-:meth:`WhisperStt.transcribe_timed` also times each word (faster-whisper's cross-attention
-alignment). It decodes with Whisper's timestamp tokens: asked for word timings without them,
-faster-whisper starts a second 30 s window at the last word's end, which costs a second
-encoding and often invents words ("Bye.", "Thank you.") in the silence left; with them the
-alignment added 4-10 % to a transcription's CPU time (bench/README.md).
+:meth:`WhisperStt.transcribe_timed` also times each word: faster-whisper's cross-attention
+alignment of the decoded text against the encoded window (a few percent more CPU).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from voxline.domain.turn_taking import TimedWord
 from voxline.errors import ProviderError
@@ -35,6 +41,18 @@ if TYPE_CHECKING:
 PROVIDER = "whisper"
 # Below this much audio there is nothing to transcribe (and Whisper tends to invent words).
 MIN_SECONDS = 0.1
+# The fitted window's bounds, in 10 ms mel frames: Whisper's own window is 30 s.
+MIN_WINDOW_FRAMES = 1000
+MAX_WINDOW_FRAMES = 3000
+# faster-whisper's own thresholds for a decode to be redone (its temperature fallback) or
+# dropped: a text that gzip compresses this well repeats itself; a mean token log-probability
+# this low is a guess; a no-speech probability this high may be silence. The fitted window
+# leaves such a result, and one without a word, to the whole window's rules.
+_MAX_COMPRESSION_RATIO = 2.4
+_MIN_AVG_LOGPROB = -1.0
+_NO_SPEECH = 0.6
+_PREPEND_PUNCTUATION = "\"'“¿([{-"
+_APPEND_PUNCTUATION = "\"'.,!?:”)]}"  # an English model: no full-width marks
 
 _lock = threading.Lock()
 _model: WhisperModel | None = None
@@ -96,26 +114,96 @@ class WhisperStt:
 
     def _transcribe(self, pcm16_16k: bytes, timed: bool) -> Transcript:
         model = load_model()
+        audio = pcm16_to_float32(pcm16_16k)
         try:
-            segments, _ = model.transcribe(
-                pcm16_to_float32(pcm16_16k),
-                language=self.language,
-                beam_size=1,
-                condition_on_previous_text=False,
-                without_timestamps=not timed,
-                word_timestamps=timed,
-                vad_filter=False,
+            fitted = _fitted_window(model, audio, timed, self.language)
+            return (
+                fitted if fitted is not None else whole_window(model, audio, timed, self.language)
             )
-            # `segments` is lazy: decoding happens while it is consumed.
-            parts = list(segments)
         except Exception as exc:
             raise ProviderError(
                 f"Whisper failed: {type(exc).__name__}", provider=PROVIDER, retryable=False
             ) from exc
-        text = " ".join(" ".join(segment.text.split()) for segment in parts)
-        words = tuple(
-            TimedWord(word.word.strip(), float(word.start), float(word.end), word.probability)
-            for segment in parts
-            for word in segment.words or ()
+
+
+def _fitted_window(
+    model: WhisperModel, audio: np.ndarray, timed: bool, language: str
+) -> Transcript | None:
+    """One greedy decode over a window fitted to the audio; ``None`` when the audio does not
+    fit in one window or the result looks degenerate (the caller then takes the whole one)."""
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import (
+        get_compression_ratio,
+        get_suppressed_tokens,
+        merge_punctuations,
+    )
+
+    features = model.feature_extractor(audio)[..., :-1]
+    frames = int(features.shape[-1])
+    if frames > MAX_WINDOW_FRAMES:
+        return None
+    window = min(MAX_WINDOW_FRAMES, max(MIN_WINDOW_FRAMES, frames + frames % 2))
+    encoded = model.encode(pad_or_trim(features, window))
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
+    )
+    result = model.model.generate(
+        encoded,
+        [model.get_prompt(tokenizer, [], without_timestamps=True)],
+        beam_size=1,
+        max_length=model.max_length,
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=True,
+        suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+    )[0]
+    tokens = [token for token in result.sequences_ids[0] if token < tokenizer.eot]
+    text = " ".join(tokenizer.decode(tokens).split())
+    avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+    if (
+        result.no_speech_prob > _NO_SPEECH
+        or not any(character.isalnum() for character in text)
+        or get_compression_ratio(text) > _MAX_COMPRESSION_RATIO
+        or avg_logprob < _MIN_AVG_LOGPROB
+    ):
+        return None
+    if not timed:
+        return Transcript(text)
+    aligned = model.find_alignment(tokenizer, [tokens], encoded, frames)[0]
+    merge_punctuations(aligned, _PREPEND_PUNCTUATION, _APPEND_PUNCTUATION)
+    words = tuple(
+        TimedWord(
+            word["word"].strip(), float(word["start"]), float(word["end"]), word["probability"]
         )
-        return Transcript(" ".join(text.split()), words)
+        for word in aligned
+        if word["word"].strip()
+    )
+    return Transcript(text, words)
+
+
+def whole_window(model: WhisperModel, audio: np.ndarray, timed: bool, language: str) -> Transcript:
+    """faster-whisper's own transcription: 30 s windows, with its temperature fallback (also
+    the benchmarks' yardstick of a machine's speed, whatever the session's path does).
+
+    Timed, it decodes with Whisper's timestamp tokens: asked for word timings without them,
+    faster-whisper starts a second window at the last word's end, which often invents words
+    ("Bye.", "Thank you.") in the silence left."""
+    segments, _ = model.transcribe(
+        audio,
+        language=language,
+        beam_size=1,
+        condition_on_previous_text=False,
+        without_timestamps=not timed,
+        word_timestamps=timed,
+        vad_filter=False,
+    )
+    # `segments` is lazy: decoding happens while it is consumed.
+    parts = list(segments)
+    text = " ".join(" ".join(segment.text.split()) for segment in parts)
+    words = tuple(
+        TimedWord(word.word.strip(), float(word.start), float(word.end), word.probability)
+        for segment in parts
+        for word in segment.words or ()
+    )
+    return Transcript(" ".join(text.split()), words)
