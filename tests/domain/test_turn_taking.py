@@ -10,6 +10,7 @@ from voxline.domain.turn_taking import (
     Verdict,
     WaitCurve,
     asked_for,
+    gives_whole,
     heard_words,
     sounds_finished,
     sounds_unfinished,
@@ -161,14 +162,38 @@ def test_unfinished_turns_are_held_past_a_pause_inside_a_sentence() -> None:
     assert TurnPolicy().unfinished_wait_ms >= 900.0
 
 
-def test_words_that_end_a_sentence_cap_the_wait_unless_something_was_asked() -> None:
-    policy = TurnPolicy(finished_wait_ms=200.0)
-    unsure_model = 0.05  # the curve's longest wait: 1 s
+def test_words_that_end_a_sentence_cap_the_wait_and_words_that_say_neither_hold_it() -> None:
+    policy = TurnPolicy(finished_wait_ms=200.0, unsure_wait_ms=700.0)
+    unsure_model, sure_model = 0.05, 0.95  # the curve's longest wait (1 s), and none
     assert policy.extra_wait_ms(unsure_model, verdict=Verdict.FINISHED) == 200.0
-    assert policy.extra_wait_ms(0.95, verdict=Verdict.FINISHED) == 0.0  # never longer
-    assert policy.extra_wait_ms(unsure_model, verdict=Verdict.UNSURE) == 1000.0
-    assert policy.extra_wait_ms(0.95, verdict=Verdict.UNFINISHED) == 1100.0
-    assert policy.extra_wait_ms(unsure_model, Asked.DIGITS, Verdict.FINISHED) == 1200.0
+    assert policy.extra_wait_ms(sure_model, verdict=Verdict.FINISHED) == 0.0  # never longer
+    assert policy.extra_wait_ms(sure_model, verdict=Verdict.UNFINISHED) == 1100.0
+    # "Yes." before "that's right": the model sure, the words not.
+    assert policy.extra_wait_ms(sure_model, verdict=Verdict.UNSURE) == 700.0
+    assert policy.extra_wait_ms(unsure_model, verdict=Verdict.UNSURE) == 1000.0  # never shorter
+    # No words to judge: the model alone.
+    assert policy.extra_wait_ms(sure_model) == 0.0
+
+
+def test_something_asked_for_is_collected_until_the_words_give_all_of_it() -> None:
+    policy = TurnPolicy(finished_wait_ms=200.0)
+    assert policy.extra_wait_ms(0.95, Asked.DIGITS, Verdict.UNSURE) == 1200.0
+    assert policy.extra_wait_ms(0.95, Asked.DIGITS) == 1200.0
+    assert policy.extra_wait_ms(0.05, Asked.DIGITS, Verdict.FINISHED) == 200.0
+
+    assert Said("Sure, it is 415-555-0198.").verdict(Asked.DIGITS) is Verdict.FINISHED
+    assert (
+        Said("four one five, five five five, zero one nine eight.").verdict(Asked.DIGITS)
+        is Verdict.FINISHED
+    )
+    # Not yet all of it, or not ended: the collecting wait goes on.
+    assert Said("Sure, it is 415-555.").verdict(Asked.DIGITS) is Verdict.UNSURE
+    assert Said("Sure, it is 415 555 0198").verdict(Asked.DIGITS) is Verdict.UNSURE
+    # A finished sentence is not an answer when it holds no number.
+    assert Said("Sure, let me find it.").verdict(Asked.DIGITS) is Verdict.UNSURE
+    # Ten digits say nothing of a whole e-mail or postal address.
+    assert not gives_whole(Asked.EMAIL, "It is 4155550198.")
+    assert not gives_whole(Asked.NOTHING, "It is 4155550198.")
 
 
 def _timed(*words: tuple[str, float]) -> list[TimedWord]:
@@ -182,6 +207,18 @@ def test_only_the_words_placed_inside_the_speech_are_heard() -> None:
     # A last word said starts 60 ms or more before the end: kept.
     assert [w.text for w in heard_words(words, speech_end_s=1.72)] == [w.text for w in words]
     assert heard_words(words, speech_end_s=0.1) == ()
+
+
+def test_an_improbable_word_at_the_very_end_is_a_guess() -> None:
+    # Over a phone line "next?" starts 30-50 ms before the end, scored 0.49-0.63; a last
+    # word said starts 50-70 ms before it, scored 0.84-1.00.
+    said = [TimedWord("to", 1.56, 1.66, 0.9), TimedWord("me.", 1.70, 1.76, 1.0)]
+    guessed = [TimedWord("to", 1.56, 1.66, 0.9), TimedWord("next?", 1.70, 1.76, 0.55)]
+    assert heard_words(said, speech_end_s=1.77) == tuple(said)
+    assert [w.text for w in heard_words(guessed, speech_end_s=1.77)] == ["to"]
+    # Improbable but well inside the speech: said.
+    early = [TimedWord("Goodbye.", 1.40, 1.76, 0.55)]
+    assert heard_words(early, speech_end_s=1.77) == tuple(early)
 
 
 @pytest.mark.parametrize(

@@ -255,11 +255,32 @@ async def test_words_that_end_a_sentence_answer_sooner_than_an_unsure_model() ->
         pytest.approx(0.3, abs=0.011),
         "words_finished",
     )
-    # A bare "Yes." may go on: the model's wait stands.
+    # A bare "Yes." may go on: the model's longer wait stands.
     assert await clock.run(delay("Yes.")) == (pytest.approx(1.0, abs=0.011), "model")
-    # Digits asked for: the collecting wait, whatever the words.
+    # Digits asked for: the collecting wait until the words give a whole number.
     asked = "What is the best phone number to reach you?"
     assert await clock.run(delay("It is 415.", asked)) == (pytest.approx(1.2, abs=0.011), "asked")
+    assert await clock.run(delay("It is 415-555-0198.", asked)) == (
+        pytest.approx(0.3, abs=0.011),
+        "words_finished",
+    )
+
+
+async def test_words_that_say_neither_hold_a_turn_the_model_would_end_at_once() -> None:
+    clock = VirtualClock()
+
+    async def delay(said: str) -> tuple[float, str | None]:
+        waited, marks = await confirmed_words(clock, 0.95, said)  # the model's wait: none
+        return waited, marks.eot_judge
+
+    # "Yes," before "that's right": held long enough for the contact to go on.
+    assert await clock.run(delay("Yes.")) == (pytest.approx(0.7, abs=0.011), "words_unsure")
+    assert await clock.run(delay("that works for me but I needed")) == (
+        pytest.approx(0.7, abs=0.011),
+        "words_unsure",
+    )
+    # A finished sentence goes as soon as its words are known.
+    assert await clock.run(delay("Yes, that's right.")) == (pytest.approx(0.3, abs=0.011), "model")
 
 
 async def test_a_turn_held_for_its_words_goes_on_when_the_contact_does() -> None:
@@ -288,10 +309,7 @@ async def test_no_words_to_judge_and_a_longer_model_wait_add_nothing() -> None:
 
     async def delay(model: FakeModel, said: str | None, agent: str = "") -> float:
         delivered: list[HeardAudio] = []
-        calls: list[HeardAudio] = []
-
         async def words(heard: HeardAudio) -> Said | None:
-            calls.append(heard)
             return None if said is None else Said(said)
 
         turn = EndOfTurn(
@@ -307,8 +325,6 @@ async def test_no_words_to_judge_and_a_longer_model_wait_add_nothing() -> None:
         turn.stopped(heard(clock, b"x" * 10))
         while not delivered:
             await clock.sleep(0.01)
-        if agent:
-            assert not calls  # the digits wait (1.2 s) already outlasts the hold (1.1 s)
         return round(clock.now() - started, 2)
 
     assert await clock.run(delay(FakeModel(0.95), None)) <= 0.01

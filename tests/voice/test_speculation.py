@@ -106,7 +106,7 @@ class EchoBrain:
         last = history[-1]
         assert isinstance(last, Utterance)
         self.asked.append(last.text)
-        yield f"You said {last.text}."
+        yield f"You said {last.text.rstrip('.!?')}."
 
 
 class ReplayableEchoBrain(EchoBrain):
@@ -227,7 +227,7 @@ class WordsStt(CountingStt):
     """Hears ``first`` at the pause, then the whole sentence."""
 
     first: str = ""
-    whole: str = "I was wondering if you could help"
+    whole: str = "I was wondering if you could help."
 
     async def transcribe(self, pcm16_16k: bytes) -> str:
         self.heard.append(len(pcm16_16k))
@@ -248,7 +248,7 @@ async def test_a_turn_whose_words_stop_mid_sentence_is_held_through_the_pause() 
     done = await converse(brain, stt=stt, model=AlwaysSure())
     # The model took the pause for the end; the words did not: the agent waited, the contact
     # went on, and the one reply answers the whole sentence.
-    assert done.transcript.said_by("contact") == ["I was wondering if you could help"]
+    assert done.transcript.said_by("contact") == ["I was wondering if you could help."]
     assert done.transcript.said_by("agent") == [
         GREETING,
         "You said I was wondering if you could help.",
@@ -261,12 +261,12 @@ async def test_a_turn_whose_words_stop_mid_sentence_is_held_through_the_pause() 
 
 async def test_a_turn_whose_words_are_finished_is_not_held_through_the_pause() -> None:
     brain = ReplayableEchoBrain()
-    stt = WordsStt(first="I was wondering")
+    stt = WordsStt(first="I was wondering.")
     done = await converse(brain, stt=stt, model=AlwaysSure())
-    # The same pause, words that may end a sentence: the turn ended at the pause.
-    assert done.transcript.said_by("contact")[0] == "I was wondering"
+    # The same pause, words that end a sentence: the turn ended at the pause.
+    assert done.transcript.said_by("contact")[0] == "I was wondering."
     assert "You said I was wondering." in done.tts.synthesized
-    assert brain.asked[0] == "I was wondering"
+    assert brain.asked[0] == "I was wondering."
     assert all(not turn.held_unfinished for turn in done.metrics.turns)
 
 

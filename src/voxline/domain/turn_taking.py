@@ -11,7 +11,10 @@ The model reads prosody only, and not every voice gives it a reliable cue; the w
 end (on "and", "to", "the", "um", ...): such a turn is then held ``unfinished_wait_ms``
 after the stop, whatever the model said. The words judge the other way too: a transcript
 that ends a sentence (:class:`Said`, :attr:`Verdict.FINISHED`) caps the model's wait at
-``finished_wait_ms``, unless the agent asked for something read out in pieces.
+``finished_wait_ms``; words that say neither (a bare "Yes.", often the start of "Yes,
+that's right") hold the turn at least ``unsure_wait_ms``. When the agent asked for something
+read out in pieces, only a whole answer (a phone number's ten digits, :func:`gives_whole`)
+ends the collecting wait early.
 
 Speech-to-text may finish a sentence cut short with words never said ("could we move it to"
 comes out "... move it to next?"): :func:`heard_words` keeps only the words a speech-to-text
@@ -105,7 +108,7 @@ class WaitCurve:
 
 
 class Verdict(StrEnum):
-    """What a turn's words say of its end."""
+    """What a turn's words say of its end (speech-to-text gave words to judge)."""
 
     FINISHED = "finished"
     UNFINISHED = "unfinished"
@@ -132,23 +135,28 @@ class TurnPolicy:
     no_model_wait_ms: float = 0.0
     unfinished_wait_ms: float = 1100.0
     finished_wait_ms: float = 200.0
+    unsure_wait_ms: float = 700.0
 
     def extra_wait_ms(
         self,
         probability: float | None,
         asked: Asked = Asked.NOTHING,
-        verdict: Verdict = Verdict.UNSURE,
+        verdict: Verdict | None = None,
     ) -> float:
         """The wait after the VAD stop: the model's, never shorter than the collecting wait
-        when something was asked for; otherwise capped at ``finished_wait_ms`` when the
-        words end a sentence and at least ``unfinished_wait_ms`` when they stop mid-way."""
+        when something was asked for (unless the words give a whole answer); capped at
+        ``finished_wait_ms`` when the words end a sentence, at least ``unfinished_wait_ms``
+        when they stop mid-way and ``unsure_wait_ms`` when they say neither. ``verdict``
+        None: no words to judge (no speech-to-text, or its words came too late)."""
         wait = self.no_model_wait_ms if probability is None else self.curve.wait_ms(probability)
-        if asked is not Asked.NOTHING:
-            return max(wait, self.collecting_wait_ms)
         if verdict is Verdict.FINISHED:
             return min(wait, self.finished_wait_ms)
+        if asked is not Asked.NOTHING:
+            return max(wait, self.collecting_wait_ms)
         if verdict is Verdict.UNFINISHED:
             return max(wait, self.unfinished_wait_ms)
+        if verdict is Verdict.UNSURE:
+            return max(wait, self.unsure_wait_ms)
         return wait
 
 
@@ -255,17 +263,30 @@ class TimedWord:
 
 # Whisper's word timings come in 20 ms steps: a word starting less than this before the
 # speech ends was not heard, only guessed ("... move it to next?" on a cut after "to": on the
-# sandbox's voice such a word starts 20-40 ms before the end, a last word said 60 ms or more).
+# sandbox's voice such a word starts 20-40 ms before the end, a last word said 50 ms or more).
 _HEARD_MARGIN_S = 0.05
+# Over a phone line the two come closer (guessed 30-50 ms, said 50-70 ms before the end), but
+# a guess is improbable: "next?" scored 0.49-0.63 where a last word said scored 0.84-1.00
+# ("me.", "about?", "Goodbye."). A trailing word this close to the end and this improbable
+# is a guess too. A said word dropped costs a longer wait, never a cut-in.
+_GUESS_REACH_S = 0.12
+_GUESS_PROBABILITY = 0.75
 
 
 def heard_words(words: Sequence[TimedWord], speech_end_s: float) -> tuple[TimedWord, ...]:
     """``words`` without the trailing ones that start too late in the speech (which ends at
-    ``speech_end_s``) to have been said: less than 50 ms before its end."""
+    ``speech_end_s``) to have been said: less than 50 ms before its end, or less than 120 ms
+    before it and improbable."""
     kept = list(words)
-    while kept and kept[-1].start > speech_end_s - _HEARD_MARGIN_S:
+    while kept and _guessed(kept[-1], speech_end_s):
         kept.pop()
     return tuple(kept)
+
+
+def _guessed(word: TimedWord, speech_end_s: float) -> bool:
+    if word.start > speech_end_s - _HEARD_MARGIN_S:
+        return True
+    return word.start > speech_end_s - _GUESS_REACH_S and word.probability < _GUESS_PROBABILITY
 
 
 _FINAL_STOP = re.compile(r"[.!?]\W*$")
@@ -282,6 +303,20 @@ def sounds_finished(text: str) -> bool:
     return any(word not in _INTERJECTIONS for word in words)
 
 
+_DIGIT = re.compile(r"\d|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b")
+# A phone number read out whole: ten digits (a North American number with its area code).
+_WHOLE_NUMBER_DIGITS = 10
+
+
+def gives_whole(asked: Asked, text: str) -> bool:
+    """Whether ``text`` already gives all of what was asked for, ended as a sentence: a
+    phone number's ten digits when digits were asked for. Shorter codes (a zip code, a PIN,
+    a date) and e-mail or postal addresses have no length to tell they are whole."""
+    if asked is not Asked.DIGITS or not _FINAL_STOP.search(text.strip()):
+        return False
+    return len(_DIGIT.findall(text.lower())) >= _WHOLE_NUMBER_DIGITS
+
+
 @dataclass(frozen=True, slots=True)
 class Said:
     """A turn's transcript so far, and (``heard``) what of it is inside the speech when
@@ -290,11 +325,14 @@ class Said:
     text: str
     heard: str | None = None
 
-    def verdict(self) -> Verdict:
+    def verdict(self, asked: Asked = Asked.NOTHING) -> Verdict:
         """Unfinished when either text stops mid-sentence (the whole one may trail off
         with "..." on a word guessed after the cut); finished when the words heard end a
-        sentence; unsure otherwise (a guessed word dropped leaves no final stop)."""
+        sentence; unsure otherwise (a guessed word dropped leaves no final stop). When
+        something was asked for, finished only when the words heard give all of it."""
         heard = self.text if self.heard is None else self.heard
+        if asked is not Asked.NOTHING:
+            return Verdict.FINISHED if gives_whole(asked, heard) else Verdict.UNSURE
         if sounds_unfinished(self.text) or sounds_unfinished(heard):
             return Verdict.UNFINISHED
         if sounds_finished(heard):

@@ -15,10 +15,12 @@ answer needs anyway, so a finished turn waits for nothing it would not have wait
 judged (:meth:`~voxline.domain.turn_taking.Said.verdict`): a turn that stops on "and", "to",
 "the"... is held until ``unfinished_wait_ms`` after the stop (``held_unfinished`` in its
 marks); one that ends a sentence waits at most ``finished_wait_ms``, however low the model
-scored it. Which judge set the wait is the marks' ``eot_judge``. The hold is here, not in the
-responder, because only here can the contact still go on: the held turn keeps its audio and
-the next stop decides again. When the agent asked for digits, an e-mail or an address the
-collecting wait applies and the words are not asked.
+scored it; one whose words say neither ("Yes." before "that's right") waits at least
+``unsure_wait_ms``, however high. Which judge set the wait is the marks' ``eot_judge``. The
+hold is here, not in the responder, because only here can the contact still go on: the held
+turn keeps its audio and the next stop decides again. When the agent asked for digits, an
+e-mail or an address the collecting wait applies, unless the words give a whole answer (a
+phone number's ten digits).
 
 :class:`SmartTurn` is Smart Turn v3 (BSD-2-Clause), the ONNX model shipped inside the
 ``pipecat-ai`` wheel, run with onnxruntime on the voice pool. Pipecat itself is never imported:
@@ -233,32 +235,31 @@ class EndOfTurn:
             marks.eot_judge = _judge_name(probability, asked, verdict, wait_ms, model_wait_ms)
         self._deliver(heard)
 
-    async def _judge(self, heard: HeardAudio, stopped_at: float, asked: Asked) -> Verdict:
-        """What the turn's words say (once speech-to-text is done): unsure when there are
-        none, when the collecting wait applies anyway, or when they come back after the
-        longest hold has passed."""
-        if self._words is None or asked is not Asked.NOTHING:
-            return Verdict.UNSURE
+    async def _judge(self, heard: HeardAudio, stopped_at: float, asked: Asked) -> Verdict | None:
+        """What the turn's words say (once speech-to-text is done); None when there are
+        none, or when they come back after the longest hold has passed."""
+        if self._words is None:
+            return None
         if self._clock() - stopped_at >= self.policy.unfinished_wait_ms / 1000:
-            return Verdict.UNSURE
+            return None
         said = await self._words(heard)
-        return Verdict.UNSURE if said is None else said.verdict()
+        return None if said is None else said.verdict(asked)
 
 
 def _judge_name(
     probability: float | None,
     asked: Asked,
-    verdict: Verdict,
+    verdict: Verdict | None,
     wait_ms: float,
     model_wait_ms: float,
 ) -> str:
-    """Which judge set a turn's wait: ``asked`` (the collecting wait), ``words_finished``
-    or ``words_unfinished`` (the words changed the model's wait), ``model``, or ``none``
-    (no model, no words that changed it)."""
+    """Which judge set a turn's wait: ``words_finished``, ``words_unfinished`` or
+    ``words_unsure`` (the words changed the model's or the collecting wait), ``asked`` (the
+    collecting wait), ``model``, or ``none`` (no model, no words that changed it)."""
+    if verdict is not None and wait_ms != model_wait_ms:
+        return f"words_{verdict.value}"
     if asked is not Asked.NOTHING:
         return "asked"
-    if wait_ms != model_wait_ms:
-        return f"words_{verdict.value}"
     return "none" if probability is None else "model"
 
 

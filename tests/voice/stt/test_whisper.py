@@ -24,15 +24,25 @@ from tests.voice.speech import (
     word_error_rate,
 )
 from voxline.config import Settings
+from voxline.voice.audio import pcm16_to_float32
 from voxline.voice.frames import silence
 from voxline.voice.stt import create_stt
-from voxline.voice.stt.whisper import WhisperStt, load_model, model_dir
+from voxline.voice.stt.whisper import (
+    MIN_WINDOW_FRAMES,
+    WhisperStt,
+    encoder_window,
+    fitted_window,
+    load_model,
+    looks_degenerate,
+    model_dir,
+)
 from voxline.voice.tts.espeak import EspeakTts
 
 # Corpus word error rates measured with CT2_FORCE_CPU_ISA=GENERIC, AVX, AVX2 and AVX512
-# (espeak-ng 1.51, tiny.en int8, greedy):
-#   clean:      en-us 0.056-0.099, en-us+f3 0.169-0.183
-#   phone line: en-us 0.254-0.296, en-us+f3 0.254
+# (espeak-ng 1.51, tiny.en int8, greedy), in the window fitted to each sentence:
+#   clean:      en-us 0.042, en-us+f3 0.183
+#   phone line: en-us 0.211-0.254, en-us+f3 0.197
+# (in Whisper's whole 30 s window: 0.056-0.099, 0.169-0.183, 0.254-0.296 and 0.254).
 # A single sentence ranges from 0 to 0.5 (the robotic voice through mu-law loses words), which
 # is why no test bounds one sentence. Each bound is the worst figure plus about 0.12-0.15.
 CLEAN_WER_AT_MOST = 0.30
@@ -159,6 +169,49 @@ async def test_the_event_loop_keeps_running_while_transcribing(
     # A transcription that blocked the loop would let the counter take no turn at all while
     # it ran; on the pool the loop is free and the counter spins. No timing is involved.
     assert during > 1
+
+
+def test_the_encoder_window_fits_the_audio_within_whispers_own() -> None:
+    assert encoder_window(250) == MIN_WINDOW_FRAMES  # 2.5 s of audio: the 10 s floor
+    assert encoder_window(1501) == 1502  # its own length, even
+    assert encoder_window(3000) == 3000
+    assert encoder_window(3001) is None  # past 30 s: faster-whisper's own path
+
+
+def test_a_decode_that_repeats_itself_or_guesses_is_left_to_the_whole_window() -> None:
+    said = "Okay, that sounds good to me."
+
+    assert not looks_degenerate(said, avg_logprob=-0.2, no_speech_prob=0.01)
+    # The loop measured on a 6 s window: the sentence again and again.
+    assert looks_degenerate(" ".join([said] * 12), avg_logprob=-0.2, no_speech_prob=0.01)
+    assert looks_degenerate(".", avg_logprob=-0.2, no_speech_prob=0.01)  # Whisper on silence
+    assert looks_degenerate(said, avg_logprob=-1.4, no_speech_prob=0.01)
+    assert looks_degenerate(said, avg_logprob=-0.2, no_speech_prob=0.9)
+
+
+async def test_a_turn_is_transcribed_and_timed_in_a_window_fitted_to_it(
+    sentence_pcm: bytes,
+) -> None:
+    audio = pcm16_to_float32(sentence_pcm)
+
+    fitted = await asyncio.to_thread(fitted_window, load_model(), audio, True, "en")
+
+    assert fitted is not None  # the fitted window's result stood
+    assert keywords_missed(CORPUS[SENTENCE], fitted.text) == [], fitted.text
+    assert [word.text for word in fitted.words] == fitted.text.split()
+    starts = [word.start for word in fitted.words]
+    assert starts == sorted(starts)
+    assert starts[0] >= 0 and fitted.words[-1].end <= len(audio) / 16000 + 0.02
+
+
+async def test_audio_longer_than_whispers_window_takes_its_own_path(
+    whisper: WhisperStt, sentence_pcm: bytes
+) -> None:
+    long = (sentence_pcm + silence(1000)) * 8  # about 40 s
+    audio = pcm16_to_float32(long)
+
+    assert await asyncio.to_thread(fitted_window, load_model(), audio, False, "en") is None
+    assert keywords_missed(CORPUS[SENTENCE], await whisper.transcribe(long)) == []
 
 
 def test_factory_builds_whisper_and_refuses_unknown_engines() -> None:

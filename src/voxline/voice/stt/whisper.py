@@ -116,7 +116,7 @@ class WhisperStt:
         model = load_model()
         audio = pcm16_to_float32(pcm16_16k)
         try:
-            fitted = _fitted_window(model, audio, timed, self.language)
+            fitted = fitted_window(model, audio, timed, self.language)
             return (
                 fitted if fitted is not None else whole_window(model, audio, timed, self.language)
             )
@@ -126,24 +126,41 @@ class WhisperStt:
             ) from exc
 
 
-def _fitted_window(
+def encoder_window(frames: int) -> int | None:
+    """The window (10 ms mel frames, even) in which to encode ``frames`` of audio: its own
+    length, at least :data:`MIN_WINDOW_FRAMES`; ``None`` past Whisper's 30 s window."""
+    if frames > MAX_WINDOW_FRAMES:
+        return None
+    return max(MIN_WINDOW_FRAMES, frames + frames % 2)
+
+
+def looks_degenerate(text: str, avg_logprob: float, no_speech_prob: float) -> bool:
+    """Whether a fitted window's decode is left to the whole window's rules: no word at all,
+    a text that repeats itself, a guess, or maybe silence (faster-whisper's thresholds)."""
+    from faster_whisper.transcribe import get_compression_ratio
+
+    return (
+        not any(character.isalnum() for character in text)
+        or get_compression_ratio(text) > _MAX_COMPRESSION_RATIO
+        or avg_logprob < _MIN_AVG_LOGPROB
+        or no_speech_prob > _NO_SPEECH
+    )
+
+
+def fitted_window(
     model: WhisperModel, audio: np.ndarray, timed: bool, language: str
 ) -> Transcript | None:
     """One greedy decode over a window fitted to the audio; ``None`` when the audio does not
     fit in one window or the result looks degenerate (the caller then takes the whole one)."""
     from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
-    from faster_whisper.transcribe import (
-        get_compression_ratio,
-        get_suppressed_tokens,
-        merge_punctuations,
-    )
+    from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
     features = model.feature_extractor(audio)[..., :-1]
     frames = int(features.shape[-1])
-    if frames > MAX_WINDOW_FRAMES:
+    window = encoder_window(frames)
+    if window is None:
         return None
-    window = min(MAX_WINDOW_FRAMES, max(MIN_WINDOW_FRAMES, frames + frames % 2))
     encoded = model.encode(pad_or_trim(features, window))
     tokenizer = Tokenizer(
         model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
@@ -161,12 +178,7 @@ def _fitted_window(
     tokens = [token for token in result.sequences_ids[0] if token < tokenizer.eot]
     text = " ".join(tokenizer.decode(tokens).split())
     avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
-    if (
-        result.no_speech_prob > _NO_SPEECH
-        or not any(character.isalnum() for character in text)
-        or get_compression_ratio(text) > _MAX_COMPRESSION_RATIO
-        or avg_logprob < _MIN_AVG_LOGPROB
-    ):
+    if looks_degenerate(text, avg_logprob, result.no_speech_prob):
         return None
     if not timed:
         return Transcript(text)
