@@ -74,7 +74,7 @@ def test_other_sentences_ask_for_nothing(agent: str) -> None:
 
 def test_the_policy_waits_longer_while_the_contact_gives_digits() -> None:
     policy = TurnPolicy()
-    assert policy.extra_wait_ms(0.95) == 0.0
+    assert policy.extra_wait_ms(0.95) == policy.least_wait_ms
     assert policy.extra_wait_ms(0.95, Asked.DIGITS) == policy.collecting_wait_ms
     # A longer wait the curve gives is kept.
     patient = TurnPolicy(curve=WaitCurve(((0.5, 2000.0),)))
@@ -163,7 +163,7 @@ def test_unfinished_turns_are_held_past_a_pause_inside_a_sentence() -> None:
 
 
 def test_words_that_end_a_sentence_cap_the_wait_and_words_that_say_neither_hold_it() -> None:
-    policy = TurnPolicy(finished_wait_ms=200.0, unsure_wait_ms=700.0)
+    policy = TurnPolicy(finished_wait_ms=200.0, unsure_wait_ms=700.0, least_wait_ms=0.0)
     unsure_model, sure_model = 0.05, 0.95  # the curve's longest wait (1 s), and none
     assert policy.extra_wait_ms(unsure_model, verdict=Verdict.FINISHED) == 200.0
     assert policy.extra_wait_ms(sure_model, verdict=Verdict.FINISHED) == 0.0  # never longer
@@ -173,6 +173,16 @@ def test_words_that_end_a_sentence_cap_the_wait_and_words_that_say_neither_hold_
     assert policy.extra_wait_ms(unsure_model, verdict=Verdict.UNSURE) == 1000.0  # never shorter
     # No words to judge: the model alone.
     assert policy.extra_wait_ms(sure_model) == 0.0
+
+
+def test_a_sure_model_and_finished_words_still_wait_out_a_pause_between_clauses() -> None:
+    policy = TurnPolicy(finished_wait_ms=200.0, least_wait_ms=150.0)
+    assert policy.extra_wait_ms(0.95) == 150.0
+    assert policy.extra_wait_ms(0.95, verdict=Verdict.FINISHED) == 150.0
+    assert policy.extra_wait_ms(0.05, verdict=Verdict.FINISHED) == 200.0
+    # Without a model the VAD's own longer hang-over is the wait: nothing is added.
+    assert policy.extra_wait_ms(None) == 0.0
+    assert policy.extra_wait_ms(None, verdict=Verdict.FINISHED) == 0.0
 
 
 def test_something_asked_for_is_collected_until_the_words_give_all_of_it() -> None:

@@ -136,6 +136,7 @@ class TurnPolicy:
     unfinished_wait_ms: float = 1100.0
     finished_wait_ms: float = 200.0
     unsure_wait_ms: float = 700.0
+    least_wait_ms: float = 150.0
 
     def extra_wait_ms(
         self,
@@ -148,9 +149,12 @@ class TurnPolicy:
         ``finished_wait_ms`` when the words end a sentence, at least ``unfinished_wait_ms``
         when they stop mid-way and ``unsure_wait_ms`` when they say neither. ``verdict``
         None: no words to judge (no speech-to-text, or its words came too late)."""
-        wait = self.no_model_wait_ms if probability is None else self.curve.wait_ms(probability)
+        if probability is None:
+            wait = self.no_model_wait_ms
+        else:
+            wait = max(self.least_wait_ms, self.curve.wait_ms(probability))
         if verdict is Verdict.FINISHED:
-            return min(wait, self.finished_wait_ms)
+            return min(wait, max(self.least_wait_ms, self.finished_wait_ms))
         if asked is not Asked.NOTHING:
             return max(wait, self.collecting_wait_ms)
         if verdict is Verdict.UNFINISHED:
