@@ -238,12 +238,13 @@ async def test_a_streamed_llm_reply_is_spoken_clause_by_clause(
 ) -> None:
     emulator = LlmEmulator()
     base_url = await emulator.start()
-    emulator.queue(
-        EmulatedReply(
-            "Thanks for confirming, Jane. Your appointment is on Thursday at two. Goodbye!",
-            end_call=True,
-        )
+    # The same reply to every request: a draft asked ahead at a pause inside the contact's
+    # line and dropped when the contact goes on takes one too.
+    reply = EmulatedReply(
+        "Thanks for confirming, Jane. Your appointment is on Thursday at two. Goodbye!",
+        end_call=True,
     )
+    emulator.queue(*[reply] * 4)
     client = ChatClient(base_url, API_KEY)
     brain = OpenAIBrain(AgentProfile(PROMPT, GREETING, 0.3, MODEL, {}), client)
     try:
@@ -258,7 +259,9 @@ async def test_a_streamed_llm_reply_is_spoken_clause_by_clause(
     ]
     assert call.events[-1].end_reason is EndReason.AGENT_HANGUP
     (turn,) = call.metrics.turns
-    assert turn.brain_ms > 0 and turn.tts_ms > 0 and turn.total_ms is not None
+    assert turn.total_ms is not None
+    # Asked and synthesized either ahead, while the end of the turn was decided, or after.
+    assert turn.speculated or (turn.brain_ms > 0 and turn.tts_ms > 0)
     request = emulator.requests[0]
     assert request["messages"][-1]["role"] == "user"
     assert request["stream"] is True
@@ -269,8 +272,9 @@ async def test_a_failing_llm_gets_the_contact_an_apology_not_silence(
 ) -> None:
     emulator = LlmEmulator()
     base_url = await emulator.start()
-    # The first reply fails, and so does its one retry.
-    emulator.queue(EmulatedReply(status=500), EmulatedReply(status=500))
+    # Every request fails: the turn's first attempt and its one retry, and any draft asked
+    # ahead at a pause inside the contact's line and dropped when the contact went on.
+    emulator.queue(*[EmulatedReply(status=500)] * 8)
     client = ChatClient(base_url, API_KEY)
     brain = OpenAIBrain(AgentProfile(PROMPT, GREETING, 0.3, MODEL, {}), client)
     try:
@@ -283,7 +287,7 @@ async def test_a_failing_llm_gets_the_contact_an_apology_not_silence(
     assert call.failures == [
         StageFailure(Stage.BRAIN, "brain failed: LLM server answered HTTP 500")
     ]
-    assert len(emulator.requests) == 2
+    assert 2 <= len(emulator.requests) <= 8
     assert call.events[-1].end_reason is EndReason.AGENT_HANGUP
     seconds, agent_level, _ = channel_levels(call.recording)
     assert seconds > 3 and agent_level > 300
