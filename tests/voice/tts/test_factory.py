@@ -6,7 +6,7 @@ import pytest
 
 from voxline.config import Settings
 from voxline.errors import ProviderError
-from voxline.voice.tts import RoutedTts, create_tts
+from voxline.voice.tts import RoutedTts, SpokenText, create_tts
 from voxline.voice.tts.espeak import EspeakTts
 from voxline.voice.voices import Voice, VoiceProvider, installed_providers, voices_of
 
@@ -25,6 +25,16 @@ class FakeTts:
         return f"{self.name}:{voice}:{text}".encode()
 
 
+class FakeTimedTts(FakeTts):
+    """A :class:`FakeTts` that also times its one-word-per-byte-pair "audio"."""
+
+    async def synthesize_timed(self, text: str, voice: str | None = None) -> SpokenText:
+        words = text.split()
+        return SpokenText(
+            b"\0\0" * len(words), tuple((2 * i, 2 * i + 2) for i in range(len(words)))
+        )
+
+
 def settings(engine: str) -> Settings:
     return Settings(tts_engine=engine)
 
@@ -40,6 +50,17 @@ async def test_routed_tts_speaks_each_voice_with_its_own_engine() -> None:
     assert await tts.synthesize("hi") == b"piper:None:hi"
     assert tts.name == "piper+espeak"
     assert tts.voices()[0].id == "piper-en-us-joe"
+
+
+async def test_routed_timed_speech_is_timed_when_the_voices_engine_can_time_it() -> None:
+    tts = RoutedTts(
+        [FakeTimedTts("piper", VoiceProvider.PIPER), FakeTts("espeak", VoiceProvider.ESPEAK_NG)]
+    )
+
+    timed = await tts.synthesize_timed("hi there", "piper-en-us-joe")
+    assert timed.word_spans == ((0, 2), (2, 4))
+    untimed = await tts.synthesize_timed("hi there", "espeak-en-gb")
+    assert untimed == SpokenText(b"espeak:espeak-en-gb:hi there")
 
 
 async def test_an_unknown_voice_falls_back_to_the_default_voice() -> None:

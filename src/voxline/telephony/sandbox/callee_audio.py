@@ -27,7 +27,7 @@ from voxline.telephony.sandbox.personas import (
 from voxline.voice.channel import LineClosed
 from voxline.voice.dtmf import DtmfDetector
 from voxline.voice.frames import FRAME_MS, AudioFrame, silence_frame, split_frames
-from voxline.voice.tts.base import TextToSpeech
+from voxline.voice.tts.base import SpokenText, TextToSpeech, TimedTextToSpeech
 from voxline.voice.turn_gap import audible_blocks
 from voxline.voice.vad import SPEECH_END, SPEECH_START, StreamingVad
 
@@ -120,9 +120,10 @@ class AudioCallee:
         """Say ``text``, pausing at its pause marks; an agent starting to talk during a
         pause is a premature cut-in (noted in :attr:`cut_ins`)."""
         parts = line_parts(text) or [text]
-        pcm = await self.tts.synthesize(spoken(text), self.voice)
         if len(parts) > 1 and self.persona.pauses:
-            pcm = await self._with_pauses(parts, pcm)
+            pcm = await self._with_pauses(parts, spoken(text))
+        else:
+            pcm = await self.tts.synthesize(spoken(text), self.voice)
         self._agent_spoke = False
         self._done_speaking.clear()
         self._speech.extend(split_frames(pcm))
@@ -131,14 +132,23 @@ class AudioCallee:
             self.cut_ins.append(spoken(text))
         self.said.append(spoken(text))
 
-    async def _with_pauses(self, parts: list[str], pcm: bytes) -> bytes:
+    async def _with_pauses(self, parts: list[str], line: str) -> bytes:
         """The whole line's audio (said in one go, so its voice carries on over each pause,
-        as a person's does mid-sentence) with silence inserted at each part's end: the
-        quietest 20 ms near where the part alone would end."""
-        cuts = []
-        for index in range(1, len(parts)):
-            alone = await self.tts.synthesize(" ".join(parts[:index]), self.voice)
-            cuts.append(_quietest_near(pcm, _audible_end(alone)))
+        as a person's does mid-sentence) with silence inserted at each part's end: between
+        the part's last word and the next part's first, where the voice timed its words
+        (:func:`cuts_between_words`); else the quietest 20 ms near where the part said alone
+        would end, which can land a short word early or late."""
+        if isinstance(self.tts, TimedTextToSpeech):
+            timed = await self.tts.synthesize_timed(line, self.voice)
+        else:
+            timed = SpokenText(await self.tts.synthesize(line, self.voice))
+        pcm = timed.pcm
+        cuts = cuts_between_words(parts, timed)
+        if cuts is None:
+            cuts = []
+            for index in range(1, len(parts)):
+                alone = await self.tts.synthesize(" ".join(parts[:index]), self.voice)
+                cuts.append(_quietest_near(pcm, _audible_end(alone)))
         pieces, start = [], 0
         for cut in cuts:
             pause = self.persona.pauses[self._pauses % len(self.persona.pauses)]
@@ -233,6 +243,29 @@ class AudioCallee:
 
 
 _BLOCK = 320  # 10 ms of 16 kHz PCM16
+
+
+def cuts_between_words(parts: list[str], line: SpokenText) -> list[int] | None:
+    """Where to pause after each part but the last (byte offsets into ``line.pcm``): the
+    quietest 20 ms between the part's last word and the next one's first, by the words'
+    timings. None when the speech has no timings or not one per word of the parts."""
+    counts = [len(part.split()) for part in parts]
+    spans = line.word_spans
+    if len(spans) != sum(counts):
+        return None
+    cuts, words = [], 0
+    for count in counts[:-1]:
+        words += count
+        cuts.append(_quietest_between(line.pcm, spans[words - 1][1], spans[words][0]))
+    return cuts
+
+
+def _quietest_between(pcm: bytes, low: int, high: int) -> int:
+    """The start of the quietest 20 ms of ``pcm[low:high]`` (``low`` when it is shorter)."""
+    window = 20 * _BLOCK // 10
+    if high - low <= window:
+        return low // 2 * 2
+    return _quietest_near(pcm, (low + high - window) // 2 // 2 * 2, (high - low - window) // 2)
 
 
 def _audible_end(pcm: bytes) -> int:

@@ -19,10 +19,18 @@ from collections.abc import Sequence
 from voxline.config import Settings
 from voxline.errors import ProviderError
 from voxline.logging import get_logger
-from voxline.voice.tts.base import TextToSpeech, VoiceInfo
+from voxline.voice.tts.base import SpokenText, TextToSpeech, TimedTextToSpeech, VoiceInfo
 from voxline.voice.voices import VoiceProvider, installed_providers, offered_providers
 
-__all__ = ["RoutedTts", "TextToSpeech", "VoiceInfo", "create_tts", "engine_for"]
+__all__ = [
+    "RoutedTts",
+    "SpokenText",
+    "TextToSpeech",
+    "TimedTextToSpeech",
+    "VoiceInfo",
+    "create_tts",
+    "engine_for",
+]
 
 log = get_logger(__name__)
 
@@ -55,6 +63,13 @@ class RoutedTts:
     async def synthesize(self, text: str, voice: str | None = None) -> bytes:
         engine, engine_voice = self.engine_of(voice)
         return await engine.synthesize(text, engine_voice)
+
+    async def synthesize_timed(self, text: str, voice: str | None = None) -> SpokenText:
+        """The voice's engine's timed synthesis; untimed speech when it has none."""
+        engine, engine_voice = self.engine_of(voice)
+        if isinstance(engine, TimedTextToSpeech):
+            return await engine.synthesize_timed(text, engine_voice)
+        return SpokenText(await engine.synthesize(text, engine_voice))
 
 
 def engine_for(provider: VoiceProvider) -> TextToSpeech:

