@@ -39,10 +39,11 @@ from voxline.voice.stt.whisper import (
 from voxline.voice.tts.espeak import EspeakTts
 
 # Corpus word error rates measured with CT2_FORCE_CPU_ISA=GENERIC, AVX, AVX2 and AVX512
-# (espeak-ng 1.51, tiny.en int8, greedy), in the window fitted to each sentence:
-#   clean:      en-us 0.042, en-us+f3 0.183
-#   phone line: en-us 0.211-0.254, en-us+f3 0.197
-# (in Whisper's whole 30 s window: 0.056-0.099, 0.169-0.183, 0.254-0.296 and 0.254).
+# (espeak-ng 1.51, tiny.en int8, greedy), each sentence in a window fitted to it unless that
+# decode was unsure (then in Whisper's whole 30 s window, which the instruction set decides):
+#   clean:      en-us 0.042, en-us+f3 0.141-0.169
+#   phone line: en-us 0.254-0.296, en-us+f3 0.211
+# (all in the whole window: 0.056-0.099, 0.169-0.183, 0.254-0.296 and 0.254).
 # A single sentence ranges from 0 to 0.5 (the robotic voice through mu-law loses words), which
 # is why no test bounds one sentence. Each bound is the worst figure plus about 0.12-0.15.
 CLEAN_WER_AT_MOST = 0.30

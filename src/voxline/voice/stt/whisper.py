@@ -13,8 +13,9 @@ shorter window as well; here the window is the audio's own frames, but never und
 :data:`MIN_WINDOW_FRAMES` (10 s): on windows of 6 s and less tiny.en fell into repetition loops
 ("Okay, that sounds good to me." forty times), at 10 s it wrote what the 30 s window wrote,
 word for word on the sandbox's lines, with the same word timings, in a quarter of the time
-(bench/README.md). A result that still looks degenerate (repetitive, or improbable) is done
-again the standard way, and so is audio longer than the 30 s window.
+(bench/README.md). A result that looks degenerate or unsure (repetitive, a mean token
+log-probability under -0.4, maybe silence) is done again the standard way, and so is audio
+longer than the 30 s window.
 
 :meth:`WhisperStt.transcribe_timed` also times each word: faster-whisper's cross-attention
 alignment of the decoded text against the encoded window (a few percent more CPU).
@@ -44,12 +45,15 @@ MIN_SECONDS = 0.1
 # The fitted window's bounds, in 10 ms mel frames: Whisper's own window is 30 s.
 MIN_WINDOW_FRAMES = 1000
 MAX_WINDOW_FRAMES = 3000
-# faster-whisper's own thresholds for a decode to be redone (its temperature fallback) or
-# dropped: a text that gzip compresses this well repeats itself; a mean token log-probability
-# this low is a guess; a no-speech probability this high may be silence. The fitted window
-# leaves such a result, and one without a word, to the whole window's rules.
+# When a fitted window's decode is left to the whole window: a text that gzip compresses this
+# well repeats itself and a no-speech probability this high may be silence (faster-whisper's
+# own thresholds); a mean token log-probability under -0.4 is a decode the model was unsure
+# of, where the fitted window wrote worse text than the whole one more often than better (on
+# espeak-ng's robotic voice through the phone line, at -0.49: "Yes, peeking, what is this I'm
+# out?" for "Yes, speaking. What is this about?"). The sandbox's Piper voice through the phone
+# line decodes whole sentences at -0.39 to -0.05; bare "Yes.", "Okay.", "Uh-huh." below -0.6.
 _MAX_COMPRESSION_RATIO = 2.4
-_MIN_AVG_LOGPROB = -1.0
+_MIN_AVG_LOGPROB = -0.4
 _NO_SPEECH = 0.6
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
 _APPEND_PUNCTUATION = "\"'.,!?:”)]}"  # an English model: no full-width marks
@@ -135,8 +139,8 @@ def encoder_window(frames: int) -> int | None:
 
 
 def looks_degenerate(text: str, avg_logprob: float, no_speech_prob: float) -> bool:
-    """Whether a fitted window's decode is left to the whole window's rules: no word at all,
-    a text that repeats itself, a guess, or maybe silence (faster-whisper's thresholds)."""
+    """Whether a fitted window's decode is left to the whole window: no word at all, a text
+    that repeats itself, an unsure decode, or maybe silence."""
     from faster_whisper.transcribe import get_compression_ratio
 
     return (
