@@ -38,7 +38,7 @@ frame (:meth:`~EchoCanceller.process`):
    remove and is passed as it is.
 
 Cost (``bench/README.md``, "the echo canceller's cost"; ``python -m bench.echo_cost``): a
-frame passed as it is costs the two streams' bookkeeping, ~10-15 µs for both calls; a delay
+frame passed as it is costs the two streams' bookkeeping, ~7-15 µs for both calls; a delay
 search ~0.3-0.5 ms; an echoing line ~35-55 µs per frame on average while the agent talks
 (most of its frames are explained by the path and silenced without a new fit). The two
 streams' histories are kept as 16-bit samples, ~170 KiB per call. Pure numpy; no state is
