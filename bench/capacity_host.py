@@ -46,7 +46,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -55,12 +55,17 @@ from voxline.config import load_settings
 from voxline.engine.runner import Engine
 from voxline.logging import configure_logging
 from voxline.storage.db import Database
-from voxline.voice.ticker import PHASES
+from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
+from voxline.voice.barge_in import BargeInGate
+from voxline.voice.interruptions import Verdict
+from voxline.voice.playback import Playback, Utterance
+from voxline.voice.recorder import CallRecorder
+from voxline.voice.ticker import PHASES, shared_ticker
+from voxline.voice.turns import HeardAudio
+from voxline.voice.vad import SPEECH_END, SPEECH_START, SileroVad, StreamingVad, VadEvent
 
-if TYPE_CHECKING:
-    from voxline.voice.barge_in import BargeInGate
-    from voxline.voice.playback import Playback
-    from voxline.voice.vad import StreamingVad, VadEvent
+# The voice modules above are the engine's own (its sessions import them): importing them
+# here costs the text mode nothing, and keeps imports out of the per-frame functions below.
 
 FRAME_SECONDS = 0.02
 
@@ -227,8 +232,6 @@ class AudioCalls:
         gate: bool = True,
         phases: int = PHASES,
     ) -> None:
-        from voxline.voice.audio import pcm16_to_mulaw
-
         self.engine = engine
         self.gate = gate
         self.phases = phases
@@ -253,9 +256,6 @@ class AudioCalls:
             await asyncio.sleep(0.2)
 
     async def media(self, call_id: str) -> None:
-        from voxline.voice.ticker import shared_ticker
-        from voxline.voice.vad import SileroVad, StreamingVad
-
         if self.vad == "batched":
             vad = StreamingVad(self.engine.voice.vad_batch.stream())
         else:
@@ -310,10 +310,6 @@ class CallMedia:
         gate: bool = True,
     ) -> None:
         from voxline.testing.speech import FakeStt
-        from voxline.voice.audio import Resampler
-        from voxline.voice.barge_in import BargeInGate
-        from voxline.voice.playback import Playback
-        from voxline.voice.recorder import CallRecorder
 
         self.vad = vad
         self.up, self.down = Resampler(8000, 16000), Resampler(16000, 8000)
@@ -329,9 +325,6 @@ class CallMedia:
         self.index = 0
 
     async def frame(self) -> None:
-        from voxline.voice.audio import mulaw_to_pcm16, pcm16_to_mulaw
-        from voxline.voice.playback import Utterance
-
         gate, playback = self.gate, self.playback
         start = self.index * 160 % (len(self.contact_ulaw) - 160)
         contact = self.up.process(mulaw_to_pcm16(self.contact_ulaw[start : start + 160]))
@@ -366,10 +359,6 @@ def _barge_in(
 ) -> None:
     """What ``CallSession``'s listener does with the VAD's events and the gate's decision
     (``_listen``, ``_judge_barge_in``, ``_barge_in``), without the turn book-keeping."""
-    from voxline.voice.interruptions import Verdict
-    from voxline.voice.turns import HeardAudio
-    from voxline.voice.vad import SPEECH_END, SPEECH_START
-
     for event in events:
         if event is SPEECH_START and playback.active:
             playback.hold()

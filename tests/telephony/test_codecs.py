@@ -68,3 +68,24 @@ def test_agent_audio_at_the_wire_rate_is_sent_as_it_is(codec: type) -> None:
 def test_agent_audio_at_another_rate_is_refused(codec: type) -> None:
     with pytest.raises(ValueError, match="Hz"):
         _started(codec).audio(AudioFrame(bytes(441 * 2), 22050))
+
+
+@pytest.mark.parametrize("codec", CODECS, ids=lambda kind: kind.__name__)
+def test_a_media_message_is_the_text_json_dumps_makes_of_it(codec: type) -> None:
+    # The messages are assembled around their payload; the text must be json.dumps' own,
+    # key order and escapes included (a stream id with a quote and a non-ASCII letter).
+    media = _started(codec)
+    if isinstance(media, TwilioMediaCodec):
+        media.stream_sid = 'MZ"é\\' + "0" * 28
+    pcm = (np.sin(np.arange(480) / 3) * 8000).astype("<i2").tobytes()
+    messages = media.audio(AudioFrame(pcm, 8000))
+    if isinstance(media, TwilioMediaCodec):
+        media.stream_sid = "MZ" + "1" * 32  # a new stream: a new envelope
+        messages += media.audio(AudioFrame(pcm[:320], 8000))
+    assert len(messages) == (4 if isinstance(media, TwilioMediaCodec) else 3)
+    for message in messages:
+        assert message == json.dumps(json.loads(message))
+    payloads = [base64.b64decode(json.loads(m)["media"]["payload"]) for m in messages]
+    assert b"".join(payloads[:3]) == pcm16_to_mulaw(pcm)
+    if isinstance(media, TwilioMediaCodec):
+        assert json.loads(messages[-1])["streamSid"] == "MZ" + "1" * 32

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+import soxr
 
 from voxline.voice.audio import (
     SILENCE_DBFS,
@@ -107,6 +108,22 @@ def test_streaming_resampler_fed_in_frames_equals_one_shot() -> None:
     n = min(len(streamed), len(whole))
     # No clicks at the 20 ms seams: the streamed output tracks the one-shot output.
     assert np.max(np.abs(streamed[100 : n - 100] - whole[100 : n - 100])) < 200
+
+
+@pytest.mark.parametrize(
+    ("rates", "frame"), [((8000, 16000), 320), ((16000, 8000), 640), ((8000, 16000), 74)]
+)
+def test_the_streaming_resampler_gives_soxr_s_own_stream_exactly(
+    rates: tuple[int, int], frame: int
+) -> None:
+    # soxr's 1-D input (the form used before) against the 2-D one Resampler passes now.
+    signal = tone(300, 1.0, rates[0]) + tone(1100, 0.5, rates[0], 0.9)
+    ours = Resampler(*rates)
+    theirs = soxr.ResampleStream(*rates, 1, "int16", quality="QQ")
+    for at in range(0, len(signal), frame):
+        piece = signal[at : at + frame]
+        expected = theirs.resample_chunk(np.frombuffer(piece, dtype="<i2")).tobytes()
+        assert ours.process(piece) == expected
 
 
 def test_rms_dbfs() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.voice.speech import phone_line
-from voxline.voice.echo import EchoCanceller, _History
+from voxline.voice.echo import EchoCanceller, _frame_energy, _History
 from voxline.voice.frames import split_frames
 from voxline.voice.tts.espeak import EspeakTts
 from voxline.voice.vad import SPEECH_START, Endpointer, SileroVad, StreamingVad
@@ -193,3 +193,12 @@ def test_the_stream_history_keeps_the_last_samples_in_order(frame: int) -> None:
     # Not yet seen: zeros; no longer kept: None.
     np.testing.assert_array_equal(history.range(4990, 5010)[10:], np.zeros(10))
     assert history.range(3999, 4100) is None
+
+
+def test_a_frames_energy_is_its_exact_sum_of_squares() -> None:
+    # Full scale, the largest squares there are: any summation order stays exact in float64.
+    rng = np.random.default_rng(3)
+    for length in (320, 333, 7, 16000):
+        samples = rng.choice(np.array([-32768, 32767, -1, 0, 12345], dtype=np.int16), length)
+        exact = sum(int(x) * int(x) for x in samples)
+        assert _frame_energy(samples.astype(np.float64)) == float(exact)

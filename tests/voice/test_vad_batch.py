@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from voxline.voice.audio import float32_to_pcm16
+from voxline.voice.audio import float32_to_pcm16, pcm16_to_float32
 from voxline.voice.frames import split_frames
 from voxline.voice.vad import (
     SPEECH_END,
@@ -21,7 +21,7 @@ from voxline.voice.vad import (
     StreamingVad,
     VadEvent,
 )
-from voxline.voice.vad_batch import Floats, SileroBatch
+from voxline.voice.vad_batch import CONTEXT_SAMPLES, STATE_SIZE, Floats, SileroBatch
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["model-thread", "inline"])
@@ -150,3 +150,23 @@ async def test_the_model_runs_on_its_own_thread_and_windows_queued_meanwhile_go_
     loop_thread = threading.get_ident()
     assert loop_thread not in threaded.threads and len(threaded.threads) == 1
     assert inline.threads == {loop_thread}
+
+
+def test_the_model_input_holds_each_stream_s_context_window_and_state_exactly() -> None:
+    scorer = SileroBatch(threaded=False)
+    rng = np.random.default_rng(5)
+    streams = [scorer.stream() for _ in range(3)]
+    for stream in streams:
+        stream.context = rng.standard_normal(CONTEXT_SAMPLES).astype(np.float32)
+        stream.state = rng.standard_normal((2, STATE_SIZE)).astype(np.float32)
+    # Full scale both ways and everything between: the conversion is pcm16_to_float32's.
+    windows = [_noise(seed, 0.032, -6) for seed in range(2)] + [
+        np.array([-32768, 32767] * (WINDOW_BYTES // 4), dtype="<i2").tobytes()
+    ]
+    inputs, state = scorer._inputs(streams, windows)
+    for row, (stream, window) in enumerate(zip(streams, windows, strict=True)):
+        assert inputs[row, :CONTEXT_SAMPLES].tobytes() == stream.context.tobytes()
+        assert inputs[row, CONTEXT_SAMPLES:].tobytes() == pcm16_to_float32(window).tobytes()
+        assert state[:, row, :].tobytes() == stream.state.tobytes()
+    assert state.shape == (2, 3, STATE_SIZE)
+    scorer.close()

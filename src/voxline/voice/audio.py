@@ -67,7 +67,9 @@ class Resampler:
     def process(self, pcm: bytes) -> bytes:
         if self._stream is None:
             return pcm
-        samples = np.frombuffer(pcm, dtype=_PCM)
+        # As soxr's 2-D input (samples x 1 channel): the output comes back as it is made,
+        # where a 1-D input goes through a reshape and np.squeeze on every frame.
+        samples = np.frombuffer(pcm, dtype=_PCM)[:, np.newaxis]
         return np.asarray(self._stream.resample_chunk(samples), dtype=_PCM).tobytes()
 
     def flush(self) -> bytes:

@@ -69,7 +69,10 @@ class Playback:
 
     def __post_init__(self) -> None:
         self._line_frame_bytes = frame_bytes(self.line_rate)
-        self._line_silence = AudioFrame(bytes(self._line_frame_bytes), self.line_rate)
+        # An idle or held frame: the same (immutable) silence every time, not a new one.
+        self._silence = PlayedFrame(
+            bytes(FRAME_BYTES), AudioFrame(bytes(self._line_frame_bytes), self.line_rate), None
+        )
 
     @property
     def active(self) -> bool:
@@ -102,24 +105,28 @@ class Playback:
     def next_played(self) -> PlayedFrame:
         """The next 20 ms of agent audio at 16 kHz and at the line's rate (silence when
         idle), and the utterance it belongs to."""
-        while self.queue and self.queue[0].done:
-            self.finished.append(self.queue.popleft())
-        if not self.queue or self.held:
-            return PlayedFrame(bytes(FRAME_BYTES), self._line_silence, None)
-        current = self.queue[0]
-        index = current.played_bytes // FRAME_BYTES
-        chunk = current.pcm[current.played_bytes : current.played_bytes + FRAME_BYTES]
-        current.played_bytes += len(chunk)
+        queue = self.queue
+        while queue and queue[0].done:
+            self.finished.append(queue.popleft())
+        if not queue or self.held:
+            return self._silence
+        current = queue[0]
+        played = current.played_bytes
+        chunk = current.pcm[played : played + FRAME_BYTES]
+        current.played_bytes = played + len(chunk)
         if len(chunk) < FRAME_BYTES:
             chunk += bytes(FRAME_BYTES - len(chunk))
         if self.line_rate == SAMPLE_RATE:
             line = AudioFrame(chunk)
         else:
             size = self._line_frame_bytes
-            piece = current.line_pcm[index * size : (index + 1) * size]
-            line = AudioFrame(piece + bytes(size - len(piece)), self.line_rate)
+            at = played // FRAME_BYTES * size
+            piece = current.line_pcm[at : at + size]
+            if len(piece) < size:
+                piece += bytes(size - len(piece))
+            line = AudioFrame(piece, self.line_rate)
         if current.done:
-            self.finished.append(self.queue.popleft())
+            self.finished.append(queue.popleft())
         return PlayedFrame(chunk, line, current)
 
     def cut(self) -> list[Utterance]:

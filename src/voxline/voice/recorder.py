@@ -82,17 +82,24 @@ class CallRecorder:
         """Append one chunk of both sides (same instant, same length; pads the shorter)."""
         if self._wav is None:
             raise RuntimeError("recorder is closed")
-        agent = memoryview(agent_pcm)[: len(agent_pcm) // SAMPLE_WIDTH * SAMPLE_WIDTH]
-        contact = memoryview(contact_pcm)[: len(contact_pcm) // SAMPLE_WIDTH * SAMPLE_WIDTH]
-        size = max(len(agent), len(contact))
-        if not size:
-            return
-        self._agent += agent
-        self._contact += contact
-        if len(agent) < size:
-            self._agent += bytes(size - len(agent))
-        elif len(contact) < size:
-            self._contact += bytes(size - len(contact))
+        size = len(agent_pcm)
+        if size == len(contact_pcm) and not size % SAMPLE_WIDTH:  # a frame of each, as usual
+            if not size:
+                return
+            self._agent += agent_pcm
+            self._contact += contact_pcm
+        else:
+            agent = memoryview(agent_pcm)[: len(agent_pcm) // SAMPLE_WIDTH * SAMPLE_WIDTH]
+            contact = memoryview(contact_pcm)[: len(contact_pcm) // SAMPLE_WIDTH * SAMPLE_WIDTH]
+            size = max(len(agent), len(contact))
+            if not size:
+                return
+            self._agent += agent
+            self._contact += contact
+            if len(agent) < size:
+                self._agent += bytes(size - len(agent))
+            elif len(contact) < size:
+                self._contact += bytes(size - len(contact))
         self._frames += size // SAMPLE_WIDTH
         if len(self._agent) * CHANNELS >= self._flush_bytes:
             self.flush()

@@ -35,6 +35,14 @@ CARRIER_RATE = 8000
 CONTENT_TYPE = "audio/x-mulaw"
 _DIGITS = re.compile(r"[0-9A-D*#]")
 _HEX_ID = re.compile(r"[0-9a-fA-F]{32}")
+# A playAudio message as json.dumps writes it, either side of its payload.
+_PLAY_END = '"}}'
+_PLAY_HEAD = json.dumps(
+    {
+        "event": "playAudio",
+        "media": {"contentType": CONTENT_TYPE, "sampleRate": CARRIER_RATE, "payload": ""},
+    }
+)[: -len(_PLAY_END)]
 
 
 def _call_id_from(extra_headers: object) -> str | None:
@@ -152,12 +160,9 @@ class PlivoMediaCodec:
         return [self._play_message(f.pcm) for f in frames]
 
     def _play_message(self, pcm8k: bytes) -> str:
-        media = {
-            "contentType": CONTENT_TYPE,
-            "sampleRate": CARRIER_RATE,
-            "payload": encode_ulaw_payload(pcm16_to_mulaw(pcm8k)),
-        }
-        return json.dumps({"event": "playAudio", "media": media})
+        # The string json.dumps makes of the message (base64 has nothing to escape), without
+        # encoding it whole 50 times a second.
+        return _PLAY_HEAD + encode_ulaw_payload(pcm16_to_mulaw(pcm8k)) + _PLAY_END
 
     def mark(self, name: str) -> list[str]:
         """Held-back audio, then a ``checkpoint``: Plivo answers ``playedStream`` named

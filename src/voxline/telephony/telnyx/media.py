@@ -38,6 +38,9 @@ WIRE_RATE = 8000
 WIRE_ENCODING = "PCMU"
 # 20 ms of 8 kHz μ-law, one byte per sample.
 WIRE_CHUNK_BYTES = WIRE_RATE * 20 // 1000
+# A media message as json.dumps writes it, either side of its payload.
+_MEDIA_END = '"}}'
+_MEDIA_HEAD = json.dumps({"event": "media", "media": {"payload": ""}})[: -len(_MEDIA_END)]
 
 
 def decode_payload(payload: str) -> bytes:
@@ -127,7 +130,9 @@ class TelnyxMediaCodec:
 
     @staticmethod
     def _media_message(pcm8k: bytes) -> str:
-        return json.dumps({"event": "media", "media": {"payload": encode_payload(pcm8k)}})
+        # The string json.dumps makes of the message (base64 has nothing to escape), without
+        # encoding it whole 50 times a second.
+        return _MEDIA_HEAD + encode_payload(pcm8k) + _MEDIA_END
 
     def audio(self, frame: AudioFrame) -> list[str]:
         """``media`` messages of exactly 20 ms for agent audio, at the codec's

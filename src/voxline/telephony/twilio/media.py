@@ -35,6 +35,8 @@ from voxline.voice.frames import SAMPLE_RATE, AudioFrame, Framer
 WIRE_RATE = 8000
 # 20 ms of 8 kHz μ-law, one byte per sample.
 WIRE_CHUNK_BYTES = WIRE_RATE * 20 // 1000
+# What follows a media message's payload: its string's closing quote and two braces.
+_MEDIA_END = '"}}'
 
 
 class TwilioMediaCodec:
@@ -49,6 +51,8 @@ class TwilioMediaCodec:
         self._framer = Framer(sample_rate)
         self._outbound = Resampler(sample_rate, WIRE_RATE)
         self._pending = b""  # μ-law not yet filling a 20 ms message
+        # (streamSid, a media message up to its payload), made once per stream.
+        self._media_head: tuple[str, str] | None = None
 
     # -- Twilio → Voxline -------------------------------------------------------------
 
@@ -107,7 +111,14 @@ class TwilioMediaCodec:
         return json.dumps({"event": event, "streamSid": self.stream_sid, **fields})
 
     def _media_message(self, ulaw: bytes) -> str:
-        return self._envelope("media", media={"payload": base64.b64encode(ulaw).decode()})
+        # json.dumps' own text around the payload, made once per stream: base64 has nothing
+        # to escape, so head + payload + end is the string json.dumps would return, without
+        # encoding the whole message 50 times a second.
+        head = self._media_head
+        if head is None or head[0] != self.stream_sid:
+            envelope = self._envelope("media", media={"payload": ""})
+            head = self._media_head = (self.stream_sid or "", envelope[: -len(_MEDIA_END)])
+        return head[1] + base64.b64encode(ulaw).decode() + _MEDIA_END
 
     def _chunks(self, *, everything: bool) -> list[str]:
         """Messages of 20 ms from the buffered μ-law; with ``everything`` a short last one."""
