@@ -186,7 +186,7 @@ def test_a_sure_model_and_finished_words_still_wait_out_a_pause_between_clauses(
 
 
 def test_something_asked_for_is_collected_until_the_words_give_all_of_it() -> None:
-    policy = TurnPolicy(finished_wait_ms=200.0)
+    policy = TurnPolicy(finished_wait_ms=200.0, least_wait_ms=0.0)
     assert policy.extra_wait_ms(0.95, Asked.DIGITS, Verdict.UNSURE) == 1200.0
     assert policy.extra_wait_ms(0.95, Asked.DIGITS) == 1200.0
     assert policy.extra_wait_ms(0.05, Asked.DIGITS, Verdict.FINISHED) == 200.0

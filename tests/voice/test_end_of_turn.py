@@ -116,8 +116,8 @@ async def test_a_sure_model_ends_the_turn_at_once_an_unsure_one_waits() -> None:
         assert marks is not None and marks.eot_probability == probability
         return round(clock.now() - started, 2)
 
-    # A sure model waits only the policy's least wait (150 ms) after the stop.
-    assert await clock.run(scenario(0.95)) == pytest.approx(0.15, abs=0.011)
+    # A sure model waits only the policy's least wait (250 ms) after the stop.
+    assert await clock.run(scenario(0.95)) == pytest.approx(0.25, abs=0.011)
     assert await clock.run(scenario(0.5)) == pytest.approx(0.5, abs=0.011)
     assert await clock.run(scenario(0.05)) == pytest.approx(1.0, abs=0.011)
 
@@ -171,7 +171,7 @@ async def test_digits_asked_for_wait_longer_and_no_model_means_no_wait() -> None
 
     asked = "What is the best phone number to reach you?"
     assert await clock.run(delay(FakeModel(0.95), asked)) == pytest.approx(1.2, abs=0.011)
-    assert await clock.run(delay(FakeModel(0.95), "How are you?")) == pytest.approx(0.15, abs=0.011)
+    assert await clock.run(delay(FakeModel(0.95), "How are you?")) == pytest.approx(0.25, abs=0.011)
     assert await clock.run(delay(None, "How are you?")) <= 0.01
 
 
@@ -330,7 +330,7 @@ async def test_no_words_to_judge_and_a_longer_model_wait_add_nothing() -> None:
         return round(clock.now() - started, 2)
 
     # No words: the sure model's wait alone (the least wait after the stop).
-    assert await clock.run(delay(FakeModel(0.95), None)) == pytest.approx(0.15, abs=0.011)
+    assert await clock.run(delay(FakeModel(0.95), None)) == pytest.approx(0.25, abs=0.011)
     asked = "What is the best phone number to reach you?"
     assert await clock.run(delay(FakeModel(0.95), "My number is.", asked)) == pytest.approx(
         1.2, abs=0.011

@@ -127,16 +127,25 @@ class TurnPolicy:
     silence already. ``finished_wait_ms`` is the longest wait after the stop for a turn
     whose words end a sentence (:attr:`Verdict.FINISHED`), whatever the model said: the
     model reads prosody only, and scores synthesized or flat voices' finished sentences
-    low, which would make nearly every turn wait its longest.
+    low, which would make nearly every turn wait its longest. ``unsure_wait_ms`` is the
+    least wait for a turn whose words say neither (:attr:`Verdict.UNSURE`: "Yes.",
+    "Okay.", a transcript without a final stop): the model scores such a pause finished as
+    often as not on the sandbox's voice (0.95-0.98 for "Yes," before "that's right"); with
+    the stop ~300 ms into the quiet it covers pauses up to ~0.9 s. ``least_wait_ms`` is the
+    shortest wait after the stop when there is a model, however sure it is and whatever the
+    words: one speaker's pauses between clauses and sentences run to ~350 ms (measured on
+    the sandbox's voice, "That works for me, | but ..."), the stop comes ~300 ms into the
+    quiet, and the VAD knows the contact went on only ~130 ms after they did (three voiced
+    windows, then the start).
     """
 
     curve: WaitCurve = WaitCurve()
     collecting_wait_ms: float = 1200.0
     no_model_wait_ms: float = 0.0
     unfinished_wait_ms: float = 1100.0
-    finished_wait_ms: float = 200.0
+    finished_wait_ms: float = 250.0
     unsure_wait_ms: float = 700.0
-    least_wait_ms: float = 150.0
+    least_wait_ms: float = 250.0
 
     def extra_wait_ms(
         self,
