@@ -28,7 +28,7 @@ from voxline.voice.tts.base import SpokenText, VoiceInfo
 from voxline.voice.voices import VoiceProvider, voices_of
 
 if TYPE_CHECKING:
-    from piper import PiperVoice
+    from piper import AudioChunk, PiperVoice
 
 PROVIDER = "piper"
 VOICE_NAME = "en_US-joe-medium"
@@ -146,17 +146,11 @@ class PiperTts:
         return await pool.run(self._synthesize_timed, text)
 
     def _synthesize_timed(self, text: str) -> SpokenText:
-        piper_voice = load_voice(self.threads, timed=True)
-        try:
-            chunks = list(piper_voice.synthesize(text, include_alignments=True))
-        except Exception as exc:
-            raise ProviderError(
-                f"Piper failed: {type(exc).__name__}", provider=PROVIDER, retryable=False
-            ) from exc
+        chunks = self._chunks(text, timed=True)
         if not chunks:
             return SpokenText(b"")
         rate = chunks[0].sample_rate
-        pcm = resample(b"".join(c.audio_int16_bytes for c in chunks), rate, SAMPLE_RATE)
+        pcm = _pcm16k(chunks)
         aligned = [c.phoneme_alignments for c in chunks]
         if any(alignments is None for alignments in aligned):
             return SpokenText(pcm)
@@ -170,14 +164,23 @@ class PiperTts:
         )
 
     def _synthesize(self, text: str) -> bytes:
-        piper_voice = load_voice(self.threads)
+        return _pcm16k(self._chunks(text, timed=False))
+
+    def _chunks(self, text: str, *, timed: bool) -> list[AudioChunk]:
+        """Piper's audio of ``text``, one chunk per sentence (timed: with alignments)."""
+        piper_voice = load_voice(self.threads, timed=timed)
         try:
-            chunks = list(piper_voice.synthesize(text))
+            return list(piper_voice.synthesize(text, include_alignments=timed))
         except Exception as exc:
             raise ProviderError(
                 f"Piper failed: {type(exc).__name__}", provider=PROVIDER, retryable=False
             ) from exc
-        if not chunks:
-            return b""
-        rate = chunks[0].sample_rate
-        return resample(b"".join(c.audio_int16_bytes for c in chunks), rate, SAMPLE_RATE)
+
+
+def _pcm16k(chunks: list[AudioChunk]) -> bytes:
+    """The chunks back to back, resampled to 16 kHz (empty when there are none)."""
+    if not chunks:
+        return b""
+    return resample(
+        b"".join(c.audio_int16_bytes for c in chunks), chunks[0].sample_rate, SAMPLE_RATE
+    )
