@@ -165,6 +165,10 @@ async def baseline(kit: VoiceKit, callee_voice: str, repeats: int = 5) -> float:
     return statistics.median(samples)
 
 
+# Per-turn fields kept in the JSON report.
+_TURN_ROW = ("wire_gap_ms", "eot_wait_ms", "eot_judge", "eot_probability", "eot_context")
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -226,6 +230,8 @@ async def main(
                 "answered_after_a_hold": sum(1 for t in caller_turns if t["held_unfinished"]),
                 # Which judge set each answered turn's end-of-turn wait (voice.end_of_turn).
                 "eot_judges": dict(Counter(str(t["eot_judge"]) for t in caller_turns)),
+                # Every answered turn, in order: what the slow ones waited for.
+                "turn_rows": [{key: t[key] for key in _TURN_ROW} for t in caller_turns],
             }
             turns += caller_turns
     wire = [t["wire_gap_ms"] for t in turns if t["wire_gap_ms"] is not None]

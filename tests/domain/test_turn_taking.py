@@ -197,8 +197,17 @@ def test_something_asked_for_is_collected_until_the_words_give_all_of_it() -> No
         is Verdict.FINISHED
     )
     # Not yet all of it, or not ended: the collecting wait goes on.
+    # A number read out slowly is often written without a final stop, and a slowly read
+    # "four" after "is" as "for": the number still ends the text, with its ten digits.
+    assert Said("Sure, it is 415 555 0198").verdict(Asked.DIGITS) is Verdict.FINISHED
+    assert Said("sure it is for 155550198").verdict(Asked.DIGITS) is Verdict.FINISHED
+    # Not yet all of it, or the text goes on past the number: the collecting wait goes on.
     assert Said("Sure, it is 415-555.").verdict(Asked.DIGITS) is Verdict.UNSURE
-    assert Said("Sure, it is 415 555 0198").verdict(Asked.DIGITS) is Verdict.UNSURE
+    assert Said("Sure, it is 415 555 01").verdict(Asked.DIGITS) is Verdict.UNSURE
+    assert Said("sure it is for one five.").verdict(Asked.DIGITS) is Verdict.UNSURE
+    assert Said("It is 415-555-0198, extension").verdict(Asked.DIGITS) is Verdict.UNSURE
+    # "for" counts as "four" only before a digit.
+    assert not gives_whole(Asked.DIGITS, "I'll wait for it: 415 555 019.")
     # A finished sentence is not an answer when it holds no number.
     assert Said("Sure, let me find it.").verdict(Asked.DIGITS) is Verdict.UNSURE
     # Ten digits say nothing of a whole e-mail or postal address.
@@ -242,6 +251,20 @@ def test_a_sentence_with_a_final_stop_sounds_finished(text: str) -> None:
     "text", ["Yes.", "Okay.", "Could we move it to", "I was wondering if.", "check my...", ""]
 )
 def test_an_interjection_or_a_sentence_without_its_end_does_not(text: str) -> None:
+    assert not sounds_finished(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["that works for me but i need to check my calendar thanks goodbye", "Okay bye", "Bye-bye"],
+)
+def test_a_farewell_ends_a_turn_without_a_final_stop(text: str) -> None:
+    assert sounds_finished(text)
+    assert Said(text, text).verdict() is Verdict.FINISHED
+
+
+@pytest.mark.parametrize("text", ["goodbye and", "I live on Byers", "but i need to"])
+def test_words_that_only_hold_a_farewell_or_lack_one_are_not_finished(text: str) -> None:
     assert not sounds_finished(text)
 
 

@@ -303,31 +303,43 @@ def _guessed(word: TimedWord, speech_end_s: float) -> bool:
 
 
 _FINAL_STOP = re.compile(r"[.!?]\W*$")
+# A farewell ends a turn, punctuated or not (speech-to-text sometimes writes a whole turn
+# without a mark: "that works for me but i need to check my calendar thanks goodbye").
+_FAREWELL = re.compile(r"\b(?:good-?)?bye(?:[- ]bye)?\W*$")
 
 
 def sounds_finished(text: str) -> bool:
     """Whether a transcript ends a sentence: a full stop, question or exclamation mark
     after a word that may end one, and more than an interjection ("Yes." is as often the
-    start of "Yes, that's right" as a whole answer)."""
+    start of "Yes, that's right" as a whole answer); or a farewell ("... thanks goodbye")."""
     text = text.strip()
+    if _FAREWELL.search(text.lower()):
+        return True
     if not _FINAL_STOP.search(text) or sounds_unfinished(text):
         return False
     words = _WORD.findall(text.lower().replace("\u2019", "'"))
     return any(word not in _INTERJECTIONS for word in words)
 
 
-_DIGIT = re.compile(r"\d|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b")
+_DIGIT_WORDS = "zero|oh|one|two|three|four|five|six|seven|eight|nine"
+# A digit, or "for" written for "four" before one ("it is for one five ...": speech-to-text
+# often hears a slowly read "four" after "is" as "for").
+_DIGIT = re.compile(rf"\d|\b(?:{_DIGIT_WORDS})\b|\bfor\b(?=[\s,.-]*(?:\d|(?:{_DIGIT_WORDS})\b))")
+# The text stops on a digit (the number it reads out is where it ends).
+_ENDS_ON_DIGIT = re.compile(rf"(?:\d|\b(?:{_DIGIT_WORDS}))\W*$")
 # A phone number read out whole: ten digits (a North American number with its area code).
 _WHOLE_NUMBER_DIGITS = 10
 
 
 def gives_whole(asked: Asked, text: str) -> bool:
-    """Whether ``text`` already gives all of what was asked for, ended as a sentence: a
-    phone number's ten digits when digits were asked for. Shorter codes (a zip code, a PIN,
-    a date) and e-mail or postal addresses have no length to tell they are whole."""
-    if asked is not Asked.DIGITS or not _FINAL_STOP.search(text.strip()):
+    """Whether ``text`` already gives all of what was asked for: a phone number's ten digits
+    when digits were asked for, the text ending as a sentence or on the number (a number read
+    out slowly is often written without a final stop). Shorter codes (a zip code, a PIN, a
+    date) and e-mail or postal addresses have no length to tell they are whole."""
+    text = text.strip().lower()
+    if asked is not Asked.DIGITS or not (_FINAL_STOP.search(text) or _ENDS_ON_DIGIT.search(text)):
         return False
-    return len(_DIGIT.findall(text.lower())) >= _WHOLE_NUMBER_DIGITS
+    return len(_DIGIT.findall(text)) >= _WHOLE_NUMBER_DIGITS
 
 
 @dataclass(frozen=True, slots=True)

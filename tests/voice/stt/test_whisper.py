@@ -35,6 +35,7 @@ from voxline.voice.stt.whisper import (
     load_model,
     looks_degenerate,
     model_dir,
+    token_budget,
 )
 from voxline.voice.tts.espeak import EspeakTts
 
@@ -188,6 +189,38 @@ def test_a_decode_that_repeats_itself_or_guesses_is_left_to_the_whole_window() -
     assert looks_degenerate(".", avg_logprob=-0.2, no_speech_prob=0.01)  # Whisper on silence
     assert looks_degenerate(said, avg_logprob=-1.4, no_speech_prob=0.01)
     assert looks_degenerate(said, avg_logprob=-0.2, no_speech_prob=0.9)
+
+
+def test_a_number_read_out_is_kept_unless_the_decode_is_far_less_sure() -> None:
+    # Measured on a slowly read phone number: -0.4 to -1.2, better than the whole window.
+    for number in ("sure it is for 155550198", "sure it is for one five five five five"):
+        assert not looks_degenerate(number, avg_logprob=-0.9, no_speech_prob=0.01)
+        assert looks_degenerate(number, avg_logprob=-1.4, no_speech_prob=0.01)
+    # Two digits do not make a number: "at three" in a sentence keeps the usual bound.
+    said = "Confirmed for Tuesday at three, room 2."
+    assert looks_degenerate(said, avg_logprob=-0.9, no_speech_prob=0.01)
+    # A number read in a loop still repeats itself.
+    loop = "it is " + "five " * 40
+    assert looks_degenerate(loop, avg_logprob=-0.3, no_speech_prob=0.01)
+
+
+def test_a_decode_may_write_what_speech_of_its_length_can_say_and_no_more() -> None:
+    sentence = "Yes, speaking. I was wondering if you could tell me what this is about."
+    model = load_model()
+    tokens = len(model.hf_tokenizer.encode(" " + sentence, add_special_tokens=False).ids)
+
+    # Said in ~4.5 s (the sandbox's voice): room to spare within its budget, and within
+    # the budget of half that audio too.
+    assert token_budget(450, prompt_tokens=2) - 2 > 2 * tokens
+    assert token_budget(225, prompt_tokens=2) - 2 > tokens
+    # A loop ("five five five ...", one token a word) is stopped long before Whisper's 448.
+    assert token_budget(460, prompt_tokens=2) < model.max_length // 4
+    # The budget grows with the audio, and the prompt comes on top.
+    assert token_budget(3000, prompt_tokens=2) > token_budget(1000, prompt_tokens=2)
+    assert token_budget(450, prompt_tokens=5) == token_budget(450, prompt_tokens=2) + 3
+    # What a loop stopped at the budget writes still reads as one.
+    loop = "sure it is for one five" + " five" * (token_budget(460, 2) - 8)
+    assert looks_degenerate(loop, avg_logprob=-0.3, no_speech_prob=0.01)
 
 
 async def test_a_turn_is_transcribed_and_timed_in_a_window_fitted_to_it(

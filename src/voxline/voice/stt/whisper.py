@@ -15,7 +15,9 @@ shorter window as well; here the window is the audio's own frames, but never und
 word for word on the sandbox's lines, with the same word timings, in a quarter of the time
 (bench/README.md). A result that looks degenerate or unsure (repetitive, a mean token
 log-probability under -0.4, maybe silence) is done again the standard way, and so is audio
-longer than the 30 s window.
+longer than the 30 s window. A decode may write only as many tokens as speech of its length
+can say (:func:`token_budget`), so a loop is found in ~0.1 s rather than after Whisper's 448
+tokens.
 
 :meth:`WhisperStt.transcribe_timed` also times each word: faster-whisper's cross-attention
 alignment of the decoded text against the encoded window (a few percent more CPU).
@@ -23,6 +25,7 @@ alignment of the decoded text against the encoded window (a few percent more CPU
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,7 +57,24 @@ MAX_WINDOW_FRAMES = 3000
 # line decodes whole sentences at -0.39 to -0.05; bare "Yes.", "Okay.", "Uh-huh." below -0.6.
 _MAX_COMPRESSION_RATIO = 2.4
 _MIN_AVG_LOGPROB = -0.4
+# A number read out slowly ("four one five | five five five | ...") decodes unsure by nature
+# (figures or words, grouped how), at -0.4 to -1.2 on the sandbox's voice through the phone
+# line, and the whole window wrote such numbers worse, not better: it often stops after the
+# first groups ("sure it is 41555"). Over ten syntheses of a ten-digit number read with
+# pauses, 96 % of its digits came out right in the fitted window against 80 % in the whole
+# one (bench/README.md). A decode that holds a number is left to the whole window only when
+# it is far less sure than that.
+_MIN_AVG_LOGPROB_NUMBER = -1.2
+_NUMBER_DIGITS = 3
+_DIGIT = re.compile(r"\d|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b")
 _NO_SPEECH = 0.6
+# The most tokens a fitted window's decode may write per second of audio, and a fixed
+# allowance on top. English speech runs to ~4 words a second (~6 tokens with punctuation);
+# a decode that writes more has fallen into a loop ("five five five ..." on a slowly read
+# phone number), and letting it run to Whisper's 448 tokens cost ~1.1 s before the whole
+# window redid it anyway. Cut short, the loop still reads as one (its text repeats).
+_TOKENS_PER_SECOND = 8
+_TOKENS_ALLOWED = 16
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
 _APPEND_PUNCTUATION = "\"'.,!?:”)]}"  # an English model: no full-width marks
 
@@ -138,15 +158,23 @@ def encoder_window(frames: int) -> int | None:
     return max(MIN_WINDOW_FRAMES, frames + frames % 2)
 
 
+def token_budget(frames: int, prompt_tokens: int) -> int:
+    """The ``max_length`` (prompt included) of a fitted window's decode of ``frames`` 10 ms
+    mel frames of audio: what speech of that length can say, far under Whisper's 448."""
+    return prompt_tokens + _TOKENS_ALLOWED + _TOKENS_PER_SECOND * frames // 100
+
+
 def looks_degenerate(text: str, avg_logprob: float, no_speech_prob: float) -> bool:
     """Whether a fitted window's decode is left to the whole window: no word at all, a text
-    that repeats itself, an unsure decode, or maybe silence."""
+    that repeats itself, an unsure decode (much less sure when it reads out a number), or
+    maybe silence."""
     from faster_whisper.transcribe import get_compression_ratio
 
+    reads_a_number = len(_DIGIT.findall(text.lower())) >= _NUMBER_DIGITS
     return (
         not any(character.isalnum() for character in text)
         or get_compression_ratio(text) > _MAX_COMPRESSION_RATIO
-        or avg_logprob < _MIN_AVG_LOGPROB
+        or avg_logprob < (_MIN_AVG_LOGPROB_NUMBER if reads_a_number else _MIN_AVG_LOGPROB)
         or no_speech_prob > _NO_SPEECH
     )
 
@@ -169,11 +197,12 @@ def fitted_window(
     tokenizer = Tokenizer(
         model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
     )
+    prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
     result = model.model.generate(
         encoded,
-        [model.get_prompt(tokenizer, [], without_timestamps=True)],
+        [prompt],
         beam_size=1,
-        max_length=model.max_length,
+        max_length=min(model.max_length, token_budget(frames, len(prompt))),
         return_scores=True,
         return_no_speech_prob=True,
         suppress_blank=True,
