@@ -10,6 +10,7 @@ from voxline.domain.turn_taking import (
     Verdict,
     WaitCurve,
     asked_for,
+    digits_in,
     gives_whole,
     heard_words,
     sounds_finished,
@@ -208,6 +209,8 @@ def test_something_asked_for_is_collected_until_the_words_give_all_of_it() -> No
     assert Said("It is 415-555-0198, extension").verdict(Asked.DIGITS) is Verdict.UNSURE
     # "for" counts as "four" only before a digit.
     assert not gives_whole(Asked.DIGITS, "I'll wait for it: 415 555 019.")
+    assert digits_in("sure it is for one five, 555") == 6
+    assert digits_in("I waited for an hour, twenty minutes") == 0
     # A finished sentence is not an answer when it holds no number.
     assert Said("Sure, let me find it.").verdict(Asked.DIGITS) is Verdict.UNSURE
     # Ten digits say nothing of a whole e-mail or postal address.

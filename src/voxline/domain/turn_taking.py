@@ -331,6 +331,11 @@ _ENDS_ON_DIGIT = re.compile(rf"(?:\d|\b(?:{_DIGIT_WORDS}))\W*$")
 _WHOLE_NUMBER_DIGITS = 10
 
 
+def digits_in(text: str) -> int:
+    """How many digits ``text`` reads out, as figures or words ("415", "four one five")."""
+    return len(_DIGIT.findall(text.lower()))
+
+
 def gives_whole(asked: Asked, text: str) -> bool:
     """Whether ``text`` already gives all of what was asked for: a phone number's ten digits
     when digits were asked for, the text ending as a sentence or on the number (a number read
@@ -339,7 +344,7 @@ def gives_whole(asked: Asked, text: str) -> bool:
     text = text.strip().lower()
     if asked is not Asked.DIGITS or not (_FINAL_STOP.search(text) or _ENDS_ON_DIGIT.search(text)):
         return False
-    return len(_DIGIT.findall(text)) >= _WHOLE_NUMBER_DIGITS
+    return digits_in(text) >= _WHOLE_NUMBER_DIGITS
 
 
 @dataclass(frozen=True, slots=True)

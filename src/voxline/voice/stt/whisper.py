@@ -25,14 +25,13 @@ alignment of the decoded text against the encoded window (a few percent more CPU
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voxline.domain.turn_taking import TimedWord
+from voxline.domain.turn_taking import TimedWord, digits_in
 from voxline.errors import ProviderError
 from voxline.voice import pool
 from voxline.voice.audio import pcm16_to_float32
@@ -66,7 +65,6 @@ _MIN_AVG_LOGPROB = -0.4
 # it is far less sure than that.
 _MIN_AVG_LOGPROB_NUMBER = -1.2
 _NUMBER_DIGITS = 3
-_DIGIT = re.compile(r"\d|\b(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b")
 _NO_SPEECH = 0.6
 # The most tokens a fitted window's decode may write per second of audio, and a fixed
 # allowance on top. English speech runs to ~4 words a second (~6 tokens with punctuation);
@@ -170,7 +168,7 @@ def looks_degenerate(text: str, avg_logprob: float, no_speech_prob: float) -> bo
     maybe silence."""
     from faster_whisper.transcribe import get_compression_ratio
 
-    reads_a_number = len(_DIGIT.findall(text.lower())) >= _NUMBER_DIGITS
+    reads_a_number = digits_in(text) >= _NUMBER_DIGITS
     return (
         not any(character.isalnum() for character in text)
         or get_compression_ratio(text) > _MAX_COMPRESSION_RATIO
