@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import numpy as np
 import pytest
 
 from tests.voice.speech import (
@@ -236,6 +237,33 @@ async def test_a_turn_is_transcribed_and_timed_in_a_window_fitted_to_it(
     starts = [word.start for word in fitted.words]
     assert starts == sorted(starts)
     assert starts[0] >= 0 and fitted.words[-1].end <= len(audio) / 16000 + 0.02
+
+
+def test_past_the_audio_the_fitted_window_holds_silence(
+    sentence_pcm: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = load_model()
+    audio = pcm16_to_float32(sentence_pcm)
+    frames = len(audio) // 160
+    encoded: list[np.ndarray] = []
+    encode = model.encode
+
+    def spy(features: np.ndarray) -> object:
+        encoded.append(features)
+        return encode(features)
+
+    monkeypatch.setattr(model, "encode", spy)
+    fitted_window(model, audio, False, "en")
+
+    (features,) = encoded
+    assert features.shape[-1] == encoder_window(frames) > frames
+    past = features[..., frames + 2 :]
+    # The log-mel of silence: Whisper's floor, the same in every frame, and not zero (what
+    # padding the features themselves would have left there).
+    assert np.all(past == past[0, 0])
+    assert past[0, 0] != 0
+    # The speech itself is not flat.
+    assert features[..., :frames].std() > 0.1
 
 
 async def test_audio_longer_than_whispers_window_takes_its_own_path(

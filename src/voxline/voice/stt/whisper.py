@@ -71,6 +71,7 @@ _NO_SPEECH = 0.6
 # a decode that writes more has fallen into a loop ("five five five ..." on a slowly read
 # phone number), and letting it run to Whisper's 448 tokens cost ~1.1 s before the whole
 # window redid it anyway. Cut short, the loop still reads as one (its text repeats).
+_HOP = 160  # audio samples a 10 ms mel frame
 _TOKENS_PER_SECOND = 8
 _TOKENS_ALLOWED = 16
 _PREPEND_PUNCTUATION = "\"'“¿([{-"
@@ -182,16 +183,19 @@ def fitted_window(
 ) -> Transcript | None:
     """One greedy decode over a window fitted to the audio; ``None`` when the audio does not
     fit in one window or the result looks degenerate (the caller then takes the whole one)."""
-    from faster_whisper.audio import pad_or_trim
     from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import get_suppressed_tokens, merge_punctuations
 
-    features = model.feature_extractor(audio)[..., :-1]
-    frames = int(features.shape[-1])
+    frames = len(audio) // _HOP
     window = encoder_window(frames)
     if window is None:
         return None
-    encoded = model.encode(pad_or_trim(features, window))
+    # The audio is padded, not its features: past the speech the window then holds the
+    # log-mel of silence, as in Whisper's own pipeline. Zero features there (what padding
+    # the features gives) made tiny.en drop a short last word before a pause ("... move it
+    # to" came out "... move it?", a finished question) on the sandbox's line.
+    padded = np.concatenate([audio, np.zeros((window - frames) * _HOP, dtype=audio.dtype)])
+    encoded = model.encode(model.feature_extractor(padded)[..., :window])
     tokenizer = Tokenizer(
         model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
     )
