@@ -147,3 +147,20 @@ def test_recordings_prune_deletes_only_recordings_past_the_retention(
     pruned = run_cli({**cli_env, "VOXLINE_RECORDINGS_RETENTION_DAYS": "2"}, "recordings", "prune")
     assert "deleted 1" in pruned.stdout
     assert not old.exists() and recent.exists()
+
+
+def test_freezing_the_start_up_heap_sets_the_serving_collection_thresholds() -> None:
+    import gc
+
+    from voxline.cli import GC_THRESHOLDS, freeze_startup_heap
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert gc.get_threshold() != GC_THRESHOLDS  # Python's default is not the policy
+        assert freeze_startup_heap() > 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > 700
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -50,16 +50,29 @@ def _settings() -> Settings:
     return load_settings()
 
 
+# The collector's thresholds once serving (gc.set_threshold): a young collection once this
+# many more container objects are alive than at the last one, then Python's defaults for
+# the older generations. Python's 700 is crossed within every 20 ms tick by the work in
+# flight of a few hundred live audio calls (coroutines, futures, handles, which reference
+# counting frees a moment later): at 300 calls ~86 young collections a second promoted it
+# to the older generations, 2-4% of the event loop's CPU in all (bench/README.md, "sixth").
+# Cyclic garbage waits longer for a collection: at most this many objects, a few MiB.
+GC_THRESHOLDS = (20_000, 10, 10)
+
+
 def freeze_startup_heap() -> int:
     """Move the objects built while starting (modules, settings, the app) out of the garbage
-    collector's reach, once start-up garbage is collected; returns how many were frozen.
+    collector's reach, once start-up garbage is collected, and set the collector's
+    thresholds for serving (:data:`GC_THRESHOLDS`); returns how many objects were frozen.
 
-    They live as long as the process, yet every full collection walked them while the event
-    loop, and with it every live call's 20 ms media clock, stood still (bench/README.md,
-    capacity).
+    The frozen objects live as long as the process, yet every full collection walked them
+    while the event loop, and with it every live call's 20 ms media clock, stood still; and
+    young collections at Python's default threshold ran about twice per tick at 300 audio
+    calls (bench/README.md, capacity).
     """
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     frozen = gc.get_freeze_count()
     log.info("start-up heap frozen", extra={"objects": frozen})
     return frozen

@@ -169,3 +169,116 @@ async def test_one_shared_ticker_per_loop_and_clock_forgotten_once_idle() -> Non
     elsewhere.join().leave()
     ticker.join().leave()
     assert shared_ticker(clock.now, clock.sleep) is not ticker  # idle: a fresh one next time
+
+
+async def test_calls_of_a_slot_wait_on_one_tick_and_other_slots_on_their_own() -> None:
+    clock = VirtualClock()
+    ticker = MediaTicker(clock.now, clock.sleep, phases=2)
+    awaited: list[object] = []
+
+    async def scenario() -> None:
+        seats = [ticker.join() for _ in range(4)]  # slots 0, 1, 0, 1
+        waits = [asyncio.ensure_future(seat.wait()) for seat in seats]
+        await asyncio.sleep(0)
+        awaited.extend(wait._fut_waiter for wait in waits)  # type: ignore[attr-defined]
+        assert await asyncio.gather(*waits) == [1, 1, 1, 1]
+        for seat in seats:
+            seat.leave()
+
+    await clock.run(scenario(), limit_seconds=1)
+    assert awaited[0] is awaited[2] and awaited[1] is awaited[3]  # one future per slot's tick
+    assert awaited[0] is not awaited[1]
+    assert not ticker.running
+
+
+async def test_a_call_cancelled_while_waiting_stops_at_its_tick_and_the_tick_still_comes() -> None:
+    clock = VirtualClock()
+    ticker = MediaTicker(clock.now, clock.sleep)
+    stopped: list[float] = []
+    staying: list[float] = []
+
+    async def scenario() -> None:
+        stays = asyncio.ensure_future(follow(ticker, clock, 3, staying))
+        leaves = asyncio.ensure_future(follow(ticker, clock, 100, []))
+        await clock.sleep(0.01)  # both wait for the tick at 20 ms
+        assert leaves.cancel()
+        await asyncio.sleep(0)
+        assert not leaves.done()  # the shared tick is not cancelled: the call waits for it
+        with pytest.raises(asyncio.CancelledError):
+            await leaves
+        stopped.append(round(clock.now(), 6))
+        await stays
+
+    await clock.run(scenario(), limit_seconds=10)
+    assert stopped == [0.02]
+    assert staying == [0.0, 0.02, 0.04]  # its slot-mate's cancellation did not reach it
+    assert not ticker.running
+
+
+async def test_a_ticker_stopped_from_outside_wakes_its_waiting_calls() -> None:
+    # A loop shutting down cancels every task, the ticker's among them: the calls waiting
+    # for its tick must still see their own cancellation rather than wait forever.
+    clock = VirtualClock()
+    ticker = MediaTicker(clock.now, clock.sleep)
+
+    async def scenario() -> None:
+        calls = [asyncio.ensure_future(follow(ticker, clock, 100, [])) for _ in range(3)]
+        await clock.sleep(0.01)
+        task = ticker._task
+        assert task is not None
+        task.cancel()
+        for call in calls:
+            call.cancel()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(result, asyncio.CancelledError) for result in results)
+
+    await clock.run(scenario(), limit_seconds=1)
+    assert ticker.members == 0
+
+
+async def test_a_ticker_stopped_by_its_last_call_leaves_a_new_one_s_tick_alone() -> None:
+    # The negative case of the wake-up above: the last call leaving stops the ticker's task,
+    # and a call joining before that task has ended gets its tick on time, not at once.
+    clock = VirtualClock()
+    ticker = MediaTicker(clock.now, clock.sleep)
+    times: list[float] = []
+
+    async def scenario() -> None:
+        seat = ticker.join()
+        await seat.wait()  # the ticker's task now sleeps to its next tick (40 ms)
+        seat.leave()  # and is cancelled, not yet ended
+        await follow(ticker, clock, 3, times)
+
+    await clock.run(scenario(), limit_seconds=1)
+    assert times == [0.02, 0.04, 0.06]
+
+
+def test_a_ticker_left_running_on_a_closed_loop_is_collected_quietly() -> None:
+    # A loop closed with the ticker's task still pending: collecting that task closes its
+    # coroutine, which must not try to wake anyone (there is no running loop).
+    import gc
+    import sys
+    import weakref
+
+    unraisable: list[object] = []
+    loop = asyncio.new_event_loop()
+    ticker = MediaTicker(loop.time, asyncio.sleep)
+
+    async def joined() -> None:
+        ticker.join()
+        await asyncio.sleep(0.03)
+
+    loop.run_until_complete(joined())
+    task = ticker._task
+    assert task is not None and not task.done()  # left running, as the loop closes
+    coroutine = weakref.ref(task.get_coro())
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        loop.close()
+        del task
+        ticker._task = None
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert coroutine() is None  # collected: closed, its cleanup run
+    assert unraisable == []

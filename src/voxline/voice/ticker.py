@@ -27,6 +27,10 @@ Contract:
   once, one per ``wait``: no frame is skipped.
 - A call joining a running ticker sends its first frame at once and then follows its slot's
   ticks: its frames move by less than one frame (20 ms) against a clock of its own.
+- Every call of a slot awaits the same future for its next tick, so a tick costs one
+  wake-up per call and no future per call. A call's task cancelled while it waits ends when
+  that tick comes (within one period), not at once: the shared tick refuses the cancellation
+  that would otherwise reach every call of the slot.
 - Time and sleeping come from the ``clock``/``sleep`` given, so a
   :class:`voxline.testing.VirtualClock` drives it in tests exactly as the session's own.
 """
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from voxline.voice.frames import FRAME_MS
 
@@ -46,6 +51,19 @@ Sleep = Callable[[float], Awaitable[None]]
 # four 5 ms slots cost about a quarter more CPU than one tick for no gain in frame lateness
 # measured on the wall clock (bench/README.md), so sessions keep one.
 PHASES = 1
+
+
+class _Tick(asyncio.Future[None]):
+    """One slot's next tick, a single future every call of the slot awaits (one wake-up
+    callback each, and no future per call per frame).
+
+    Cancelling a call's task cancels the future it awaits: this one is shared, so it refuses
+    (``cancel`` returns False) and asyncio cancels the task at its next step instead, when
+    the tick comes (within one period), rather than waking every other call of the slot
+    with the cancellation."""
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        return False
 
 
 class Seat:
@@ -64,12 +82,14 @@ class Seat:
         has passed); returns its number."""
         # The ticker's side of it inline: one coroutine per call per frame, not two.
         ticker = self.ticker
-        if ticker._ticks(self.phase) > self.seen:
+        phase = self.phase
+        if ticker._ticks(phase) > self.seen:
             await ticker._sleep(0.0)  # behind: catch up, but let the loop run in between
         else:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            ticker._waiters[self.phase].append(waiter)
-            await waiter
+            tick = ticker._next[phase]
+            if tick is None:
+                tick = ticker._next[phase] = _Tick(loop=asyncio.get_running_loop())
+            await tick
         self.seen += 1
         return self.seen
 
@@ -106,7 +126,8 @@ class MediaTicker:
         self._clock = clock
         self._sleep = sleep
         self._seated = [0] * phases
-        self._waiters: list[list[asyncio.Future[None]]] = [[] for _ in range(phases)]
+        # Each slot's next tick, made by its first waiter: every call of the slot awaits it.
+        self._next: list[_Tick | None] = [None] * phases
         self._task: asyncio.Task[None] | None = None
         self._on_idle = on_idle
 
@@ -152,15 +173,26 @@ class MediaTicker:
                 self._on_idle(self)
 
     async def _run(self) -> None:
-        while True:
-            due = self._started_at + (self._slots + 1) * self._slot
-            await self._sleep(max(0.0, due - self._clock()))
-            self._slots += 1
-            phase = -self._slots % self.phases
-            waiters, self._waiters[phase] = self._waiters[phase], []
-            for waiter in waiters:
-                if not waiter.done():  # a call cancelled while waiting left its future
-                    waiter.set_result(None)
+        try:
+            while True:
+                due = self._started_at + (self._slots + 1) * self._slot
+                await self._sleep(max(0.0, due - self._clock()))
+                self._slots += 1
+                phase = -self._slots % self.phases
+                tick = self._next[phase]
+                if tick is not None:
+                    self._next[phase] = None
+                    tick.set_result(None)
+        except asyncio.CancelledError:
+            # Cancelled from outside with calls still waiting (their loop is shutting down):
+            # wake them, so that those being cancelled see it (see _Tick). Stopped by the
+            # last call leaving, it has none, and a new task may already serve new ones.
+            if self._task is asyncio.current_task():
+                for phase, tick in enumerate(self._next):
+                    self._next[phase] = None
+                    if tick is not None:
+                        tick.set_result(None)
+            raise
 
 
 _shared: dict[tuple[asyncio.AbstractEventLoop, Clock, Sleep, int], MediaTicker] = {}
