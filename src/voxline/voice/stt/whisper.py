@@ -13,11 +13,12 @@ shorter window as well; here the window is the audio's own frames, but never und
 :data:`MIN_WINDOW_FRAMES` (10 s): on windows of 6 s and less tiny.en fell into repetition loops
 ("Okay, that sounds good to me." forty times), at 10 s it wrote what the 30 s window wrote,
 word for word on the sandbox's lines, with the same word timings, in a quarter of the time
-(bench/README.md). A result that looks degenerate or unsure (repetitive, a mean token
-log-probability under -0.4, maybe silence) is done again the standard way, and so is audio
-longer than the 30 s window. A decode may write only as many tokens as speech of its length
-can say (:func:`token_budget`), so a loop is found in ~0.1 s rather than after Whisper's 448
-tokens.
+(bench/README.md). Past the audio the window holds silence, as in Whisper's own pipeline
+(the audio is padded before its log-mel is taken). A result that looks degenerate or unsure
+(repetitive, a mean token log-probability under -0.4 or, for a number read out, -1.2, maybe
+silence) is done again the standard way, and so is audio longer than the 30 s window. A
+decode may write only as many tokens as speech of its length can say
+(:func:`token_budget`), so a loop is found in ~0.2 s rather than after Whisper's 448 tokens.
 
 :meth:`WhisperStt.transcribe_timed` also times each word: faster-whisper's cross-attention
 alignment of the decoded text against the encoded window (a few percent more CPU).
@@ -53,7 +54,8 @@ MAX_WINDOW_FRAMES = 3000
 # of, where the fitted window wrote worse text than the whole one more often than better (on
 # espeak-ng's robotic voice through the phone line, at -0.49: "Yes, peeking, what is this I'm
 # out?" for "Yes, speaking. What is this about?"). The sandbox's Piper voice through the phone
-# line decodes whole sentences at -0.39 to -0.05; bare "Yes.", "Okay.", "Uh-huh." below -0.6.
+# line decodes whole sentences at -0.39 to -0.05; bare "Yes.", "Okay.", "Uh-huh." were below
+# -0.6 while the window was padded with zero features ("Yes." -0.26 to -0.38 with silence).
 _MAX_COMPRESSION_RATIO = 2.4
 _MIN_AVG_LOGPROB = -0.4
 # A number read out slowly ("four one five | five five five | ...") decodes unsure by nature
