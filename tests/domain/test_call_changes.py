@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from voxline.domain.call_changes import (
+    MIN_SCALED_JOIN_SECONDS,
     CallChange,
     CallOccurrence,
     CallState,
     LeaseChange,
     apply,
+    join_wait_seconds,
     learned_provider_call_id,
 )
 from voxline.domain.calls import (
@@ -90,6 +92,20 @@ def test_ringing_sets_the_join_deadline_from_the_reported_time() -> None:
     assert change == CallChange(CallStatus.RINGING, NOW, AT + timedelta(seconds=30))
 
 
+def test_a_sped_up_line_still_waits_a_few_real_seconds_for_the_answer() -> None:
+    # 30 s at a tenth of real speed would be 3 s: under a loaded machine's stalls.
+    fast = _state(CallStatus.QUEUED, time_scale=0.1)
+    change = apply(fast, CallOccurrence(CallEvent.RINGING, AT), NOW)
+    assert change is not None
+    assert change.deadline_at == AT + timedelta(seconds=MIN_SCALED_JOIN_SECONDS)
+    # Scaled timeouts past the floor are kept, and the floor never lengthens a timeout.
+    assert join_wait_seconds(120, 0.1) == 12
+    assert join_wait_seconds(2, 0.1) == 2
+    # A line at real speed keeps its timeout exactly, short or long.
+    assert join_wait_seconds(3, 1.0) == 3
+    assert join_wait_seconds(30, 1.0) == 30
+
+
 def test_the_answer_starts_the_call_and_sets_the_duration_deadline() -> None:
     change = apply(_state(CallStatus.RINGING), CallOccurrence(CallEvent.ANSWERED, AT), NOW)
     assert change is not None
@@ -122,14 +138,15 @@ def test_an_ended_call_lease_no_longer_expires_whoever_holds_it(follows: bool) -
 @pytest.mark.parametrize(
     ("status", "event", "expected_deadline"),
     [
-        (CallStatus.QUEUED, CallEvent.RINGING, timedelta(seconds=30 * 0.1)),
+        (CallStatus.QUEUED, CallEvent.RINGING, timedelta(seconds=120 * 0.1)),
         (CallStatus.RINGING, CallEvent.ANSWERED, timedelta(seconds=600 * 0.1)),
     ],
 )
 def test_deadlines_run_on_the_clock_of_the_line(
     status: CallStatus, event: CallEvent, expected_deadline: timedelta
 ) -> None:
-    change = apply(_state(status, time_scale=0.1), CallOccurrence(event, AT), NOW)
+    state = _state(status, time_scale=0.1, join_timeout_seconds=120)
+    change = apply(state, CallOccurrence(event, AT), NOW)
     assert change is not None and change.deadline_at == AT + expected_deadline
 
 

@@ -32,6 +32,20 @@ from voxline.domain.calls import (
 DEFAULT_FAILURE_MESSAGE = "call failed"
 DEFAULT_JOIN_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_DURATION_SECONDS = 3600.0
+# On a sped-up simulated line (time_scale < 1) a scaled join timeout is a few seconds of real
+# time (30 s at 0.1: 3 s), no longer than the stalls of a busy machine between a provider's
+# answer and the engine recording it; a ringing call answered 0.6 s after it rang was ended
+# ``no_answer`` that way under CI load. So the scaled timeout has a floor of real time, never
+# above the unscaled timeout (a line at real speed keeps its timeout exactly).
+MIN_SCALED_JOIN_SECONDS = 5.0
+
+
+def join_wait_seconds(join_timeout_seconds: float, time_scale: float) -> float:
+    """How long, in real seconds, a ringing call waits for its answer on a line whose clock
+    runs ``time_scale`` times as fast: the scaled timeout, at least
+    :data:`MIN_SCALED_JOIN_SECONDS` (or the timeout itself, if shorter)."""
+    floor = min(join_timeout_seconds, MIN_SCALED_JOIN_SECONDS)
+    return max(join_timeout_seconds * time_scale, floor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +153,9 @@ def apply(state: CallState, occurrence: CallOccurrence, now: datetime) -> CallCh
     at = bounded_time(occurrence.at, not_before=state.created_at, not_after=now)
     provider_call_id = learned_provider_call_id(state, occurrence)
     if new is CallStatus.RINGING:
-        deadline = at + timedelta(seconds=state.join_timeout_seconds * state.time_scale)
+        deadline = at + timedelta(
+            seconds=join_wait_seconds(state.join_timeout_seconds, state.time_scale)
+        )
         return CallChange(new, now, deadline, provider_call_id)
     if new is CallStatus.IN_PROGRESS:
         return CallChange(
