@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from voxline.domain.call_changes import MIN_SCALED_JOIN_SECONDS
 from voxline.domain.lines import SANDBOX
 from voxline.services.call_records import CallSettings
 from voxline.services.dnc import listed_among
@@ -32,8 +33,9 @@ __all__ = [
 
 # The join deadline is a backstop for a provider that never reports on a call. On a sped-up
 # simulated line its scaled value is well under a second of real time, shorter than the
-# event-loop stalls of a busy machine, so it has a floor of real time.
-MIN_JOIN_DEADLINE_SECONDS = 5.0
+# event-loop stalls of a busy machine, so it has the same floor of real time as the ringing
+# call's wait for its answer (voxline.domain.call_changes).
+MIN_JOIN_DEADLINE_SECONDS = MIN_SCALED_JOIN_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
