@@ -146,6 +146,7 @@ async def _run(
         ]
         for n, call in enumerate(media):
             call.index = 37 * n  # calls out of step with each other, as real ones are
+            call.agent_after = 7 * n % 125  # and not all speaking first on the same tick
         if driver == "ticker":
             pace = Pace(calls)
             # Tick k's work is done when tick k + 1 starts: measure ticks W + 1 .. W + M.

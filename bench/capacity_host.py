@@ -242,6 +242,7 @@ class AudioCalls:
         self.contact_ulaw = pcm16_to_mulaw(_test_signal(8000, pitch=140.0, **CONTACT_SIGNAL))
         self.agent_pcm = _test_signal(16000, 5.0, 210.0)
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.started = 0
 
     async def run(self) -> None:
         if self.vad == "batched":
@@ -271,6 +272,13 @@ class AudioCalls:
             shared_media=shared,
             gate=self.gate,
         )
+        # Calls out of step with each other, as real ones are (bench.audio_cpu does the
+        # same): the engine places the calls of a level within a second, and calls started
+        # on the same tick would otherwise speak, start utterances and be searched for echo
+        # on the same ticks for ever.
+        self.started += 1
+        call.index = 37 * self.started
+        call.agent_after = 7 * self.started % 125  # the agent's first words: within 2.5 s
         loop = asyncio.get_running_loop()
         seat = shared_ticker(loop.time, asyncio.sleep, self.phases).join() if shared else None
         due = loop.time()
@@ -322,7 +330,9 @@ class CallMedia:
         halves = len(agent_pcm) // 2
         self.utterances = (agent_pcm[:halves], agent_pcm[halves:])
         self.contact_ulaw = contact_ulaw
-        self.index = 0
+        self.index = 0  # into the contact's signal
+        self.frames = 0  # done
+        self.agent_after = 0  # frames of the call before the agent first speaks
 
     async def frame(self) -> None:
         gate, playback = self.gate, self.playback
@@ -333,7 +343,7 @@ class CallMedia:
         else:
             events = await self.vad.hear(gate.clean(contact))
             _barge_in(gate, self.vad, playback, events)
-        if not playback.active:
+        if not playback.active and self.frames >= self.agent_after:
             playback.enqueue(Utterance(0, AGENT_SAYS, self.utterances[self.index % 2]))
         played = playback.next_played()
         if gate is not None:
@@ -344,6 +354,7 @@ class CallMedia:
             pcm16_to_mulaw(self.down.process(played.pcm))
         self.recorder.write(played.pcm, contact)
         self.index += 1
+        self.frames += 1
 
     def close(self) -> None:
         if self.gate is not None:

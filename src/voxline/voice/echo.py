@@ -141,6 +141,82 @@ class _History:
         return segment
 
 
+# Frames a stream queues before they are measured anyway (see _Stream.add).
+_MAX_PENDING = 64
+
+
+class _Stream:
+    """One side's samples (:class:`_History`) and the loudness of each of its frames (RMS),
+    with the stream position after its last frame louder than ``loud_energy`` per sample.
+
+    Measured lazily: :meth:`add` only queues the frame (a list append), and the queued frames
+    go into the history, their levels computed all at once, when the stream is next read
+    (:meth:`measure`), at most :data:`_MAX_PENDING` frames later. While no echo is known,
+    the canceller reads its streams only when a delay search is due (every 2 to 50 frames),
+    so a frame costs the bookkeeping of a few dozen frames at once instead of its own few
+    numpy calls: the same histories, levels and positions as measured frame by frame (the
+    sums of squares of 16-bit samples are exact in float64 in any order)."""
+
+    def __init__(self, keep: int, levels: int, loud_energy: float) -> None:
+        self.history = _History(keep)
+        self.levels: deque[float] = deque(maxlen=levels)
+        self.loud_end = 0  # stream position after the last frame louder than loud_energy
+        self.end = 0  # samples added, measured or not
+        self._loud_energy = loud_energy
+        self._pending: list[bytes] = []
+
+    def add(self, pcm16: bytes) -> None:
+        """Queue the stream's next frame (PCM16, any whole number of samples)."""
+        if len(pcm16) % 2:
+            raise ValueError("a PCM16 frame holds a whole number of 16-bit samples")
+        self._pending.append(pcm16)
+        self.end += len(pcm16) // 2
+        if len(self._pending) >= _MAX_PENDING:
+            self.measure()
+
+    def add_measured(self, samples: Samples, energy: float) -> None:
+        """The stream's next frame, its sum of squares already known."""
+        if self._pending:
+            self.measure()
+        history = self.history
+        history.push(samples)
+        self.end = history.end
+        count = len(samples)
+        self.levels.append(math.sqrt(energy / max(1, count)))
+        if energy > self._loud_energy * count:
+            self.loud_end = history.end
+
+    def measure(self) -> _History:
+        """Push the queued frames into the history and their levels; the history."""
+        pending = self._pending
+        history = self.history
+        if not pending:
+            return history
+        self._pending = []
+        start = history.end
+        samples = np.frombuffer(pending[0] if len(pending) == 1 else b"".join(pending), np.int16)
+        history.push(samples)
+        floats = samples.astype(np.float64)
+        count = len(pending[0]) // 2
+        if len(pending) > 1 and count and len(samples) == count * len(pending):  # as usual
+            energies = np.einsum("ij,ij->i", *(floats.reshape(len(pending), count),) * 2)
+            self.levels.extend(np.sqrt(energies / count).tolist())
+            loud = np.flatnonzero(energies > self._loud_energy * count)
+            if len(loud):
+                self.loud_end = start + (int(loud[-1]) + 1) * count
+            return history
+        at = 0
+        for frame in pending:
+            count = len(frame) // 2
+            piece = floats[at : at + count]
+            at += count
+            energy = _frame_energy(piece)
+            self.levels.append(math.sqrt(energy / max(1, count)))
+            if energy > self._loud_energy * count:
+                self.loud_end = start + at
+        return history
+
+
 class EchoCanceller:
     """Removes the echo of the reference (outgoing) stream from the incoming stream.
 
@@ -160,16 +236,15 @@ class EchoCanceller:
         self.taps = taps
         self.min_correlation = min_correlation
         self._suppress_ratio = 10 ** (-suppress_below_db / 10)
-        self._ref = _History(_SEARCH_SAMPLES + self.max_delay + 2 * _MARGIN + 2 * taps)
-        self._mic = _History(_SEARCH_SAMPLES)
         # Each frame's RMS, for the loudness check before a search (frames of the incoming
-        # stream's length: normally 20 ms).
+        # stream's length: normally 20 ms), and the position after the last loud reference
+        # frame (``_ref.loud_end``) and the last incoming frame with sound (``_mic.loud_end``).
         levels = (_SEARCH_SAMPLES + self.max_delay + 3 * _MARGIN) // FRAME_SAMPLES + 2
-        self._ref_levels: deque[float] = deque(maxlen=levels)
-        self._mic_levels: deque[float] = deque(maxlen=levels)
+        self._ref = _Stream(
+            _SEARCH_SAMPLES + self.max_delay + 2 * _MARGIN + 2 * taps, levels, _ACTIVE_ENERGY
+        )
+        self._mic = _Stream(_SEARCH_SAMPLES, levels, _SILENT_ENERGY)
         self._frame_samples = FRAME_SAMPLES
-        self._ref_loud_end = 0  # stream position after the last loud reference frame
-        self._mic_sound_end = 0  # stream position after the last incoming frame with sound
         # The echo path: delay (samples, of the filter's first tap) and filter.
         self.delay: int | None = None
         self.correlation = 0.0
@@ -201,31 +276,31 @@ class EchoCanceller:
 
     def reference(self, pcm16: bytes) -> None:
         """The agent's next outgoing frame, as sent."""
-        samples = np.frombuffer(pcm16, dtype=np.int16)
-        ref = self._ref
-        ref.push(samples)
-        energy = _frame_energy(samples.astype(np.float64))
-        count = len(samples)
-        self._ref_levels.append(math.sqrt(energy / max(1, count)))
-        if energy > _ACTIVE_ENERGY * count:
-            self._ref_loud_end = ref.end
+        self._ref.add(pcm16)
 
     def process(self, pcm16: bytes) -> bytes:
         """The next incoming frame with the agent's echo removed."""
-        samples = np.frombuffer(pcm16, dtype=np.int16)
         mic = self._mic
         start = mic.end
-        mic.push(samples)
-        incoming = samples.astype(np.float64)
-        incoming_energy = _frame_energy(incoming)
-        count = len(samples)
+        measured = self.delay is not None
+        if measured:
+            samples = np.frombuffer(pcm16, dtype=np.int16)
+            incoming = samples.astype(np.float64)
+            incoming_energy = _frame_energy(incoming)
+            mic.add_measured(samples, incoming_energy)
+        else:
+            # No echo to remove: the frame is queued for a search's bookkeeping, if one
+            # comes (measured then with the frames before it).
+            mic.add(pcm16)
+        count = len(pcm16) // 2
         self._frame_samples = max(1, count)
-        self._mic_levels.append(math.sqrt(incoming_energy / self._frame_samples))
-        silent = incoming_energy <= _SILENT_ENERGY * count
-        if not silent:
-            self._mic_sound_end = mic.end
-        if self._ref_loud_end > self._ref.end - _SEARCH_SAMPLES:
-            self._frames += 1  # frames heard while the agent speaks (or just spoke)
+        if self._frames < 100:  # only the fast start reads the count
+            ref = self._ref
+            # A loud frame measured in the last second is enough; else the queued ones count.
+            if ref.loud_end <= ref.end - _SEARCH_SAMPLES:
+                ref.measure()
+            if ref.loud_end > ref.end - _SEARCH_SAMPLES:
+                self._frames += 1  # frames heard while the agent speaks (or just spoke)
         self._since_search += 1
         if self.delay is not None:
             every = _TRACK_EVERY_FRAMES
@@ -243,11 +318,16 @@ class EchoCanceller:
                 self._later_every = min(2 * self._later_every, _TRACK_EVERY_FRAMES)
         if self.delay is None:
             return pcm16
-        if silent:
+        if not measured:  # an echo found by this frame's search: the frame is cleaned too
+            samples = np.frombuffer(pcm16, dtype=np.int16)
+            incoming = samples.astype(np.float64)
+            incoming_energy = _frame_energy(incoming)
+        if incoming_energy <= _SILENT_ENERGY * count:  # silent
             self._misses = 0  # nothing that looks like a moved echo either
             return pcm16
         # The reference samples the path filter weighs for this frame: none loud, no echo.
-        if self._ref_loud_end <= start - self.delay - (self.taps - 1):
+        self._ref.measure()
+        if self._ref.loud_end <= start - self.delay - (self.taps - 1):
             self._misses = 0
             return pcm16
         block = self._reference_block(start, len(samples))
@@ -288,19 +368,22 @@ class EchoCanceller:
     def _search_worthwhile(self) -> bool:
         """Whether a delay search can find an echo now: the agent spoke and the line carried
         sound in the last second, and the line's loudness follows the agent's."""
-        if self._ref_loud_end <= max(0, self._ref.end - _SEARCH_SAMPLES):
+        ref, mic = self._ref, self._mic
+        ref.measure()
+        mic.measure()
+        if ref.loud_end <= max(0, ref.end - _SEARCH_SAMPLES):
             return False
-        if self._mic_sound_end <= max(0, self._mic.end - _SEARCH_SAMPLES):
+        if mic.loud_end <= max(0, mic.end - _SEARCH_SAMPLES):
             return False
         # A few milliseconds of sound correlate with something somewhere (a normalised
         # correlation over one onset): after the agent's first two seconds, the line must
         # have sounded for longer than that. Not in them: an echo is found there, in its
         # first ~100 ms, before the VAD hears it as speech.
         if self._frames >= 100:
-            recent = list(self._mic_levels)[-(_SEARCH_SAMPLES // self._frame_samples) :]
+            recent = list(mic.levels)[-(_SEARCH_SAMPLES // self._frame_samples) :]
             if sum(level > _SILENT_RMS for level in recent) < _SOUNDING_FRAMES:
                 return False
-        if _energy(self._ref.last(_SEARCH_SAMPLES)) <= _ACTIVE_ENERGY * _SEARCH_SAMPLES:
+        if _energy(ref.history.last(_SEARCH_SAMPLES)) <= _ACTIVE_ENERGY * _SEARCH_SAMPLES:
             return False
         return self._envelopes_correlate()
 
@@ -316,7 +399,7 @@ class EchoCanceller:
         # streams' scheduling jitter) to max_delay further back.
         base = (self._mic.end - self._ref.end - _MARGIN) // _DECIMATE * _DECIMATE
         first = self._mic.end - available - base - self.max_delay
-        if first < self._ref.end - self._ref.keep:
+        if first < self._ref.end - self._ref.history.keep:
             return None
         return available, base, first
 
@@ -325,8 +408,8 @@ class EchoCanceller:
         correlates (Pearson) with the reference's at some lag of the searched range."""
         frame = self._frame_samples
         span = -(-(self.max_delay + _MARGIN) // frame)
-        mic = np.fromiter(self._mic_levels, dtype=np.float64)
-        ref = np.fromiter(self._ref_levels, dtype=np.float64)
+        mic = np.fromiter(self._mic.levels, dtype=np.float64)
+        ref = np.fromiter(self._ref.levels, dtype=np.float64)
         blocks = min(len(mic), _SEARCH_SAMPLES // frame)
         if blocks < 5:
             return True  # too short to judge: let the search decide
@@ -357,7 +440,7 @@ class EchoCanceller:
         assert self.delay is not None
         # Reference position of tap 0 for incoming sample n is n - delay; taps go back.
         first = start - self.delay - (self.taps - 1)
-        segment = self._ref.range(first, start + length - self.delay)
+        segment = self._ref.measure().range(first, start + length - self.delay)
         if segment is None:
             return None
         # One gather into a contiguous block (row i: segment[i + taps - 1] down to
@@ -382,10 +465,10 @@ class EchoCanceller:
         if window is None:
             return
         available, base, first = window
-        segment = self._ref.range(first, self._mic.end - base)
+        segment = self._ref.measure().range(first, self._mic.end - base)
         assert segment is not None  # _search_window checked it is kept
         self.searches += 1
-        mic = _decimate(self._mic.last(available))
+        mic = _decimate(self._mic.measure().last(available))
         ref = _decimate(segment)
         span = len(ref)
         # Circular correlation is exact for the lags kept once the FFT covers `span`.

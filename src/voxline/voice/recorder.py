@@ -10,7 +10,10 @@ tool, :func:`voxline.recordings.upload.repair_header`, or a reader that ignores 
 size recovers it).
 
 Writes are small (64 KB per second of call) and go to the page cache, so they are done
-inline rather than on a thread. Each flush reaches the file (not only Python's buffer), so
+inline rather than on a thread. A call's first flush comes after a fraction of
+``flush_seconds`` drawn from its id (the later ones every ``flush_seconds``), so the calls of
+a process that started together (a campaign's, answered in the same second) do not all
+flush on the same 20 ms tick. Each flush reaches the file (not only Python's buffer), so
 :attr:`CallRecorder.stored_bytes` of the file may be read by another handle while the call
 runs: that is how :mod:`voxline.recordings.upload` streams a recording to object storage.
 Only the 44-byte header is rewritten at close; every byte after it is written once.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import wave
+import zlib
 from pathlib import Path
 from types import TracebackType
 
@@ -54,6 +58,9 @@ class CallRecorder:
         fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         self._file = os.fdopen(fd, "wb")
         self._flush_bytes = max(1, int(flush_seconds * SAMPLE_RATE)) * CHANNELS * SAMPLE_WIDTH
+        # The first flush: after 1/64 to all of flush_seconds, by the call's id.
+        phase = (zlib.crc32(call_id.encode()) % 64 + 1) / 64
+        self._next_flush_bytes = max(1, int(self._flush_bytes * phase))
         self._agent = bytearray()
         self._contact = bytearray()
         self._frames = 0
@@ -101,8 +108,9 @@ class CallRecorder:
             elif len(contact) < size:
                 self._contact += bytes(size - len(contact))
         self._frames += size // SAMPLE_WIDTH
-        if len(self._agent) * CHANNELS >= self._flush_bytes:
+        if len(self._agent) * CHANNELS >= self._next_flush_bytes:
             self.flush()
+            self._next_flush_bytes = self._flush_bytes
 
     def flush(self) -> None:
         """Write the buffered audio to the file (header sizes are fixed at close)."""
