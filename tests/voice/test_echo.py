@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.voice.speech import phone_line
-from voxline.voice.echo import EchoCanceller, _frame_energy, _History
+from voxline.voice.echo import EchoCanceller, _frame_energy, _History, _Stream
 from voxline.voice.frames import split_frames
 from voxline.voice.tts.espeak import EspeakTts
 from voxline.voice.vad import SPEECH_START, Endpointer, SileroVad, StreamingVad
@@ -202,3 +202,56 @@ def test_a_frames_energy_is_its_exact_sum_of_squares() -> None:
         samples = rng.choice(np.array([-32768, 32767, -1, 0, 12345], dtype=np.int16), length)
         exact = sum(int(x) * int(x) for x in samples)
         assert _frame_energy(samples.astype(np.float64)) == float(exact)
+
+
+def _measured_one_by_one(frames: list[bytes], loud: float) -> tuple[list[float], int]:
+    """Each frame's level and the position after the last loud one, frame by frame."""
+    levels, loud_end, end = [], 0, 0
+    for frame in frames:
+        floats = np.frombuffer(frame, dtype=np.int16).astype(np.float64)
+        energy = _frame_energy(floats)
+        end += len(floats)
+        levels.append(float(np.sqrt(energy / max(1, len(floats)))))
+        if energy > loud * len(floats):
+            loud_end = end
+    return levels, loud_end
+
+
+@pytest.mark.parametrize("lengths", [[320], [320, 333, 7, 0, 320], [16000, 320]])
+def test_a_stream_measured_lazily_matches_one_measured_frame_by_frame(lengths: list[int]) -> None:
+    rng = np.random.default_rng(5)
+    frames = []
+    for n in range(120):
+        length = lengths[n % len(lengths)]
+        scale = (0, 5, 200, 32767)[n % 4]  # silent, quiet, loud, full scale
+        frame = rng.integers(-scale, scale + 1, length, endpoint=False) if scale else None
+        frames.append((frame if frame is not None else np.zeros(length)).astype("<i2").tobytes())
+    loud = 100.0**2
+    lazy = _Stream(keep=20_000, levels=500, loud_energy=loud)
+    for n, frame in enumerate(frames):
+        lazy.add(frame)
+        if n % 37 == 36:  # read now and then, as a due search does
+            lazy.measure()
+    history = lazy.measure()
+    levels, loud_end = _measured_one_by_one(frames, loud)
+    assert list(lazy.levels) == levels  # exactly: sums of 16-bit squares are exact
+    assert lazy.loud_end == loud_end
+    stream = np.frombuffer(b"".join(frames), dtype=np.int16)
+    assert lazy.end == history.end == len(stream)
+    np.testing.assert_array_equal(history.last(history.keep), stream[-history.keep :])
+
+
+def test_a_stream_measures_its_queue_before_it_grows_long() -> None:
+    stream = _Stream(keep=1000, levels=10, loud_energy=1.0)
+    for _ in range(200):
+        stream.add(np.full(320, 50, dtype="<i2").tobytes())
+    # Measured at most every 64 frames: the history is never far behind.
+    assert stream.end - stream.history.end < 64 * 320
+    assert stream.end == 200 * 320
+
+
+def test_a_frame_of_half_a_sample_is_refused() -> None:
+    stream = _Stream(keep=1000, levels=10, loud_energy=1.0)
+    with pytest.raises(ValueError, match="16-bit samples"):
+        stream.add(b"\x01\x02\x03")
+    assert stream.end == 0  # nothing queued

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tracemalloc
 import wave
 from pathlib import Path
@@ -79,3 +80,37 @@ def test_an_hour_of_frames_keeps_memory_flat_and_the_file_exact(tmp_path: Path) 
 def test_call_ids_cannot_escape_the_directory(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         CallRecorder(tmp_path, "../etc/passwd")
+
+
+def _first_flush_frames(recording_dir: Path, call_id: str) -> int:
+    """20 ms frames written before the recorder first reached its file."""
+    recorder = CallRecorder(recording_dir, call_id)
+    for written in range(1, 60):
+        recorder.write(bytes(640), bytes(640))
+        if recorder.stored_bytes > 44:
+            recorder.close()
+            return written
+    recorder.close()
+    raise AssertionError("no flush within 60 frames")
+
+
+def test_calls_started_together_flush_on_different_ticks(tmp_path: Path) -> None:
+    # Calls answered in the same second must not all write their second of audio on the same
+    # 20 ms tick: the first flush comes at a phase drawn from the call's id.
+    firsts = {_first_flush_frames(tmp_path, f"call-{n}") for n in range(40)}
+    assert len(firsts) >= 15, sorted(firsts)
+    assert all(1 <= first <= 50 for first in firsts)  # within one flush period (1 s)
+    # The same id, the same phase (a recording is reproducible).
+    assert _first_flush_frames(tmp_path, "call-7") == _first_flush_frames(tmp_path, "call-7")
+
+
+def test_flushes_after_the_first_come_every_flush_period(tmp_path: Path) -> None:
+    recorder = CallRecorder(tmp_path, CALL_ID)
+    sizes = []
+    for _ in range(200):  # 4 s
+        recorder.write(bytes(640), bytes(640))
+        sizes.append(recorder.stored_bytes)
+    recorder.close()
+    flushes = [n for n in range(1, len(sizes)) if sizes[n] != sizes[n - 1]]
+    assert [b - a for a, b in itertools.pairwise(flushes)] == [50] * (len(flushes) - 1)
+    assert len(flushes) >= 3
