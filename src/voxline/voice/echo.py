@@ -37,12 +37,14 @@ frame (:meth:`~EchoCanceller.process`):
    still (the agent has been quiet for longer than the echo's delay), has nothing to
    remove and is passed as it is.
 
-Cost (``bench/README.md``, "the echo canceller's cost"; ``python -m bench.echo_cost``): a
-frame passed as it is costs the two streams' bookkeeping, ~7-15 µs for both calls; a delay
-search ~0.3-0.5 ms; an echoing line ~35-55 µs per frame on average while the agent talks
-(most of its frames are explained by the path and silenced without a new fit). The two
-streams' histories are kept as 16-bit samples, ~170 KiB per call. Pure numpy; no state is
-shared between calls.
+Cost (``bench/README.md``, "the echo canceller's cost"; ``python -m bench.echo_cost``):
+while no echo is known (most lines), a frame is only queued on each stream, and the queued
+frames are written into the histories and their levels measured a few dozen at once when a
+search is due (:class:`_Stream`), so the bookkeeping is a fraction of a microsecond per frame
+plus that batch; a delay search ~0.3-0.5 ms; an echoing line ~35-55 µs per frame on average
+while the agent talks (most of its frames are explained by the path and silenced without a
+new fit). The two streams' histories are kept as 16-bit samples, ~170 KiB per call. Pure
+numpy; no state is shared between calls.
 
 Decision: written here rather than taken from a package. The AEC bindings on PyPI
 (``speexdsp``, ``webrtc-audio-processing``, ``aec-audio-processing``) ship no wheels for
