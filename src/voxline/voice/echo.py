@@ -157,7 +157,8 @@ class _Stream:
     the canceller reads its streams only when a delay search is due (every 2 to 50 frames),
     so a frame costs the bookkeeping of a few dozen frames at once instead of its own few
     numpy calls: the same histories, levels and positions as measured frame by frame (the
-    sums of squares of 16-bit samples are exact in float64 in any order)."""
+    sums of squares of 16-bit samples are exact in float64 in any order). The queue holds
+    references to the frames as they came, up to ~40 KiB of 20 ms frames per stream."""
 
     def __init__(self, keep: int, levels: int, loud_energy: float) -> None:
         self.history = _History(keep)
