@@ -105,18 +105,32 @@ class Playback:
     def next_played(self) -> PlayedFrame:
         """The next 20 ms of agent audio at 16 kHz and at the line's rate (silence when
         idle), and the utterance it belongs to."""
+        # Every call's every frame comes here: plain comparisons rather than Utterance.done.
         queue = self.queue
-        while queue and queue[0].done:
-            self.finished.append(queue.popleft())
-        if not queue or self.held:
+        if not queue:
             return self._silence
         current = queue[0]
+        pcm = current.pcm
+        length = len(pcm)
         played = current.played_bytes
-        chunk = current.pcm[played : played + FRAME_BYTES]
-        current.played_bytes = played + len(chunk)
-        if len(chunk) < FRAME_BYTES:
-            chunk += bytes(FRAME_BYTES - len(chunk))
-        if self.line_rate == SAMPLE_RATE:
+        while played >= length:  # finished (or empty) utterances still queued
+            self.finished.append(queue.popleft())
+            if not queue:
+                return self._silence
+            current = queue[0]
+            pcm = current.pcm
+            length = len(pcm)
+            played = current.played_bytes
+        if self.held:
+            return self._silence
+        end = played + FRAME_BYTES
+        chunk = pcm[played:end]
+        if end > length:  # the utterance's last, short frame
+            chunk += bytes(end - length)
+            end = length
+        current.played_bytes = end
+        line_rate = self.line_rate
+        if line_rate == SAMPLE_RATE:
             line = AudioFrame(chunk)
         else:
             size = self._line_frame_bytes
@@ -124,8 +138,8 @@ class Playback:
             piece = current.line_pcm[at : at + size]
             if len(piece) < size:
                 piece += bytes(size - len(piece))
-            line = AudioFrame(piece, self.line_rate)
-        if current.done:
+            line = AudioFrame(piece, line_rate)
+        if end >= length:
             self.finished.append(queue.popleft())
         return PlayedFrame(chunk, line, current)
 
