@@ -346,6 +346,8 @@ class CallMedia:
         if not playback.active and self.frames >= self.agent_after:
             playback.enqueue(Utterance(0, AGENT_SAYS, self.utterances[self.index % 2]))
         played = playback.next_played()
+        if playback.finished:  # a session moves them to its transcript: none are kept here
+            playback.take_finished()
         if gate is not None:
             gate.played(played.pcm, AGENT_SAYS if played.utterance else None)
         if self.shared:
