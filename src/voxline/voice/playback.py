@@ -107,20 +107,16 @@ class Playback:
         idle), and the utterance it belongs to."""
         # Every call's every frame comes here: plain comparisons rather than Utterance.done.
         queue = self.queue
-        if not queue:
-            return self._silence
-        current = queue[0]
-        pcm = current.pcm
-        length = len(pcm)
-        played = current.played_bytes
-        while played >= length:  # finished (or empty) utterances still queued
-            self.finished.append(queue.popleft())
-            if not queue:
-                return self._silence
+        while queue:  # the first utterance not played to its end (finished ones move on)
             current = queue[0]
             pcm = current.pcm
             length = len(pcm)
             played = current.played_bytes
+            if played < length:
+                break
+            self.finished.append(queue.popleft())
+        else:
+            return self._silence  # idle
         if self.held:
             return self._silence
         end = played + FRAME_BYTES
