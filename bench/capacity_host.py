@@ -281,6 +281,10 @@ class AudioCalls:
         call.agent_after = 7 * self.started % 125  # the agent's first words: within 2.5 s
         loop = asyncio.get_running_loop()
         seat = shared_ticker(loop.time, asyncio.sleep, self.phases).join() if shared else None
+        # The contact's frames go to a listener of their own, as a session's transport hands
+        # them to its `_listen` task: the media clock never waits for the VAD's batch.
+        arrived: asyncio.Queue[bytes] = asyncio.Queue()
+        listener = asyncio.create_task(self.listen(call, arrived))
         due = loop.time()
         try:
             while True:
@@ -293,11 +297,17 @@ class AudioCalls:
                 if self.window.open:
                     self.window.frames.append((loop.time() - due) * 1000)
                     self.window.frames_total += 1
-                await call.frame()
+                call.play()
+                arrived.put_nowait(call.next_contact())
         finally:
+            listener.cancel()
             if seat is not None:
                 seat.leave()
             call.close()
+
+    async def listen(self, call: CallMedia, arrived: asyncio.Queue[bytes]) -> None:
+        while True:
+            await call.hear(await arrived.get())
 
 
 class CallMedia:
@@ -330,19 +340,28 @@ class CallMedia:
         halves = len(agent_pcm) // 2
         self.utterances = (agent_pcm[:halves], agent_pcm[halves:])
         self.contact_ulaw = contact_ulaw
-        self.index = 0  # into the contact's signal
-        self.frames = 0  # done
+        self.index = 0  # into the contact's signal, in frames
+        self.frames = 0  # played
+        self.agent = bytes(640)  # the last frame played (16 kHz), recorded beside the contact's
         self.agent_after = 0  # frames of the call before the agent first speaks
 
     async def frame(self) -> None:
-        gate, playback = self.gate, self.playback
+        """One frame of both sides in turn, on one task (``bench.audio_cpu``, which times the
+        path's CPU, not its scheduling)."""
+        self.play()
+        await self.hear(self.next_contact())
+
+    def next_contact(self) -> bytes:
+        """The contact's next 20 ms of 8 kHz μ-law, as a carrier sends it."""
         start = self.index * 160 % (len(self.contact_ulaw) - 160)
-        contact = self.up.process(mulaw_to_pcm16(self.contact_ulaw[start : start + 160]))
-        if gate is None:
-            await self.vad.hear(contact)
-        else:
-            events = await self.vad.hear(gate.clean(contact))
-            _barge_in(gate, self.vad, playback, events)
+        self.index += 1
+        return self.contact_ulaw[start : start + 160]
+
+    def play(self) -> None:
+        """The agent's side of one frame, as ``CallSession._media_clock`` does it on the
+        media ticker: the next played frame, the echo canceller's reference, the line's
+        μ-law."""
+        gate, playback = self.gate, self.playback
         if not playback.active and self.frames >= self.agent_after:
             playback.enqueue(Utterance(0, AGENT_SAYS, self.utterances[self.index % 2]))
         played = playback.next_played()
@@ -354,9 +373,22 @@ class CallMedia:
             pcm16_to_mulaw(played.line.pcm)
         else:
             pcm16_to_mulaw(self.down.process(played.pcm))
-        self.recorder.write(played.pcm, contact)
-        self.index += 1
+        self.agent = played.pcm
         self.frames += 1
+
+    async def hear(self, ulaw: bytes) -> None:
+        """The contact's side of one frame, as ``CallSession._listen`` does it when the frame
+        arrives: decoded and resampled (a carrier transport's codec), cleaned of the agent's
+        echo, heard by the VAD, the barge-in gate's decision applied, and both sides
+        recorded."""
+        contact = self.up.process(mulaw_to_pcm16(ulaw))
+        gate = self.gate
+        if gate is None:
+            await self.vad.hear(contact)
+        else:
+            events = await self.vad.hear(gate.clean(contact))
+            _barge_in(gate, self.vad, self.playback, events)
+        self.recorder.write(self.agent, contact)
 
     def close(self) -> None:
         if self.gate is not None:
