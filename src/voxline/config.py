@@ -184,6 +184,14 @@ class Settings(BaseSettings):
         default=True,
         description="Run the batched VAD model on a thread of its own, beside the event loop",
     )
+    media_block_ms: int = Field(
+        default=20,
+        ge=20,
+        le=100,
+        multiple_of=20,
+        description="Audio a live call's session handles per wake-up, each way (20 ms frames "
+        "in blocks); 40 doubles the calls a process holds for ~20 ms more reaction time",
+    )
     vad_stop_ms: float = Field(
         default=200.0,
         ge=60,

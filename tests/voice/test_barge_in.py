@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import deque
 
+import pytest
+
 from voxline.errors import ProviderError
 from voxline.testing import (
     ContactLine,
@@ -29,10 +31,15 @@ LONG_REPLY = (
 )
 NEXT_REPLY = "This is Ava from Voxline Dental."
 
+# Every test runs with the session handling 20 ms frames (the default) and 40 ms blocks
+# (the media_block_ms setting): a block is heard and played whole, and the verdicts match.
+pytestmark = pytest.mark.parametrize("block_ms", [20, 40])
+
 
 async def call(
     over_agent: str,
     *,
+    block_ms: int,
     stt: FakeStt | None = None,
     reply: str = LONG_REPLY,
     after_ms: int = 1000,
@@ -49,7 +56,7 @@ async def call(
         tts=FakeTts(),
         vad=fake_vad(hangover_ms=192),
         transcript=transcript,
-        config=SessionConfig(silence_timeout_s=6.0),
+        config=SessionConfig(silence_timeout_s=6.0, media_block_ms=block_ms),
         clock=clock.now,
         sleep=clock.sleep,
     )
@@ -57,8 +64,8 @@ async def call(
     return line, transcript, metrics
 
 
-async def test_a_backchannel_does_not_cut_the_agent_or_get_an_answer() -> None:
-    line, transcript, metrics = await call("Uh-huh.")
+async def test_a_backchannel_does_not_cut_the_agent_or_get_an_answer(block_ms: int) -> None:
+    line, transcript, metrics = await call("Uh-huh.", block_ms=block_ms)
 
     assert metrics.barge_ins == 0
     assert line.cleared == 0
@@ -77,17 +84,17 @@ async def test_a_backchannel_does_not_cut_the_agent_or_get_an_answer() -> None:
     assert 0 < window.count(0) * FRAME_MS <= speaking_ms("Uh-huh.") + 600
 
 
-async def test_a_yes_as_the_agent_finishes_its_question_is_answered() -> None:
+async def test_a_yes_as_the_agent_finishes_its_question_is_answered(block_ms: int) -> None:
     question = "Is Thursday at two good for you?"  # 1.75 s
-    _, transcript, metrics = await call("Yes.", reply=question, after_ms=1400)
+    _, transcript, metrics = await call("Yes.", reply=question, after_ms=1400, block_ms=block_ms)
 
     assert metrics.barge_ins == 0
     assert transcript.said_by("agent") == [GREETING, question, NEXT_REPLY]
     assert "Yes." in transcript.said_by("contact")
 
 
-async def test_speech_starting_like_a_backchannel_still_interrupts() -> None:
-    _, transcript, metrics = await call("Okay but I'm busy right now.")
+async def test_speech_starting_like_a_backchannel_still_interrupts(block_ms: int) -> None:
+    _, transcript, metrics = await call("Okay but I'm busy right now.", block_ms=block_ms)
 
     assert metrics.barge_ins == 1
     agent = transcript.said_by("agent")
@@ -96,8 +103,8 @@ async def test_speech_starting_like_a_backchannel_still_interrupts() -> None:
     assert "Okay but I'm busy right now." in transcript.said_by("contact")
 
 
-async def test_a_real_interruption_silences_the_agent_within_a_few_frames() -> None:
-    line, transcript, metrics = await call("No wait, stop.")
+async def test_a_real_interruption_silences_the_agent_within_a_few_frames(block_ms: int) -> None:
+    line, transcript, metrics = await call("No wait, stop.", block_ms=block_ms)
 
     assert metrics.barge_ins == 1
     assert transcript.said_by("agent")[2] == NEXT_REPLY
@@ -118,15 +125,15 @@ class SttDownAfterFirstTurn(FakeStt):
         return await super().transcribe(pcm16_16k)
 
 
-async def test_a_failing_transcription_never_hides_an_interruption() -> None:
+async def test_a_failing_transcription_never_hides_an_interruption(block_ms: int) -> None:
     # The words over the agent cannot be known: it may be a real interruption, so it stops
     # (and the contact's turn then meets the usual stage failure: an apology).
-    _, transcript, metrics = await call("Okay.", stt=SttDownAfterFirstTurn())
+    _, transcript, metrics = await call("Okay.", stt=SttDownAfterFirstTurn(), block_ms=block_ms)
     assert metrics.barge_ins == 1
     assert LONG_REPLY not in transcript.said_by("agent")
 
 
-async def test_without_a_failure_the_same_words_do_not_cut() -> None:
-    _, transcript, metrics = await call("Okay.")
+async def test_without_a_failure_the_same_words_do_not_cut(block_ms: int) -> None:
+    _, transcript, metrics = await call("Okay.", block_ms=block_ms)
     assert metrics.barge_ins == 0
     assert LONG_REPLY in transcript.said_by("agent")

@@ -118,6 +118,7 @@ class VoiceSessions:
             config=SessionConfig(
                 silence_timeout_s=self.settings.silence_timeout_seconds,
                 agent_voice=profile.voice_id,
+                media_block_ms=self.settings.media_block_ms,
             ),
             on_failure=self.failure_sink(call_id),
         )

@@ -1,9 +1,10 @@
 """A scripted contact on a media transport, in lockstep with the agent's frames.
 
-The session sends one agent frame every 20 ms (of simulated time, with a VirtualClock); for
-each one the line hands the session one contact frame back: silence, or the tone of the
-line the contact is saying. So the contact reacts to the agent frame by frame, the way a
-person on the phone would, and a whole call plays the same way on every machine.
+The session sends one agent frame every 20 ms (of simulated time, with a VirtualClock), or a
+block of them; for each 20 ms the line hands the session one contact frame back: silence, or
+the tone of the line the contact is saying. So the contact reacts to the agent frame by
+frame, the way a person on the phone would, and a whole call plays the same way on every
+machine.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from dataclasses import dataclass, field
 
 from voxline.testing.speech import FakeStt, speaking_ms, tone
 from voxline.voice.channel import LineClosed
-from voxline.voice.frames import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, AudioFrame, silence_frame
+from voxline.voice.frames import (
+    FRAME_BYTES,
+    FRAME_MS,
+    SAMPLE_RATE,
+    AudioFrame,
+    frame_bytes,
+    silence_frame,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +78,25 @@ class FakeLine:
     async def send(self, frame: AudioFrame) -> None:
         if self.closed:
             raise LineClosed
-        sound = any(frame.pcm)
-        self.agent_frames.append(sound)
-        self.agent_rates.append(frame.sample_rate)
-        if sound:
-            self._agent_heard_since_line = True
-            self._agent_talk_ms += FRAME_MS
-            self._agent_quiet_ms = 0
-        else:
-            self._agent_talk_ms = 0
-            self._agent_quiet_ms += FRAME_MS
-        self._contact_turn()
-        if not self.closed:
-            self._queue.put_nowait(AudioFrame(self._next_contact_frame()))
+        # A block of several 20 ms frames (a session's media_block_ms) is taken frame by
+        # frame: the contact still answers each 20 ms of the agent with 20 ms of its own.
+        size = frame_bytes(frame.sample_rate)
+        for start in range(0, max(len(frame.pcm), 1), size):
+            if self.closed:
+                return
+            sound = any(frame.pcm[start : start + size])
+            self.agent_frames.append(sound)
+            self.agent_rates.append(frame.sample_rate)
+            if sound:
+                self._agent_heard_since_line = True
+                self._agent_talk_ms += FRAME_MS
+                self._agent_quiet_ms = 0
+            else:
+                self._agent_talk_ms = 0
+                self._agent_quiet_ms += FRAME_MS
+            self._contact_turn()
+            if not self.closed:
+                self._queue.put_nowait(AudioFrame(self._next_contact_frame()))
 
     async def clear(self) -> None:
         self.cleared += 1

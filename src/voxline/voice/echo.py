@@ -223,8 +223,9 @@ class _Stream:
 class EchoCanceller:
     """Removes the echo of the reference (outgoing) stream from the incoming stream.
 
-    Not thread-safe; one per call. Frames are 16 kHz PCM16 of any length (normally 20 ms),
-    passed in the order they were sent and received.
+    Not thread-safe; one per call. Frames are 16 kHz PCM16 of any length (normally 20 ms,
+    or blocks of 20 ms frames), passed in the order they were sent and received; its
+    schedules (searches, the fast start, the path's forgetting) count 20 ms frames.
     """
 
     def __init__(
@@ -297,14 +298,17 @@ class EchoCanceller:
             mic.add(pcm16)
         count = len(pcm16) // 2
         self._frame_samples = max(1, count)
+        # Counts are kept in 20 ms frames whatever the frames' length (a session may hand
+        # over 40 ms blocks), so searches come as often in time either way.
+        units = max(1, count // FRAME_SAMPLES)
         if self._frames < 100:  # only the fast start reads the count
             ref = self._ref
             # A loud frame measured in the last second is enough; else the queued ones count.
             if ref.loud_end <= ref.end - _SEARCH_SAMPLES:
                 ref.measure()
             if ref.loud_end > ref.end - _SEARCH_SAMPLES:
-                self._frames += 1  # frames heard while the agent speaks (or just spoke)
-        self._since_search += 1
+                self._frames += units  # frames heard while the agent speaks (or just spoke)
+        self._since_search += units
         if self.delay is not None:
             every = _TRACK_EVERY_FRAMES
         else:
@@ -357,7 +361,7 @@ class EchoCanceller:
         moved = sounding and not explained and incoming_energy < 0.5 * reference_energy
         self._misses = self._misses + 1 if moved else 0
         if sounding and (explained or incoming_energy < 0.5 * reference_energy):
-            self._adapt(block, incoming)
+            self._adapt(block, incoming, units)
             echo = block @ self._weights
             residual = incoming - echo
             echo_energy = float(echo @ echo)
@@ -384,7 +388,8 @@ class EchoCanceller:
         # first ~100 ms, before the VAD hears it as speech.
         if self._frames >= 100:
             recent = list(mic.levels)[-(_SEARCH_SAMPLES // self._frame_samples) :]
-            if sum(level > _SILENT_RMS for level in recent) < _SOUNDING_FRAMES:
+            sounding_levels = -(-_SOUNDING_FRAMES * FRAME_SAMPLES // self._frame_samples)
+            if sum(level > _SILENT_RMS for level in recent) < sounding_levels:
                 return False
         if _energy(ref.history.last(_SEARCH_SAMPLES)) <= _ACTIVE_ENERGY * _SEARCH_SAMPLES:
             return False
@@ -456,9 +461,10 @@ class EchoCanceller:
         block: Floats = segment.astype(np.float64)[rows]
         return block
 
-    def _adapt(self, block: Floats, incoming: Floats) -> None:
-        self._normal = _FORGET * self._normal + block.T @ block
-        self._cross = _FORGET * self._cross + block.T @ incoming
+    def _adapt(self, block: Floats, incoming: Floats, frames: int = 1) -> None:
+        forget = _FORGET if frames == 1 else _FORGET**frames  # per 20 ms of audio
+        self._normal = forget * self._normal + block.T @ block
+        self._cross = forget * self._cross + block.T @ incoming
         ridge = 1e-3 * np.trace(self._normal) / self.taps + 1e-6
         self._weights = np.linalg.solve(self._normal + ridge * self._eye, self._cross)
 

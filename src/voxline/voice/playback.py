@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from voxline.voice.audio import resample
-from voxline.voice.frames import FRAME_BYTES, SAMPLE_RATE, AudioFrame, frame_bytes
+from voxline.voice.frames import FRAME_MS, SAMPLE_RATE, SAMPLE_WIDTH, AudioFrame, frame_bytes
 
 
 @dataclass
@@ -49,8 +49,9 @@ class Utterance:
 
 @dataclass(frozen=True, slots=True)
 class PlayedFrame:
-    """One 20 ms of agent audio: ``pcm`` at 16 kHz, ``line`` the same 20 ms at the line's
-    rate, and the utterance it belongs to (None: silence)."""
+    """One block of agent audio (20 ms, or the playback's ``block_ms``): ``pcm`` at 16 kHz,
+    ``line`` the same audio at the line's rate, and the utterance it belongs to (None:
+    silence)."""
 
     pcm: bytes
     line: AudioFrame
@@ -59,19 +60,26 @@ class PlayedFrame:
 
 @dataclass
 class Playback:
-    """Utterances waiting to be played, and those played or cut; frames are 20 ms of
-    16 kHz audio, and also of ``line_rate`` audio for the transport."""
+    """Utterances waiting to be played, and those played or cut; frames are ``block_ms``
+    (20 ms, or a multiple of it) of 16 kHz audio, and also of ``line_rate`` audio for the
+    transport."""
 
     queue: deque[Utterance] = field(default_factory=deque)
     finished: list[Utterance] = field(default_factory=list)
     held: bool = False
     line_rate: int = SAMPLE_RATE
+    block_ms: int = FRAME_MS
 
     def __post_init__(self) -> None:
-        self._line_frame_bytes = frame_bytes(self.line_rate)
+        if self.block_ms <= 0 or self.block_ms % FRAME_MS:
+            raise ValueError(f"a playback block is a whole number of {FRAME_MS} ms frames")
+        self._block_bytes = frame_bytes(SAMPLE_RATE, self.block_ms)
+        self._line_frame_bytes = frame_bytes(self.line_rate, self.block_ms)
         # An idle or held frame: the same (immutable) silence every time, not a new one.
         self._silence = PlayedFrame(
-            bytes(FRAME_BYTES), AudioFrame(bytes(self._line_frame_bytes), self.line_rate), None
+            bytes(self._block_bytes),
+            AudioFrame(bytes(self._line_frame_bytes), self.line_rate),
+            None,
         )
 
     @property
@@ -83,7 +91,7 @@ class Playback:
     def remaining_s(self) -> float:
         """Seconds of agent speech still queued (held or not)."""
         left = sum(len(u.pcm) - u.played_bytes for u in self.queue)
-        return max(0, left) / (FRAME_BYTES * 50)
+        return max(0, left) / (SAMPLE_RATE * SAMPLE_WIDTH)
 
     def hold(self) -> None:
         """Pause where it is: :meth:`next_frame` gives silence until :meth:`resume`."""
@@ -98,12 +106,12 @@ class Playback:
         self.queue.append(utterance)
 
     def next_frame(self) -> tuple[bytes, Utterance | None]:
-        """The next 20 ms of agent audio (silence when idle) and the utterance it belongs to."""
+        """The next block of agent audio (silence when idle) and the utterance it belongs to."""
         played = self.next_played()
         return played.pcm, played.utterance
 
     def next_played(self) -> PlayedFrame:
-        """The next 20 ms of agent audio at 16 kHz and at the line's rate (silence when
+        """The next block of agent audio at 16 kHz and at the line's rate (silence when
         idle), and the utterance it belongs to."""
         # Every call's every frame comes here: plain comparisons rather than Utterance.done.
         queue = self.queue
@@ -119,7 +127,8 @@ class Playback:
             return self._silence  # idle
         if self.held:
             return self._silence
-        end = played + FRAME_BYTES
+        block = self._block_bytes
+        end = played + block
         chunk = pcm[played:end]
         if end > length:  # the utterance's last, short frame
             chunk += bytes(end - length)
@@ -130,7 +139,7 @@ class Playback:
             line = AudioFrame(chunk)
         else:
             size = self._line_frame_bytes
-            at = played // FRAME_BYTES * size
+            at = played // block * size
             piece = current.line_pcm[at : at + size]
             if len(piece) < size:
                 piece += bytes(size - len(piece))

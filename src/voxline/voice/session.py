@@ -64,7 +64,7 @@ from voxline.voice.brain.clauses import sentences, split_clauses
 from voxline.voice.brain.scripted import FAREWELL
 from voxline.voice.channel import AgentLine, Heard, LineClosed
 from voxline.voice.end_of_turn import EndOfTurn, Inference, TurnModel
-from voxline.voice.frames import FRAME_MS
+from voxline.voice.frames import FRAME_MS, AudioFrame
 from voxline.voice.hearing import StreamedHearing
 from voxline.voice.interruptions import BargeInPolicy, Verdict
 from voxline.voice.kit import SpeechModels
@@ -122,6 +122,10 @@ class SessionConfig:
     # VAD's stop (voice.speculation); None: at the stop. Shorter drafts more often for
     # nothing (a pause between words), each a transcription's worth of CPU.
     early_draft_ms: float | None = 96.0
+    # Audio handled per wake-up, each way: 20 ms frames, or blocks of them (the
+    # media_block_ms setting). The agent's audio goes out a block per tick of the media
+    # ticker; the contact's is heard a block at a time.
+    media_block_ms: int = FRAME_MS
 
 
 class CallSession:
@@ -281,7 +285,9 @@ class CallSession:
         self._aligner = Aligner(self._meter)
         self._tail = ContactTail()
         # Agent speech is resampled to the line's rate once per utterance, as it is queued.
-        self._playback = Playback(line_rate=transport.line_rate)
+        self._playback = Playback(
+            line_rate=transport.line_rate, block_ms=self.config.media_block_ms
+        )
         self._inbox = asyncio.Queue()
         self._speculator = Speculator(
             self.brain,
@@ -424,12 +430,13 @@ class CallSession:
         return number
 
     async def _media_clock(self, transport: MediaTransport) -> None:
-        # One agent frame per tick of the event loop's shared 20 ms ticker (voice.ticker),
-        # on this session's clock and sleep: no timer of its own per frame.
+        # One agent block per tick of the event loop's shared ticker (voice.ticker: 20 ms,
+        # or the block's length), on this session's clock and sleep: no timer of its own.
         vad = self._models.vad
         gate = self._gate
         assert gate is not None
-        seat = shared_ticker(self._clock, self._sleep).join()
+        period = self.config.media_block_ms / 1000
+        seat = shared_ticker(self._clock, self._sleep, period=period).join()
         try:
             while not transport.closed:
                 played = self._playback.next_played()
@@ -542,11 +549,21 @@ class CallSession:
         vad = self._models.vad
         gate = self._gate
         assert gate is not None
-        while True:
+        frames = self.config.media_block_ms // FRAME_MS
+        line_closed = False
+        while not line_closed:
             try:
                 frame = await transport.receive()
             except LineClosed:
                 return
+            if frames > 1:  # a block of the contact's frames, heard as one
+                pieces = [frame.pcm]
+                try:
+                    while len(pieces) < frames:
+                        pieces.append((await transport.receive()).pcm)
+                except LineClosed:
+                    line_closed = True  # the last, short block is heard all the same
+                frame = AudioFrame(b"".join(pieces))
             self._aligner.contact(frame.pcm)
             if self._hearing is not None:
                 self._hearing.feed(frame.pcm)

@@ -195,14 +195,17 @@ class MediaTicker:
             raise
 
 
-_shared: dict[tuple[asyncio.AbstractEventLoop, Clock, Sleep, int], MediaTicker] = {}
+_shared: dict[tuple[asyncio.AbstractEventLoop, Clock, Sleep, int, float], MediaTicker] = {}
 
 
-def shared_ticker(clock: Clock, sleep: Sleep, phases: int = PHASES) -> MediaTicker:
-    """The ticker of the running event loop on this time source (one per loop, clock and
-    number of slots: every session of a process, or of one virtual clock in a test, shares
-    it). It is forgotten once idle, so an ended loop keeps nothing alive."""
-    key = (asyncio.get_running_loop(), clock, sleep, phases)
+def shared_ticker(
+    clock: Clock, sleep: Sleep, phases: int = PHASES, period: float = FRAME_MS / 1000
+) -> MediaTicker:
+    """The ticker of the running event loop on this time source (one per loop, clock, number
+    of slots and period: every session of a process, or of one virtual clock in a test,
+    shares it; sessions handling 40 ms blocks share one of 40 ms). It is forgotten once
+    idle, so an ended loop keeps nothing alive."""
+    key = (asyncio.get_running_loop(), clock, sleep, phases, period)
     ticker = _shared.get(key)
     if ticker is None:
 
@@ -210,5 +213,5 @@ def shared_ticker(clock: Clock, sleep: Sleep, phases: int = PHASES) -> MediaTick
             if _shared.get(key) is idle:
                 del _shared[key]
 
-        ticker = _shared[key] = MediaTicker(clock, sleep, on_idle=forget, phases=phases)
+        ticker = _shared[key] = MediaTicker(clock, sleep, period, on_idle=forget, phases=phases)
     return ticker
