@@ -90,6 +90,7 @@ async def level(
     phases: int = PHASES,
     stalls: bool = False,
     vad_thread: str = "on",
+    block_ms: int = 20,
 ) -> dict[str, Any]:
     """One level: ``calls`` live calls in one host process; returns its figures."""
     data_dir = workdir / f"{mode}-{calls}"
@@ -101,7 +102,10 @@ async def level(
             # Due shortly after the host is up, so every call is placed by it.
             due = datetime.now(UTC) + timedelta(seconds=3)
             await insert_backlog(url, tenant, calls, due, to_number=TALKS_ON)
-        thread = {"VOXLINE_VAD_THREAD": "true" if vad_thread == "on" else "false"}
+        thread = {
+            "VOXLINE_VAD_THREAD": "true" if vad_thread == "on" else "false",
+            "VOXLINE_MEDIA_BLOCK_MS": str(block_ms),
+        }
         env = voxline_env(url, data_dir, **HOST_ENV, **thread)
         args = ["-m", "bench.capacity_host", "--stats", str(stats), "--mode", mode]
         args += ["--vad", vad, "--media", media, "--gate", gate, "--phases", str(phases)]
@@ -194,11 +198,14 @@ async def run(
     stalls: bool = False,
     levels: list[int] | None = None,
     vad_thread: str = "on",
+    block_ms: int = 20,
 ) -> dict[str, Any]:
     """Each mode's levels (``levels``: these instead of :data:`LEVELS`; the first should be
     0, the baseline); ``vad``, ``media``, ``gate``, ``phases`` and ``stalls`` as
     ``bench.capacity_host --vad/--media/--gate/--phases/--stalls``; ``vad_thread`` "off" runs
-    the batched VAD's model on the host's event loop thread (``VOXLINE_VAD_THREAD``)."""
+    the batched VAD's model on the host's event loop thread (``VOXLINE_VAD_THREAD``);
+    ``block_ms`` is the host's ``VOXLINE_MEDIA_BLOCK_MS`` (audio mode: 20 ms frames, or
+    blocks of them, per wake-up)."""
     own_dir = workdir is None
     base = Path(tempfile.mkdtemp(prefix="voxline-bench-capacity-")) if workdir is None else workdir
     results: dict[str, Any] = {}
@@ -207,7 +214,9 @@ async def run(
             points: list[dict[str, Any]] = []
             idle: dict[str, Any] = {}
             for calls in levels or LEVELS[mode]:
-                point = await level(mode, calls, base, vad, media, gate, phases, stalls, vad_thread)
+                point = await level(
+                    mode, calls, base, vad, media, gate, phases, stalls, vad_thread, block_ms
+                )
                 idle = idle or point
                 _derive(point, idle, mode)
                 points.append(point)
@@ -239,6 +248,9 @@ def main() -> None:
         "--vad-thread", choices=["on", "off"], default="on", help="the VAD model's own thread"
     )
     parser.add_argument("--levels", help="comma-separated call counts, 0 first (the baseline)")
+    parser.add_argument(
+        "--block-ms", type=int, default=20, help="the host's VOXLINE_MEDIA_BLOCK_MS (audio)"
+    )
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")] if args.levels else None
     result = asyncio.run(
@@ -251,6 +263,7 @@ def main() -> None:
             stalls=args.stalls,
             levels=levels,
             vad_thread=args.vad_thread,
+            block_ms=args.block_ms,
         )
     )
     print(json.dumps(result, indent=2))

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from voxline.cli import freeze_startup_heap
+from voxline.cli import freeze_startup_heap, single_threaded_blas
 from voxline.config import load_settings
 from voxline.engine.runner import Engine
 from voxline.logging import configure_logging
@@ -231,8 +231,10 @@ class AudioCalls:
         media_path: str,
         gate: bool = True,
         phases: int = PHASES,
+        block_ms: int = 20,
     ) -> None:
         self.engine = engine
+        self.block_ms = block_ms
         self.gate = gate
         self.phases = phases
         self.vad = vad
@@ -271,6 +273,7 @@ class AudioCalls:
             self.agent_pcm,
             shared_media=shared,
             gate=self.gate,
+            block_ms=self.block_ms,
         )
         # Calls out of step with each other, as real ones are (bench.audio_cpu does the
         # same): the engine places the calls of a level within a second, and calls started
@@ -280,7 +283,10 @@ class AudioCalls:
         call.index = 37 * self.started
         call.agent_after = 7 * self.started % 125  # the agent's first words: within 2.5 s
         loop = asyncio.get_running_loop()
-        seat = shared_ticker(loop.time, asyncio.sleep, self.phases).join() if shared else None
+        period = self.block_ms / 1000
+        seat = (
+            shared_ticker(loop.time, asyncio.sleep, self.phases, period).join() if shared else None
+        )
         # The contact's frames go to a listener of their own, as a session's transport hands
         # them to its `_listen` task: the media clock never waits for the VAD's batch.
         arrived: asyncio.Queue[bytes] = asyncio.Queue()
@@ -292,13 +298,14 @@ class AudioCalls:
                     await seat.wait()
                     due = seat.due()
                 else:
-                    due += FRAME_SECONDS
+                    due += period
                     await asyncio.sleep(max(0.0, due - loop.time()))
                 if self.window.open:
                     self.window.frames.append((loop.time() - due) * 1000)
                     self.window.frames_total += 1
                 call.play()
-                arrived.put_nowait(call.next_contact())
+                for _ in range(call.block_frames):  # as a carrier sends them: 20 ms each
+                    arrived.put_nowait(call.next_contact())
         finally:
             listener.cancel()
             if seat is not None:
@@ -306,8 +313,9 @@ class AudioCalls:
             call.close()
 
     async def listen(self, call: CallMedia, arrived: asyncio.Queue[bytes]) -> None:
+        # As CallSession._listen: a block is the frames received one by one, heard at once.
         while True:
-            await call.hear(await arrived.get())
+            await call.hear([await arrived.get() for _ in range(call.block_frames)])
 
 
 class CallMedia:
@@ -326,6 +334,7 @@ class CallMedia:
         *,
         shared_media: bool = True,
         gate: bool = True,
+        block_ms: int = 20,
     ) -> None:
         from voxline.testing.speech import FakeStt
 
@@ -336,20 +345,22 @@ class CallMedia:
         self.shared = shared_media
         # The agent's speech: 2.5 s utterances, resampled to 8 kHz once each when queued
         # (shared), or 16 kHz frames resampled 20 ms at a time (per-call).
-        self.playback = Playback(line_rate=8000 if shared_media else 16000)
+        self.playback = Playback(line_rate=8000 if shared_media else 16000, block_ms=block_ms)
+        self.block_frames = block_ms // 20
         halves = len(agent_pcm) // 2
         self.utterances = (agent_pcm[:halves], agent_pcm[halves:])
         self.contact_ulaw = contact_ulaw
         self.index = 0  # into the contact's signal, in frames
         self.frames = 0  # played
-        self.agent = bytes(640)  # the last frame played (16 kHz), recorded beside the contact's
+        # The last block played (16 kHz), recorded beside the contact's.
+        self.agent = bytes(640 * self.block_frames)
         self.agent_after = 0  # frames of the call before the agent first speaks
 
     async def frame(self) -> None:
         """One frame of both sides in turn, on one task (``bench.audio_cpu``, which times the
         path's CPU, not its scheduling)."""
         self.play()
-        await self.hear(self.next_contact())
+        await self.hear([self.next_contact() for _ in range(self.block_frames)])
 
     def next_contact(self) -> bytes:
         """The contact's next 20 ms of 8 kHz μ-law, as a carrier sends it."""
@@ -374,14 +385,16 @@ class CallMedia:
         else:
             pcm16_to_mulaw(self.down.process(played.pcm))
         self.agent = played.pcm
-        self.frames += 1
+        self.frames += self.block_frames
 
-    async def hear(self, ulaw: bytes) -> None:
-        """The contact's side of one frame, as ``CallSession._listen`` does it when the frame
-        arrives: decoded and resampled (a carrier transport's codec), cleaned of the agent's
-        echo, heard by the VAD, the barge-in gate's decision applied, and both sides
-        recorded."""
-        contact = self.up.process(mulaw_to_pcm16(ulaw))
+    async def hear(self, frames: list[bytes]) -> None:
+        """The contact's side of one block, as ``CallSession._listen`` does it: each 20 ms
+        frame decoded and resampled as it arrives (a carrier transport's codec), then the
+        block cleaned of the agent's echo, heard by the VAD, the barge-in gate's decision
+        applied, and both sides recorded."""
+        up = self.up
+        pieces = [up.process(mulaw_to_pcm16(ulaw)) for ulaw in frames]
+        contact = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         gate = self.gate
         if gate is None:
             await self.vad.hear(contact)
@@ -459,9 +472,19 @@ async def main(
         helpers.append(asyncio.create_task(sampler.heartbeat()))
         sampler.start()
     if mode == "audio":
-        audio = AudioCalls(engine, window, settings.recordings_dir, vad, media_path, gate, phases)
+        audio = AudioCalls(
+            engine,
+            window,
+            settings.recordings_dir,
+            vad,
+            media_path,
+            gate,
+            phases,
+            settings.media_block_ms,  # VOXLINE_MEDIA_BLOCK_MS, as a session takes it
+        )
         helpers.append(asyncio.create_task(audio.run()))
-    freeze_startup_heap()  # as `voxline worker` does before it runs its engine
+    single_threaded_blas()  # as `voxline worker` does before it runs its engine
+    freeze_startup_heap()
     try:
         await engine.run(stop)
     finally:

@@ -149,6 +149,27 @@ def test_recordings_prune_deletes_only_recordings_past_the_retention(
     assert not old.exists() and recent.exists()
 
 
+def test_a_serving_process_keeps_blas_on_its_own_thread() -> None:
+    # In a child process: the limit is process-wide. Its BLAS may start with one thread on a
+    # one-core machine, so the child checks that it has more before, where it can.
+    script = (
+        "import os, numpy\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from voxline.cli import single_threaded_blas\n"
+        "def threads():\n"
+        "    return [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+        "before = threads()\n"
+        "assert before, 'numpy has a BLAS'\n"
+        "assert (os.cpu_count() or 1) < 2 or max(before) > 1, before\n"
+        "single_threaded_blas()\n"
+        "assert threads() == [1] * len(before), threads()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_freezing_the_start_up_heap_sets_the_serving_collection_thresholds() -> None:
     import gc
 

@@ -78,6 +78,19 @@ def freeze_startup_heap() -> int:
     return frozen
 
 
+def single_threaded_blas() -> None:
+    """Let numpy's BLAS (OpenBLAS in numpy's wheels) compute on the calling thread only.
+
+    A serving process's parallelism is its calls, not one matrix: the echo canceller's path
+    fit on a 40 ms block (``VOXLINE_MEDIA_BLOCK_MS``) is big enough for OpenBLAS to hand it
+    to its worker threads, which then spin waiting for the next one. At 300 audio calls that
+    took most of the second core for nothing (bench/README.md, capacity, media blocks).
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _run(work: Callable[[Database], Awaitable[T]], settings: Settings | None = None) -> T:
     """Run ``work`` against the configured database, turning Voxline errors into exit code 1."""
     settings = settings or _settings()
@@ -150,6 +163,7 @@ def serve(
         migrate.upgrade(settings.resolved_database_url)
     runtime = build_runtime(settings, run_engine=not no_engine)
     application = create_app(settings, runtime)
+    single_threaded_blas()
     freeze_startup_heap()
     config = uvicorn.Config(
         application,
@@ -214,6 +228,7 @@ def worker(
         if settings.worker_ops_port is not None:
             ops = ops_server(runtime, settings.host, settings.worker_ops_port, settings.log_level)
         listener = asyncio.create_task(ops.serve()) if ops is not None else None
+        single_threaded_blas()
         freeze_startup_heap()
         try:
             async with runtime.running():
