@@ -48,20 +48,27 @@ def mix(base: bytes, other: bytes, at_s: float) -> bytes:
     return np.clip(out, -32768, 32767).astype(np.int16).tobytes()
 
 
-def speech_starts(agent: bytes, incoming: bytes, canceller: EchoCanceller | None) -> list[int]:
-    """Where (ms) the VAD hears speech start in ``incoming``, cleaned by ``canceller``."""
+def speech_starts(
+    agent: bytes, incoming: bytes, canceller: EchoCanceller | None, block_ms: int = 20
+) -> list[int]:
+    """Where (ms) the VAD hears speech start in ``incoming``, cleaned by ``canceller``, both
+    streams handed over in blocks of ``block_ms`` (a session's media_block_ms)."""
     vad = StreamingVad(SileroVad(), Endpointer())
     outgoing = agent + bytes(max(0, len(incoming) - len(agent)))
     starts = []
     for index, (out, heard) in enumerate(
-        zip(split_frames(outgoing), split_frames(incoming), strict=False)
+        zip(
+            split_frames(outgoing, frame_ms=block_ms),
+            split_frames(incoming, frame_ms=block_ms),
+            strict=False,
+        )
     ):
         pcm = heard.pcm
         if canceller is not None:
             canceller.reference(out.pcm)
             pcm = canceller.process(pcm)
         if SPEECH_START in vad.feed(pcm):
-            starts.append(index * 20)
+            starts.append(index * block_ms)
     return starts
 
 
@@ -80,6 +87,22 @@ async def test_an_echo_of_the_agent_is_never_heard_as_speech(
     assert canceller.echo_present
     assert canceller.delay_ms is not None
     assert abs(canceller.delay_ms - delay_ms) <= 5  # a few samples' error, stated margin
+
+
+@pytest.mark.parametrize(("delay_ms", "gain_db"), [(60, -10), (200, -20)])
+async def test_an_echo_heard_in_40_ms_blocks_is_removed_and_the_contact_over_it_heard(
+    voices: tuple[bytes, bytes], delay_ms: int, gain_db: float
+) -> None:
+    agent, contact = voices
+    incoming = line_with_echo(agent, delay_ms, gain_db)
+    assert speech_starts(agent, incoming, None, block_ms=40) != []  # the echo reads as speech
+    canceller = EchoCanceller()
+    assert speech_starts(agent, incoming, canceller, block_ms=40) == []
+    assert canceller.delay_ms is not None and abs(canceller.delay_ms - delay_ms) <= 5
+    over = mix(incoming, contact, at_s=2.0)
+    starts = speech_starts(agent, over, EchoCanceller(), block_ms=40)
+    assert starts != [] and all(start >= 2000 for start in starts)
+    assert starts[0] <= 2000 + 400
 
 
 @pytest.mark.parametrize(("delay_ms", "gain_db"), [(60, -10), (200, -20)])

@@ -106,6 +106,28 @@ def test_frames_keep_the_played_position_and_idle_frames_are_line_silence() -> N
     assert playback.take_finished() == [utterance]
 
 
+@pytest.mark.parametrize("rate", [LINE_RATE, SAMPLE_RATE])
+def test_blocks_of_40_ms_play_the_same_audio_as_20_ms_frames(rate: int) -> None:
+    pcm = speech_like(0.25)  # six blocks and a quarter: the last one is padded
+    frames = Playback(line_rate=rate)
+    blocks = Playback(line_rate=rate, block_ms=40)
+    frames.enqueue(Utterance(1, "a b c d", pcm))
+    blocks.enqueue(Utterance(1, "a b c d", pcm))
+    by_frame = [frames.next_played() for _ in range(16)]
+    by_block = [blocks.next_played() for _ in range(8)]
+    assert b"".join(p.pcm for p in by_block) == b"".join(p.pcm for p in by_frame)
+    assert b"".join(p.line.pcm for p in by_block) == b"".join(p.line.pcm for p in by_frame)
+    assert all(len(p.pcm) == 2 * FRAME_BYTES for p in by_block)
+    assert all(len(p.line.pcm) == frame_bytes(rate, 40) for p in by_block)
+    assert by_block[6].utterance is not None and by_block[7].utterance is None  # then idle
+
+
+@pytest.mark.parametrize("block_ms", [0, 30, -20])
+def test_a_block_is_a_whole_number_of_frames(block_ms: int) -> None:
+    with pytest.raises(ValueError, match="whole number"):
+        Playback(block_ms=block_ms)
+
+
 def test_a_16khz_line_gets_the_utterance_as_it_is() -> None:
     pcm = speech_like(0.2)
     playback = Playback()

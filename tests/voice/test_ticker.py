@@ -171,6 +171,17 @@ async def test_one_shared_ticker_per_loop_and_clock_forgotten_once_idle() -> Non
     assert shared_ticker(clock.now, clock.sleep) is not ticker  # idle: a fresh one next time
 
 
+async def test_sessions_in_40_ms_blocks_share_a_ticker_of_their_own() -> None:
+    clock = VirtualClock()
+    frames = shared_ticker(clock.now, clock.sleep)
+    blocks = shared_ticker(clock.now, clock.sleep, period=0.04)
+    assert blocks is not frames and blocks.period == 0.04 and frames.period == PERIOD
+    assert shared_ticker(clock.now, clock.sleep, period=0.04) is blocks
+    times: list[float] = []
+    await clock.run(follow(blocks, clock, 4, times), limit_seconds=10)
+    assert times == [0.0, 0.04, 0.08, 0.12]
+
+
 async def test_calls_of_a_slot_wait_on_one_tick_and_other_slots_on_their_own() -> None:
     clock = VirtualClock()
     ticker = MediaTicker(clock.now, clock.sleep, phases=2)
