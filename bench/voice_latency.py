@@ -88,6 +88,7 @@ async def one_call(
     eot: bool,
     callee_voice: str,
     early_draft: bool = True,
+    block_ms: int = 20,
 ) -> dict[str, Any]:
     done = asyncio.Event()
     turns: list[dict[str, Any]] = []
@@ -107,7 +108,11 @@ async def one_call(
             vad=kit.agent_vad() if eot else kit.vad(),
             end_of_turn=kit.turn_model if eot else None,
             transcript=_Discard(),
-            config=SessionConfig(silence_timeout_s=6, early_draft_ms=96.0 if early_draft else None),
+            config=SessionConfig(
+                silence_timeout_s=6,
+                early_draft_ms=96.0 if early_draft else None,
+                media_block_ms=block_ms,
+            ),
         )
         metrics = await session.run(line)
         turns.extend(t.as_json() for t in metrics.turns)
@@ -191,6 +196,7 @@ async def main(
     eot: bool,
     callee_voice: str | None,
     early_draft: bool = True,
+    block_ms: int = 20,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as data:
         kit = VoiceKit(load_settings(data_dir=Path(data), secret_key="bench"))
@@ -204,7 +210,13 @@ async def main(
             caller = CALLERS[name]
             outcomes = [
                 await one_call(
-                    kit, caller, index, eot=eot, callee_voice=voice, early_draft=early_draft
+                    kit,
+                    caller,
+                    index,
+                    eot=eot,
+                    callee_voice=voice,
+                    early_draft=early_draft,
+                    block_ms=block_ms,
                 )
                 for index in range(calls)
             ]
@@ -243,6 +255,7 @@ async def main(
         "callee_voice": voice,
         "end_of_turn_model": eot,
         "early_draft": early_draft,
+        "media_block_ms": block_ms,
         "calls_per_caller": calls,
         "turns": len(turns),
         "baseline_ms": round(base_ms, 1),
@@ -261,7 +274,8 @@ def render(result: dict[str, Any]) -> str:
     lines = [
         f"TTS {result['tts_engine']}, callee voice {result['callee_voice']}, end-of-turn model "
         f"{'on' if result['end_of_turn_model'] else 'off'}, early drafts "
-        f"{'on' if result['early_draft'] else 'off'}; {result['turns']} turns; baseline "
+        f"{'on' if result['early_draft'] else 'off'}, media blocks of "
+        f"{result.get('media_block_ms', 20)} ms; {result['turns']} turns; baseline "
         f"(one STT + one TTS, direct) {result['baseline_ms']} ms",
         f"on-wire gap p50 {wire['p50']} ms, p90 {wire['p90']} ms, max {wire['max']} ms; "
         f"stage sum vs wire gap: at most {result['stage_sum_vs_wire_max_ms']} ms apart",
@@ -295,6 +309,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--callee-voice", help="the callees' voice (default: the setting)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--block-ms", type=int, default=20, help="the sessions' media block (media_block_ms)"
+    )
     args = parser.parse_args()
     outcome = asyncio.run(
         main(
@@ -303,6 +320,7 @@ if __name__ == "__main__":
             eot=not args.no_eot,
             early_draft=not args.no_early_draft,
             callee_voice=args.callee_voice,
+            block_ms=args.block_ms,
         )
     )
     print(render(outcome))

@@ -1,4 +1,5 @@
-"""The media port a live call's session talks to: 20 ms frames in, 20 ms frames out.
+"""The media port a live call's session talks to: 20 ms frames in; 20 ms frames, or blocks of
+them (the session's ``media_block_ms``), out.
 
 A transport is the sandbox's audio line or a provider's media WebSocket. Audio crossing it
 is 16 kHz PCM16 (:mod:`voxline.voice.frames`); provider transports convert to and from
@@ -23,8 +24,8 @@ class MediaTransport(Protocol):
         """The contact's next frame, in real time; raises ``LineClosed`` once the call ended."""
 
     async def send(self, frame: AudioFrame) -> None:
-        """Play one agent frame of 20 ms, 16 kHz or at :attr:`line_rate` (the session sends
-        one every 20 ms)."""
+        """Play one agent frame of 20 ms, or a block of them, at 16 kHz or at
+        :attr:`line_rate` (the session sends one every 20 ms, or every block)."""
 
     async def clear(self) -> None:
         """Drop agent audio buffered on the far side (barge-in)."""

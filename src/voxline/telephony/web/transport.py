@@ -10,7 +10,8 @@ browser → Voxline
 
 Voxline → browser
     ``{"type": "started"}`` once the call is connected;
-    binary: the agent's voice, one 20 ms frame of 16 kHz PCM16 per message, in real time;
+    binary: the agent's voice, one 20 ms frame (or the session's media block) of 16 kHz PCM16
+    per message, in real time;
     ``{"type": "clear"}``: drop the agent audio queued for playing (the person barged in);
     ``{"type": "ended", "by": "agent" | "contact"}``, then the socket closes (1000).
 """
