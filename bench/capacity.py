@@ -54,7 +54,7 @@ SETTLE_SECONDS = 2.0
 REAL_TIME_P99_MS = 20.0
 LEVELS = {
     "text": [0, 10, 250, 1000, 1500, 2000, 3000],
-    "audio": [0, 10, 25, 50, 75, 100, 125, 150],
+    "audio": [0, 10, 50, 100, 150, 200, 250, 300, 350],
 }
 HOST_ENV = {
     "VOXLINE_SANDBOX_MODE": "text",

@@ -27,6 +27,13 @@
   many slots of the 20 ms period (``voxline.voice.ticker``); 1 wakes them all on one tick.
   ``--stalls`` samples the loop thread's stack while the loop is late (:class:`StallSampler`)
   and adds the most common stacks to the window's statistics.
+- Each call runs as a session does: its media clock (the agent's side, on the shared ticker)
+  and its listener (the contact's side, fed each 20 ms frame as a transport would hand it
+  over) are two tasks, so a clock never waits for the VAD's batch. With
+  ``VOXLINE_MEDIA_BLOCK_MS`` (``bench.capacity --block-ms``) both sides take blocks of 20 ms
+  frames, as sessions do with that setting: the ticker's period is the block, and the
+  listener hears the frames of a block at once (each still decoded and resampled as it
+  arrives, as a carrier's codec does).
 
 Control: ``SIGUSR1`` opens a measurement window, ``SIGUSR2`` closes it and writes the
 window's statistics to ``--stats``; ``<stats>.live`` is rewritten twice a second with the
