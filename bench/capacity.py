@@ -45,6 +45,7 @@ from bench.common import (
 )
 from bench.dispatch import insert_backlog
 from bench.seed import create_tenant
+from voxline.config import Settings
 from voxline.storage import migrate
 from voxline.voice.ticker import PHASES
 
@@ -90,7 +91,7 @@ async def level(
     phases: int = PHASES,
     stalls: bool = False,
     vad_thread: str = "on",
-    block_ms: int = 20,
+    block_ms: int = Settings.model_fields["media_block_ms"].default,
 ) -> dict[str, Any]:
     """One level: ``calls`` live calls in one host process; returns its figures."""
     data_dir = workdir / f"{mode}-{calls}"
@@ -198,7 +199,7 @@ async def run(
     stalls: bool = False,
     levels: list[int] | None = None,
     vad_thread: str = "on",
-    block_ms: int = 20,
+    block_ms: int = Settings.model_fields["media_block_ms"].default,
 ) -> dict[str, Any]:
     """Each mode's levels (``levels``: these instead of :data:`LEVELS`; the first should be
     0, the baseline); ``vad``, ``media``, ``gate``, ``phases`` and ``stalls`` as
@@ -249,7 +250,10 @@ def main() -> None:
     )
     parser.add_argument("--levels", help="comma-separated call counts, 0 first (the baseline)")
     parser.add_argument(
-        "--block-ms", type=int, default=20, help="the host's VOXLINE_MEDIA_BLOCK_MS (audio)"
+        "--block-ms",
+        type=int,
+        default=Settings.model_fields["media_block_ms"].default,
+        help="the host's VOXLINE_MEDIA_BLOCK_MS (audio; default: the setting's)",
     )
     args = parser.parse_args()
     levels = [int(n) for n in args.levels.split(",")] if args.levels else None

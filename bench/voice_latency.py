@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voxline.config import load_settings
+from voxline.config import Settings, load_settings
 from voxline.domain.calls import CallEvent
 from voxline.telephony.base import PlacementRequest, ProviderEvent
 from voxline.telephony.sandbox.audio_line import AudioEnd
@@ -88,7 +88,7 @@ async def one_call(
     eot: bool,
     callee_voice: str,
     early_draft: bool = True,
-    block_ms: int = 20,
+    block_ms: int = Settings.model_fields["media_block_ms"].default,
 ) -> dict[str, Any]:
     done = asyncio.Event()
     turns: list[dict[str, Any]] = []
@@ -196,7 +196,7 @@ async def main(
     eot: bool,
     callee_voice: str | None,
     early_draft: bool = True,
-    block_ms: int = 20,
+    block_ms: int = Settings.model_fields["media_block_ms"].default,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as data:
         kit = VoiceKit(load_settings(data_dir=Path(data), secret_key="bench"))
@@ -310,7 +310,10 @@ if __name__ == "__main__":
     parser.add_argument("--callee-voice", help="the callees' voice (default: the setting)")
     parser.add_argument("--json", type=Path)
     parser.add_argument(
-        "--block-ms", type=int, default=20, help="the sessions' media block (media_block_ms)"
+        "--block-ms",
+        type=int,
+        default=Settings.model_fields["media_block_ms"].default,
+        help="the sessions' media block (default: VOXLINE_MEDIA_BLOCK_MS's default)",
     )
     args = parser.parse_args()
     outcome = asyncio.run(

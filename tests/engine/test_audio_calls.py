@@ -30,8 +30,8 @@ from voxline.telephony.sandbox.personas import persona_for
 async def audio_phone(
     db: Database, settings: Settings, tenant: Tenant, request: pytest.FixtureRequest
 ) -> AsyncIterator[Phone]:
-    # Indirectly parametrized with a media block (ms); 20 ms frames by default.
-    block_ms = getattr(request, "param", 20)
+    # Indirectly parametrized with a media block (ms); by default the setting's (20 ms).
+    block_ms = getattr(request, "param", settings.media_block_ms)
     audio_settings = settings.model_copy(update={**AUDIO_SANDBOX, "media_block_ms": block_ms})
     engine = Engine(db, audio_settings)
     stop = asyncio.Event()
