@@ -190,7 +190,8 @@ class Settings(BaseSettings):
         le=100,
         multiple_of=20,
         description="Audio a live call's session handles per wake-up, each way (20 ms frames "
-        "in blocks); 40 doubles the calls a process holds for ~20 ms more reaction time",
+        "in blocks); 40 costs a call about two thirds of 20's event-loop time, and hears the "
+        "contact up to 20 ms later",
     )
     vad_stop_ms: float = Field(
         default=200.0,
