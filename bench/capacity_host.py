@@ -64,6 +64,7 @@ from voxline.logging import configure_logging
 from voxline.storage.db import Database
 from voxline.voice.audio import Resampler, mulaw_to_pcm16, pcm16_to_mulaw
 from voxline.voice.barge_in import BargeInGate
+from voxline.voice.frames import FRAME_MS, frame_bytes
 from voxline.voice.interruptions import Verdict
 from voxline.voice.playback import Playback, Utterance
 from voxline.voice.recorder import CallRecorder
@@ -238,7 +239,7 @@ class AudioCalls:
         media_path: str,
         gate: bool = True,
         phases: int = PHASES,
-        block_ms: int = 20,
+        block_ms: int = FRAME_MS,
     ) -> None:
         self.engine = engine
         self.block_ms = block_ms
@@ -341,7 +342,7 @@ class CallMedia:
         *,
         shared_media: bool = True,
         gate: bool = True,
-        block_ms: int = 20,
+        block_ms: int = FRAME_MS,
     ) -> None:
         from voxline.testing.speech import FakeStt
 
@@ -353,14 +354,14 @@ class CallMedia:
         # The agent's speech: 2.5 s utterances, resampled to 8 kHz once each when queued
         # (shared), or 16 kHz frames resampled 20 ms at a time (per-call).
         self.playback = Playback(line_rate=8000 if shared_media else 16000, block_ms=block_ms)
-        self.block_frames = block_ms // 20
+        self.block_frames = block_ms // FRAME_MS
         halves = len(agent_pcm) // 2
         self.utterances = (agent_pcm[:halves], agent_pcm[halves:])
         self.contact_ulaw = contact_ulaw
         self.index = 0  # into the contact's signal, in frames
         self.frames = 0  # played
         # The last block played (16 kHz), recorded beside the contact's.
-        self.agent = bytes(640 * self.block_frames)
+        self.agent = bytes(frame_bytes(frame_ms=block_ms))
         self.agent_after = 0  # frames of the call before the agent first speaks
 
     async def frame(self) -> None:

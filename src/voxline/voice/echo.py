@@ -462,7 +462,7 @@ class EchoCanceller:
         return block
 
     def _adapt(self, block: Floats, incoming: Floats, frames: int = 1) -> None:
-        forget = _FORGET if frames == 1 else _FORGET**frames  # per 20 ms of audio
+        forget = _FORGET**frames  # _FORGET is per 20 ms of audio
         self._normal = forget * self._normal + block.T @ block
         self._cross = forget * self._cross + block.T @ incoming
         ridge = 1e-3 * np.trace(self._normal) / self.taps + 1e-6
