@@ -21,7 +21,14 @@ from voxline.voice.vad import (
     StreamingVad,
     VadEvent,
 )
-from voxline.voice.vad_batch import CONTEXT_SAMPLES, STATE_SIZE, Floats, SileroBatch
+from voxline.voice.vad_batch import (
+    CONTEXT_SAMPLES,
+    SETTLE_PER_TURN,
+    STATE_SIZE,
+    BatchedSilero,
+    Floats,
+    SileroBatch,
+)
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["model-thread", "inline"])
@@ -150,6 +157,43 @@ async def test_the_model_runs_on_its_own_thread_and_windows_queued_meanwhile_go_
     loop_thread = threading.get_ident()
     assert loop_thread not in threaded.threads and len(threaded.threads) == 1
     assert inline.threads == {loop_thread}
+
+
+async def _turns_resumed_in(batch: SileroBatch, listeners: int) -> list[int]:
+    """Score one window for each of ``listeners`` streams in one loop turn; the number of
+    listeners the batch's results resumed in each loop turn, in order."""
+    window = _windows(_noise(7, 0.1, -20))[0]
+    turn = 0
+
+    async def count_turns() -> None:
+        nonlocal turn
+        while True:
+            await asyncio.sleep(0)  # one step per turn of the loop
+            turn += 1
+
+    async def listen(stream: BatchedSilero) -> int:
+        await stream.score(window)
+        return turn
+
+    counter = asyncio.create_task(count_turns())
+    try:
+        resumed = await asyncio.gather(*(listen(batch.stream()) for _ in range(listeners)))
+    finally:
+        counter.cancel()
+    return [resumed.count(t) for t in sorted(set(resumed))]
+
+
+async def test_a_big_batch_s_listeners_resume_a_few_per_loop_turn(batch: SileroBatch) -> None:
+    # 100 calls' windows go to the model as one batch, but their listeners resume at most
+    # SETTLE_PER_TURN per turn of the loop, so a timer due meanwhile (the media ticker's)
+    # is looked at between them.
+    runs = batch.runs
+    per_turn = await _turns_resumed_in(batch, 100)
+    assert batch.runs - runs == 1
+    assert sum(per_turn) == 100
+    assert max(per_turn) <= SETTLE_PER_TURN and len(per_turn) >= 100 // SETTLE_PER_TURN
+    # A batch of at most that many resumes all its listeners in one turn.
+    assert await _turns_resumed_in(batch, SETTLE_PER_TURN) == [SETTLE_PER_TURN]
 
 
 def test_the_model_input_holds_each_stream_s_context_window_and_state_exactly() -> None:

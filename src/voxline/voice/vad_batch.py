@@ -22,6 +22,11 @@ thread serves the other calls' frames (the model was a fifth of the loop's CPU o
 capacity host's path). Only one batch is on that thread at a time; the windows queued while
 it runs go together as the next batch as soon as it is back. Each stream's state and context
 are read and written on the event loop's thread only.
+
+A batch's results wake its listeners :data:`SETTLE_PER_TURN` per turn of the event loop, not
+all in one: a turn runs every callback that was ready when it began before it looks at its
+timers, so 300 listeners woken together made the media ticker's next tick wait for all of
+their next steps.
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ __all__ = ["BatchedSilero", "SileroBatch"]
 # Silero's streaming model reads this much audio before each 16 kHz window.
 CONTEXT_SAMPLES = 64
 STATE_SIZE = 128
+# How many of a batch's listeners are woken with its results in one turn of the event loop.
+# All of them at once made one turn run 300 listeners' next steps back to back (14-18 ms at
+# 300 audio calls), and the media ticker's next tick waited behind it; woken this many per
+# turn, the ticker's timer is looked at between them (bench/README.md, capacity).
+SETTLE_PER_TURN = 32
 _PCM = np.dtype("<i2")
 
 Floats = npt.NDArray[np.float32]
@@ -122,7 +132,7 @@ class SileroBatch:
             except Exception as exc:
                 _fail(batch, exc)
                 continue
-            _settle(batch, probabilities)
+            _settle_by_turns(asyncio.get_running_loop(), batch, probabilities.tolist())
 
     def _next_batch(self) -> list[_Queued]:
         """The first queued window of each stream still listened for (the rest stay
@@ -181,9 +191,11 @@ class SileroBatch:
                 future.cancel()
         else:
             try:
-                _settle(batch, self._scored(streams, inputs, running_model.result()))
+                probabilities = self._scored(streams, inputs, running_model.result())
             except Exception as exc:
                 _fail(batch, exc)
+            else:
+                _settle_by_turns(loop, batch, probabilities.tolist())
         if self._queued:
             self._dispatch()
 
@@ -233,10 +245,20 @@ class SileroBatch:
 _Queued = tuple["BatchedSilero", bytes, asyncio.Future[float]]
 
 
-def _settle(batch: list[_Queued], probabilities: Floats) -> None:
-    for (_, _, future), probability in zip(batch, probabilities.tolist(), strict=True):
+def _settle_by_turns(
+    loop: asyncio.AbstractEventLoop, batch: list[_Queued], probabilities: list[float]
+) -> None:
+    """Settle :data:`SETTLE_PER_TURN` of the batch's futures now and the rest in the loop's
+    next turns, that many per turn."""
+    for (_, _, future), probability in zip(
+        batch[:SETTLE_PER_TURN], probabilities[:SETTLE_PER_TURN], strict=True
+    ):
         if not future.done():
             future.set_result(probability)
+    if len(batch) > SETTLE_PER_TURN:
+        loop.call_soon(
+            _settle_by_turns, loop, batch[SETTLE_PER_TURN:], probabilities[SETTLE_PER_TURN:]
+        )
 
 
 def _fail(batch: list[_Queued], exc: BaseException) -> None:
