@@ -47,7 +47,6 @@ from bench.dispatch import insert_backlog
 from bench.seed import create_tenant
 from voxline.config import Settings
 from voxline.storage import migrate
-from voxline.voice.ticker import PHASES
 
 TALKS_ON = "+14155550106"
 WINDOW_SECONDS = 15.0
@@ -88,7 +87,7 @@ async def level(
     vad: str = "batched",
     media: str = "shared",
     gate: str = "on",
-    phases: int = PHASES,
+    phases: int = Settings.model_fields["media_phases"].default,
     stalls: bool = False,
     vad_thread: str = "on",
     block_ms: int = Settings.model_fields["media_block_ms"].default,
@@ -106,10 +105,11 @@ async def level(
         thread = {
             "VOXLINE_VAD_THREAD": "true" if vad_thread == "on" else "false",
             "VOXLINE_MEDIA_BLOCK_MS": str(block_ms),
+            "VOXLINE_MEDIA_PHASES": str(phases),
         }
         env = voxline_env(url, data_dir, **HOST_ENV, **thread)
         args = ["-m", "bench.capacity_host", "--stats", str(stats), "--mode", mode]
-        args += ["--vad", vad, "--media", media, "--gate", gate, "--phases", str(phases)]
+        args += ["--vad", vad, "--media", media, "--gate", gate]
         args += ["--stalls"] if stalls else []
         with process(args, env, log_file=data_dir / "host.log") as pid:
             live = await _wait_live(stats.with_suffix(".live"), calls, pid)
@@ -195,18 +195,19 @@ async def run(
     vad: str = "batched",
     media: str = "shared",
     gate: str = "on",
-    phases: int = PHASES,
+    phases: int = Settings.model_fields["media_phases"].default,
     stalls: bool = False,
     levels: list[int] | None = None,
     vad_thread: str = "on",
     block_ms: int = Settings.model_fields["media_block_ms"].default,
 ) -> dict[str, Any]:
     """Each mode's levels (``levels``: these instead of :data:`LEVELS`; the first should be
-    0, the baseline); ``vad``, ``media``, ``gate``, ``phases`` and ``stalls`` as
-    ``bench.capacity_host --vad/--media/--gate/--phases/--stalls``; ``vad_thread`` "off" runs
-    the batched VAD's model on the host's event loop thread (``VOXLINE_VAD_THREAD``);
+    0, the baseline); ``vad``, ``media``, ``gate`` and ``stalls`` as
+    ``bench.capacity_host --vad/--media/--gate/--stalls``; ``vad_thread`` "off" runs the
+    batched VAD's model on the host's event loop thread (``VOXLINE_VAD_THREAD``);
     ``block_ms`` is the host's ``VOXLINE_MEDIA_BLOCK_MS`` (audio mode: 20 ms frames, or
-    blocks of them, per wake-up)."""
+    blocks of them, per wake-up) and ``phases`` its ``VOXLINE_MEDIA_PHASES`` (the media
+    ticker's slots)."""
     own_dir = workdir is None
     base = Path(tempfile.mkdtemp(prefix="voxline-bench-capacity-")) if workdir is None else workdir
     results: dict[str, Any] = {}
@@ -243,7 +244,12 @@ def main() -> None:
     parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
     parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
     parser.add_argument("--gate", choices=["on", "off"], default="on")
-    parser.add_argument("--phases", type=int, default=PHASES)
+    parser.add_argument(
+        "--phases",
+        type=int,
+        default=Settings.model_fields["media_phases"].default,
+        help="the host's VOXLINE_MEDIA_PHASES (default: the setting's)",
+    )
     parser.add_argument("--stalls", action="store_true", help="sample the host's stalls")
     parser.add_argument(
         "--vad-thread", choices=["on", "off"], default="on", help="the VAD model's own thread"

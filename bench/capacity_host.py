@@ -23,8 +23,9 @@
   gate's decisions resume or cut it. Speech models stay off: the gate's transcriptions are
   answered by ``voxline.testing.FakeStt`` (no words heard), so it judges on duration only.
   ``--gate off`` feeds the VAD the contact's frames as they come, as before.
-  ``--phases`` (1, as ``CallSession``'s shared ticker) spreads the calls' frames over that
-  many slots of the 20 ms period (``voxline.voice.ticker``); 1 wakes them all on one tick.
+  ``VOXLINE_MEDIA_PHASES`` (``bench.capacity --phases``; 1 by default, as the setting)
+  spreads the calls' frames over that many slots of the ticker's period
+  (``voxline.voice.ticker``), as sessions do with that setting; 1 wakes them all on one tick.
   ``--stalls`` samples the loop thread's stack while the loop is late (:class:`StallSampler`)
   and adds the most common stacks to the window's statistics.
 - Each call runs as a session does: its media clock (the agent's side, on the shared ticker)
@@ -448,7 +449,6 @@ async def main(
     vad: str,
     media_path: str,
     gate: bool,
-    phases: int,
     stalls: bool = False,
 ) -> None:
     settings = load_settings()
@@ -487,8 +487,8 @@ async def main(
             vad,
             media_path,
             gate,
-            phases,
-            settings.media_block_ms,  # VOXLINE_MEDIA_BLOCK_MS, as a session takes it
+            settings.media_phases,  # VOXLINE_MEDIA_PHASES and
+            settings.media_block_ms,  # VOXLINE_MEDIA_BLOCK_MS, as a session takes them
         )
         helpers.append(asyncio.create_task(audio.run()))
     single_threaded_blas()  # as `voxline worker` does before it runs its engine
@@ -508,7 +508,6 @@ if __name__ == "__main__":
     parser.add_argument("--vad", choices=["batched", "per-call"], default="batched")
     parser.add_argument("--media", choices=["shared", "per-call"], default="shared")
     parser.add_argument("--gate", choices=["on", "off"], default="on")
-    parser.add_argument("--phases", type=int, default=PHASES)
     parser.add_argument("--stalls", action="store_true", help="sample the loop's stalls")
     arguments = parser.parse_args()
     asyncio.run(
@@ -518,7 +517,6 @@ if __name__ == "__main__":
             arguments.vad,
             arguments.media,
             arguments.gate == "on",
-            arguments.phases,
             arguments.stalls,
         )
     )

@@ -1,4 +1,4 @@
-"""Settings read from the environment: the media block's bounds."""
+"""Settings read from the environment: the media block's and the media ticker's bounds."""
 
 from __future__ import annotations
 
@@ -21,4 +21,20 @@ def test_a_media_block_is_whole_20_ms_frames_up_to_100_ms(
 ) -> None:
     monkeypatch.setenv("VOXLINE_MEDIA_BLOCK_MS", value)
     with pytest.raises(ValidationError, match="media_block_ms"):
+        load_settings()
+
+
+def test_the_media_ticker_has_one_slot_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VOXLINE_MEDIA_PHASES", raising=False)
+    assert load_settings().media_phases == 1
+    monkeypatch.setenv("VOXLINE_MEDIA_PHASES", "4")
+    assert load_settings().media_phases == 4
+
+
+@pytest.mark.parametrize("value", ["0", "9", "two"])
+def test_the_media_ticker_has_one_to_eight_slots(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("VOXLINE_MEDIA_PHASES", value)
+    with pytest.raises(ValidationError, match="media_phases"):
         load_settings()

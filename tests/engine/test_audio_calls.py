@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,15 +25,20 @@ from voxline.config import Settings
 from voxline.engine.runner import Engine
 from voxline.storage.db import Database
 from voxline.telephony.sandbox.personas import persona_for
+from voxline.voice import session as session_module
+from voxline.voice.ticker import MediaTicker, shared_ticker
 
 
 @pytest.fixture
 async def audio_phone(
     db: Database, settings: Settings, tenant: Tenant, request: pytest.FixtureRequest
 ) -> AsyncIterator[Phone]:
-    # Indirectly parametrized with a media block (ms); by default the setting's (20 ms).
-    block_ms = getattr(request, "param", settings.media_block_ms)
-    audio_settings = settings.model_copy(update={**AUDIO_SANDBOX, "media_block_ms": block_ms})
+    # Indirectly parametrized with a media block (ms) and the media ticker's slots; by
+    # default the settings' (20 ms, one slot).
+    block_ms, phases = getattr(request, "param", (settings.media_block_ms, settings.media_phases))
+    audio_settings = settings.model_copy(
+        update={**AUDIO_SANDBOX, "media_block_ms": block_ms, "media_phases": phases}
+    )
     engine = Engine(db, audio_settings)
     stop = asyncio.Event()
     task = asyncio.create_task(engine.run(stop))
@@ -54,12 +60,26 @@ async def audio_phone(
 
 # The audio path does not depend on the database (the sandbox's calls on PostgreSQL are
 # covered in text mode): one backend. Sessions in 20 ms frames and in 40 ms media blocks
-# (VOXLINE_MEDIA_BLOCK_MS) hold the same conversation.
+# (VOXLINE_MEDIA_BLOCK_MS) on a ticker of four slots (VOXLINE_MEDIA_PHASES) hold the same
+# conversation.
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("audio_phone", [20, 40], indirect=True)
+@pytest.mark.parametrize("audio_phone", [(20, 1), (40, 4)], indirect=True, ids=["20ms", "40ms-4"])
 async def test_audio_call_has_stt_transcript_metrics_and_a_two_voice_recording(
-    audio_phone: Phone, settings: Settings, tmp_path: Path
+    audio_phone: Phone,
+    settings: Settings,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The session's media clock joins the ticker of the settings' period and slots.
+    tickers: list[tuple[int, float]] = []
+
+    def noted(*args: Any, **kwargs: Any) -> MediaTicker:
+        ticker = shared_ticker(*args, **kwargs)
+        tickers.append((ticker.phases, ticker.period))
+        return ticker
+
+    monkeypatch.setattr(session_module, "shared_ticker", noted)
     created = await audio_phone.call(
         "+14155550100",
         variables={"first_name": "Jane", "appointment_time": "Thursday at two"},
@@ -98,6 +118,8 @@ async def test_audio_call_has_stt_transcript_metrics_and_a_two_voice_recording(
     seconds, agent_level, contact_level = channel_levels(path)
     assert seconds > 5
     assert agent_level > 300 and contact_level > 300
+    block_ms, phases = request.node.callspec.params["audio_phone"]
+    assert tickers == [(phases, block_ms / 1000)]
 
 
 async def test_recording_disabled_leaves_no_recording(audio_phone: Phone) -> None:

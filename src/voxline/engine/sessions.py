@@ -119,6 +119,7 @@ class VoiceSessions:
                 silence_timeout_s=self.settings.silence_timeout_seconds,
                 agent_voice=profile.voice_id,
                 media_block_ms=self.settings.media_block_ms,
+                media_phases=self.settings.media_phases,
             ),
             on_failure=self.failure_sink(call_id),
         )

@@ -86,7 +86,7 @@ from voxline.voice.stages import (
 from voxline.voice.stereo import Aligner, Recording
 from voxline.voice.stt.base import SpeechToText, TimedSpeechToText, Transcript
 from voxline.voice.stt.stream import StreamingSpeechToText
-from voxline.voice.ticker import shared_ticker
+from voxline.voice.ticker import PHASES, shared_ticker
 from voxline.voice.tools import (
     BEEP_WAIT_SECONDS,
     SessionTools,
@@ -126,6 +126,9 @@ class SessionConfig:
     # media_block_ms setting). The agent's audio goes out a block per tick of the media
     # ticker; the contact's is heard a block at a time.
     media_block_ms: int = FRAME_MS
+    # Slots of the media ticker's period (the media_phases setting; voice.ticker): the calls
+    # seated in each are woken at their own time.
+    media_phases: int = PHASES
 
 
 class CallSession:
@@ -436,7 +439,9 @@ class CallSession:
         gate = self._gate
         assert gate is not None
         period = self.config.media_block_ms / 1000
-        seat = shared_ticker(self._clock, self._sleep, period=period).join()
+        seat = shared_ticker(
+            self._clock, self._sleep, self.config.media_phases, period=period
+        ).join()
         try:
             while not transport.closed:
                 played = self._playback.next_played()

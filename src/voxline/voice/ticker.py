@@ -11,10 +11,11 @@ every session of a process shares it.
 
 Waking every call on the same tick makes the loop do all of the calls' frames in one burst
 per period, and the last call of the burst is late by all of it (150 calls: ~100 ms stalls
-with the loop a quarter idle). So the period is cut into ``phases`` slots (4 by default, of
-5 ms): each call is seated in the slot with the fewest calls when it joins and keeps it, and
-each slot's calls are woken at their own time. A call's frames stay 20 ms apart; the loop
-does a quarter of the work four times per period.
+with the loop a quarter idle). So the period can be cut into ``phases`` slots (sessions
+take the ``media_phases`` setting, 1 by default): each call is seated in the slot with the
+fewest calls when it joins and keeps it, and each slot's calls are woken at their own time.
+A call's frames stay a period apart; with four slots the loop does a quarter of the work
+four times per period.
 
 Contract:
 
@@ -46,10 +47,12 @@ from voxline.voice.frames import FRAME_MS
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-# Slots per period of the shared ticker. More slots make smaller bursts but smaller VAD
-# batches (voice.vad_batch scores the windows of one loop turn together): at 100 audio calls
-# four 5 ms slots cost about a quarter more CPU than one tick for no gain in frame lateness
-# measured on the wall clock (bench/README.md), so sessions keep one.
+# Slots per period of the shared ticker by default (sessions take the media_phases setting).
+# More slots make smaller bursts but smaller VAD batches (voice.vad_batch scores the windows
+# of one loop turn together): at 100 audio calls four 5 ms slots cost about a quarter more
+# CPU than one tick for no gain in frame lateness measured on the wall clock; at 300 calls in
+# 40 ms blocks, with a batch's results woken a few listeners per loop turn, 2 or 4 slots kept
+# the frames on time more often than one (bench/README.md).
 PHASES = 1
 
 
