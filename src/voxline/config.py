@@ -185,7 +185,7 @@ class Settings(BaseSettings):
         description="Run the batched VAD model on a thread of its own, beside the event loop",
     )
     media_block_ms: int = Field(
-        default=20,
+        default=40,
         ge=20,
         le=100,
         multiple_of=20,
@@ -194,12 +194,11 @@ class Settings(BaseSettings):
         "contact up to 20 ms later",
     )
     media_phases: int = Field(
-        default=1,
+        default=2,
         ge=1,
         le=8,
         description="Slots the media ticker's period is cut into, each waking its share of "
-        "the live calls (1: every call on one tick); with 40 ms blocks, 2 or 4 kept 300 audio "
-        "calls' frames on time more often than 1",
+        "the live calls at its own time (1: every call on one tick)",
     )
     vad_stop_ms: float = Field(
         default=200.0,

@@ -34,7 +34,7 @@ async def audio_phone(
     db: Database, settings: Settings, tenant: Tenant, request: pytest.FixtureRequest
 ) -> AsyncIterator[Phone]:
     # Indirectly parametrized with a media block (ms) and the media ticker's slots; by
-    # default the settings' (20 ms, one slot).
+    # default the settings' (40 ms, two slots).
     block_ms, phases = getattr(request, "param", (settings.media_block_ms, settings.media_phases))
     audio_settings = settings.model_copy(
         update={**AUDIO_SANDBOX, "media_block_ms": block_ms, "media_phases": phases}
