@@ -98,3 +98,30 @@ async def test_an_unreachable_database_fails_the_group_at_once(
     )
     assert all(isinstance(r, ConnectionRefusedError) for r in results)
     assert attempts == 1  # not retried row by row
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_turns_waiting_on_a_cancelled_write_are_cancelled_not_left_waiting(
+    db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call_ids = await _calls(db, tenant, 2)
+    writer = turn_writer(db)
+    started = asyncio.Event()
+
+    async def stuck(rows: list[dict[str, object]]) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(writer, "_insert", stuck)
+    first = asyncio.create_task(CallTranscript(db, call_ids[0], enabled=True).add("agent", "A", 0))
+    await started.wait()
+    # Queued behind the stuck write.
+    second = asyncio.create_task(CallTranscript(db, call_ids[1], enabled=True).add("agent", "B", 0))
+    await asyncio.sleep(0)
+    drain = writer._writing
+    assert drain is not None
+    drain.cancel()
+    for waiting in (first, second):
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(waiting, 5)
+    assert writer._writing is None

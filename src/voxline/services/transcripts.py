@@ -52,6 +52,7 @@ class TurnWriter:
         await asyncio.shield(done)
 
     async def _drain(self) -> None:
+        group: list[tuple[_Row, asyncio.Future[None]]] = []
         try:
             while self._queued:
                 group, self._queued = self._queued, []
@@ -63,6 +64,11 @@ class TurnWriter:
                     _fail(group, exc)
                 else:
                     _settle(group)
+        except BaseException:  # cancelled (the loop is closing): no turn waits for ever
+            for _, done in group + self._queued:
+                done.cancel()
+            self._queued = []
+            raise
         finally:
             self._writing = None
 
