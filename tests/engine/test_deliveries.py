@@ -150,6 +150,12 @@ async def test_a_receiver_down_for_a_while_gets_every_event_later_with_the_same_
             .all()
         )
         attempts = (await conn.execute(sa.select(webhook_deliveries.c.attempts))).scalars().all()
+    # Each event is retried on its own schedule (up to webhooks_retry_max_seconds, +20 %
+    # jitter, after the receiver is back): wait until every one has come, then a little
+    # more, so that an extra or repeated id would show.
+    await receiver.wait_for(
+        lambda: {e["id"] for e in of_call(receiver, call_id)} >= stored, within=10
+    )
     await asyncio.sleep(0.3)
     assert {e["id"] for e in of_call(receiver, call_id)} == stored
     assert max(attempts) > 1
